@@ -1,0 +1,42 @@
+# MicroCloud top-level entry points.  `make demo` and `make test` are the
+# README's two commands: each installs what is missing (scripts/setup.sh),
+# builds, and runs.  The build itself is CMake (presets in CMakePresets.json).
+.PHONY: all setup build asan demo test test-release test-asan bench fuzz clean
+
+JOBS ?= 2
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j$(JOBS)
+
+asan: setup
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j$(JOBS)
+
+demo: build
+	bash scripts/demo.sh build/release/mcprobe
+
+# Every test: the release build, then the whole suite again under ASan+UBSan.
+test: test-release test-asan
+
+test-release: build
+	ctest --preset release -j$(JOBS)
+
+test-asan: asan
+	ctest --preset asan -j$(JOBS)
+
+bench: build
+	bash bench/run.sh build/release/mcprobe
+
+fuzz: setup
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j$(JOBS)
+	@echo "run e.g.: build/fuzz/fuzz/fuzz_decode -max_total_time=300 fuzz/corpus/decode"
+
+clean:
+	rm -rf build

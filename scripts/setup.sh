@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive only, the packages MicroCloud needs to build,
+# test and run its demo. Idempotent: it apt-installs only what is missing and
+# does nothing (not even apt-get update) when everything is there.
+set -euo pipefail
+
+PKGS=(
+    # build
+    build-essential cmake pkg-config clang
+    libpcap-dev libhiredis-dev libndpi-dev libev-dev libcmocka-dev
+    # real peers used by tests, demo and benchmarks
+    tshark nfdump softflowd libndpi-bin redis-server redis-tools
+    python3 python3-redis tcpdump
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "setup: installing missing packages: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer once, non-interactively.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+$SUDO apt-get update -qq || true
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Debian redis-server package starts a system instance on 6379; our tests
+# start their own private servers and never use it.

@@ -1,0 +1,171 @@
+/*
+ * capture.c - libpcap packet sources (pcap_open_offline / pcap_create).
+ * Frames are handed over as borrowed bytes, valid only during the callback
+ * (pcap_next_ex(3PCAP)).
+ */
+#include "capture/capture.h"
+
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+MC_CTR_DEFINE(capture, MC_CAPTURE_CTRS)
+
+struct mc_capture {
+    pcap_t *p;          /* owned */
+    int is_file;
+    uint32_t ifindex;
+    char source[256];
+    char errstr[PCAP_ERRBUF_SIZE + 64];
+    mc_capture_fn fn;   /* valid during mc_capture_dispatch */
+    void *ctx;
+    /* kernel counters are totals since open: remember them to add only deltas */
+    uint64_t last_drop, last_ifdrop;
+};
+
+void mc_capture_config_defaults(struct mc_capture_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->snaplen = 262144;
+    cfg->promisc = 1;
+    cfg->timeout_ms = 100;
+}
+
+static int set_filter(struct mc_capture *c, const char *bpf)
+{
+    struct bpf_program prog;
+    if (!bpf || !*bpf)
+        return 0;
+    if (pcap_compile(c->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(c->errstr, sizeof(c->errstr), "bad filter \"%s\": %s", bpf, pcap_geterr(c->p));
+        return -1;
+    }
+    int rc = pcap_setfilter(c->p, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+        snprintf(c->errstr, sizeof(c->errstr), "cannot set filter: %s", pcap_geterr(c->p));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_live(struct mc_capture *c, const char *dev, const struct mc_capture_config *cfg)
+{
+    char eb[PCAP_ERRBUF_SIZE] = "";
+    c->p = pcap_create(dev, eb);
+    if (!c->p) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: %s", dev, eb);
+        return -1;
+    }
+    pcap_set_snaplen(c->p, cfg->snaplen);
+    pcap_set_promisc(c->p, cfg->promisc);
+    pcap_set_timeout(c->p, cfg->timeout_ms);
+    if (cfg->buffer_mb > 0)
+        pcap_set_buffer_size(c->p, cfg->buffer_mb * 1024 * 1024);
+    pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
+    int rc = pcap_activate(c->p);
+    if (rc < 0) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: %s", dev, pcap_geterr(c->p));
+        return -1;
+    }
+    if (pcap_setnonblock(c->p, 1, eb) != 0) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: %s", dev, eb);
+        return -1;
+    }
+    c->ifindex = if_nametoindex(dev);
+    return 0;
+}
+
+struct mc_capture *mc_capture_open(const char *source, const struct mc_capture_config *cfg, char *err,
+                                   size_t errlen)
+{
+    struct mc_capture *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(c->source, sizeof(c->source), "%s", source);
+    struct stat st;
+    int rc;
+    if (stat(source, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        char eb[PCAP_ERRBUF_SIZE] = "";
+        c->is_file = 1;
+        c->p = pcap_open_offline_with_tstamp_precision(source, PCAP_TSTAMP_PRECISION_MICRO, eb);
+        if (!c->p)
+            snprintf(c->errstr, sizeof(c->errstr), "%s: %s", source, eb);
+        rc = c->p ? 0 : -1;
+        if (rc == 0)
+            MC_CTR_INC(capture, files);
+    } else {
+        rc = open_live(c, source, cfg);
+    }
+    if (rc == 0)
+        rc = set_filter(c, cfg->bpf);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s", c->errstr);
+        mc_capture_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+void mc_capture_close(struct mc_capture *c)
+{
+    if (!c)
+        return;
+    if (c->p)
+        pcap_close(c->p);
+    free(c);
+}
+
+static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+    struct mc_capture *c = (struct mc_capture *)user;
+    MC_CTR_INC(capture, packets);
+    MC_CTR_ADD(capture, bytes, h->len);
+    if (h->caplen < h->len)
+        MC_CTR_INC(capture, truncated);
+    uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+    c->fn(c->ctx, ts_us, h->caplen, h->len, bytes);
+}
+
+int mc_capture_dispatch(struct mc_capture *c, int max, mc_capture_fn fn, void *ctx)
+{
+    c->fn = fn;
+    c->ctx = ctx;
+    int n = pcap_dispatch(c->p, max, on_packet, (u_char *)c);
+    if (n == PCAP_ERROR) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: %s", c->source, pcap_geterr(c->p));
+        return MC_CAPTURE_ERROR;
+    }
+    if (n == PCAP_ERROR_BREAK)
+        return 0;
+    if (n == 0 && c->is_file)
+        return MC_CAPTURE_EOF;
+    return n;
+}
+
+void mc_capture_break(struct mc_capture *c) { pcap_breakloop(c->p); }
+int mc_capture_is_file(const struct mc_capture *c) { return c->is_file; }
+int mc_capture_linktype(const struct mc_capture *c) { return pcap_datalink(c->p); }
+int mc_capture_fd(const struct mc_capture *c) { return c->is_file ? -1 : pcap_get_selectable_fd(c->p); }
+uint32_t mc_capture_ifindex(const struct mc_capture *c) { return c->ifindex; }
+const char *mc_capture_source(const struct mc_capture *c) { return c->source; }
+const char *mc_capture_error(const struct mc_capture *c) { return c->errstr; }
+
+void mc_capture_update_stats(struct mc_capture *c)
+{
+    struct pcap_stat ps;
+    if (c->is_file || pcap_stats(c->p, &ps) != 0)
+        return;
+    /* pcap_stat counters are 32-bit totals since activation */
+    if (ps.ps_drop >= c->last_drop)
+        MC_CTR_ADD(capture, kernel_drops, ps.ps_drop - c->last_drop);
+    if (ps.ps_ifdrop >= c->last_ifdrop)
+        MC_CTR_ADD(capture, if_drops, ps.ps_ifdrop - c->last_ifdrop);
+    c->last_drop = ps.ps_drop;
+    c->last_ifdrop = ps.ps_ifdrop;
+}

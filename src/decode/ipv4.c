@@ -1,0 +1,121 @@
+/*
+ * ipv4.c - IPv4 header decoder: validates the whole header into locals, then
+ * commits it to pkt as the (new innermost) flow key.
+ *
+ * References: RFC 791 section 3.1 (header format), RFC 6864 (identification),
+ * RFC 2003 (IP in IP, entered via mc_decode_ip_enter when a header is nested).
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Version|  IHL  |Type of Service|          Total Length         |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |         Identification        |Flags|      Fragment Offset    |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |  Time to Live |    Protocol   |         Header Checksum       |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                       Source Address                          |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Destination Address                        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |                    Options (IHL > 5)                          |
+ *
+ * RFC 791: "Internet Header Length is the length of the internet header in
+ * 32 bit words, and thus points to the beginning of the data.  Note that the
+ * minimum value for a correct header is 5."  "Total Length is the length of
+ * the datagram, measured in octets, including internet header and data."
+ * Options are skipped by IHL, so no option walk is needed.
+ */
+#include "decode/internal.h"
+
+#define IPV4_MIN_HDR 20
+#define IPV4_FLAG_MF 0x2000
+#define IPV4_OFFSET_MASK 0x1fff
+
+/*
+ * Decodes an IPv4 header.  Returns the transport layer, MC_LAYER_DONE for a
+ * later fragment or an unknown protocol, or MC_DECODE_ERR.  A header with
+ * version 4, IHL >= 5 and 20 captured octets is always committed, even when
+ * its options or its declared total length are not all captured
+ * (decode.ipv4.truncated) or the total length is impossible
+ * (decode.ipv4.bad_total_length); ip_len is then the declared total length
+ * when it is at least the header length, else the captured length.  A total
+ * length of 0 (TSO/GSO captures) means "the captured length".
+ */
+int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
+{
+    DCTR(ipv4_packets);
+    size_t avail = mc_cur_left(c); /* captured octets from the header on */
+    uint8_t ver_ihl = mc_cur_u8(c);
+    uint8_t tos = mc_cur_u8(c);
+    uint16_t total = mc_cur_be16(c);
+    uint16_t id = mc_cur_be16(c);
+    uint16_t frag = mc_cur_be16(c);
+    uint8_t ttl = mc_cur_u8(c);
+    uint8_t proto = mc_cur_u8(c);
+    mc_cur_skip(c, 2); /* header checksum: not verified (offload makes it unreliable) */
+    struct mc_addr src = { { 0 } }, dst = { { 0 } };
+    mc_cur_bytes(c, src.b, 4);
+    mc_cur_bytes(c, dst.b, 4);
+    if (!mc_cur_ok(c)) {
+        DCTR(ipv4_too_short);
+        return MC_DECODE_ERR;
+    }
+    if (ver_ihl >> 4 != 4) {
+        DCTR(ipv4_bad_version);
+        return MC_DECODE_ERR;
+    }
+    size_t hlen = (size_t)(ver_ihl & 0x0f) * 4;
+    if (hlen < IPV4_MIN_HDR) {
+        DCTR(ipv4_bad_ihl);
+        return MC_DECODE_ERR;
+    }
+    mc_cur_skip(c, hlen - IPV4_MIN_HDR);
+    int options_ok = mc_cur_ok(c);
+
+    uint32_t ip_len;
+    if (total == 0) {
+        DCTR(ipv4_zero_total_length);
+        ip_len = avail > UINT32_MAX ? UINT32_MAX : (uint32_t)avail;
+    } else if (total < hlen) {
+        DCTR(ipv4_bad_total_length);
+        ip_len = avail > UINT32_MAX ? UINT32_MAX : (uint32_t)avail;
+    } else {
+        ip_len = total;
+        if (total > avail)
+            DCTR(ipv4_truncated);
+        else
+            mc_cur_limit(c, total - hlen); /* drop Ethernet padding and trailers */
+    }
+    if (!options_ok && total < hlen)
+        DCTR(ipv4_truncated); /* options cut by the capture, not counted above */
+
+    /* the header is valid: commit it */
+    mc_decode_ip_enter(pkt);
+    pkt->ip_ver = 4;
+    pkt->proto = proto;
+    pkt->tos = tos;
+    pkt->ttl = ttl;
+    pkt->src = src;
+    pkt->dst = dst;
+    pkt->ip_len = ip_len;
+
+    unsigned offset = frag & IPV4_OFFSET_MASK;
+    if (offset != 0 || (frag & IPV4_FLAG_MF) != 0) {
+        DCTR(ipv4_fragments);
+        if (!pkt->frag) {
+            pkt->frag = 1;
+            pkt->frag_first = offset == 0;
+            pkt->frag_ver = 4;
+            pkt->frag_proto = proto;
+            pkt->frag_id = id;
+            pkt->frag_src = src;
+            pkt->frag_dst = dst;
+        }
+        if (offset != 0)
+            return MC_LAYER_DONE; /* no transport header in a later fragment */
+    }
+    if (!options_ok)
+        return MC_DECODE_ERR;
+    return mc_decode_layer_for_ipproto(proto);
+}

@@ -1,0 +1,166 @@
+/*
+ * flow.h - the bidirectional flow record and the flow table that meters
+ * decoded packets into it.
+ *
+ * A flow is keyed on the innermost IP 5-tuple plus VLAN and tunnel (type,
+ * id).  Its key is stored oriented client -> server: the client is the side
+ * that sent the first packet, or the SYN sender when a SYN/ACK came first.
+ * Direction 0 is client -> server ("forward"), 1 is the reverse.
+ *
+ * The record is kept small (see docs/internals/flow-table.md for the byte
+ * budget): what only some flows need (tunnel endpoints, L7 state, the user
+ * learned from the cloud) lives in an extension allocated on demand.
+ */
+#ifndef MC_FLOW_FLOW_H
+#define MC_FLOW_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ctr_macros.h"
+#include "decode/pkt.h"
+
+#define MC_FLOW_FWD 0
+#define MC_FLOW_REV 1
+
+/* IANA flowEndReason (IE 136) values. */
+enum mc_flow_end_reason {
+    MC_END_IDLE = 1,     /* idle timeout */
+    MC_END_ACTIVE = 2,   /* active (lifetime) timeout */
+    MC_END_FIN = 3,      /* end of flow detected: TCP FIN/RST */
+    MC_END_FORCED = 4,   /* forced end: shutdown, end of capture */
+    MC_END_RESOURCES = 5 /* lack of resources: evicted from a full table */
+};
+
+struct mc_flow_key {
+    struct mc_addr addr[2]; /* [0] client, [1] server */
+    uint16_t port[2];       /* transport ports; ICMP: 0 */
+    uint32_t tunnel_id;     /* GRE key, TEID, VNI; 0 when none */
+    uint16_t vlan[2];       /* outer and inner 802.1Q ids, 0 when untagged */
+    uint8_t proto;          /* IP protocol */
+    uint8_t ip_ver;         /* 4 or 6 */
+    uint8_t tunnel;         /* enum mc_tunnel_type */
+    uint8_t pad;            /* always 0: keys are compared with memcmp */
+};
+
+/* Per-flow data only some flows need; allocated on first use, freed with the flow. */
+struct mc_flow_ext {
+    /* tunnel the flow was seen in */
+    uint8_t outer_ver;            /* 0 when the flow is not tunnelled */
+    struct mc_addr outer_src, outer_dst; /* outer header of the client's first packet */
+    uint32_t mpls_top;            /* top MPLS label of the first packet, 0 when none */
+    /* L7: the dissector that owns l7_state (index in the L7 registry) */
+    int l7_id;                    /* -1 when none */
+    void *l7_state;               /* owned by the dissector: freed by its state_free */
+    /* cloud: user / subscriber learned for this flow (NUL-terminated, may be empty) */
+    char user[64];
+    char imsi[16], msisdn[16];
+};
+
+struct mc_flow {
+    struct mc_flow_key key;
+    uint64_t octets[2];           /* per direction: IP header + payload (inner packet) */
+    uint32_t pkts[2];             /* per direction */
+    uint64_t first_ms;            /* first packet of either direction, epoch ms */
+    uint32_t dir_first[2];        /* per direction first/last packet, ms after first_ms */
+    uint32_t dir_last[2];
+    uint8_t tcp_flags[2];         /* OR of TCP flags seen, per direction */
+    uint8_t tos[2];               /* ToS / traffic class of the first packet, per direction */
+    uint8_t icmp_type, icmp_code; /* of the first ICMP packet */
+    uint8_t end_reason;           /* enum mc_flow_end_reason, set when exported */
+    uint8_t state;                /* internal: MC_FLOW_ST_* */
+    uint32_t hnext;               /* internal: hash chain (slot index, 0 = end) */
+    uint32_t lru_prev, lru_next;  /* internal: expiry list links */
+    struct mc_flow_ext *ext;      /* owned: NULL unless needed */
+};
+
+/* Milliseconds helpers for exporters. */
+static inline uint64_t mc_flow_start_ms(const struct mc_flow *f, int dir)
+{
+    return f->first_ms + f->dir_first[dir];
+}
+static inline uint64_t mc_flow_end_ms(const struct mc_flow *f, int dir)
+{
+    return f->first_ms + f->dir_last[dir];
+}
+/* Last packet of either direction. */
+static inline uint64_t mc_flow_last_ms(const struct mc_flow *f)
+{
+    uint32_t l = f->dir_last[0] > f->dir_last[1] ? f->dir_last[0] : f->dir_last[1];
+    return f->first_ms + l;
+}
+
+/*
+ * Called for every flow leaving the table (expired, ended, evicted or
+ * flushed), with f->end_reason set.  The flow is borrowed for the call only.
+ */
+typedef void (*mc_flow_export_fn)(void *ctx, const struct mc_flow *f);
+
+/*
+ * Optional per-packet hook (L7 dissection, cloud aggregates).  NULL costs one
+ * predictable branch per packet.  dir is the packet's direction in the flow.
+ */
+typedef void (*mc_flow_packet_fn)(void *ctx, struct mc_flow *f, const struct mc_pkt *pkt, int dir);
+
+struct mc_flow_config {
+    uint32_t max_flows;        /* table capacity; oldest flow evicted when full */
+    uint32_t idle_timeout_ms;  /* -d */
+    uint32_t active_timeout_ms;/* -t */
+    uint32_t tcp_end_timeout_ms; /* grace after FIN both ways or RST, to catch the last ACK */
+    uint32_t max_expire_per_tick; /* bound on expiry work per call of mc_flow_tick */
+};
+
+void mc_flow_config_defaults(struct mc_flow_config *cfg);
+
+struct mc_flow_table;
+
+/*
+ * Creates a table for cfg->max_flows flows.  export_cb receives every flow
+ * that leaves.  Returns NULL on allocation failure.  Free with
+ * mc_flow_table_free (which does not export: call mc_flow_flush_all first).
+ */
+struct mc_flow_table *mc_flow_table_new(const struct mc_flow_config *cfg, mc_flow_export_fn export_cb,
+                                        void *ctx);
+void mc_flow_table_free(struct mc_flow_table *t);
+
+/* Installs the per-packet hook (NULL to remove). */
+void mc_flow_set_packet_hook(struct mc_flow_table *t, mc_flow_packet_fn fn, void *ctx);
+
+/*
+ * Meters one packet that mc_decode_packet() classified MC_DECODED_IP.
+ * May export flows (lifetime reached, table full).  Never fails: a packet
+ * that cannot get a flow is impossible by construction (the oldest is evicted).
+ */
+void mc_flow_process(struct mc_flow_table *t, const struct mc_pkt *pkt);
+
+/* Expires flows idle or ended before now_ms; at most max_expire_per_tick of them. Returns how many. */
+uint32_t mc_flow_tick(struct mc_flow_table *t, uint64_t now_ms);
+
+/* Exports every flow with the given reason (end of capture, shutdown). */
+void mc_flow_flush_all(struct mc_flow_table *t, enum mc_flow_end_reason reason);
+
+/* Flows currently held. */
+uint32_t mc_flow_active(const struct mc_flow_table *t);
+
+/* Bytes allocated for a table of max_flows flows (records, hash, fragment cache). */
+size_t mc_flow_table_bytes(uint32_t max_flows);
+
+/* Returns the extension of f, allocating it on first use; NULL on allocation failure. */
+struct mc_flow_ext *mc_flow_ext_get(struct mc_flow *f);
+
+#define MC_FLOW_CTRS(X, S)                                                  \
+    X(S, created, "flow.created")                                          \
+    X(S, exported, "flow.exported")                                        \
+    X(S, expired_idle, "flow.expired.idle")                                \
+    X(S, expired_active, "flow.expired.active")                            \
+    X(S, ended_tcp, "flow.ended.tcp")                                      \
+    X(S, evicted_table_full, "flow.evicted.table_full")                    \
+    X(S, flushed, "flow.flushed")                                          \
+    X(S, packets, "flow.packets")                                          \
+    X(S, frag_matched, "flow.frag.matched")                                \
+    X(S, frag_no_first, "flow.frag.no_first")                              \
+    X(S, ext_alloc_failed, "flow.ext.alloc_failed")                        \
+    X(S, time_went_back, "flow.time_went_back")
+MC_CTR_DECLARE(flow, MC_FLOW_CTRS)
+
+#endif /* MC_FLOW_FLOW_H */

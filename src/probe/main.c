@@ -1,0 +1,335 @@
+/*
+ * main.c - mcprobe: capture -> decode -> flow cache -> export.
+ *
+ * Files are read in a row on the packet clock; live interfaces run under a
+ * libev loop (one io watcher per interface, a timer for expiry and stats,
+ * signal watchers for a clean stop).  On SIGINT/SIGTERM or at the end of the
+ * input every flow is exported and the export sockets are flushed.
+ */
+#include <ev.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "capture/capture.h"
+#include "common/counters.h"
+#include "common/log.h"
+#include "decode/decode.h"
+#include "export/exporter.h"
+#include "flow/flow.h"
+#include "probe/probe.h"
+
+#define TICK_MS 100          /* flow expiry granularity on the probe clock */
+#define TICK_EVERY_PKTS 1024 /* ... and at least this often in packets */
+
+struct probe {
+    struct mc_probe_conf conf;
+    struct mc_flow_table *flows;   /* owned */
+    struct mc_exporter *exporter;  /* owned */
+    struct mc_capture *live[MC_PROBE_MAX_SOURCES]; /* owned, live mode */
+    int n_live;
+    struct mc_capture *cur;        /* borrowed: source being read */
+    uint64_t now_ms;               /* probe clock: packet time (files) or wall time (live) */
+    uint64_t next_tick_ms;
+    uint32_t since_tick;
+    uint64_t results[3];           /* per enum mc_decode_result */
+    double next_stats;             /* wall clock of the next stats line */
+    double started;
+    struct ev_loop *loop;
+};
+
+static volatile sig_atomic_t stop_requested;
+static struct probe *the_probe; /* for the file-mode signal handler only */
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void on_flow_export(void *ctx, const struct mc_flow *f)
+{
+    struct probe *p = ctx;
+    mc_exporter_flow(p->exporter, f, p->now_ms);
+}
+
+static void probe_tick(struct probe *p)
+{
+    mc_flow_tick(p->flows, p->now_ms);
+    mc_exporter_tick(p->exporter, p->now_ms);
+    p->next_tick_ms = p->now_ms + TICK_MS;
+    p->since_tick = 0;
+}
+
+static void print_stats(struct probe *p, const char *when)
+{
+    if (p->cur && !mc_capture_is_file(p->cur))
+        mc_capture_update_stats(p->cur);
+    for (int i = 0; i < p->n_live; i++)
+        mc_capture_update_stats(p->live[i]);
+    mc_info("%s: packets %llu, drops kernel %llu interface %llu; decoded ip %llu, non-ip %llu, "
+            "undecodable %llu; flows active %u, created %llu, exported %llu, evicted %llu; "
+            "export records %llu, datagrams %llu",
+            when, (unsigned long long)MC_CTR_GET(capture, packets),
+            (unsigned long long)MC_CTR_GET(capture, kernel_drops), (unsigned long long)MC_CTR_GET(capture, if_drops),
+            (unsigned long long)p->results[MC_DECODED_IP], (unsigned long long)p->results[MC_DECODED_NON_IP],
+            (unsigned long long)p->results[MC_DECODED_BAD], mc_flow_active(p->flows),
+            (unsigned long long)MC_CTR_GET(flow, created), (unsigned long long)MC_CTR_GET(flow, exported),
+            (unsigned long long)MC_CTR_GET(flow, evicted_table_full), (unsigned long long)MC_CTR_GET(export, records),
+            (unsigned long long)MC_CTR_GET(export, packets));
+}
+
+static void maybe_stats(struct probe *p)
+{
+    if (!p->conf.stats_interval)
+        return;
+    double now = wall_now();
+    if (now >= p->next_stats) {
+        print_stats(p, "stats");
+        p->next_stats = now + p->conf.stats_interval;
+    }
+}
+
+static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirelen, const uint8_t *data)
+{
+    struct probe *p = ctx;
+    struct mc_pkt pkt;
+    pkt.ts_ms = ts_us / 1000;
+    pkt.caplen = caplen;
+    pkt.wirelen = wirelen;
+    pkt.linktype = mc_capture_linktype(p->cur);
+    pkt.ifindex = mc_capture_ifindex(p->cur);
+    int r = mc_decode_packet(&pkt, data, caplen);
+    p->results[r]++;
+    if (pkt.ts_ms > p->now_ms)
+        p->now_ms = pkt.ts_ms;
+    if (r == MC_DECODED_IP)
+        mc_flow_process(p->flows, &pkt);
+    if (p->now_ms >= p->next_tick_ms || ++p->since_tick >= TICK_EVERY_PKTS)
+        probe_tick(p);
+}
+
+static void on_file_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    if (the_probe && the_probe->cur)
+        mc_capture_break(the_probe->cur);
+}
+
+/* Reads every file source in a row; returns 0, or 1 when a source failed. */
+static int run_files(struct probe *p)
+{
+    int rc = 0;
+    for (int s = 0; s < p->conf.n_sources && !stop_requested; s++) {
+        char err[512];
+        struct mc_capture *c = mc_capture_open(p->conf.sources[s], &p->conf.capture, err, sizeof(err));
+        if (!c) {
+            mc_err("%s", err);
+            rc = 1;
+            continue;
+        }
+        p->cur = c;
+        mc_info("reading %s (link type %d)", p->conf.sources[s], mc_capture_linktype(c));
+        for (;;) {
+            int n = mc_capture_dispatch(c, 4096, on_frame, p);
+            if (n == MC_CAPTURE_EOF || stop_requested)
+                break;
+            if (n == MC_CAPTURE_ERROR) {
+                mc_err("%s", mc_capture_error(c));
+                rc = 1;
+                break;
+            }
+            maybe_stats(p);
+        }
+        p->cur = NULL;
+        mc_capture_close(c);
+    }
+    return rc;
+}
+
+static uint64_t wall_ms(void)
+{
+    return (uint64_t)(wall_now() * 1000.0);
+}
+
+static void on_live_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct probe *p = the_probe;
+    p->cur = w->data;
+    int n = mc_capture_dispatch(p->cur, 4096, on_frame, p);
+    if (n == MC_CAPTURE_ERROR) {
+        mc_err("%s", mc_capture_error(p->cur));
+        ev_break(loop, EVBREAK_ALL);
+    }
+    p->cur = NULL;
+}
+
+static void on_live_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    struct probe *p = the_probe;
+    uint64_t now = wall_ms();
+    if (now > p->now_ms)
+        p->now_ms = now;
+    probe_tick(p);
+    maybe_stats(p);
+}
+
+static void on_live_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)w, (void)revents;
+    mc_info("signal %d: stopping", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static int run_live(struct probe *p)
+{
+    ev_io io[MC_PROBE_MAX_SOURCES];
+    ev_timer timer;
+    ev_signal sigint, sigterm;
+    p->loop = ev_default_loop(EVFLAG_AUTO);
+    p->now_ms = wall_ms();
+    for (int i = 0; i < p->conf.n_sources; i++) {
+        char err[512];
+        struct mc_capture *c = mc_capture_open(p->conf.sources[i], &p->conf.capture, err, sizeof(err));
+        if (!c) {
+            mc_err("%s", err);
+            return 1;
+        }
+        if (mc_decode_layer_for_dlt(mc_capture_linktype(c)) < 0) {
+            mc_err("%s: unsupported link type %d", p->conf.sources[i], mc_capture_linktype(c));
+            mc_capture_close(c);
+            return 1;
+        }
+        p->live[p->n_live++] = c;
+        ev_io_init(&io[i], on_live_readable, mc_capture_fd(c), EV_READ);
+        io[i].data = c;
+        ev_io_start(p->loop, &io[i]);
+        mc_info("capturing on %s (link type %d)", p->conf.sources[i], mc_capture_linktype(c));
+    }
+    ev_timer_init(&timer, on_live_timer, TICK_MS / 1000.0, TICK_MS / 1000.0);
+    ev_timer_start(p->loop, &timer);
+    ev_signal_init(&sigint, on_live_signal, SIGINT);
+    ev_signal_init(&sigterm, on_live_signal, SIGTERM);
+    ev_signal_start(p->loop, &sigint);
+    ev_signal_start(p->loop, &sigterm);
+    ev_run(p->loop, 0);
+    /* drain what the kernel already holds before the final flush */
+    for (int i = 0; i < p->n_live; i++) {
+        p->cur = p->live[i];
+        while (mc_capture_dispatch(p->cur, 4096, on_frame, p) > 0)
+            ;
+        mc_capture_update_stats(p->cur);
+        p->cur = NULL;
+    }
+    return 0;
+}
+
+static int write_counters(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        mc_err("%s: cannot write counters", path);
+        return -1;
+    }
+    mc_ctr_dump(f, 1);
+    return fclose(f);
+}
+
+static int sources_are_files(const struct mc_probe_conf *conf)
+{
+    /* mc_capture_open decides per source; here the first one picks the mode */
+    FILE *f = fopen(conf->sources[0], "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+int main(int argc, char **argv)
+{
+    static struct probe p;
+    char err[1024];
+    mc_probe_conf_defaults(&p.conf);
+    if (mc_opt_parse(mc_probe_opts, mc_probe_n_opts, &p.conf, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mcprobe: %s\nTry 'mcprobe --help'.\n", err);
+        return 2;
+    }
+    if (p.conf.help) {
+        mc_opt_help(stdout, "mcprobe -i IFACE|FILE [-n HOST:PORT]... [options]",
+                    "mcprobe meters packets from an interface or pcap files into bidirectional flows and exports "
+                    "them as NetFlow v5, v9 or IPFIX records to collectors, and as JSON. It is the probe of "
+                    "MicroCloud; see mcprobe(8) in docs/mcprobe.md.",
+                    mc_probe_opts, mc_probe_n_opts);
+        return 0;
+    }
+    if (p.conf.version) {
+        printf("mcprobe %s\n", MC_VERSION);
+        return 0;
+    }
+    if (p.conf.dump_config) {
+        mc_opt_write_config(stdout, "mcprobe", mc_probe_opts, mc_probe_n_opts);
+        return 0;
+    }
+    if (p.conf.list_fields) {
+        mc_exporter_list_fields(stdout);
+        return 0;
+    }
+    mc_log_level = p.conf.quiet ? MC_LOG_WARN : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
+    if (p.conf.n_sources == 0) {
+        fprintf(stderr, "mcprobe: no capture source: give -i IFACE or -i FILE\nTry 'mcprobe --help'.\n");
+        return 2;
+    }
+    if (p.conf.export.n_collectors == 0 && !p.conf.export.json_path)
+        mc_warn("no collector (-n) and no --json: flows are metered and counted only");
+
+    p.exporter = mc_exporter_new(&p.conf.export, err, sizeof(err));
+    if (!p.exporter) {
+        fprintf(stderr, "mcprobe: %s\n", err);
+        return 2;
+    }
+    p.flows = mc_flow_table_new(&p.conf.flow, on_flow_export, &p);
+    if (!p.flows) {
+        fprintf(stderr, "mcprobe: cannot allocate a flow table of %u flows\n", p.conf.flow.max_flows);
+        mc_exporter_free(p.exporter);
+        return 2;
+    }
+    the_probe = &p;
+    p.started = wall_now();
+    p.next_stats = p.started + p.conf.stats_interval;
+
+    int rc;
+    if (sources_are_files(&p.conf)) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_file_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        rc = run_files(&p);
+    } else {
+        rc = run_live(&p);
+    }
+
+    /* end of input or signal: every flow leaves, every datagram is sent */
+    mc_flow_flush_all(p.flows, MC_END_FORCED);
+    mc_exporter_flush(p.exporter, p.now_ms);
+    print_stats(&p, "exit");
+    if (p.conf.verbose)
+        mc_ctr_dump(stderr, 0);
+    if (p.conf.counters_path && write_counters(p.conf.counters_path) != 0)
+        rc = 1;
+    mc_flow_table_free(p.flows);
+    mc_exporter_free(p.exporter);
+    for (int i = 0; i < p.n_live; i++)
+        mc_capture_close(p.live[i]);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    mc_debug("cpu user %.3fs sys %.3fs, peak rss %ld KiB", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+             ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
+    return rc;
+}

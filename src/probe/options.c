@@ -1,0 +1,281 @@
+/*
+ * options.c - every mcprobe option, in the nProbe/softflowd tradition: this
+ * one table drives getopt_long, --help, the config file and the example
+ * config (mcprobe --dump-config > docs/mcprobe.conf).
+ */
+#include "probe/probe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Option strings must outlive parsing; config-file values are copied here. */
+static char *keep(const char *s)
+{
+    char *d = strdup(s);
+    if (!d) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return d;
+}
+
+void mc_probe_conf_defaults(struct mc_probe_conf *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    mc_capture_config_defaults(&conf->capture);
+    mc_flow_config_defaults(&conf->flow);
+    mc_export_config_defaults(&conf->export);
+    conf->stats_interval = 10;
+}
+
+#define CONF ((struct mc_probe_conf *)vconf)
+
+/* Splits a kept copy of arg at commas, in place; returns the next item or NULL. */
+static char *next_item(char **cursor)
+{
+    char *s = *cursor;
+    while (s && *s == ',')
+        s++;
+    if (!s || !*s)
+        return NULL;
+    char *comma = strchr(s, ',');
+    if (comma) {
+        *comma = 0;
+        *cursor = comma + 1;
+    } else {
+        *cursor = NULL;
+    }
+    return s;
+}
+
+static int set_interface(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    /* "-i a.pcap,b.pcap" and repeated -i both list sources read in a row */
+    char *rest = keep(arg);
+    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
+        if (CONF->n_sources >= MC_PROBE_MAX_SOURCES) {
+            snprintf(err, errlen, "at most %d sources", MC_PROBE_MAX_SOURCES);
+            return -1;
+        }
+        CONF->sources[CONF->n_sources++] = tok;
+    }
+    return 0;
+}
+
+static int set_filter(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->capture.bpf = keep(arg);
+    return 0;
+}
+
+#define UINT_SETTER(fn, field, min, max, scale)                                   \
+    static int fn(void *vconf, const char *arg, char *err, size_t errlen)         \
+    {                                                                             \
+        unsigned long long v;                                                     \
+        if (mc_opt_uint(arg, (min), (max), &v) != 0) {                            \
+            snprintf(err, errlen, "expected a whole number in [%llu, %llu]",      \
+                     (unsigned long long)(min), (unsigned long long)(max));       \
+            return -1;                                                            \
+        }                                                                         \
+        CONF->field = (__typeof__(CONF->field))(v * (scale));                     \
+        return 0;                                                                 \
+    }
+
+UINT_SETTER(set_snaplen, capture.snaplen, 64, 262144, 1)
+UINT_SETTER(set_buffer, capture.buffer_mb, 1, 4096, 1)
+UINT_SETTER(set_idle, flow.idle_timeout_ms, 1, 86400, 1000)
+UINT_SETTER(set_lifetime, flow.active_timeout_ms, 1, 86400, 1000)
+UINT_SETTER(set_tcp_end, flow.tcp_end_timeout_ms, 0, 3600, 1000)
+UINT_SETTER(set_max_flows, flow.max_flows, 1, 100000000, 1)
+UINT_SETTER(set_domain, export.domain_id, 0, 4294967295ull, 1)
+UINT_SETTER(set_mtu, export.mtu, 576, 65000, 1)
+UINT_SETTER(set_tpl_refresh, export.template_refresh_ms, 1, 86400, 1000)
+UINT_SETTER(set_tpl_refresh_pkts, export.template_refresh_pkts, 1, 1000000, 1)
+UINT_SETTER(set_pace, export.pace_pps, 0, 10000000, 1)
+UINT_SETTER(set_stats, stats_interval, 0, 86400, 1)
+
+static int set_no_promisc(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    CONF->capture.promisc = 0;
+    return 0;
+}
+
+static int set_collector(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    char *rest = keep(arg);
+    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
+        if (CONF->export.n_collectors >= MC_EXPORT_MAX_COLLECTORS) {
+            snprintf(err, errlen, "at most %d collectors", MC_EXPORT_MAX_COLLECTORS);
+            return -1;
+        }
+        if (!strchr(tok, ':')) {
+            snprintf(err, errlen, "expected HOST:PORT or [IPv6]:PORT");
+            return -1;
+        }
+        CONF->export.collectors[CONF->export.n_collectors++] = tok;
+    }
+    return 0;
+}
+
+static int set_version(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    unsigned long long v;
+    if (mc_opt_uint(arg, 5, 10, &v) == 0 && (v == 5 || v == 9 || v == 10)) {
+        CONF->export.version = (int)v;
+        return 0;
+    }
+    snprintf(err, errlen, "expected 5, 9 or 10 (IPFIX)");
+    return -1;
+}
+
+static int set_template(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->export.template_spec = keep(arg);
+    return 0;
+}
+
+static int set_uniflow(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    CONF->export.uniflow = 1;
+    return 0;
+}
+
+static int set_json(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->export.json_path = keep(arg);
+    return 0;
+}
+
+static int set_verbose(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    if (arg) {
+        unsigned long long v;
+        if (mc_opt_uint(arg, 0, 3, &v) != 0) {
+            snprintf(err, errlen, "expected a level 0..3");
+            return -1;
+        }
+        CONF->verbose = (int)v;
+    } else {
+        CONF->verbose++;
+    }
+    return 0;
+}
+
+static int set_quiet(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    CONF->quiet = 1;
+    return 0;
+}
+
+static int set_counters(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->counters_path = keep(arg);
+    return 0;
+}
+
+static int set_config(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)vconf, (void)arg, (void)err, (void)errlen;
+    return 0; /* read by mc_opt_parse before the other options */
+}
+
+#define FLAG_SETTER(fn, field)                                                    \
+    static int fn(void *vconf, const char *arg, char *err, size_t errlen)         \
+    {                                                                             \
+        (void)arg, (void)err, (void)errlen;                                       \
+        CONF->field = 1;                                                          \
+        return 0;                                                                 \
+    }
+FLAG_SETTER(set_help, help)
+FLAG_SETTER(set_version_flag, version)
+FLAG_SETTER(set_dump_config, dump_config)
+FLAG_SETTER(set_list_fields, list_fields)
+
+#define CAP "Capture"
+#define FLOW "Flow cache"
+#define EXP "Export"
+#define GEN "General"
+
+const struct mc_opt mc_probe_opts[] = {
+    { "interface", 'i', "IFACE|FILE", NULL,
+      "Capture from a network interface (e.g. eth0, lo) or read a pcap/pcapng file. Several files, given "
+      "as repeated -i or comma-separated, are read in a row as one capture; several interfaces are captured "
+      "together. In file mode time is packet time, so results do not depend on read speed.",
+      set_interface, 1, CAP },
+    { "filter", 'f', "BPF", NULL, "Only meter packets matching this BPF filter expression (pcap-filter(7)).",
+      set_filter, 0, CAP },
+    { "snaplen", 's', "BYTES", "262144", "Live capture snapshot length.", set_snaplen, 0, CAP },
+    { "no-promisc", 0, NULL, NULL, "Do not put the interface into promiscuous mode.", set_no_promisc, 0, CAP },
+    { "buffer-size", 'B', "MIB", NULL, "Kernel capture buffer size in MiB (live capture).", set_buffer, 0, CAP },
+
+    { "idle-timeout", 'd', "SECONDS", "30", "Export a flow after this long without packets.", set_idle, 0,
+      FLOW },
+    { "lifetime-timeout", 't', "SECONDS", "120",
+      "Export a flow this long after its first packet even if still active (a new record continues it).",
+      set_lifetime, 0, FLOW },
+    { "tcp-end-timeout", 0, "SECONDS", "2",
+      "After a TCP RST, or FIN in both directions, export the flow once it has been quiet this long.",
+      set_tcp_end, 0, FLOW },
+    { "max-flows", 'm', "N", "1048576",
+      "Flow table capacity. When full, the least recently active flow is exported early "
+      "(counter flow.evicted.table_full). Memory is about 128 bytes per flow held plus 4 per slot.",
+      set_max_flows, 0, FLOW },
+
+    { "collector", 'n', "HOST:PORT", NULL,
+      "Send flow records over UDP to this collector (IPv6 as [addr]:port). Each collector receives every "
+      "record.",
+      set_collector, 1, EXP },
+    { "export-version", 'V', "5|9|10", "10", "Export format: NetFlow v5, NetFlow v9 or IPFIX (10).", set_version,
+      0, EXP },
+    { "template", 'T', "FIELDS", NULL,
+      "Fields to export, as IANA information element names separated by commas or spaces (e.g. "
+      "\"sourceIPv4Address,destinationIPv4Address,octetDeltaCount\"); --list-fields shows them. Address "
+      "elements are mapped to IPv4 or IPv6 per flow.",
+      set_template, 0, EXP },
+    { "uniflow", 0, NULL, NULL,
+      "Export each bidirectional flow as two unidirectional records instead of an RFC 5103 biflow (always "
+      "so in v5 and v9).",
+      set_uniflow, 0, EXP },
+    { "domain-id", 0, "N", "0", "IPFIX observation domain id / NetFlow v9 source id / v5 engine id.", set_domain,
+      0, EXP },
+    { "mtu", 0, "BYTES", "1400", "Largest export datagram payload; keep it under the path MTU.", set_mtu, 0,
+      EXP },
+    { "template-refresh", 0, "SECONDS", "30", "Resend templates at least this often (RFC 7011 10.3.6).",
+      set_tpl_refresh, 0, EXP },
+    { "template-refresh-packets", 0, "N", "20", "Resend templates at least every N export packets.",
+      set_tpl_refresh_pkts, 0, EXP },
+    { "export-pps", 0, "N", "0",
+      "Pace end-of-capture export bursts to at most N datagrams per second (0: no pacing), for collectors "
+      "with small receive buffers.",
+      set_pace, 0, EXP },
+    { "json", 0, "PATH|-", NULL,
+      "Also write one JSON object per exported record to PATH (- for standard output), keyed by the IANA "
+      "names of the exported elements.",
+      set_json, 0, EXP },
+
+    { "config", 'c', "FILE", NULL, "Read options from FILE first (see --dump-config for the format).",
+      set_config, 0, GEN },
+    { "verbose", 'v', NULL, NULL, "More output: -v adds debug messages and the full counter list at exit.",
+      set_verbose, 1, GEN },
+    { "quiet", 'q', NULL, NULL, "Only print warnings and errors.", set_quiet, 0, GEN },
+    { "stats-interval", 0, "SECONDS", "10", "Print a statistics line this often (0: only at exit).", set_stats, 0,
+      GEN },
+    { "counters", 0, "PATH", NULL, "At exit, write every counter as \"name value\" lines to PATH.",
+      set_counters, 0, GEN },
+    { "list-fields", 0, NULL, NULL, "List the information elements -T accepts and exit.", set_list_fields, 0,
+      GEN },
+    { "dump-config", 0, NULL, NULL, "Print an example configuration file documenting every option and exit.",
+      set_dump_config, 0, GEN },
+    { "version", 0, NULL, NULL, "Print the version and exit.", set_version_flag, 0, GEN },
+    { "help", 'h', NULL, NULL, "Print this help and exit.", set_help, 0, GEN },
+};
+const size_t mc_probe_n_opts = sizeof(mc_probe_opts) / sizeof(mc_probe_opts[0]);

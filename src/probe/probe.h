@@ -1,0 +1,32 @@
+/* probe.h - mcprobe's configuration, filled from the option table in options.c. */
+#ifndef MC_PROBE_PROBE_H
+#define MC_PROBE_PROBE_H
+
+#include <stddef.h>
+
+#include "capture/capture.h"
+#include "common/options.h"
+#include "export/exporter.h"
+#include "flow/flow.h"
+
+#define MC_PROBE_MAX_SOURCES 64
+
+struct mc_probe_conf {
+    const char *sources[MC_PROBE_MAX_SOURCES]; /* borrowed from argv / config strings */
+    int n_sources;
+    struct mc_capture_config capture;
+    struct mc_flow_config flow;
+    struct mc_export_config export;
+    int verbose;              /* -v count */
+    int quiet;
+    unsigned stats_interval;  /* seconds between stats lines, 0: only at exit */
+    const char *counters_path; /* file for the final counter dump */
+    int help, version, dump_config, list_fields;
+};
+
+void mc_probe_conf_defaults(struct mc_probe_conf *conf);
+
+extern const struct mc_opt mc_probe_opts[];
+extern const size_t mc_probe_n_opts;
+
+#endif

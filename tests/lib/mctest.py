@@ -1,0 +1,100 @@
+"""mctest.py - helpers shared by the integration tests (python3 standard library only).
+
+Every test runs the built mcprobe (env MCPROBE) against real captures in
+../shared/corpus (skipped with exit code 77 and a clear message when absent)
+and real peers (tshark, nfcapd/nfdump).
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+SRC = os.environ.get("MC_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+MCPROBE = os.environ.get("MCPROBE", os.path.join(SRC, "build", "release", "mcprobe"))
+CORPUS = os.path.abspath(os.path.join(SRC, "..", "shared", "corpus"))
+
+
+def skip(msg):
+    print("SKIP: " + msg)
+    sys.exit(SKIP)
+
+
+def need_corpus():
+    if not os.path.isdir(CORPUS):
+        skip("../shared/corpus is absent: real-capture tests need it beside the repository")
+
+
+def need_tool(name):
+    from shutil import which
+    if not which(name):
+        skip(name + " is not installed (run scripts/setup.sh)")
+
+
+def corpus_captures(pattern="*"):
+    files = []
+    for ext in ("pcap", "pcapng", "cap"):
+        files += glob.glob(os.path.join(CORPUS, pattern, "*." + ext))
+    return sorted(files)
+
+
+def run_probe(args, check=True, timeout=300):
+    """Runs mcprobe with args; returns (returncode, stderr)."""
+    p = subprocess.run([MCPROBE, "--stats-interval", "0", "-q"] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError("mcprobe %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr.decode()))
+    return p.returncode, p.stderr.decode()
+
+
+def probe_file(capture, extra=(), workdir=None):
+    """Meters one capture; returns (flows from --json, counters dict)."""
+    wd = workdir or tempfile.mkdtemp(prefix="mct")
+    jpath = os.path.join(wd, "flows.json")
+    cpath = os.path.join(wd, "counters.txt")
+    run_probe(["-i", capture, "--json", jpath, "--counters", cpath] + list(extra))
+    flows = [json.loads(line) for line in open(jpath) if line.strip()]
+    counters = {}
+    for line in open(cpath):
+        name, value = line.split()
+        counters[name] = int(value)
+    return flows, counters
+
+
+def tshark_lines(capture, display_filter, fields, extra=()):
+    """Returns tshark -T fields rows (lists of strings) for frames matching the filter."""
+    cmd = ["tshark", "-n", "-r", capture, "-Y", display_filter, "-T", "fields", "-E", "separator=\t",
+           "-E", "occurrence=a", "-E", "aggregator=,"] + list(extra)
+    for f in fields:
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout.decode()
+    return [line.split("\t") for line in out.splitlines()]
+
+
+def flow_packets(f):
+    return int(f.get("packetDeltaCount", 0)) + int(f.get("reversePacketDeltaCount", 0))
+
+
+def flow_octets(f):
+    return int(f.get("octetDeltaCount", 0)) + int(f.get("reverseOctetDeltaCount", 0))
+
+
+class Checker:
+    """Collects failures so one run reports every mismatch, then exits."""
+
+    def __init__(self):
+        self.failed = 0
+        self.passed = 0
+
+    def check(self, ok, what):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+            print("FAIL: " + what)
+
+    def done(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        sys.exit(1 if self.failed else 0)

@@ -1,0 +1,245 @@
+/* test_table.c - flow table: direction, timeouts, eviction, TCP end, fragments. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "flow/flow.h"
+
+#define MAX_OUT 64
+static struct mc_flow out[MAX_OUT];
+static int n_out;
+
+static void collect(void *ctx, const struct mc_flow *f)
+{
+    (void)ctx;
+    assert_true(n_out < MAX_OUT);
+    out[n_out++] = *f;
+}
+
+static struct mc_pkt mk(uint8_t a, uint8_t b, uint16_t sp, uint16_t dp, uint8_t proto, uint64_t ts)
+{
+    struct mc_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ip_ver = 4;
+    p.src.b[0] = 10, p.src.b[3] = a;
+    p.dst.b[0] = 10, p.dst.b[3] = b;
+    p.sport = sp, p.dport = dp, p.proto = proto;
+    p.ts_ms = ts;
+    p.ip_len = 100;
+    p.has_l4 = 1;
+    return p;
+}
+
+static struct mc_flow_table *table(uint32_t max)
+{
+    struct mc_flow_config cfg;
+    mc_flow_config_defaults(&cfg);
+    cfg.max_flows = max;
+    n_out = 0;
+    mc_ctr_reset();
+    struct mc_flow_table *t = mc_flow_table_new(&cfg, collect, NULL);
+    assert_non_null(t);
+    return t;
+}
+
+static void test_bidirectional(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt p1 = mk(1, 2, 1000, 53, 17, 1000);
+    struct mc_pkt p2 = mk(2, 1, 53, 1000, 17, 1010);
+    p2.ip_len = 300;
+    mc_flow_process(t, &p1);
+    mc_flow_process(t, &p2);
+    mc_flow_process(t, &p1);
+    assert_int_equal(mc_flow_active(t), 1);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    assert_int_equal(n_out, 1);
+    assert_int_equal(out[0].key.addr[0].b[3], 1);
+    assert_int_equal(out[0].pkts[0], 2);
+    assert_int_equal(out[0].pkts[1], 1);
+    assert_int_equal(out[0].octets[0], 200);
+    assert_int_equal(out[0].octets[1], 300);
+    assert_int_equal(mc_flow_start_ms(&out[0], 1), 1010);
+    assert_int_equal(mc_flow_end_ms(&out[0], 0), 1010);
+    assert_int_equal(out[0].end_reason, MC_END_FORCED);
+    mc_flow_table_free(t);
+}
+
+static void test_synack_first_makes_peer_client(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt p = mk(2, 1, 80, 5555, 6, 1000);
+    p.tcp_flags = 0x12;
+    mc_flow_process(t, &p);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    assert_int_equal(n_out, 1);
+    assert_int_equal(out[0].key.addr[0].b[3], 1);
+    assert_int_equal(out[0].key.port[1], 80);
+    assert_int_equal(out[0].pkts[1], 1);
+    assert_int_equal(out[0].pkts[0], 0);
+    mc_flow_table_free(t);
+}
+
+static void test_idle_timeout(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt a = mk(1, 2, 1, 2, 17, 1000);
+    struct mc_pkt b = mk(1, 3, 1, 2, 17, 20000);
+    mc_flow_process(t, &a);
+    mc_flow_process(t, &b);
+    assert_int_equal(mc_flow_tick(t, 30999), 0);
+    assert_int_equal(mc_flow_tick(t, 31000), 1);
+    assert_int_equal(out[0].key.addr[1].b[3], 2);
+    assert_int_equal(out[0].end_reason, MC_END_IDLE);
+    assert_int_equal(MC_CTR_GET(flow, expired_idle), 1);
+    assert_int_equal(mc_flow_tick(t, 50000), 1);
+    assert_int_equal(mc_flow_active(t), 0);
+    mc_flow_table_free(t);
+}
+
+static void test_active_timeout_keeps_orientation(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    for (uint64_t ts = 0; ts <= 130000; ts += 10000) {
+        struct mc_pkt p = (ts / 10000) % 2 ? mk(2, 1, 80, 1234, 6, ts) : mk(1, 2, 1234, 80, 6, ts);
+        mc_flow_process(t, &p);
+    }
+    assert_int_equal(n_out, 1);
+    assert_int_equal(out[0].end_reason, MC_END_ACTIVE);
+    assert_int_equal(out[0].pkts[0] + out[0].pkts[1], 12);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    assert_int_equal(n_out, 2);
+    /* the continuation was opened by a server packet but keeps the client */
+    assert_int_equal(out[1].key.addr[0].b[3], 1);
+    assert_int_equal(out[1].pkts[0] + out[1].pkts[1], 2);
+    mc_flow_table_free(t);
+}
+
+static void test_table_full_evicts_lru(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(4);
+    for (int i = 0; i < 4; i++) {
+        struct mc_pkt p = mk(1, (uint8_t)(10 + i), 1, 2, 17, 1000 + i);
+        mc_flow_process(t, &p);
+    }
+    struct mc_pkt again = mk(1, 10, 1, 2, 17, 2000); /* flow 10 becomes most recent */
+    mc_flow_process(t, &again);
+    struct mc_pkt extra = mk(1, 99, 1, 2, 17, 2001);
+    mc_flow_process(t, &extra);
+    assert_int_equal(n_out, 1);
+    assert_int_equal(out[0].key.addr[1].b[3], 11);
+    assert_int_equal(out[0].end_reason, MC_END_RESOURCES);
+    assert_int_equal(MC_CTR_GET(flow, evicted_table_full), 1);
+    assert_int_equal(mc_flow_active(t), 4);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    assert_int_equal(n_out, 5);
+    mc_flow_table_free(t);
+}
+
+static void test_tcp_end(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt syn = mk(1, 2, 1234, 80, 6, 0);
+    syn.tcp_flags = 0x02;
+    struct mc_pkt fin1 = mk(1, 2, 1234, 80, 6, 100);
+    fin1.tcp_flags = 0x11;
+    struct mc_pkt fin2 = mk(2, 1, 80, 1234, 6, 110);
+    fin2.tcp_flags = 0x11;
+    struct mc_pkt ack = mk(1, 2, 1234, 80, 6, 120);
+    ack.tcp_flags = 0x10;
+    mc_flow_process(t, &syn);
+    mc_flow_process(t, &fin1);
+    mc_flow_process(t, &fin2);
+    mc_flow_process(t, &ack); /* the last ACK still lands in the flow */
+    assert_int_equal(mc_flow_tick(t, 1000), 0);
+    assert_int_equal(mc_flow_tick(t, 2120), 1);
+    assert_int_equal(out[0].end_reason, MC_END_FIN);
+    assert_int_equal(out[0].pkts[0], 3);
+    assert_int_equal(out[0].tcp_flags[0], 0x13);
+    /* a new SYN on an ended 5-tuple starts a new flow */
+    mc_flow_process(t, &syn);
+    mc_flow_process(t, &fin1);
+    mc_flow_process(t, &fin2);
+    struct mc_pkt syn2 = syn;
+    syn2.ts_ms = 500;
+    mc_flow_process(t, &syn2);
+    assert_int_equal(n_out, 2);
+    assert_int_equal(mc_flow_active(t), 1);
+    mc_flow_table_free(t);
+}
+
+static void test_fragments_follow_first(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt first = mk(1, 2, 5000, 53, 17, 0);
+    first.frag = first.frag_first = 1;
+    first.frag_ver = 4, first.frag_proto = 17, first.frag_id = 77;
+    first.frag_src = first.src, first.frag_dst = first.dst;
+    struct mc_pkt later = mk(1, 2, 0, 0, 17, 1);
+    later.has_l4 = 0;
+    later.frag = 1;
+    later.frag_ver = 4, later.frag_proto = 17, later.frag_id = 77;
+    later.frag_src = later.src, later.frag_dst = later.dst;
+    mc_flow_process(t, &first);
+    mc_flow_process(t, &later);
+    assert_int_equal(mc_flow_active(t), 1);
+    later.frag_id = 78; /* no first fragment seen: its own port-less flow */
+    mc_flow_process(t, &later);
+    assert_int_equal(mc_flow_active(t), 2);
+    assert_int_equal(MC_CTR_GET(flow, frag_matched), 1);
+    assert_int_equal(MC_CTR_GET(flow, frag_no_first), 1);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    mc_flow_table_free(t);
+}
+
+static void test_tunnel_ext(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt p = mk(1, 2, 1, 2, 17, 0);
+    p.tunnel = MC_TUNNEL_GTPU, p.tunnel_id = 0x1234, p.tunnel_depth = 1, p.outer_ver = 4;
+    p.outer_src.b[0] = 192;
+    mc_flow_process(t, &p);
+    struct mc_pkt q = p;
+    q.tunnel_id = 0x9999; /* another tunnel: another flow */
+    mc_flow_process(t, &q);
+    assert_int_equal(mc_flow_active(t), 2);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    assert_non_null(out[0].ext);
+    mc_flow_table_free(t);
+}
+
+static void test_record_size(void **state)
+{
+    (void)state;
+    /* the budget documented in docs/internals/flow-table.md */
+    assert_true(sizeof(struct mc_flow) <= 128);
+    assert_true(mc_flow_table_bytes(1u << 20) < (size_t)150 << 20);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bidirectional),
+        cmocka_unit_test(test_synack_first_makes_peer_client),
+        cmocka_unit_test(test_idle_timeout),
+        cmocka_unit_test(test_active_timeout_keeps_orientation),
+        cmocka_unit_test(test_table_full_evicts_lru),
+        cmocka_unit_test(test_tcp_end),
+        cmocka_unit_test(test_fragments_follow_first),
+        cmocka_unit_test(test_tunnel_ext),
+        cmocka_unit_test(test_record_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
