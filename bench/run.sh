@@ -69,6 +69,7 @@ declare -A SHORT=([mixed]=/tmp/mcbm.pcap [flood]=/tmp/mcbf.pcap)
 
 # ---- UDP discard sink standing in for a collector
 SINK_PID=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     if [ -n "$SINK_PID" ]; then kill "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; fi
     rm -f /tmp/mcbm.pcap /tmp/mcbf.pcap
@@ -156,12 +157,14 @@ for cap in mixed flood; do
             m=$(run_tool "$tool" "$cap" "$i")
             seen=$(seen_packets "$tool" "$WORK/logs/$tool-$cap-$i.log" "$WORK/logs/mcprobe-$cap.counters")
             say "$m"
+            # shellcheck disable=SC2086 # split "user sys rss wall status"
             set -- $m
             [ "$3" -gt "$maxrss" ] && maxrss=$3
             if [ -z "$best" ] || awk -v a="$1 $2" -v b="$best" 'BEGIN{split(a,x," ");split(b,y," ");exit !(x[1]+x[2]<y[1]+y[2])}'; then
                 best="$1 $2 $3 $4 $5 ${seen:--}"
             fi
         done
+        # shellcheck disable=SC2086
         set -- $best
         # lowest-CPU run; peak RSS is the largest seen over all runs
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$1" "$2" "$maxrss" "$4" "$5" "$6" >>"$res"
@@ -198,8 +201,9 @@ for cap in ("mixed", "flood"):
         if r is None:
             print(fmt % (tool, "-", "-", "-", "-", "-", "-", "-", "n/a", "-"))
             continue
-        vs_sf = "%.2fx" % (r["pps"] / sf["pps"]) if sf else "-"
-        vs_fl = "%.2fx" % (r["pps"] / fl["pps"]) if fl else "-"
+        ratio = lambda x: ("%.2fx" if x >= 0.1 else "%.3fx") % x
+        vs_sf = ratio(r["pps"] / sf["pps"]) if sf else "-"
+        vs_fl = ratio(r["pps"] / fl["pps"]) if fl else "-"
         bpf = "-" if tool == "floor" else "%.0f" % (r["rss"] / held)
         print(fmt % (tool, "%.3f" % r["cpu"], "{:,.0f}".format(r["pps"]), "%.1f" % (r["rss"] / 2**20), bpf,
                      vs_sf, vs_fl, "%.2f" % r["wall"], r["status"], r["seen"]))
@@ -222,11 +226,9 @@ for cap in ("mixed", "flood"):
             ok, shown = v >= lim, "%.2fx" % v
         print("%s  %-6s %-46s (measured %s)" % ("PASS" if ok else "MISS", cap, name, shown))
 EOF
-if [ -s "$WORK/logs/sink.stats" ] || kill -0 "$SINK_PID" 2>/dev/null; then
-    kill "$SINK_PID" 2>/dev/null
-    wait "$SINK_PID" 2>/dev/null
-    SINK_PID=""
-    say ""
-    say "bench: collector sink received $(cut -d' ' -f1 "$WORK/logs/sink.stats" 2>/dev/null || echo '?') datagrams in total; logs in $WORK/logs"
-fi
+kill "$SINK_PID" 2>/dev/null
+wait "$SINK_PID" 2>/dev/null
+SINK_PID=""
+say ""
+say "bench: the collector sink received $(cut -d' ' -f1 "$WORK/logs/sink.stats" 2>/dev/null || echo '?') datagrams; logs in $WORK/logs"
 exit 0

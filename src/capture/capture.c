@@ -10,12 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+
+#define FILE_BUFFER (1 << 20) /* stdio buffer for capture files */
 
 MC_CTR_DEFINE(capture, MC_CAPTURE_CTRS)
 
 struct mc_capture {
     pcap_t *p;          /* owned */
+    FILE *fp;           /* file mode: owned by p once pcap_fopen_offline succeeded */
+    char *fbuf;         /* owned: fp's stdio buffer, freed after p is closed */
     int is_file;
     uint32_t ifindex;
     char source[256];
@@ -93,7 +98,21 @@ struct mc_capture *mc_capture_open(const char *source, const struct mc_capture_c
     if (stat(source, &st) == 0 && !S_ISDIR(st.st_mode)) {
         char eb[PCAP_ERRBUF_SIZE] = "";
         c->is_file = 1;
-        c->p = pcap_open_offline_with_tstamp_precision(source, PCAP_TSTAMP_PRECISION_MICRO, eb);
+        /* Our own FILE with a large buffer: stdio's default 4 KiB would cost
+         * one read(2) per 4 KiB, a third of the CPU time of a file run. */
+        c->fp = fopen(source, "rb");
+        c->fbuf = malloc(FILE_BUFFER);
+        if (c->fp && c->fbuf) {
+            /* glibc ignores the size when the buffer is NULL: give it one */
+            setvbuf(c->fp, c->fbuf, _IOFBF, FILE_BUFFER);
+            c->p = pcap_fopen_offline_with_tstamp_precision(c->fp, PCAP_TSTAMP_PRECISION_MICRO, eb);
+            if (!c->p)
+                fclose(c->fp); /* pcap_close closes it once pcap owns it */
+        } else {
+            snprintf(eb, sizeof(eb), "%s", c->fp ? "out of memory" : strerror(errno));
+            if (c->fp)
+                fclose(c->fp);
+        }
         if (!c->p)
             snprintf(c->errstr, sizeof(c->errstr), "%s: %s", source, eb);
         rc = c->p ? 0 : -1;
@@ -118,6 +137,7 @@ void mc_capture_close(struct mc_capture *c)
         return;
     if (c->p)
         pcap_close(c->p);
+    free(c->fbuf);
     free(c);
 }
 

@@ -29,7 +29,7 @@ static const mc_decoder_fn decoders[MC_LAYER_COUNT] = {
     [MC_LAYER_ICMP] = mc_decode_icmp,     [MC_LAYER_ICMPV6] = mc_decode_icmpv6,
     [MC_LAYER_SCTP] = mc_decode_sctp,     [MC_LAYER_GRE] = mc_decode_gre,
     [MC_LAYER_GTPU] = mc_decode_gtpu,     [MC_LAYER_VXLAN] = mc_decode_vxlan,
-    [MC_LAYER_ERSPAN] = mc_decode_erspan,
+    [MC_LAYER_ERSPAN] = mc_decode_erspan, [MC_LAYER_PPP] = mc_decode_ppp,
 };
 
 /* pcap link types we decode (values from pcap/dlt.h, spelled out). */
@@ -47,6 +47,8 @@ static const struct {
     { 101, MC_LAYER_RAW },  /* LINKTYPE_RAW */
     { 228, MC_LAYER_RAW },  /* DLT_IPV4 */
     { 229, MC_LAYER_RAW },  /* DLT_IPV6 */
+    { 9, MC_LAYER_PPP },    /* DLT_PPP */
+    { 50, MC_LAYER_PPP },   /* DLT_PPP_SERIAL (HDLC-like framing) */
 };
 
 /*

@@ -33,6 +33,7 @@ enum mc_layer {
     MC_LAYER_VLAN,     /* 802.1Q / 802.1ad tag */
     MC_LAYER_MPLS,
     MC_LAYER_PPPOE,    /* PPPoE session + PPP protocol field */
+    MC_LAYER_PPP,      /* PPP link layer (DLT_PPP, DLT_PPP_SERIAL) */
     MC_LAYER_IPV4,
     MC_LAYER_IPV6,
     MC_LAYER_TCP,
@@ -64,6 +65,7 @@ int mc_decode_raw(struct mc_pkt *pkt, struct mc_cur *c);
 int mc_decode_vlan(struct mc_pkt *pkt, struct mc_cur *c);
 int mc_decode_mpls(struct mc_pkt *pkt, struct mc_cur *c);
 int mc_decode_pppoe(struct mc_pkt *pkt, struct mc_cur *c);
+int mc_decode_ppp(struct mc_pkt *pkt, struct mc_cur *c);
 int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c);
 int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c);
 int mc_decode_tcp(struct mc_pkt *pkt, struct mc_cur *c);

@@ -59,6 +59,22 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
     mc_cur_bytes(c, dst.b, 4);
     if (!mc_cur_ok(c)) {
         DCTR(ipv4_too_short);
+        /*
+         * The capture cut the fixed header itself.  It is still an IPv4 packet
+         * (tshark and any operator count it as one), so the outermost such
+         * header is metered on what was captured; the missing bytes read 0.
+         */
+        if (avail == 0 || ver_ihl >> 4 != 4 || pkt->ip_ver != 0)
+            return MC_DECODE_ERR;
+        DCTR(ipv4_header_truncated);
+        mc_decode_ip_enter(pkt);
+        pkt->ip_ver = 4;
+        pkt->proto = proto;
+        pkt->tos = tos;
+        pkt->ttl = ttl;
+        pkt->src = src;
+        pkt->dst = dst;
+        pkt->ip_len = (avail >= 4 && total >= IPV4_MIN_HDR) ? total : (uint32_t)avail;
         return MC_DECODE_ERR;
     }
     if (ver_ihl >> 4 != 4) {

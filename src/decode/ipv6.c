@@ -55,6 +55,7 @@ enum {
 int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
 {
     DCTR(ipv6_packets);
+    size_t hdr_avail = mc_cur_left(c); /* captured octets from the header on */
     uint32_t vtf = mc_cur_be32(c);
     uint16_t plen = mc_cur_be16(c);
     uint8_t next = mc_cur_u8(c);
@@ -64,6 +65,16 @@ int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
     mc_cur_bytes(c, dst.b, 16);
     if (!mc_cur_ok(c)) {
         DCTR(ipv6_too_short);
+        /* fixed header cut by the capture: meter the outermost one anyway (see ipv4.c) */
+        if (hdr_avail == 0 || vtf >> 28 != 6 || pkt->ip_ver != 0)
+            return MC_DECODE_ERR;
+        DCTR(ipv6_header_truncated);
+        mc_decode_ip_enter(pkt);
+        pkt->ip_ver = 6;
+        pkt->proto = next; /* 0 when not captured */
+        pkt->src = src;
+        pkt->dst = dst;
+        pkt->ip_len = hdr_avail >= 6 ? 40u + plen : (uint32_t)hdr_avail;
         return MC_DECODE_ERR;
     }
     if (vtf >> 28 != 6) {

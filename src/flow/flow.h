@@ -71,6 +71,7 @@ struct mc_flow {
     uint8_t state;                /* internal: MC_FLOW_ST_* */
     uint32_t hnext;               /* internal: hash chain (slot index, 0 = end) */
     uint32_t lru_prev, lru_next;  /* internal: expiry list links */
+    uint32_t queued;              /* internal: ms after first_ms when put on its expiry list */
     struct mc_flow_ext *ext;      /* owned: NULL unless needed */
 };
 
@@ -133,7 +134,21 @@ void mc_flow_set_packet_hook(struct mc_flow_table *t, mc_flow_packet_fn fn, void
  */
 void mc_flow_process(struct mc_flow_table *t, const struct mc_pkt *pkt);
 
-/* Expires flows idle or ended before now_ms; at most max_expire_per_tick of them. Returns how many. */
+/*
+ * Pipelined metering, for the capture loop: decode into mc_flow_next_pkt(t)
+ * (a slot owned by the table), then mc_flow_submit(t).  The packet is
+ * metered a few packets later, with its cache misses overlapped; its payload
+ * pointer must not be used after the capture callback unless a packet hook
+ * is installed (then submit meters at once).  mc_flow_drain meters every
+ * queued packet; tick, flush_all and mc_flow_process drain first, so the
+ * order of events is always the packet order.
+ */
+struct mc_pkt *mc_flow_next_pkt(struct mc_flow_table *t);
+void mc_flow_submit(struct mc_flow_table *t);
+void mc_flow_drain(struct mc_flow_table *t);
+
+/* Expires flows idle or ended before now_ms, looking at most at max_expire_per_tick
+ * list heads per call.  Returns how many flows were exported. */
 uint32_t mc_flow_tick(struct mc_flow_table *t, uint64_t now_ms);
 
 /* Exports every flow with the given reason (end of capture, shutdown). */
