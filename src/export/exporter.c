@@ -27,7 +27,7 @@ void mc_export_config_defaults(struct mc_export_config *cfg)
     cfg->template_refresh_ms = 30000;
     cfg->template_refresh_pkts = 20;
     cfg->flush_ms = 1000;
-    cfg->mtu = 1400;
+    cfg->mtu = 0; /* auto: the path MTU to the collectors, see mc_export_transport_path_payload */
 }
 
 /* Largest record t can produce (strings at their longest). */
@@ -67,6 +67,12 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
         snprintf(err, errlen, "export version %d: expected 5, 9 or 10", cfg->version);
         goto fail;
     }
+    if (mc_export_transport_open(&e->tr, cfg->collectors, cfg->n_collectors, cfg->pace_pps, err, errlen) != 0)
+        goto fail;
+    struct mc_export_config effective = *cfg; /* cfg with the MTU resolved */
+    if (effective.mtu == 0)
+        effective.mtu = e->cfg.mtu = mc_export_transport_path_payload(&e->tr);
+    cfg = &effective;
     if (cfg->mtu < MC_EXPORT_MTU_MIN || cfg->mtu > MC_EXPORT_MTU_MAX) {
         snprintf(err, errlen, "export MTU %u: expected %d..%d", cfg->mtu, MC_EXPORT_MTU_MIN, MC_EXPORT_MTU_MAX);
         goto fail;
@@ -118,10 +124,9 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
             e->json_owned = 1;
         }
     }
-    if (mc_export_transport_open(&e->tr, cfg->collectors, cfg->n_collectors, cfg->pace_pps, err, errlen) != 0)
-        goto fail;
     return e;
 fail:
+    mc_export_transport_close(&e->tr);
     if (e->json_owned)
         fclose(e->json);
     free(e->buf[0].data);

@@ -121,6 +121,16 @@ void mc_export_transport_pump(struct mc_export_transport *t, int wait);
 /* Drains the queue (sleeping as pacing requires) and closes the sockets. */
 void mc_export_transport_close(struct mc_export_transport *t);
 
+/*
+ * The largest export datagram payload that fits the path MTU of every
+ * collector (IP_MTU / IPV6_MTU of the route, less the IP and UDP headers),
+ * capped at MC_EXPORT_AUTO_MTU_MAX; MC_EXPORT_AUTO_MTU_DEFAULT when there is
+ * no collector or the kernel does not say.
+ */
+uint16_t mc_export_transport_path_payload(const struct mc_export_transport *t);
+#define MC_EXPORT_AUTO_MTU_DEFAULT 1400
+#define MC_EXPORT_AUTO_MTU_MAX 8972 /* a 9000-byte jumbo frame less IPv4 + UDP */
+
 /* ---- dialects --------------------------------------------------------- */
 
 /*

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -221,4 +222,32 @@ void mc_export_transport_close(struct mc_export_transport *t)
     for (int i = 0; i < t->n; i++)
         close(t->fd[i]);
     t->n = 0;
+}
+
+uint16_t mc_export_transport_path_payload(const struct mc_export_transport *t)
+{
+    unsigned best = 0;
+    for (int i = 0; i < t->n; i++) {
+        const struct sockaddr *sa = (const struct sockaddr *)&t->addr[i];
+        int v6 = sa->sa_family == AF_INET6;
+        /* a connected probe socket asks the routing table, sends nothing */
+        int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        int mtu = 0;
+        socklen_t ml = sizeof(mtu);
+        if (fd >= 0 && connect(fd, sa, t->addrlen[i]) == 0 &&
+            getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU : IP_MTU, &mtu, &ml) == 0) {
+            unsigned payload = mtu > (v6 ? 48 : 28) ? (unsigned)mtu - (v6 ? 48u : 28u) : 0;
+            if (payload && (!best || payload < best))
+                best = payload;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!best)
+        return MC_EXPORT_AUTO_MTU_DEFAULT;
+    if (best > MC_EXPORT_AUTO_MTU_MAX)
+        best = MC_EXPORT_AUTO_MTU_MAX;
+    if (best < MC_EXPORT_MTU_MIN)
+        best = MC_EXPORT_MTU_MIN;
+    return (uint16_t)best;
 }

@@ -247,7 +247,7 @@ const struct mc_opt mc_probe_opts[] = {
       set_uniflow, 0, EXP },
     { "domain-id", 0, "N", "0", "IPFIX observation domain id / NetFlow v9 source id / v5 engine id.", set_domain,
       0, EXP },
-    { "mtu", 0, "BYTES", "1400", "Largest export datagram payload; keep it under the path MTU.", set_mtu, 0,
+    { "mtu", 0, "BYTES", "auto", "Largest export datagram payload. By default it is found per collector from the route's path MTU (less IP and UDP headers; at most 8972, 1400 when unknown); set it when a tunnel or firewall on the way lowers the MTU.", set_mtu, 0,
       EXP },
     { "template-refresh", 0, "SECONDS", "30", "Resend templates at least this often (RFC 7011 10.3.6).",
       set_tpl_refresh, 0, EXP },

@@ -48,9 +48,11 @@ static inline int dtest_run(mc_decoder_fn fn, struct mc_pkt *pkt, const uint8_t 
         memcpy(copy, b, n);
     struct mc_cur c = mc_cur_make(copy, n);
     int r = fn(pkt, &c);
-    if (consumed)
-        *consumed = (size_t)(mc_cur_ptr(&c) - copy);
+    /* integer arithmetic: gcc -O2 mistakes the pointer difference for a use after free */
+    size_t used = (size_t)((uintptr_t)mc_cur_ptr(&c) - (uintptr_t)copy);
     free(copy);
+    if (consumed)
+        *consumed = used;
     return r;
 }
 

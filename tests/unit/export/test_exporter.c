@@ -15,7 +15,7 @@ static void test_config_errors(void **state)
     char err[256] = "";
     mc_export_config_defaults(&cfg);
     assert_int_equal(cfg.version, 10);
-    assert_int_equal(cfg.mtu, 1400);
+    assert_int_equal(cfg.mtu, 0); /* auto: path MTU */
     cfg.version = 7;
     assert_null(mc_exporter_new(&cfg, err, sizeof(err)));
     assert_non_null(strstr(err, "7"));

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,6 +112,23 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The default datagram size follows the route: loopback's 64 KiB MTU is capped at a jumbo frame. */
+static void test_path_payload(void **state)
+{
+    (void)state;
+    struct mc_export_transport t;
+    char err[256];
+    memset(&t, 0, sizeof(t));
+    const char *lo[] = { "127.0.0.1:9", "[::1]:9" };
+    assert_int_equal(mc_export_transport_open(&t, lo, 1, 0, err, sizeof(err)), 0);
+    assert_int_equal(mc_export_transport_path_payload(&t), MC_EXPORT_AUTO_MTU_MAX);
+    mc_export_transport_close(&t);
+    memset(&t, 0, sizeof(t));
+    assert_int_equal(mc_export_transport_open(&t, lo, 0, 0, err, sizeof(err)), 0);
+    assert_int_equal(mc_export_transport_path_payload(&t), MC_EXPORT_AUTO_MTU_DEFAULT);
+    mc_export_transport_close(&t);
+}
+
 static void test_pacing(void **state)
 {
     (void)state;
@@ -143,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_udp_delivery),
         cmocka_unit_test(test_pacing),
+        cmocka_unit_test(test_path_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
