@@ -24,7 +24,7 @@ struct mc_capture_config {
 void mc_capture_config_defaults(struct mc_capture_config *cfg);
 
 /* One captured frame; data is borrowed until the callback returns. */
-typedef void (*mc_capture_fn)(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirelen,
+typedef void (*mc_capture_fn)(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirelen, int linktype,
                               const uint8_t *data);
 
 struct mc_capture;
@@ -66,7 +66,8 @@ void mc_capture_update_stats(struct mc_capture *c);
     X(S, kernel_drops, "capture.kernel_drops")                            \
     X(S, if_drops, "capture.if_drops")                                    \
     X(S, files, "capture.files")                                          \
-    X(S, truncated, "capture.truncated")
+    X(S, truncated, "capture.truncated")                                  \
+    X(S, file_errors, "capture.file_errors")
 MC_CTR_DECLARE(capture, MC_CAPTURE_CTRS)
 
 #endif

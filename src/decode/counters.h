@@ -51,7 +51,7 @@
     /* IP */                                                                   \
     X(S, ipv4_packets, "decode.ipv4.packets")                                  \
     X(S, ipv4_too_short, "decode.ipv4.too_short")                              \
-    X(S, ipv4_header_truncated, "decode.ipv4.header_truncated")                \
+    X(S, ipv4_header_unusable, "decode.ipv4.header_unusable")                \
     X(S, ipv4_bad_version, "decode.ipv4.bad_version")                          \
     X(S, ipv4_bad_ihl, "decode.ipv4.bad_ihl")                                  \
     X(S, ipv4_bad_total_length, "decode.ipv4.bad_total_length")                \
@@ -60,7 +60,7 @@
     X(S, ipv4_fragments, "decode.ipv4.fragments")                              \
     X(S, ipv6_packets, "decode.ipv6.packets")                                  \
     X(S, ipv6_too_short, "decode.ipv6.too_short")                              \
-    X(S, ipv6_header_truncated, "decode.ipv6.header_truncated")                \
+    X(S, ipv6_header_unusable, "decode.ipv6.header_unusable")                \
     X(S, ipv6_bad_version, "decode.ipv6.bad_version")                          \
     X(S, ipv6_zero_payload_length, "decode.ipv6.zero_payload_length")          \
     X(S, ipv6_truncated, "decode.ipv6.truncated")                              \

@@ -57,16 +57,23 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
     struct mc_addr src = { { 0 } }, dst = { { 0 } };
     mc_cur_bytes(c, src.b, 4);
     mc_cur_bytes(c, dst.b, 4);
-    if (!mc_cur_ok(c)) {
-        DCTR(ipv4_too_short);
+    size_t hlen = (size_t)(ver_ihl & 0x0f) * 4;
+    if (!mc_cur_ok(c) || ver_ihl >> 4 != 4 || hlen < IPV4_MIN_HDR) {
+        if (!mc_cur_ok(c))
+            DCTR(ipv4_too_short);
+        else if (ver_ihl >> 4 != 4)
+            DCTR(ipv4_bad_version);
+        else
+            DCTR(ipv4_bad_ihl);
         /*
-         * The capture cut the fixed header itself.  It is still an IPv4 packet
-         * (tshark and any operator count it as one), so the outermost such
-         * header is metered on what was captured; the missing bytes read 0.
+         * A frame whose link layer says IPv4 is an IPv4 packet to tshark and
+         * to an operator, however broken its header, so the outermost one is
+         * metered on what was read (bytes not captured read 0); inside a
+         * tunnel the packet stays in its outer flow.
          */
-        if (avail == 0 || ver_ihl >> 4 != 4 || pkt->ip_ver != 0)
+        if (avail == 0 || pkt->ip_ver != 0)
             return MC_DECODE_ERR;
-        DCTR(ipv4_header_truncated);
+        DCTR(ipv4_header_unusable);
         mc_decode_ip_enter(pkt);
         pkt->ip_ver = 4;
         pkt->proto = proto;
@@ -75,15 +82,6 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
         pkt->src = src;
         pkt->dst = dst;
         pkt->ip_len = (avail >= 4 && total >= IPV4_MIN_HDR) ? total : (uint32_t)avail;
-        return MC_DECODE_ERR;
-    }
-    if (ver_ihl >> 4 != 4) {
-        DCTR(ipv4_bad_version);
-        return MC_DECODE_ERR;
-    }
-    size_t hlen = (size_t)(ver_ihl & 0x0f) * 4;
-    if (hlen < IPV4_MIN_HDR) {
-        DCTR(ipv4_bad_ihl);
         return MC_DECODE_ERR;
     }
     mc_cur_skip(c, hlen - IPV4_MIN_HDR);

@@ -63,22 +63,21 @@ int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
     struct mc_addr src, dst;
     mc_cur_bytes(c, src.b, 16);
     mc_cur_bytes(c, dst.b, 16);
-    if (!mc_cur_ok(c)) {
-        DCTR(ipv6_too_short);
-        /* fixed header cut by the capture: meter the outermost one anyway (see ipv4.c) */
-        if (hdr_avail == 0 || vtf >> 28 != 6 || pkt->ip_ver != 0)
+    if (!mc_cur_ok(c) || vtf >> 28 != 6) {
+        if (!mc_cur_ok(c))
+            DCTR(ipv6_too_short);
+        else
+            DCTR(ipv6_bad_version);
+        /* the link layer says IPv6: meter the outermost header on what was read (see ipv4.c) */
+        if (hdr_avail == 0 || pkt->ip_ver != 0)
             return MC_DECODE_ERR;
-        DCTR(ipv6_header_truncated);
+        DCTR(ipv6_header_unusable);
         mc_decode_ip_enter(pkt);
         pkt->ip_ver = 6;
         pkt->proto = next; /* 0 when not captured */
         pkt->src = src;
         pkt->dst = dst;
         pkt->ip_len = hdr_avail >= 6 ? 40u + plen : (uint32_t)hdr_avail;
-        return MC_DECODE_ERR;
-    }
-    if (vtf >> 28 != 6) {
-        DCTR(ipv6_bad_version);
         return MC_DECODE_ERR;
     }
     size_t avail = mc_cur_left(c);

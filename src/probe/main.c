@@ -32,7 +32,6 @@ struct probe {
     struct mc_capture *live[MC_PROBE_MAX_SOURCES]; /* owned, live mode */
     int n_live;
     struct mc_capture *cur;        /* borrowed: source being read */
-    int cur_linktype;              /* of cur, looked up once per source */
     uint32_t cur_ifindex;
     uint64_t now_ms;               /* probe clock: packet time (files) or wall time (live) */
     uint64_t next_tick_ms;
@@ -96,7 +95,8 @@ static void maybe_stats(struct probe *p)
     }
 }
 
-static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirelen, const uint8_t *data)
+static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirelen, int linktype,
+                     const uint8_t *data)
 {
     struct probe *p = ctx;
     /* decode straight into the flow table's pipeline slot: no copy */
@@ -104,7 +104,7 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
     pkt->ts_ms = ts_us / 1000;
     pkt->caplen = caplen;
     pkt->wirelen = wirelen;
-    pkt->linktype = p->cur_linktype;
+    pkt->linktype = linktype;
     pkt->ifindex = p->cur_ifindex;
     int r = mc_decode_packet(pkt, data, caplen);
     p->results[r]++;
@@ -137,7 +137,6 @@ static int run_files(struct probe *p)
             continue;
         }
         p->cur = c;
-        p->cur_linktype = mc_capture_linktype(c);
         p->cur_ifindex = 0;
         mc_info("reading %s (link type %d)", p->conf.sources[s], mc_capture_linktype(c));
         for (;;) {
@@ -167,7 +166,6 @@ static void on_live_readable(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop, (void)revents;
     struct probe *p = the_probe;
     p->cur = w->data;
-    p->cur_linktype = mc_capture_linktype(p->cur);
     p->cur_ifindex = mc_capture_ifindex(p->cur);
     int n = mc_capture_dispatch(p->cur, 4096, on_frame, p);
     if (n == MC_CAPTURE_ERROR) {
@@ -230,7 +228,6 @@ static int run_live(struct probe *p)
     /* drain what the kernel already holds before the final flush */
     for (int i = 0; i < p->n_live; i++) {
         p->cur = p->live[i];
-        p->cur_linktype = mc_capture_linktype(p->cur);
         p->cur_ifindex = mc_capture_ifindex(p->cur);
         while (mc_capture_dispatch(p->cur, 4096, on_frame, p) > 0)
             ;

@@ -424,8 +424,12 @@ static void test_non_ip_and_bad(void **state)
     eth(&f, 0x0800);
     ipv4(&f, 6, 1, 2, 3, 0);
     fin(&f);
-    f.b[14] = 0x65; /* version 6 in an IPv4 ethertype */
-    assert_int_equal(decode(&pkt, 1, f.b, f.n), MC_DECODED_BAD);
+    f.b[14] = 0x65; /* version 6 in an IPv4 ethertype: still an IPv4 frame, metered as read */
+    uint64_t unusable = dtest_ctr("decode.ipv4.header_unusable");
+    assert_int_equal(decode(&pkt, 1, f.b, f.n), MC_DECODED_IP);
+    assert_int_equal(dtest_ctr("decode.ipv4.header_unusable"), unusable + 1);
+    assert_int_equal(pkt.ip_ver, 4);
+    assert_int_equal(pkt.has_l4, 0);
 
     uint64_t dlt = dtest_ctr("decode.unsupported_dlt");
     assert_int_equal(decode(&pkt, 147, f.b, f.n), MC_DECODED_BAD);

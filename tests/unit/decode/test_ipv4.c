@@ -76,10 +76,19 @@ static void test_fields(void **state)
     assert_int_equal(pkt.frag_proto, 17);
     assert_int_equal(pkt.frag_id, 0x4242);
     assert_int_equal(pkt.has_l4, 0);
-    /* a failed header changes nothing */
+    /* an outermost broken header is still metered, on what was read */
     memset(&pkt, 0, sizeof(pkt));
     assert_int_equal(dtest_run(mc_decode_ipv4, &pkt, badver, sizeof(badver), NULL), MC_DECODE_ERR);
-    assert_int_equal(pkt.ip_ver, 0);
+    assert_int_equal(pkt.ip_ver, 4);
+    assert_int_equal(pkt.has_l4, 0);
+    /* a broken inner header changes nothing: the packet stays in its outer flow */
+    memset(&pkt, 0, sizeof(pkt));
+    pkt.ip_ver = 6;
+    pkt.src.b[0] = 0x20;
+    assert_int_equal(dtest_run(mc_decode_ipv4, &pkt, badver, sizeof(badver), NULL), MC_DECODE_ERR);
+    assert_int_equal(pkt.ip_ver, 6);
+    assert_int_equal(pkt.src.b[0], 0x20);
+    assert_int_equal(pkt.tunnel_depth, 0);
 }
 
 static void test_nested_commit(void **state)
