@@ -16,14 +16,21 @@
 #include "capture/pcapfile.h"
 
 #define FILE_BUFFER (1 << 20) /* stdio buffer for capture files */
+#define MAX_LINK_PROGS 8       /* mapped pcapng: filters compiled for other link types */
 
 MC_CTR_DEFINE(capture, MC_CAPTURE_CTRS)
 
 struct mc_capture {
     pcap_t *p;          /* owned; for a mapped file only a "dead" handle for BPF */
     struct mc_pcapfile pf; /* classic pcap files: the zero-copy reader (pf.base != NULL) */
-    struct bpf_program prog; /* mapped file: compiled -f filter */
+    struct bpf_program prog; /* mapped file: compiled -f filter, for pf.linktype */
     int has_prog;
+    char *bpf;          /* owned: mapped file: the filter, compiled again for other link types */
+    struct {
+        int linktype;
+        struct bpf_program prog;
+    } link_progs[MAX_LINK_PROGS]; /* mapped pcapng: interfaces of other link types */
+    int n_link_progs;
     volatile int stop;  /* mapped file: mc_capture_break */
     FILE *fp;           /* file mode: owned by p once pcap_fopen_offline succeeded */
     char *fbuf;         /* owned: fp's stdio buffer, freed after p is closed */
@@ -57,6 +64,11 @@ static int set_filter(struct mc_capture *c, const char *bpf)
             return -1;
         }
         c->has_prog = 1;
+        c->bpf = strdup(bpf);
+        if (!c->bpf) {
+            snprintf(c->errstr, sizeof(c->errstr), "out of memory");
+            return -1;
+        }
         return 0;
     }
     if (pcap_compile(c->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
@@ -166,6 +178,9 @@ void mc_capture_close(struct mc_capture *c)
         return;
     if (c->has_prog)
         pcap_freecode(&c->prog);
+    for (int i = 0; i < c->n_link_progs; i++)
+        pcap_freecode(&c->link_progs[i].prog);
+    free(c->bpf);
     if (c->p)
         pcap_close(c->p);
     mc_pcapfile_close(&c->pf);
@@ -184,6 +199,40 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
     c->fn(c->ctx, ts_us, h->caplen, h->len, pcap_datalink(c->p), bytes);
 }
 
+/*
+ * The filter for a frame of linktype: the interfaces of a pcapng file may
+ * differ in link type (libpcap refuses such files), and a program compiled
+ * for one link layer reads the wrong offsets on another.  NULL with errstr
+ * set when the filter cannot be compiled for that link type.
+ */
+static const struct bpf_program *link_prog(struct mc_capture *c, int linktype)
+{
+    if (linktype == c->pf.linktype)
+        return &c->prog;
+    for (int i = 0; i < c->n_link_progs; i++)
+        if (c->link_progs[i].linktype == linktype)
+            return &c->link_progs[i].prog;
+    if (c->n_link_progs == MAX_LINK_PROGS) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: filter: too many link types", c->source);
+        return NULL;
+    }
+    pcap_t *p = pcap_open_dead(linktype, pcap_snapshot(c->p));
+    if (!p) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: out of memory", c->source);
+        return NULL;
+    }
+    struct bpf_program *prog = &c->link_progs[c->n_link_progs].prog;
+    if (pcap_compile(p, prog, c->bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: bad filter \"%s\" for link type %d: %s", c->source, c->bpf,
+                 linktype, pcap_geterr(p));
+        pcap_close(p);
+        return NULL;
+    }
+    pcap_close(p);
+    c->link_progs[c->n_link_progs++].linktype = linktype;
+    return prog;
+}
+
 /* Mapped classic pcap: records straight from the mapping, filter applied here. */
 static int dispatch_mapped(struct mc_capture *c, int max, mc_capture_fn fn, void *ctx)
 {
@@ -199,12 +248,17 @@ static int dispatch_mapped(struct mc_capture *c, int max, mc_capture_fn fn, void
             return MC_CAPTURE_ERROR;
         }
         if (c->has_prog) {
+            const struct bpf_program *prog = link_prog(c, r.linktype);
+            if (!prog) {
+                MC_CTR_INC(capture, file_errors);
+                return MC_CAPTURE_ERROR;
+            }
             struct pcap_pkthdr h;
             h.ts.tv_sec = (time_t)(r.ts_us / 1000000u);
             h.ts.tv_usec = (suseconds_t)(r.ts_us % 1000000u);
             h.caplen = r.caplen;
             h.len = r.wirelen;
-            if (!pcap_offline_filter(&c->prog, &h, r.data))
+            if (!pcap_offline_filter(prog, &h, r.data))
                 continue;
         }
         MC_CTR_INC(capture, packets);

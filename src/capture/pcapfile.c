@@ -119,7 +119,7 @@ static void ng_idb(struct mc_pcapfile *f, struct mc_cur *b)
             uint64_t units = 1;
             for (unsigned k = 0; k < (r & 0x7f) && k < 63; k++)
                 units *= (r & 0x80) ? 2 : 10;
-            if ((r & 0x7f) <= 19)
+            if ((r & 0x7f) <= ((r & 0x80) ? 63 : 19)) /* 2^63, 10^19: the largest in 64 bits */
                 ifc.units = units ? units : 1;
         }
     }

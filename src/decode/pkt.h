@@ -24,7 +24,8 @@ enum mc_tunnel_type {
     MC_TUNNEL_GTPU = 2,  /* id: TEID */
     MC_TUNNEL_VXLAN = 3, /* id: VNI */
     MC_TUNNEL_IPIP = 4,  /* IPv4/IPv6 in IPv4/IPv6; id: 0 */
-    MC_TUNNEL_ERSPAN = 5 /* GRE-carried ERSPAN; id: session id */
+    MC_TUNNEL_ERSPAN = 5, /* GRE-carried ERSPAN; id: session id */
+    MC_TUNNEL_PPPOE = 6   /* PPPoE session; id: session id; no outer IP header */
 };
 
 /* Why the innermost flow ended up where it did; see decode.h for results. */

@@ -83,6 +83,13 @@ int mc_decode_pppoe(struct mc_pkt *pkt, struct mc_cur *c)
         return MC_DECODE_ERR;
     }
     pkt->pppoe_session = session;
+    /* A PPPoE session is the subscriber's tunnel to the BRAS: keying flows on
+     * it keeps subscribers with overlapping private addresses apart.  No
+     * outer IP header here, so it is set directly, not as a pending tunnel. */
+    if (pkt->ip_ver == 0 && pkt->tunnel == MC_TUNNEL_NONE) {
+        pkt->tunnel = MC_TUNNEL_PPPOE;
+        pkt->tunnel_id = session;
+    }
     if (length > mc_cur_left(c))
         DCTR(pppoe_bad_length);
     else

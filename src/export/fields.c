@@ -296,7 +296,7 @@ const struct mc_ie mc_export_ies[] = {
       "last reverse packet, epoch ms (0: none)" },
     /* ours, PEN 32473 (IPFIX only: v9 has no enterprise elements) */
     { "tunnelType", 1, MC_PEN_MC, 1, 0, U, MC_IE_F_NOV9, NULL, get_tunnel_type,
-      "0 none 1 GRE 2 GTP-U 3 VXLAN 4 IP-in-IP 5 ERSPAN" },
+      "0 none 1 GRE 2 GTP-U 3 VXLAN 4 IP-in-IP 5 ERSPAN 6 PPPoE" },
     { "tunnelId", 2, MC_PEN_MC, 4, 0, U, MC_IE_F_NOV9, NULL, get_tunnel_id, "GRE key, TEID, VNI" },
     { "tunnelSourceIPv4Address", 3, MC_PEN_MC, 4, 0, MC_IE_T_IPV4, MC_IE_F_NOV9, NULL, get_tun_src4,
       "outer source, IPv4 outer header" },

@@ -35,6 +35,8 @@ static void test_session(void **state)
     memset(&pkt, 0, sizeof(pkt));
     assert_int_equal(dtest_run(mc_decode_pppoe, &pkt, s_ipv6, sizeof(s_ipv6), NULL), MC_LAYER_IPV6);
     assert_int_equal(pkt.pppoe_session, 0x1234);
+    assert_int_equal(pkt.tunnel, MC_TUNNEL_PPPOE);
+    assert_int_equal(pkt.tunnel_id, 0x1234);
 }
 
 int main(void)
