@@ -52,7 +52,7 @@ def main():
         flows, _ = mctest.probe_file(cap, ["-T", TEMPLATE])
         fields = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst"] + ([id_field] if id_field else [])
         # ICMP errors quote an IP header: their last IP occurrence is not the innermost packet
-        rows = mctest.tshark_lines(cap, "(%s) && !(icmpv6.type < 128) && !(icmp.type in {3 4 5 11 12})" % flt, fields)
+        rows = mctest.tshark_lines(cap, "(%s) && !(icmpv6.type < 128) && !(icmp.type in {3,4,5,11,12})" % flt, fields)
         want_pairs, want_ids = set(), set()
         for r in rows:
             r = r + [""] * (len(fields) - len(r))
