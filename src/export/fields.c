@@ -372,8 +372,25 @@ size_t mc_export_ie_encode(const struct mc_ie *ie, uint16_t len, const struct mc
         /* unsigned, times: big-endian; a counter wider than the field is clamped (v5) */
         if (len < 8 && v.u >> (8 * len))
             v.u = (1ull << (8 * len)) - 1;
-        for (uint16_t i = 0; i < len; i++)
-            out[i] = (uint8_t)(v.u >> (8 * (len - 1 - i)));
-        return len;
+        switch (len) { /* the common widths without a byte loop: this runs per field per record */
+        case 1:
+            out[0] = (uint8_t)v.u;
+            return 1;
+        case 2:
+            out[0] = (uint8_t)(v.u >> 8), out[1] = (uint8_t)v.u;
+            return 2;
+        case 4: /* byte stores the compiler merges into one swapped store, on any host */
+            out[0] = (uint8_t)(v.u >> 24), out[1] = (uint8_t)(v.u >> 16);
+            out[2] = (uint8_t)(v.u >> 8), out[3] = (uint8_t)v.u;
+            return 4;
+        case 8:
+            for (int i = 0; i < 8; i++)
+                out[i] = (uint8_t)(v.u >> (56 - 8 * i));
+            return 8;
+        default:
+            for (uint16_t i = 0; i < len; i++)
+                out[i] = (uint8_t)(v.u >> (8 * (len - 1 - i)));
+            return len;
+        }
     }
 }

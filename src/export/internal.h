@@ -40,6 +40,7 @@ struct mc_template {
     uint8_t ip_ver;              /* 4 or 6 */
     uint8_t version;             /* 5 (JSON names only), 9 or 10 */
     size_t n;
+    size_t fixed_len;            /* bytes of every record; 0 when a field is variable-length */
     struct mc_tmpl_field f[MC_TMPL_MAX];
 };
 

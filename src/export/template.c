@@ -98,6 +98,19 @@ static const struct mc_ie *map_ie(const struct mc_ie *ie, int version, int ip_ve
     return ie;
 }
 
+/* Records of a template without variable-length fields all have one size: computed once. */
+static void set_fixed_len(struct mc_template *t)
+{
+    t->fixed_len = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->f[i].len == MC_IE_VARLEN) {
+            t->fixed_len = 0;
+            return;
+        }
+        t->fixed_len += t->f[i].len;
+    }
+}
+
 int mc_export_template_build(const struct mc_template_spec *spec, int version, int biflow, int ip_ver,
                              struct mc_template *t, char *err, size_t errlen)
 {
@@ -128,6 +141,7 @@ int mc_export_template_build(const struct mc_template_spec *spec, int version, i
                  biflow ? "biflow" : "uniflow");
         return -1;
     }
+    set_fixed_len(t);
     return 0;
 }
 
@@ -144,6 +158,7 @@ void mc_export_template_v5(struct mc_template *t)
         t->f[t->n].len = v5_len[i];
         t->n++;
     }
+    set_fixed_len(t);
 }
 
 size_t mc_export_template_wire_len(const struct mc_template *t)
@@ -179,6 +194,8 @@ size_t mc_export_template_write(const struct mc_template *t, uint8_t *out)
 
 size_t mc_export_template_record_len(const struct mc_template *t, const struct mc_ie_env *env)
 {
+    if (t->fixed_len)
+        return t->fixed_len;
     size_t n = 0;
     for (size_t i = 0; i < t->n; i++)
         n += mc_export_ie_size(t->f[i].ie, t->f[i].len, env);

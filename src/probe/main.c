@@ -17,6 +17,7 @@
 #include "capture/capture.h"
 #include "common/counters.h"
 #include "common/log.h"
+#include "decode/counters.h"
 #include "decode/decode.h"
 #include "export/exporter.h"
 #include "flow/flow.h"
@@ -82,6 +83,27 @@ static void print_stats(struct probe *p, const char *when)
             (unsigned long long)MC_CTR_GET(flow, created), (unsigned long long)MC_CTR_GET(flow, exported),
             (unsigned long long)MC_CTR_GET(flow, evicted_table_full), (unsigned long long)MC_CTR_GET(export, records),
             (unsigned long long)MC_CTR_GET(export, packets));
+}
+
+/* One line naming every non-zero decode reason (non-IP kinds and malformations). */
+static void print_reasons(void)
+{
+    char line[2048];
+    size_t n = 0;
+    line[0] = 0;
+    for (size_t i = 0; i < mc_decode_ctr_group.n; i++) {
+        const char *name = mc_decode_ctr_group.names[i];
+        size_t len = strlen(name);
+        uint64_t v = mc_decode_ctr_group.vals[i];
+        if (!v || (len > 8 && strcmp(name + len - 8, ".packets") == 0) || (len > 7 && strcmp(name + len - 7, ".frames") == 0))
+            continue;
+        int w = snprintf(line + n, sizeof(line) - n, "%s%s %llu", n ? ", " : "", name, (unsigned long long)v);
+        if (w < 0 || (size_t)w >= sizeof(line) - n)
+            break;
+        n += (size_t)w;
+    }
+    if (n)
+        mc_info("decode reasons: %s", line);
 }
 
 static void maybe_stats(struct probe *p)
@@ -325,6 +347,7 @@ int main(int argc, char **argv)
     mc_flow_flush_all(p.flows, MC_END_FORCED);
     mc_exporter_flush(p.exporter, p.now_ms);
     print_stats(&p, "exit");
+    print_reasons();
     if (p.conf.verbose)
         mc_ctr_dump(stderr, 0);
     if (p.conf.counters_path && write_counters(p.conf.counters_path) != 0)
