@@ -111,6 +111,14 @@ static int open_live(struct mc_capture *c, const char *dev, const struct mc_capt
     return 0;
 }
 
+/* A missing "dir/x" or "x.pcap" is a missing file, not an interface name. */
+static int looks_like_path(const char *s)
+{
+    size_t n = strlen(s);
+    return strchr(s, '/') != NULL || (n > 5 && strcmp(s + n - 5, ".pcap") == 0) ||
+           (n > 7 && strcmp(s + n - 7, ".pcapng") == 0) || (n > 4 && strcmp(s + n - 4, ".cap") == 0);
+}
+
 struct mc_capture *mc_capture_open(const char *source, const struct mc_capture_config *cfg, char *err,
                                    size_t errlen)
 {
@@ -159,6 +167,9 @@ struct mc_capture *mc_capture_open(const char *source, const struct mc_capture_c
         rc = c->p ? 0 : -1;
         if (rc == 0)
             MC_CTR_INC(capture, files);
+    } else if (looks_like_path(source)) {
+        snprintf(c->errstr, sizeof(c->errstr), "%s: %s", source, strerror(errno ? errno : ENOENT));
+        rc = -1;
     } else {
         rc = open_live(c, source, cfg);
     }

@@ -31,7 +31,8 @@
 #include "common/cur.h"
 
 #define WINDOW (2u << 20)        /* pages are prefaulted and released by this much */
-#define MAX_CAPLEN (16u << 20)   /* sanity bound on one record, far above any snaplen */
+#define MAX_CAPLEN (16u << 20)
+#define PREFETCH_AHEAD 4096      /* bytes of the mapping kept loading ahead of the reader */   /* sanity bound on one record, far above any snaplen */
 
 static uint32_t rd32(struct mc_cur *c, int swapped)
 {
@@ -278,12 +279,14 @@ int mc_pcapfile_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *e
     rec->data = mc_cur_ptr(&c);
     rec->linktype = f->linktype;
     f->pos += 16 + (size_t)caplen;
-    /* The next record header and its first headers are one cache miss away:
-     * start loading them while this packet is decoded and metered. */
-    if (f->pos + 128 <= f->size) {
-        __builtin_prefetch(f->base + f->pos);
-        __builtin_prefetch(f->base + f->pos + 64);
-    }
+    /* Records are read once, in order: keep the cache lines PREFETCH_AHEAD
+     * bytes ahead loading while this packet is decoded and metered, so the
+     * next headers are not a memory stall each. */
+    size_t until = f->pos + PREFETCH_AHEAD < f->size ? f->pos + PREFETCH_AHEAD : f->size;
+    if (f->prefetched < f->pos)
+        f->prefetched = f->pos;
+    for (; f->prefetched < until; f->prefetched += 64)
+        __builtin_prefetch(f->base + f->prefetched);
     return 1;
 }
 

@@ -28,6 +28,7 @@ struct mc_pcapfile {
     size_t pos;          /* next record header */
     size_t dropped;      /* pages below this offset were released */
     size_t populated;    /* pages below this offset were prefaulted */
+    size_t prefetched;   /* cache lines below this offset were prefetched */
     int swapped;         /* file written with the other byte order */
     int nsec;            /* timestamps in nanoseconds */
     int linktype;        /* classic pcap; pcapng: of the first interface */

@@ -158,6 +158,13 @@ static int run_files(struct probe *p)
             rc = 1;
             continue;
         }
+        if (!mc_capture_is_file(c)) {
+            mc_err("%s: an interface cannot be read in a row with files; run one mcprobe per kind",
+                   p->conf.sources[s]);
+            mc_capture_close(c);
+            rc = 1;
+            continue;
+        }
         p->cur = c;
         p->cur_ifindex = 0;
         mc_info("reading %s (link type %d)", p->conf.sources[s], mc_capture_linktype(c));
@@ -227,6 +234,11 @@ static int run_live(struct probe *p)
         struct mc_capture *c = mc_capture_open(p->conf.sources[i], &p->conf.capture, err, sizeof(err));
         if (!c) {
             mc_err("%s", err);
+            return 1;
+        }
+        if (mc_capture_is_file(c)) {
+            mc_err("%s: a file cannot be captured together with interfaces", p->conf.sources[i]);
+            mc_capture_close(c);
             return 1;
         }
         if (mc_decode_layer_for_dlt(mc_capture_linktype(c)) < 0) {

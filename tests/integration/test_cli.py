@@ -70,6 +70,29 @@ with open(conf, "w") as f:
 r = probe(["-c", conf])
 c.check(r.returncode == 2 and ":2: unknown option" in r.stderr.decode(), "bad config line: %r" % r.stderr[:200])
 
+# two collectors, one over IPv6: each receives every datagram
+s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s4.bind(("127.0.0.1", 0))
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s6.bind(("::1", 0))
+s4.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s6.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+r = probe(["-i", demo, "-q", "-n", "127.0.0.1:%d" % s4.getsockname()[1], "-n", "[::1]:%d" % s6.getsockname()[1],
+           "--counters", ctr])
+got = []
+for sock in (s4, s6):
+    sock.setblocking(False)
+    data = []
+    while True:
+        try:
+            data.append(sock.recv(65536))
+        except BlockingIOError:
+            break
+    got.append(data)
+sent = int(dict(line.split() for line in open(ctr))["export.packets"])
+c.check(r.returncode == 0 and sent > 0 and got[0] == got[1] and len(got[0]) == sent,
+        "two collectors: sent %d datagrams, IPv4 collector got %d, IPv6 collector got %d" % (sent, len(got[0]), len(got[1])))
+
 # live capture on lo, then SIGINT
 if os.geteuid() != 0:
     print("SKIP live capture: needs root")
