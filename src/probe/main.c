@@ -37,7 +37,6 @@ struct probe {
     uint64_t now_ms;               /* probe clock: packet time (files) or wall time (live) */
     uint64_t next_tick_ms;
     uint32_t since_tick;
-    uint64_t results[3];           /* per enum mc_decode_result */
     double next_stats;             /* wall clock of the next stats line */
     double started;
     struct ev_loop *loop;
@@ -78,8 +77,8 @@ static void print_stats(struct probe *p, const char *when)
             "export records %llu, datagrams %llu",
             when, (unsigned long long)MC_CTR_GET(capture, packets),
             (unsigned long long)MC_CTR_GET(capture, kernel_drops), (unsigned long long)MC_CTR_GET(capture, if_drops),
-            (unsigned long long)p->results[MC_DECODED_IP], (unsigned long long)p->results[MC_DECODED_NON_IP],
-            (unsigned long long)p->results[MC_DECODED_BAD], mc_flow_active(p->flows),
+            (unsigned long long)MC_CTR_GET(decode, ip_frames), (unsigned long long)MC_CTR_GET(decode, nonip_frames),
+            (unsigned long long)MC_CTR_GET(decode, bad_frames), mc_flow_active(p->flows),
             (unsigned long long)MC_CTR_GET(flow, created), (unsigned long long)MC_CTR_GET(flow, exported),
             (unsigned long long)MC_CTR_GET(flow, evicted_table_full), (unsigned long long)MC_CTR_GET(export, records),
             (unsigned long long)MC_CTR_GET(export, packets));
@@ -129,7 +128,6 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
     pkt->linktype = linktype;
     pkt->ifindex = p->cur_ifindex;
     int r = mc_decode_packet(pkt, data, caplen);
-    p->results[r]++;
     if (pkt->ts_ms > p->now_ms)
         p->now_ms = pkt->ts_ms;
     if (r == MC_DECODED_IP)
