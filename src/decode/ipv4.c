@@ -32,6 +32,20 @@
 #define IPV4_FLAG_MF 0x2000
 #define IPV4_OFFSET_MASK 0x1fff
 
+/* Makes this header the packet's innermost one (the flow key). */
+static void commit(struct mc_pkt *pkt, uint8_t proto, uint8_t tos, uint8_t ttl, const struct mc_addr *src,
+                   const struct mc_addr *dst, uint32_t ip_len)
+{
+    mc_decode_ip_enter(pkt);
+    pkt->ip_ver = 4;
+    pkt->proto = proto;
+    pkt->tos = tos;
+    pkt->ttl = ttl;
+    pkt->src = *src;
+    pkt->dst = *dst;
+    pkt->ip_len = ip_len;
+}
+
 /*
  * Decodes an IPv4 header.  Returns the transport layer, MC_LAYER_DONE for a
  * later fragment or an unknown protocol, or MC_DECODE_ERR.  A header with
@@ -74,14 +88,8 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
         if (avail == 0 || pkt->ip_ver != 0)
             return MC_DECODE_ERR;
         DCTR(ipv4_header_unusable);
-        mc_decode_ip_enter(pkt);
-        pkt->ip_ver = 4;
-        pkt->proto = proto;
-        pkt->tos = tos;
-        pkt->ttl = ttl;
-        pkt->src = src;
-        pkt->dst = dst;
-        pkt->ip_len = (avail >= 4 && total >= IPV4_MIN_HDR) ? total : (uint32_t)avail;
+        commit(pkt, proto, tos, ttl, &src, &dst,
+               (avail >= 4 && total >= IPV4_MIN_HDR) ? total : (uint32_t)avail);
         return MC_DECODE_ERR;
     }
     mc_cur_skip(c, hlen - IPV4_MIN_HDR);
@@ -105,14 +113,7 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
         DCTR(ipv4_truncated); /* options cut by the capture, not counted above */
 
     /* the header is valid: commit it */
-    mc_decode_ip_enter(pkt);
-    pkt->ip_ver = 4;
-    pkt->proto = proto;
-    pkt->tos = tos;
-    pkt->ttl = ttl;
-    pkt->src = src;
-    pkt->dst = dst;
-    pkt->ip_len = ip_len;
+    commit(pkt, proto, tos, ttl, &src, &dst, ip_len);
 
     unsigned offset = frag & IPV4_OFFSET_MASK;
     if (offset != 0 || (frag & IPV4_FLAG_MF) != 0) {
