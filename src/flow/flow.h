@@ -93,9 +93,10 @@ static inline uint64_t mc_flow_last_ms(const struct mc_flow *f)
 
 /*
  * Called for every flow leaving the table (expired, ended, evicted or
- * flushed), with f->end_reason set.  The flow is borrowed for the call only.
+ * flushed), with f->end_reason set.  The flow is borrowed for the call only;
+ * the callback may still fill its extension (e.g. the user) before export.
  */
-typedef void (*mc_flow_export_fn)(void *ctx, const struct mc_flow *f);
+typedef void (*mc_flow_export_fn)(void *ctx, struct mc_flow *f);
 
 /*
  * Optional per-packet hook (L7 dissection, cloud aggregates).  NULL costs one
@@ -156,6 +157,21 @@ void mc_flow_flush_all(struct mc_flow_table *t, enum mc_flow_end_reason reason);
 
 /* Flows currently held. */
 uint32_t mc_flow_active(const struct mc_flow_table *t);
+
+/*
+ * Dirty tracking, for consumers that work per interval (the cloud): once
+ * enabled, every flow that gets a packet is listed once until the next
+ * mc_flow_dirty_drain, which calls fn for each (flow and its slot index) and
+ * clears the list.  Costs one predictable branch per packet; off by default.
+ * Slot indices are in [1, mc_flow_capacity(t)], stable for a flow's life,
+ * and reused after it is exported: side arrays indexed by slot let a
+ * consumer keep per-flow state without growing struct mc_flow.
+ */
+typedef void (*mc_flow_visit_fn)(void *ctx, struct mc_flow *f, uint32_t slot);
+int mc_flow_track_dirty(struct mc_flow_table *t);
+void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx);
+uint32_t mc_flow_slot(const struct mc_flow_table *t, const struct mc_flow *f);
+uint32_t mc_flow_capacity(const struct mc_flow_table *t);
 
 /* Bytes allocated for a table of max_flows flows (records, hash, fragment cache). */
 size_t mc_flow_table_bytes(uint32_t max_flows);

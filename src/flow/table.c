@@ -28,6 +28,8 @@
 MC_CTR_DEFINE(flow, MC_FLOW_CTRS)
 
 enum { MC_FLOW_ST_FREE = 0, MC_FLOW_ST_OPEN = 1, MC_FLOW_ST_ENDED = 2 };
+#define MC_FLOW_ST_MASK 0x0f
+#define MC_FLOW_ST_DIRTY 0x80 /* on the dirty list since the last drain */
 enum { LIST_OPEN = 0, LIST_ENDED = 1 };
 
 /* TCP flag bits */
@@ -77,6 +79,9 @@ struct mc_flow_table {
     uint64_t now_ms;          /* latest packet time seen */
     mc_flow_export_fn export_cb;
     void *export_ctx;
+    uint32_t *dirty;          /* owned, NULL unless tracked: slots touched since the last drain */
+    uint32_t n_dirty;
+    int dirty_overflow;
     mc_flow_packet_fn packet_cb;
     void *packet_ctx;
 };
@@ -169,6 +174,7 @@ void mc_flow_table_free(struct mc_flow_table *t)
     big_free(t->slots, ((size_t)t->cfg.max_flows + 1) * sizeof(struct mc_flow));
     big_free(t->buckets, ((size_t)t->mask + 1) * sizeof(uint32_t));
     free(t->frags);
+    big_free(t->dirty, ((size_t)t->cfg.max_flows + 1) * sizeof(uint32_t));
     free(t);
 }
 
@@ -295,7 +301,10 @@ static void list_append(struct mc_flow_table *t, int l, uint32_t i)
     t->lists[l].tail = i;
 }
 
-static int list_of(const struct mc_flow *f) { return f->state == MC_FLOW_ST_ENDED ? LIST_ENDED : LIST_OPEN; }
+static int list_of(const struct mc_flow *f)
+{
+    return (f->state & MC_FLOW_ST_MASK) == MC_FLOW_ST_ENDED ? LIST_ENDED : LIST_OPEN;
+}
 
 /* ---- slot lifecycle ----------------------------------------------------- */
 
@@ -453,7 +462,7 @@ static void process(struct mc_flow_table *t, const struct mc_pkt *p, struct mc_f
 
     if (i) {
         struct mc_flow *f = &t->slots[i];
-        if (f->state == MC_FLOW_ST_ENDED && (p->tcp_flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+        if ((f->state & MC_FLOW_ST_MASK) == MC_FLOW_ST_ENDED && (p->tcp_flags & (TH_SYN | TH_ACK)) == TH_SYN) {
             /* a new connection reusing the 5-tuple of one that ended */
             MC_CTR_INC(flow, ended_tcp);
             flow_release(t, i, MC_END_FIN);
@@ -497,11 +506,18 @@ static void process(struct mc_flow_table *t, const struct mc_pkt *p, struct mc_f
         frag_remember(t, p, &f->key);
 
     /* the flow stays where it is queued (see the top of the file) unless TCP ended it */
-    if (p->proto == 6 && f->state == MC_FLOW_ST_OPEN &&
+    if (p->proto == 6 && (f->state & MC_FLOW_ST_MASK) == MC_FLOW_ST_OPEN &&
         ((p->tcp_flags & TH_RST) || ((f->tcp_flags[0] & TH_FIN) && (f->tcp_flags[1] & TH_FIN)))) {
         list_unlink(t, LIST_OPEN, i);
-        f->state = MC_FLOW_ST_ENDED;
+        f->state = (uint8_t)((f->state & ~MC_FLOW_ST_MASK) | MC_FLOW_ST_ENDED);
         list_append(t, LIST_ENDED, i);
+    }
+    if (t->dirty && !(f->state & MC_FLOW_ST_DIRTY)) {
+        f->state |= MC_FLOW_ST_DIRTY;
+        if (t->n_dirty < t->cfg.max_flows)
+            t->dirty[t->n_dirty++] = i;
+        else
+            t->dirty_overflow = 1; /* the next drain scans the used slots instead */
     }
 
     if (t->packet_cb)
@@ -618,6 +634,7 @@ void mc_flow_flush_all(struct mc_flow_table *t, enum mc_flow_end_reason reason)
                 t->export_cb(t->export_ctx, f);
             free(f->ext);
             f->ext = NULL;
+            f->state = MC_FLOW_ST_FREE; /* keeps a later dirty drain off this slot */
             MC_CTR_INC(flow, flushed);
             MC_CTR_INC(flow, exported);
         }
@@ -627,4 +644,45 @@ void mc_flow_flush_all(struct mc_flow_table *t, enum mc_flow_end_reason reason)
     t->free_head = 0;
     t->high_water = 0; /* slots are reinitialised by flow_create when reused */
     t->n_active = 0;
+    t->n_dirty = 0;
+    t->dirty_overflow = 0;
 }
+
+int mc_flow_track_dirty(struct mc_flow_table *t)
+{
+    if (!t->dirty)
+        t->dirty = big_alloc(((size_t)t->cfg.max_flows + 1) * sizeof(uint32_t));
+    return t->dirty ? 0 : -1;
+}
+
+void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx)
+{
+    mc_flow_drain(t);
+    if (t->dirty_overflow) {
+        for (uint32_t i = 1; i <= t->high_water; i++) {
+            struct mc_flow *f = &t->slots[i];
+            if (f->state & MC_FLOW_ST_DIRTY) {
+                f->state &= (uint8_t)~MC_FLOW_ST_DIRTY;
+                fn(ctx, f, i);
+            }
+        }
+    } else {
+        for (uint32_t k = 0; k < t->n_dirty; k++) {
+            /* a slot freed (state 0) or already visited since it was listed is skipped */
+            struct mc_flow *f = &t->slots[t->dirty[k]];
+            if (f->state & MC_FLOW_ST_DIRTY) {
+                f->state &= (uint8_t)~MC_FLOW_ST_DIRTY;
+                fn(ctx, f, t->dirty[k]);
+            }
+        }
+    }
+    t->n_dirty = 0;
+    t->dirty_overflow = 0;
+}
+
+uint32_t mc_flow_slot(const struct mc_flow_table *t, const struct mc_flow *f)
+{
+    return (uint32_t)(f - t->slots);
+}
+
+uint32_t mc_flow_capacity(const struct mc_flow_table *t) { return t->cfg.max_flows; }

@@ -52,7 +52,7 @@ static double wall_now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void on_flow_export(void *ctx, const struct mc_flow *f)
+static void on_flow_export(void *ctx, struct mc_flow *f)
 {
     struct probe *p = ctx;
     mc_exporter_flow(p->exporter, f, p->now_ms);

@@ -13,7 +13,7 @@
 static struct mc_flow out[MAX_OUT];
 static int n_out;
 
-static void collect(void *ctx, const struct mc_flow *f)
+static void collect(void *ctx, struct mc_flow *f)
 {
     (void)ctx;
     assert_true(n_out < MAX_OUT);
@@ -220,6 +220,48 @@ static void test_tunnel_ext(void **state)
     mc_flow_table_free(t);
 }
 
+static uint32_t visited[16];
+static int n_visited;
+
+static void visit(void *ctx, struct mc_flow *f, uint32_t slot)
+{
+    struct mc_flow_table *t = ctx;
+    assert_int_equal(mc_flow_slot(t, f), slot);
+    assert_true(n_visited < 16);
+    visited[n_visited++] = slot;
+}
+
+static void test_dirty_tracking(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(4);
+    assert_int_equal(mc_flow_track_dirty(t), 0);
+    struct mc_pkt a = mk(1, 2, 1, 2, 17, 0), b = mk(1, 3, 1, 2, 17, 1);
+    mc_flow_process(t, &a);
+    mc_flow_process(t, &a);
+    mc_flow_process(t, &b);
+    n_visited = 0;
+    mc_flow_dirty_drain(t, visit, t);
+    assert_int_equal(n_visited, 2); /* each flow once, however many packets */
+    n_visited = 0;
+    mc_flow_dirty_drain(t, visit, t);
+    assert_int_equal(n_visited, 0);
+    mc_flow_process(t, &b);
+    mc_flow_flush_all(t, MC_END_FORCED); /* exported flows are never visited */
+    n_visited = 0;
+    mc_flow_dirty_drain(t, visit, t);
+    assert_int_equal(n_visited, 0);
+    /* more dirty flows than slots: the drain falls back to a scan */
+    for (int i = 0; i < 10; i++) {
+        struct mc_pkt p = mk(1, (uint8_t)(20 + i), 1, 2, 17, 10 + i);
+        mc_flow_process(t, &p);
+    }
+    n_visited = 0;
+    mc_flow_dirty_drain(t, visit, t);
+    assert_int_equal(n_visited, 4);
+    mc_flow_table_free(t);
+}
+
 static void test_record_size(void **state)
 {
     (void)state;
@@ -240,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_fragments_follow_first),
         cmocka_unit_test(test_tunnel_ext),
         cmocka_unit_test(test_record_size),
+        cmocka_unit_test(test_dirty_tracking),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
