@@ -7,12 +7,16 @@ extern const struct mc_ctr_group mc_capture_ctr_group;
 extern const struct mc_ctr_group mc_decode_ctr_group;
 extern const struct mc_ctr_group mc_flow_ctr_group;
 extern const struct mc_ctr_group mc_export_ctr_group;
+extern const struct mc_ctr_group mc_cloud_conn_ctr_group;
+extern const struct mc_ctr_group mc_cloud_ctr_group;
 
 const struct mc_ctr_group *const mc_ctr_groups[] = {
     &mc_capture_ctr_group,
     &mc_decode_ctr_group,
     &mc_flow_ctr_group,
     &mc_export_ctr_group,
+    &mc_cloud_conn_ctr_group,
+    &mc_cloud_ctr_group,
     NULL,
 };
 

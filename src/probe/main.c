@@ -13,8 +13,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture/capture.h"
+#include "cloud/cloud.h"
+#include "cloud/keyspace.h"
 #include "common/counters.h"
 #include "common/log.h"
 #include "decode/counters.h"
@@ -30,6 +33,7 @@ struct probe {
     struct mc_probe_conf conf;
     struct mc_flow_table *flows;   /* owned */
     struct mc_exporter *exporter;  /* owned */
+    struct mc_cloud *cloud;        /* owned, NULL without --redis */
     struct mc_capture *live[MC_PROBE_MAX_SOURCES]; /* owned, live mode */
     int n_live;
     struct mc_capture *cur;        /* borrowed: source being read */
@@ -55,6 +59,8 @@ static double wall_now(void)
 static void on_flow_export(void *ctx, struct mc_flow *f)
 {
     struct probe *p = ctx;
+    if (p->cloud)
+        mc_cloud_flow_export(p->cloud, f); /* last deltas, and the user for the record */
     mc_exporter_flow(p->exporter, f, p->now_ms);
 }
 
@@ -62,6 +68,12 @@ static void probe_tick(struct probe *p)
 {
     mc_flow_tick(p->flows, p->now_ms);
     mc_exporter_tick(p->exporter, p->now_ms);
+    if (p->cloud) {
+        mc_cloud_set_stats(p->cloud, MC_CTR_GET(capture, packets),
+                           MC_CTR_GET(capture, kernel_drops) + MC_CTR_GET(capture, if_drops), mc_flow_active(p->flows),
+                           MC_CTR_GET(flow, exported));
+        mc_cloud_tick(p->cloud, (uint64_t)(wall_now() * 1000.0)); /* the cloud runs on wall time */
+    }
     p->next_tick_ms = p->now_ms + TICK_MS;
     p->since_tick = 0;
 }
@@ -319,6 +331,14 @@ int main(int argc, char **argv)
         return 0;
     }
     mc_log_level = p.conf.quiet ? MC_LOG_WARN : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
+    if (p.conf.n_locate) {
+        int n = p.conf.cloud.conn.n_nodes && !p.conf.cloud.conn.cluster ? p.conf.cloud.conn.n_nodes : 1;
+        for (int i = 0; i < p.conf.n_locate; i++) {
+            const char *k = p.conf.locate[i];
+            printf("%s %d %u\n", k, mc_cloud_node_for_key(k, strlen(k), n), mc_cloud_keyslot(k, strlen(k)));
+        }
+        return 0;
+    }
     if (p.conf.n_sources == 0) {
         fprintf(stderr, "mcprobe: no capture source: give -i IFACE or -i FILE\nTry 'mcprobe --help'.\n");
         return 2;
@@ -336,6 +356,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcprobe: cannot allocate a flow table of %u flows\n", p.conf.flow.max_flows);
         mc_exporter_free(p.exporter);
         return 2;
+    }
+    if (p.conf.cloud_on) {
+        static char probe_id[320], source[256];
+        char host[128] = "localhost";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(source, sizeof(source), "%s", p.conf.sources[0]);
+        if (!p.conf.cloud.probe_id) {
+            /* hostname:source, with the path reduced to its file name */
+            const char *base = strrchr(source, '/');
+            snprintf(probe_id, sizeof(probe_id), "%s:%s", host, base ? base + 1 : source);
+            p.conf.cloud.probe_id = probe_id;
+        }
+        p.conf.cloud.source = source;
+        p.cloud = mc_cloud_start(&p.conf.cloud, err, sizeof(err));
+        if (!p.cloud || mc_cloud_attach(p.cloud, p.flows) != 0) {
+            fprintf(stderr, "mcprobe: %s\n", p.cloud ? "cloud: cannot allocate per-flow state" : err);
+            mc_flow_table_free(p.flows);
+            mc_exporter_free(p.exporter);
+            return 2;
+        }
+        mc_info("cloud: probe %s writing to %d %s node(s)", p.conf.cloud.probe_id, p.conf.cloud.conn.n_nodes,
+                p.conf.cloud.conn.cluster ? "cluster seed" : "standalone");
     }
     the_probe = &p;
     p.started = wall_now();
@@ -356,6 +398,13 @@ int main(int argc, char **argv)
     /* end of input or signal: every flow leaves, every datagram is sent */
     mc_flow_flush_all(p.flows, MC_END_FORCED);
     mc_exporter_flush(p.exporter, p.now_ms);
+    if (p.cloud) {
+        mc_cloud_set_stats(p.cloud, MC_CTR_GET(capture, packets),
+                           MC_CTR_GET(capture, kernel_drops) + MC_CTR_GET(capture, if_drops), 0,
+                           MC_CTR_GET(flow, exported));
+        mc_cloud_stop(p.cloud); /* waits (bounded) for the last writes */
+        p.cloud = NULL;
+    }
     print_stats(&p, "exit");
     print_reasons();
     if (p.conf.verbose)

@@ -26,6 +26,7 @@ void mc_probe_conf_defaults(struct mc_probe_conf *conf)
     mc_capture_config_defaults(&conf->capture);
     mc_flow_config_defaults(&conf->flow);
     mc_export_config_defaults(&conf->export);
+    mc_cloud_config_defaults(&conf->cloud);
     conf->stats_interval = 10;
 }
 
@@ -95,6 +96,109 @@ UINT_SETTER(set_tpl_refresh, export.template_refresh_ms, 1, 86400, 1000)
 UINT_SETTER(set_tpl_refresh_pkts, export.template_refresh_pkts, 1, 1000000, 1)
 UINT_SETTER(set_pace, export.pace_pps, 0, 10000000, 1)
 UINT_SETTER(set_stats, stats_interval, 0, 86400, 1)
+UINT_SETTER(set_redis_db, cloud.conn.db, 0, 15, 1)
+UINT_SETTER(set_cloud_ttl, cloud.ttl_ms, 1, 31536000, 1000)
+UINT_SETTER(set_cloud_flush, cloud.flush_ms, 10, 60000, 1)
+UINT_SETTER(set_cloud_heartbeat, cloud.heartbeat_ms, 1, 3600, 1000)
+UINT_SETTER(set_cloud_max_keys, cloud.max_keys, 16, 100000000, 1)
+UINT_SETTER(set_cloud_maxlen, cloud.stream_maxlen, 1, 100000000, 1)
+UINT_SETTER(set_redis_connect_timeout, cloud.conn.connect_timeout_ms, 10, 600000, 1)
+UINT_SETTER(set_redis_timeout, cloud.conn.command_timeout_ms, 10, 600000, 1)
+
+static int add_nodes(struct mc_probe_conf *conf, const char *arg, int cluster, char *err, size_t errlen)
+{
+    if (conf->cloud_on && conf->cloud.conn.cluster != cluster) {
+        snprintf(err, errlen, "--redis and --redis-cluster cannot be mixed");
+        return -1;
+    }
+    char *rest = keep(arg);
+    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
+        if (conf->cloud.conn.n_nodes >= MC_CLOUD_MAX_NODES) {
+            snprintf(err, errlen, "at most %d nodes", MC_CLOUD_MAX_NODES);
+            return -1;
+        }
+        conf->cloud.conn.nodes[conf->cloud.conn.n_nodes++] = tok;
+    }
+    conf->cloud.conn.cluster = cluster;
+    conf->cloud_on = 1;
+    return 0;
+}
+
+static int set_redis(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    return add_nodes(CONF, arg, 0, err, errlen);
+}
+
+static int set_redis_cluster(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    return add_nodes(CONF, arg, 1, err, errlen);
+}
+
+static int set_redis_auth(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    /* "[user:]password": the first ':' separates an ACL user */
+    char *copy = keep(arg), *colon = strchr(copy, ':');
+    if (colon) {
+        *colon = 0;
+        CONF->cloud.conn.user = copy;
+        CONF->cloud.conn.password = colon + 1;
+    } else {
+        CONF->cloud.conn.password = copy;
+    }
+    return 0;
+}
+
+static int set_cloud_prefix(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->cloud.prefix = keep(arg);
+    return 0;
+}
+
+static int set_probe_id(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    if (!*arg || strpbrk(arg, " \t\r\n")) {
+        snprintf(err, errlen, "a probe id is one word");
+        return -1;
+    }
+    CONF->cloud.probe_id = keep(arg);
+    return 0;
+}
+
+static int set_local_networks(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    char *rest = keep(arg);
+    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
+        if (CONF->cloud.n_nets >= MC_CLOUD_MAX_NETS) {
+            snprintf(err, errlen, "at most %d networks", MC_CLOUD_MAX_NETS);
+            return -1;
+        }
+        if (mc_cloud_parse_cidr(tok, &CONF->cloud.nets[CONF->cloud.n_nets]) != 0) {
+            snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 network (a.b.c.d/n, v6::/n)", tok);
+            return -1;
+        }
+        CONF->cloud.n_nets++;
+    }
+    return 0;
+}
+
+static int set_no_lookups(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    CONF->cloud.lookups = 0;
+    return 0;
+}
+
+static int set_locate(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    if (CONF->n_locate >= 64) {
+        snprintf(err, errlen, "at most 64 keys");
+        return -1;
+    }
+    CONF->locate[CONF->n_locate++] = keep(arg);
+    return 0;
+}
 
 static int set_no_promisc(void *vconf, const char *arg, char *err, size_t errlen)
 {
@@ -204,6 +308,7 @@ FLAG_SETTER(set_list_fields, list_fields)
 #define FLOW "Flow cache"
 #define EXP "Export"
 #define GEN "General"
+#define CLOUD "MicroCloud"
 
 const struct mc_opt mc_probe_opts[] = {
     { "interface", 'i', "IFACE|FILE", NULL,
@@ -261,6 +366,44 @@ const struct mc_opt mc_probe_opts[] = {
       "Also write one JSON object per exported record to PATH (- for standard output), keyed by the IANA "
       "names of the exported elements.",
       set_json, 0, EXP },
+
+    { "redis", 0, "NODE[,NODE...]", NULL,
+      "Write to (and read from) the MicroCloud: standalone Redis nodes given as host:port, [v6]:port or "
+      "unix:/path. Keys are spread over the nodes by the consistent hash documented in docs/CLOUD.md; "
+      "with one node everything goes there.",
+      set_redis, 1, CLOUD },
+    { "redis-cluster", 0, "HOST:PORT", NULL,
+      "Use a Redis Cluster instead, found through this seed node: keys go to the master of their hash slot, "
+      "MOVED and ASK redirections are followed.",
+      set_redis_cluster, 1, CLOUD },
+    { "redis-auth", 0, "[USER:]PASSWORD", NULL, "Authenticate to every node (AUTH; with USER, as that ACL user).",
+      set_redis_auth, 0, CLOUD },
+    { "redis-db", 0, "N", "0", "Database number on standalone nodes (SELECT).", set_redis_db, 0, CLOUD },
+    { "redis-connect-timeout", 0, "MS", "1000", "Give up a connection attempt after this long (then retry with "
+      "backoff).", set_redis_connect_timeout, 0, CLOUD },
+    { "redis-timeout", 0, "MS", "2000", "A node that does not answer a command for this long is dropped and "
+      "reconnected; what it did not confirm is written again.", set_redis_timeout, 0, CLOUD },
+    { "cloud-prefix", 0, "STR", "\"\"", "Prefix of every key and channel the probe writes.", set_cloud_prefix, 0,
+      CLOUD },
+    { "cloud-ttl", 0, "SECONDS", "300", "Host keys (ip.<addr>) expire this long after their last update.",
+      set_cloud_ttl, 0, CLOUD },
+    { "cloud-flush-ms", 0, "MS", "500", "Send the aggregated host counters this often (one command per key "
+      "per flush).", set_cloud_flush, 0, CLOUD },
+    { "cloud-heartbeat", 0, "SECONDS", "5", "Refresh the probe.<id> heartbeat this often (it expires after "
+      "three).", set_cloud_heartbeat, 0, CLOUD },
+    { "cloud-max-keys", 0, "N", "1000000", "Hosts whose counters are held while Redis is slow or down; beyond, "
+      "the oldest are dropped and counted (cloud.dropped.*). About 100 bytes each.", set_cloud_max_keys, 0,
+      CLOUD },
+    { "cloud-events-maxlen", 0, "N", "100000", "Approximate length cap of the events stream.", set_cloud_maxlen,
+      0, CLOUD },
+    { "local-networks", 0, "CIDR[,CIDR...]", NULL, "Only hosts in these networks get ip.<addr> keys (default: "
+      "every host).", set_local_networks, 1, CLOUD },
+    { "probe-id", 0, "ID", "hostname:source", "This probe's name in the cloud (probe.<id>, events).",
+      set_probe_id, 0, CLOUD },
+    { "no-cloud-lookups", 0, NULL, NULL, "Do not look up the users of flows' addresses (user.ip.<addr>).",
+      set_no_lookups, 0, CLOUD },
+    { "cloud-locate", 0, "KEY", NULL, "Print where KEY lives for the --redis nodes given (node index and "
+      "cluster slot) and exit.", set_locate, 1, CLOUD },
 
     { "config", 'c', "FILE", NULL, "Read options from FILE first (see --dump-config for the format).",
       set_config, 0, GEN },

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "capture/capture.h"
+#include "cloud/cloud.h"
 #include "common/options.h"
 #include "export/exporter.h"
 #include "flow/flow.h"
@@ -17,6 +18,10 @@ struct mc_probe_conf {
     struct mc_capture_config capture;
     struct mc_flow_config flow;
     struct mc_export_config export;
+    struct mc_cloud_config cloud;
+    int cloud_on;             /* --redis or --redis-cluster given */
+    const char *locate[64];   /* --cloud-locate keys */
+    int n_locate;
     int verbose;              /* -v count */
     int quiet;
     unsigned stats_interval;  /* seconds between stats lines, 0: only at exit */

@@ -1,0 +1,929 @@
+/*
+ * cloud.c - the MicroCloud writer/reader (see cloud.h and docs/CLOUD.md).
+ *
+ * Packet thread                         Cloud thread (libev loop)
+ *   tick: drain dirty flows               async wake / flush timer:
+ *     -> per-host deltas (batch)            take mailbox: batch, ops, stats
+ *   trylock mailbox, hand batch over  ->    merge batch into pending
+ *   take lookup results               <-    one EVALSHA per host key
+ *                                           replies: requeue failures, events
+ * The mailbox mutex is held only to swap pointers; the packet thread uses
+ * trylock and simply keeps aggregating when it is busy.
+ */
+#include "cloud/cloud.h"
+
+#include <arpa/inet.h>
+#include <ev.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "cloud/hostagg.h"
+#include "common/log.h"
+
+MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
+
+/*
+ * One call per host key per flush.  KEYS[1] = ip.<addr>; ARGV = sent_pkt
+ * rcvd_pkt sent_bytes rcvd_bytes flows first_seen last_seen ttl_ms.
+ * Returns 1 when the key did not exist before (a new host), else 0.
+ */
+static const char HOST_SCRIPT[] =
+    "local new = redis.call('EXISTS', KEYS[1]) == 0\n"
+    "redis.call('HINCRBY', KEYS[1], 'sent_pkt', ARGV[1])\n"
+    "redis.call('HINCRBY', KEYS[1], 'rcvd_pkt', ARGV[2])\n"
+    "redis.call('HINCRBY', KEYS[1], 'sent_bytes', ARGV[3])\n"
+    "redis.call('HINCRBY', KEYS[1], 'rcvd_bytes', ARGV[4])\n"
+    "redis.call('HINCRBY', KEYS[1], 'flows', ARGV[5])\n"
+    "if ARGV[6] ~= '0' then\n"
+    "  local f = tonumber(redis.call('HGET', KEYS[1], 'first_seen') or '0')\n"
+    "  if f == 0 or tonumber(ARGV[6]) < f then redis.call('HSET', KEYS[1], 'first_seen', ARGV[6]) end\n"
+    "end\n"
+    "local l = tonumber(redis.call('HGET', KEYS[1], 'last_seen') or '0')\n"
+    "if tonumber(ARGV[7]) > l then redis.call('HSET', KEYS[1], 'last_seen', ARGV[7]) end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[8])\n"
+    "if new then return 1 else return 0 end\n";
+
+#define MAX_OPS 10000     /* user operations and lookups queued between two flushes */
+#define USER_LEN 64
+#define CACHE_SLOTS 65536 /* user cache, direct-mapped */
+#define MAX_ATTRS 16
+
+enum op_kind { OP_USER_SET, OP_USER_REMOVE, OP_LOOKUP };
+
+struct op {
+    struct op *next;
+    int kind;
+    char id[USER_LEN];
+    uint8_t ver;
+    struct mc_addr ip;
+    uint64_t ts_ms;
+    int n_attrs;
+    char *attrs[2 * MAX_ATTRS]; /* owned: name, value, ... */
+};
+
+struct result {
+    struct result *next;
+    uint8_t ver;
+    struct mc_addr ip;
+    int found;
+    char user[USER_LEN];
+};
+
+struct stats {
+    uint64_t packets, drops, flows_active, flows_exported;
+};
+
+/* Per-flow state of the packet thread, indexed by flow slot. */
+struct side {
+    uint32_t pkts[2];
+    uint64_t octets[2];
+    uint32_t seen;
+};
+
+struct cache_entry {
+    uint64_t expires_ms;  /* 0: empty */
+    uint8_t ver, found, asked;
+    struct mc_addr ip;
+    char user[USER_LEN];
+};
+
+struct mc_cloud {
+    struct mc_cloud_config cfg;
+
+    /* ---- packet thread ---- */
+    struct mc_flow_table *flows;   /* borrowed */
+    struct side *sides;            /* owned: capacity + 1 */
+    size_t sides_bytes;
+    struct mc_hostagg batch;       /* deltas since the last handoff */
+    struct op *ops, **ops_tail;    /* queued for the next handoff */
+    int n_ops;
+    struct cache_entry *cache;     /* owned: CACHE_SLOTS */
+    uint64_t next_flush_ms;
+    struct stats stats;
+
+    /* ---- mailbox (mutex) ---- */
+    pthread_mutex_t mu;
+    struct mc_hostagg box;         /* handed-over deltas, merged until taken */
+    struct op *box_ops, **box_ops_tail;
+    struct result *box_results;
+    struct stats box_stats;
+    int stopping;
+
+    /* ---- cloud thread ---- */
+    pthread_t thread;
+    struct ev_loop *loop;
+    ev_async wake;
+    ev_timer flush_timer, heartbeat_timer, stop_timer;
+    struct mc_cloud_conn *conn;
+    struct mc_hostagg pending;     /* deltas not yet accepted by Redis */
+    struct op *deferred, **deferred_tail; /* operations waiting for their nodes */
+    int n_deferred;
+    struct stats seen_stats;
+    char sha[41];                  /* HOST_SCRIPT's SHA1 once a node loaded it */
+    uint64_t started_ms;
+    int draining;
+    uint64_t drain_deadline_ms;
+};
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void mc_cloud_config_defaults(struct mc_cloud_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    mc_cloud_conn_config_defaults(&cfg->conn);
+    cfg->prefix = "";
+    cfg->ttl_ms = 300000;
+    cfg->flush_ms = 500;
+    cfg->heartbeat_ms = 5000;
+    cfg->max_keys = 1000000;
+    cfg->stream_maxlen = 100000;
+    cfg->lookups = 1;
+    cfg->user_cache_ms = 60000;
+    cfg->negative_cache_ms = 10000;
+    cfg->drain_timeout_ms = 5000;
+}
+
+int mc_cloud_parse_cidr(const char *s, struct mc_cidr *out)
+{
+    char buf[64];
+    memset(out, 0, sizeof(*out));
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = 0;
+    if (inet_pton(AF_INET, buf, out->net.b) == 1)
+        out->ver = 4;
+    else if (inet_pton(AF_INET6, buf, out->net.b) == 1)
+        out->ver = 6;
+    else
+        return -1;
+    unsigned max = out->ver == 4 ? 32 : 128, bits = max;
+    if (slash) {
+        char *end;
+        unsigned long v = strtoul(slash + 1, &end, 10);
+        if (!slash[1] || *end || v > max)
+            return -1;
+        bits = (unsigned)v;
+    }
+    out->bits = (uint8_t)bits;
+    return 0;
+}
+
+static int cidr_match(const struct mc_cidr *c, uint8_t ver, const struct mc_addr *a)
+{
+    if (c->ver != ver)
+        return 0;
+    unsigned full = c->bits / 8, rest = c->bits % 8;
+    if (memcmp(c->net.b, a->b, full) != 0)
+        return 0;
+    if (rest) {
+        uint8_t mask = (uint8_t)(0xff << (8 - rest));
+        if ((c->net.b[full] & mask) != (a->b[full] & mask))
+            return 0;
+    }
+    return 1;
+}
+
+static int is_local(const struct mc_cloud *c, uint8_t ver, const struct mc_addr *a)
+{
+    if (c->cfg.n_nets == 0)
+        return 1;
+    for (int i = 0; i < c->cfg.n_nets; i++)
+        if (cidr_match(&c->cfg.nets[i], ver, a))
+            return 1;
+    return 0;
+}
+
+static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
+{
+    /* inet_ntop writes IPv6 in RFC 5952 form (lowercase, longest zero run compressed) */
+    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, buf, (socklen_t)len))
+        snprintf(buf, len, "?");
+}
+
+void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
+{
+    char t[64];
+    addr_text(ver, a, t, sizeof(t));
+    snprintf(buf, len, "%sip.%s", prefix, t);
+}
+
+/* ======================================================================= */
+/* Packet thread                                                           */
+/* ======================================================================= */
+
+static void add_host(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, const struct mc_hostagg_val *v)
+{
+    if (is_local(c, ver, a))
+        mc_hostagg_add(&c->batch, ver, a, v);
+}
+
+static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
+
+/* Takes a flow's packets and bytes since its last visit into the batch. */
+static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot)
+{
+    struct side *s = &c->sides[slot];
+    struct mc_hostagg_val cli = { 0 }, srv = { 0 };
+    uint32_t dp0 = f->pkts[0] - s->pkts[0], dp1 = f->pkts[1] - s->pkts[1];
+    uint64_t do0 = f->octets[0] - s->octets[0], do1 = f->octets[1] - s->octets[1];
+    if (!s->seen) {
+        s->seen = 1;
+        cli.flows = srv.flows = 1;
+        cli.first_seen = srv.first_seen = f->first_ms;
+        if (c->cfg.lookups) {
+            request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
+            request_lookup(c, f->key.ip_ver, &f->key.addr[1]);
+        }
+    }
+    if (!dp0 && !dp1 && !cli.flows)
+        return;
+    cli.sent_pkt = srv.rcvd_pkt = dp0;
+    cli.rcvd_pkt = srv.sent_pkt = dp1;
+    cli.sent_bytes = srv.rcvd_bytes = do0;
+    cli.rcvd_bytes = srv.sent_bytes = do1;
+    cli.last_seen = srv.last_seen = mc_flow_last_ms(f);
+    add_host(c, f->key.ip_ver, &f->key.addr[0], &cli);
+    add_host(c, f->key.ip_ver, &f->key.addr[1], &srv);
+    s->pkts[0] = f->pkts[0], s->pkts[1] = f->pkts[1];
+    s->octets[0] = f->octets[0], s->octets[1] = f->octets[1];
+}
+
+static void visit_dirty(void *ctx, struct mc_flow *f, uint32_t slot) { take_flow(ctx, f, slot); }
+
+static struct cache_entry *cache_slot(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ ver;
+    for (int i = 0; i < (ver == 6 ? 16 : 4); i++)
+        h = (h ^ ip->b[i]) * 0x100000001b3ull;
+    return &c->cache[h % CACHE_SLOTS];
+}
+
+static void queue_op(struct mc_cloud *c, struct op *o)
+{
+    o->next = NULL;
+    *c->ops_tail = o;
+    c->ops_tail = &o->next;
+    c->n_ops++;
+}
+
+static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+{
+    struct cache_entry *e = cache_slot(c, ver, ip);
+    uint64_t now = wall_ms();
+    if (e->expires_ms > now && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0)
+        return; /* fresh answer, or a question already on its way */
+    if (c->n_ops >= MAX_OPS) {
+        MC_CTR_INC(cloud, dropped_ops);
+        return;
+    }
+    struct op *o = calloc(1, sizeof(*o));
+    if (!o)
+        return;
+    o->kind = OP_LOOKUP;
+    o->ver = ver;
+    o->ip = *ip;
+    queue_op(c, o);
+    /* mark the question as asked so the next flows of this host do not ask again */
+    memset(e, 0, sizeof(*e));
+    e->ver = ver;
+    e->ip = *ip;
+    e->asked = 1;
+    e->expires_ms = now + c->cfg.negative_cache_ms;
+}
+
+const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+{
+    struct cache_entry *e = cache_slot(c, ver, ip);
+    if (e->expires_ms > wall_ms() && e->found && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0) {
+        MC_CTR_INC(cloud, lookup_hits);
+        return e->user;
+    }
+    if (c->cfg.lookups)
+        request_lookup(c, ver, ip);
+    return NULL;
+}
+
+static void apply_results(struct mc_cloud *c, struct result *r)
+{
+    uint64_t now = wall_ms();
+    while (r) {
+        struct result *next = r->next;
+        struct cache_entry *e = cache_slot(c, r->ver, &r->ip);
+        memset(e, 0, sizeof(*e));
+        e->ver = r->ver;
+        e->ip = r->ip;
+        e->found = (uint8_t)r->found;
+        snprintf(e->user, sizeof(e->user), "%s", r->user);
+        e->expires_ms = now + (r->found ? c->cfg.user_cache_ms : c->cfg.negative_cache_ms);
+        free(r);
+        r = next;
+    }
+}
+
+static void free_ops(struct op *o)
+{
+    while (o) {
+        struct op *next = o->next;
+        for (int i = 0; i < 2 * o->n_attrs; i++)
+            free(o->attrs[i]);
+        free(o);
+        o = next;
+    }
+}
+
+/* Hands the batch, queued operations and stats to the cloud thread (force: wait for the lock). */
+static void handoff(struct mc_cloud *c, int force)
+{
+    if (force) {
+        pthread_mutex_lock(&c->mu);
+    } else if (pthread_mutex_trylock(&c->mu) != 0) {
+        MC_CTR_INC(cloud, batches_deferred); /* busy for a moment: keep aggregating */
+        return;
+    }
+    mc_hostagg_merge(&c->box, &c->batch);
+    if (c->ops) {
+        *c->box_ops_tail = c->ops;
+        c->box_ops_tail = c->ops_tail;
+        c->ops = NULL;
+        c->ops_tail = &c->ops;
+        c->n_ops = 0;
+    }
+    struct result *results = c->box_results;
+    c->box_results = NULL;
+    c->box_stats = c->stats;
+    pthread_mutex_unlock(&c->mu);
+    apply_results(c, results);
+    ev_async_send(c->loop, &c->wake);
+}
+
+void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
+{
+    if (now < c->next_flush_ms)
+        return;
+    c->next_flush_ms = now + c->cfg.flush_ms;
+    mc_flow_dirty_drain(c->flows, visit_dirty, c);
+    MC_CTR_INC(cloud, flushes);
+    handoff(c, 0);
+}
+
+void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
+{
+    uint32_t slot = mc_flow_slot(c->flows, f);
+    take_flow(c, f, slot);
+    memset(&c->sides[slot], 0, sizeof(c->sides[slot]));
+    if (c->cfg.lookups) {
+        const char *u = mc_cloud_user_of(c, f->key.ip_ver, &f->key.addr[0]);
+        struct mc_flow_ext *x = u ? mc_flow_ext_get(f) : NULL;
+        if (x)
+            snprintf(x->user, sizeof(x->user), "%s", u);
+    }
+}
+
+void mc_cloud_set_stats(struct mc_cloud *c, uint64_t packets, uint64_t drops, uint64_t flows_active,
+                        uint64_t flows_exported)
+{
+    c->stats.packets = packets;
+    c->stats.drops = drops;
+    c->stats.flows_active = flows_active;
+    c->stats.flows_exported = flows_exported;
+}
+
+static struct op *user_op(int kind, const char *id, uint8_t ver, const struct mc_addr *ip)
+{
+    struct op *o = calloc(1, sizeof(*o));
+    if (!o)
+        return NULL;
+    o->kind = kind;
+    snprintf(o->id, sizeof(o->id), "%s", id);
+    o->ver = ver;
+    o->ip = *ip;
+    o->ts_ms = wall_ms();
+    return o;
+}
+
+int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
+                      const char *const *attrs, int n_attrs)
+{
+    if (c->n_ops >= MAX_OPS || n_attrs > MAX_ATTRS) {
+        MC_CTR_INC(cloud, dropped_ops);
+        return -1;
+    }
+    struct op *o = user_op(OP_USER_SET, id, ver, ip);
+    if (!o)
+        return -1;
+    for (int i = 0; i < 2 * n_attrs; i++)
+        o->attrs[i] = strdup(attrs[i]);
+    o->n_attrs = n_attrs;
+    queue_op(c, o);
+    /* what this probe learned, it knows at once */
+    struct cache_entry *e = cache_slot(c, ver, ip);
+    memset(e, 0, sizeof(*e));
+    e->ver = ver, e->ip = *ip, e->found = 1;
+    snprintf(e->user, sizeof(e->user), "%s", id);
+    e->expires_ms = wall_ms() + c->cfg.user_cache_ms;
+    return 0;
+}
+
+int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip)
+{
+    if (c->n_ops >= MAX_OPS) {
+        MC_CTR_INC(cloud, dropped_ops);
+        return -1;
+    }
+    struct op *o = user_op(OP_USER_REMOVE, id, ver, ip);
+    if (!o)
+        return -1;
+    queue_op(c, o);
+    struct cache_entry *e = cache_slot(c, ver, ip);
+    memset(e, 0, sizeof(*e));
+    return 0;
+}
+
+/* ======================================================================= */
+/* Cloud thread                                                            */
+/* ======================================================================= */
+
+/* A host delta on its way: kept until Redis accepts it, requeued if not. */
+struct host_write {
+    struct mc_cloud *c;
+    struct mc_hostagg_entry e;
+    int with_eval;              /* sent as EVAL (script not loaded there yet) */
+};
+
+static void publish_event(struct mc_cloud *c, const char *name, const char *json);
+
+static void send_host(struct mc_cloud *c, struct host_write *w);
+
+static void on_host_reply(void *privdata, redisReply *r)
+{
+    struct host_write *w = privdata;
+    struct mc_cloud *c = w->c;
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !w->with_eval) {
+        w->with_eval = 1; /* this node lost its scripts (restart): send the text */
+        send_host(c, w);
+        return;
+    }
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r)
+            MC_CTR_INC(cloud, write_errors);
+        MC_CTR_INC(cloud, requeued);
+        mc_hostagg_add(&c->pending, w->e.ver, &w->e.addr, &w->e.v);
+        free(w);
+        return;
+    }
+    MC_CTR_INC(cloud, keys_written);
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+        char ip[64], json[256];
+        addr_text(w->e.ver, &w->e.addr, ip, sizeof(ip));
+        snprintf(json, sizeof(json), "{\"ip\":\"%s\",\"probe\":\"%s\",\"ts\":%llu}", ip, c->cfg.probe_id,
+                 (unsigned long long)wall_ms());
+        publish_event(c, "host.new", json);
+    }
+    free(w);
+}
+
+static void send_host(struct mc_cloud *c, struct host_write *w)
+{
+    char key[160], a[8][24];
+    mc_cloud_host_key(c->cfg.prefix, w->e.ver, &w->e.addr, key, sizeof(key));
+    const struct mc_hostagg_val *v = &w->e.v;
+    uint64_t vals[8] = { v->sent_pkt, v->rcvd_pkt, v->sent_bytes, v->rcvd_bytes, v->flows, v->first_seen,
+                         v->last_seen, c->cfg.ttl_ms };
+    const char *argv[12];
+    size_t argvlen[12];
+    int argc = 0;
+    int eval = w->with_eval || !c->sha[0];
+    argv[argc++] = eval ? "EVAL" : "EVALSHA";
+    argv[argc++] = eval ? HOST_SCRIPT : c->sha;
+    argv[argc++] = "1";
+    argv[argc++] = key;
+    for (int i = 0; i < 8; i++) {
+        snprintf(a[i], sizeof(a[i]), "%llu", (unsigned long long)vals[i]);
+        argv[argc++] = a[i];
+    }
+    for (int i = 0; i < argc; i++)
+        argvlen[i] = strlen(argv[i]);
+    w->with_eval = eval;
+    if (mc_cloud_conn_command(c->conn, key, strlen(key), argc, argv, argvlen, on_host_reply, w) != 0) {
+        /* the node is down or busy: the delta waits for the next flush */
+        mc_hostagg_add(&c->pending, w->e.ver, &w->e.addr, &w->e.v);
+        free(w);
+        return;
+    }
+    MC_CTR_INC(cloud, commands);
+}
+
+static void on_ignore(void *privdata, redisReply *r)
+{
+    (void)privdata;
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        MC_CTR_INC(cloud, write_errors);
+}
+
+/* Sends a command routed by its key argv[key_arg]; counted, never retried. */
+static void send_simple(struct mc_cloud *c, int key_arg, int argc, const char **argv)
+{
+    size_t argvlen[64];
+    for (int i = 0; i < argc; i++)
+        argvlen[i] = strlen(argv[i]);
+    if (mc_cloud_conn_command(c->conn, argv[key_arg], argvlen[key_arg], argc, argv, argvlen, on_ignore, NULL) == 0)
+        MC_CTR_INC(cloud, commands);
+    else
+        MC_CTR_INC(cloud, refused);
+}
+
+/* PUBLISH on events.<name> and XADD to the capped events stream. */
+static void publish_event(struct mc_cloud *c, const char *name, const char *json)
+{
+    char channel[160], stream[160], maxlen[24];
+    snprintf(channel, sizeof(channel), "%sevents.%s", c->cfg.prefix, name);
+    snprintf(stream, sizeof(stream), "%sevents", c->cfg.prefix);
+    snprintf(maxlen, sizeof(maxlen), "%u", c->cfg.stream_maxlen);
+    const char *pub[] = { "PUBLISH", channel, json };
+    send_simple(c, 1, 3, pub);
+    const char *xadd[] = { "XADD", stream, "MAXLEN", "~", maxlen, "*", "type", name, "data", json };
+    send_simple(c, 1, 10, xadd);
+    MC_CTR_INC(cloud, events);
+}
+
+static void heartbeat(struct mc_cloud *c)
+{
+    char key[200], v[12][32], ttl[24];
+    snprintf(key, sizeof(key), "%sprobe.%s", c->cfg.prefix, c->cfg.probe_id);
+    uint64_t vals[] = { c->started_ms,
+                        wall_ms(),
+                        c->cfg.heartbeat_ms,
+                        c->seen_stats.packets,
+                        c->seen_stats.drops,
+                        c->seen_stats.flows_active,
+                        c->seen_stats.flows_exported,
+                        MC_CTR_GET(cloud, commands),
+                        MC_CTR_GET(cloud, dropped_keys) + c->pending.dropped_keys,
+                        MC_CTR_GET(cloud, dropped_pkts) + c->pending.dropped_pkts,
+                        c->pending.n };
+    static const char *const names[] = { "started",        "heartbeat",     "interval_ms",   "packets",
+                                         "drops",          "flows_active",  "flows_exported", "cloud_commands",
+                                         "cloud_dropped_keys", "cloud_dropped_packets", "cloud_pending_keys" };
+    const char *argv[2 + 2 * 13];
+    int argc = 0;
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    argv[argc++] = "version";
+    argv[argc++] = MC_VERSION;
+    argv[argc++] = "source";
+    argv[argc++] = c->cfg.source ? c->cfg.source : "";
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        snprintf(v[i], sizeof(v[i]), "%llu", (unsigned long long)vals[i]);
+        argv[argc++] = names[i];
+        argv[argc++] = v[i];
+    }
+    send_simple(c, 1, argc, argv);
+    snprintf(ttl, sizeof(ttl), "%llu", 3ull * c->cfg.heartbeat_ms);
+    const char *exp[] = { "PEXPIRE", key, ttl };
+    send_simple(c, 1, 3, exp);
+    MC_CTR_INC(cloud, heartbeats);
+}
+
+static void on_lookup_reply(void *privdata, redisReply *r)
+{
+    struct op *o = privdata;
+    struct mc_cloud *c = (struct mc_cloud *)o->next; /* borrowed back-pointer, see run_op */
+    struct result *res = calloc(1, sizeof(*res));
+    if (res && r) {
+        res->ver = o->ver;
+        res->ip = o->ip;
+        if (r->type == REDIS_REPLY_STRING) {
+            res->found = 1;
+            snprintf(res->user, sizeof(res->user), "%.*s", (int)r->len, r->str);
+        }
+        pthread_mutex_lock(&c->mu);
+        res->next = c->box_results;
+        c->box_results = res;
+        pthread_mutex_unlock(&c->mu);
+    } else {
+        free(res); /* no answer: the negative cache expires and the packet thread asks again */
+    }
+    o->next = NULL;
+    free_ops(o);
+}
+
+static int key_ready(struct mc_cloud *c, const char *key)
+{
+    int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
+    return node >= 0 && mc_cloud_conn_ready(c->conn, node);
+}
+
+/* Keeps an operation whose nodes cannot take it now for the next flush (bounded). */
+static void defer_op(struct mc_cloud *c, struct op *o)
+{
+    if (c->n_deferred >= MAX_OPS) {
+        MC_CTR_INC(cloud, refused);
+        o->next = NULL;
+        free_ops(o);
+        return;
+    }
+    o->next = NULL;
+    *c->deferred_tail = o;
+    c->deferred_tail = &o->next;
+    c->n_deferred++;
+}
+
+/* Runs one user operation or lookup, or defers it while its nodes are not ready; takes o. */
+static void run_op(struct mc_cloud *c, struct op *o)
+{
+    char ip[64], ukey[200], ipkey[200], since[24];
+    addr_text(o->ver, &o->ip, ip, sizeof(ip));
+    snprintf(ukey, sizeof(ukey), "%suser.%s", c->cfg.prefix, o->id);
+    snprintf(ipkey, sizeof(ipkey), "%suser.ip.%s", c->cfg.prefix, ip);
+    if (!key_ready(c, ipkey) || (o->kind != OP_LOOKUP && !key_ready(c, ukey))) {
+        defer_op(c, o);
+        return;
+    }
+    if (o->kind == OP_LOOKUP) {
+        const char *argv[] = { "GET", ipkey };
+        size_t len[] = { 3, strlen(ipkey) };
+        o->next = (struct op *)(void *)c; /* the reply needs the cloud: carried in the spare link */
+        MC_CTR_INC(cloud, lookups);
+        if (mc_cloud_conn_command(c->conn, ipkey, len[1], 2, argv, len, on_lookup_reply, o) != 0)
+            defer_op(c, o);
+        return;
+    }
+    if (o->kind == OP_USER_SET) {
+        const char *argv[8 + 2 * MAX_ATTRS];
+        int argc = 0;
+        snprintf(since, sizeof(since), "%llu", (unsigned long long)o->ts_ms);
+        argv[argc++] = "HSET";
+        argv[argc++] = ukey;
+        argv[argc++] = "ip";
+        argv[argc++] = ip;
+        argv[argc++] = "since";
+        argv[argc++] = since;
+        argv[argc++] = "probe";
+        argv[argc++] = c->cfg.probe_id;
+        for (int i = 0; i < 2 * o->n_attrs; i++)
+            argv[argc++] = o->attrs[i];
+        send_simple(c, 1, argc, argv);
+        const char *set[] = { "SET", ipkey, o->id };
+        send_simple(c, 1, 3, set);
+        MC_CTR_INC(cloud, users_set);
+    } else {
+        const char *del1[] = { "DEL", ukey };
+        const char *del2[] = { "DEL", ipkey };
+        send_simple(c, 1, 2, del1);
+        send_simple(c, 1, 2, del2);
+        MC_CTR_INC(cloud, users_removed);
+    }
+    o->next = NULL;
+    free_ops(o);
+}
+
+/* Sends one script call per pending host key whose node can take it, and the deferred operations. */
+static void flush_pending(struct mc_cloud *c)
+{
+    struct op *ops = c->deferred;
+    c->deferred = NULL;
+    c->deferred_tail = &c->deferred;
+    c->n_deferred = 0;
+    while (ops) {
+        struct op *next = ops->next;
+        run_op(c, ops);
+        ops = next;
+    }
+    uint32_t n = c->pending.n;
+    struct mc_hostagg retry;
+    if (mc_hostagg_init(&retry, n ? n : 1) != 0)
+        return;
+    struct mc_hostagg_entry e;
+    for (uint32_t k = 0; k < n && mc_hostagg_pop_oldest(&c->pending, &e); k++) {
+        char key[160];
+        mc_cloud_host_key(c->cfg.prefix, e.ver, &e.addr, key, sizeof(key));
+        int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
+        if (node < 0 || !mc_cloud_conn_ready(c->conn, node)) {
+            mc_hostagg_add(&retry, e.ver, &e.addr, &e.v);
+            continue;
+        }
+        struct host_write *w = calloc(1, sizeof(*w));
+        if (!w) {
+            mc_hostagg_add(&retry, e.ver, &e.addr, &e.v);
+            continue;
+        }
+        w->c = c;
+        w->e = e;
+        send_host(c, w);
+    }
+    /* oldest first again, ahead of anything requeued meanwhile */
+    mc_hostagg_merge(&retry, &c->pending);
+    mc_hostagg_merge(&c->pending, &retry);
+    mc_hostagg_free(&retry);
+}
+
+/* Takes what the packet thread handed over, then writes. */
+static void take_mailbox(struct mc_cloud *c)
+{
+    pthread_mutex_lock(&c->mu);
+    mc_hostagg_merge(&c->pending, &c->box);
+    struct op *ops = c->box_ops;
+    c->box_ops = NULL;
+    c->box_ops_tail = &c->box_ops;
+    c->seen_stats = c->box_stats;
+    int stopping = c->stopping;
+    pthread_mutex_unlock(&c->mu);
+    while (ops) {
+        struct op *next = ops->next;
+        run_op(c, ops);
+        ops = next;
+    }
+    flush_pending(c);
+    if (stopping && !c->draining) {
+        c->draining = 1;
+        c->drain_deadline_ms = wall_ms() + c->cfg.drain_timeout_ms;
+        heartbeat(c);
+        ev_timer_start(c->loop, &c->stop_timer);
+    }
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop, (void)revents;
+    take_mailbox(w->data);
+}
+
+static void on_flush_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct mc_cloud *c = w->data;
+    flush_pending(c); /* retries what a down or slow node could not take */
+}
+
+static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    heartbeat(w->data);
+}
+
+/* While stopping: done when nothing is pending or in flight, or at the deadline. */
+static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct mc_cloud *c = w->data;
+    static const double step = 0.02;
+    if (c->pending.n)
+        flush_pending(c);
+    if ((c->pending.n == 0 && c->n_deferred == 0 && mc_cloud_conn_inflight(c->conn) == 0) ||
+        wall_ms() >= c->drain_deadline_ms) {
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    ev_timer_set(w, step, 0);
+    ev_timer_start(loop, w);
+}
+
+static void on_script_loaded(void *privdata, redisReply *r)
+{
+    struct mc_cloud *c = privdata;
+    if (r && r->type == REDIS_REPLY_STRING && r->len == 40) {
+        memcpy(c->sha, r->str, 40);
+        c->sha[40] = 0;
+    }
+}
+
+static void on_node_connect(void *ctx, int node)
+{
+    struct mc_cloud *c = ctx;
+    const char *argv[] = { "SCRIPT", "LOAD", HOST_SCRIPT };
+    size_t len[] = { 6, 4, strlen(HOST_SCRIPT) };
+    mc_cloud_conn_command_node(c->conn, node, 3, argv, len, on_script_loaded, c);
+}
+
+static void *cloud_main(void *arg)
+{
+    struct mc_cloud *c = arg;
+    ev_run(c->loop, 0);
+    return NULL;
+}
+
+/* ======================================================================= */
+/* Life cycle                                                              */
+/* ======================================================================= */
+
+struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, size_t errlen)
+{
+    struct mc_cloud *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "cloud: out of memory");
+        return NULL;
+    }
+    c->cfg = *cfg;
+    if (!c->cfg.prefix)
+        c->cfg.prefix = "";
+    if (!c->cfg.probe_id)
+        c->cfg.probe_id = "mcprobe";
+    c->ops_tail = &c->ops;
+    c->box_ops_tail = &c->box_ops;
+    c->deferred_tail = &c->deferred;
+    c->started_ms = wall_ms();
+    pthread_mutex_init(&c->mu, NULL);
+    c->cache = calloc(CACHE_SLOTS, sizeof(*c->cache));
+    if (!c->cache || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 || mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
+        mc_hostagg_init(&c->pending, c->cfg.max_keys) != 0) {
+        snprintf(err, errlen, "cloud: cannot allocate tables for %u keys", c->cfg.max_keys);
+        goto fail;
+    }
+    c->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!c->loop) {
+        snprintf(err, errlen, "cloud: cannot create an event loop");
+        goto fail;
+    }
+    c->cfg.conn.on_connect = on_node_connect;
+    c->cfg.conn.ctx = c;
+    c->conn = mc_cloud_conn_new(c->loop, &c->cfg.conn, err, errlen);
+    if (!c->conn)
+        goto fail;
+    ev_async_init(&c->wake, on_wake);
+    c->wake.data = c;
+    ev_async_start(c->loop, &c->wake);
+    ev_timer_init(&c->flush_timer, on_flush_timer, c->cfg.flush_ms / 1000.0, c->cfg.flush_ms / 1000.0);
+    c->flush_timer.data = c;
+    ev_timer_start(c->loop, &c->flush_timer);
+    ev_timer_init(&c->heartbeat_timer, on_heartbeat, 0.2, c->cfg.heartbeat_ms / 1000.0);
+    c->heartbeat_timer.data = c;
+    ev_timer_start(c->loop, &c->heartbeat_timer);
+    ev_timer_init(&c->stop_timer, on_stop_timer, 0.0, 0.0);
+    c->stop_timer.data = c;
+    if (pthread_create(&c->thread, NULL, cloud_main, c) != 0) {
+        snprintf(err, errlen, "cloud: cannot start its thread");
+        goto fail;
+    }
+    return c;
+fail:
+    if (c->conn)
+        mc_cloud_conn_free(c->conn);
+    if (c->loop)
+        ev_loop_destroy(c->loop);
+    mc_hostagg_free(&c->batch);
+    mc_hostagg_free(&c->box);
+    mc_hostagg_free(&c->pending);
+    free(c->cache);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return NULL;
+}
+
+int mc_cloud_attach(struct mc_cloud *c, struct mc_flow_table *t)
+{
+    c->flows = t;
+    c->sides_bytes = ((size_t)mc_flow_capacity(t) + 1) * sizeof(struct side);
+    /* untouched pages of the per-flow state cost nothing, as in the flow table */
+    void *p = mmap(NULL, c->sides_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    c->sides = p;
+    return mc_flow_track_dirty(t);
+}
+
+void mc_cloud_stop(struct mc_cloud *c)
+{
+    if (!c)
+        return;
+    if (c->flows)
+        mc_flow_dirty_drain(c->flows, visit_dirty, c);
+    pthread_mutex_lock(&c->mu);
+    c->stopping = 1;
+    pthread_mutex_unlock(&c->mu);
+    handoff(c, 1);
+    pthread_join(c->thread, NULL);
+    /* the thread has stopped: its counters and tables are ours now */
+    MC_CTR_ADD(cloud, dropped_keys, c->pending.dropped_keys + c->batch.dropped_keys);
+    MC_CTR_ADD(cloud, dropped_pkts, c->pending.dropped_pkts + c->batch.dropped_pkts);
+    MC_CTR_ADD(cloud, dropped_bytes, c->pending.dropped_bytes + c->batch.dropped_bytes);
+    MC_CTR_ADD(cloud, undrained_at_exit, c->pending.n);
+    if (c->pending.n)
+        mc_warn("cloud: %u host updates could not be written before exit", c->pending.n);
+    mc_cloud_conn_free(c->conn);
+    ev_loop_destroy(c->loop);
+    apply_results(c, c->box_results);
+    free_ops(c->ops);
+    free_ops(c->box_ops);
+    free_ops(c->deferred);
+    mc_hostagg_free(&c->batch);
+    mc_hostagg_free(&c->box);
+    mc_hostagg_free(&c->pending);
+    if (c->sides)
+        munmap(c->sides, c->sides_bytes);
+    free(c->cache);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}

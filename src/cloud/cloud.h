@@ -1,0 +1,123 @@
+/*
+ * cloud.h - the MicroCloud writer and reader: what the probe shares through
+ * Redis, as the contract in docs/CLOUD.md describes it key by key.
+ *
+ * Two threads.  The packet thread (the probe's main loop) never waits on
+ * Redis: every --cloud-flush-ms it walks the flows that saw packets since
+ * the last flush (the flow table's dirty list), adds their new packets and
+ * bytes to one entry per host, and hands that batch to the cloud thread
+ * through a mailbox it only ever try-locks.  The cloud thread (libev +
+ * hiredis async, src/cloud/conn.c) merges batches into a bounded pending
+ * table and sends one script call per host key per flush; what cannot be
+ * sent (node down, slow, over its in-flight bound) stays pending, merged
+ * with later deltas, until the bound forces the oldest out as
+ * cloud.dropped.*.  It also writes the probe heartbeat, publishes events and
+ * runs the user lookups whose answers the packet thread caches.
+ */
+#ifndef MC_CLOUD_CLOUD_H
+#define MC_CLOUD_CLOUD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cloud/conn.h"
+#include "common/ctr_macros.h"
+#include "flow/flow.h"
+
+#define MC_CLOUD_MAX_NETS 64
+
+struct mc_cidr {
+    uint8_t ver;           /* 4 or 6 */
+    uint8_t bits;          /* prefix length */
+    struct mc_addr net;
+};
+
+struct mc_cloud_config {
+    struct mc_cloud_conn_config conn;
+    const char *prefix;          /* borrowed: prepended to every key and channel ("" default) */
+    uint32_t ttl_ms;             /* ip.* keys expire this long after their last update (--cloud-ttl) */
+    uint32_t flush_ms;           /* --cloud-flush-ms, default 500 */
+    uint32_t heartbeat_ms;       /* probe.<id> refresh period, default 5000; TTL is 3 periods */
+    uint32_t max_keys;           /* bound of host deltas held (batch and pending), default 1,000,000 */
+    uint32_t stream_maxlen;      /* events stream MAXLEN ~, default 100000 */
+    const char *probe_id;        /* borrowed */
+    const char *source;          /* borrowed: capture source(s), for the heartbeat */
+    struct mc_cidr nets[MC_CLOUD_MAX_NETS]; /* --local-networks; none: every host */
+    int n_nets;
+    int lookups;                 /* look up user.ip.<addr> for flows' users (default 1) */
+    uint32_t user_cache_ms;      /* positive answers kept this long, default 60000 */
+    uint32_t negative_cache_ms;  /* "no user" kept this long, default 10000 */
+    uint32_t drain_timeout_ms;   /* at stop: how long to wait for pending writes, default 5000 */
+};
+
+void mc_cloud_config_defaults(struct mc_cloud_config *cfg);
+
+/* Parses "a.b.c.d/n" or "v6/n" (bits default to the full length). 0 or -1. */
+int mc_cloud_parse_cidr(const char *s, struct mc_cidr *out);
+
+struct mc_cloud;
+
+/*
+ * Starts the cloud thread and its connections (asynchronously: this does not
+ * wait for Redis).  Returns NULL with err on a bad configuration.  The
+ * config's strings must outlive the cloud.  Stop with mc_cloud_stop.
+ */
+struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, size_t errlen);
+
+/* Enables dirty tracking on t and sizes the per-flow state; call once, before packets. 0 or -1. */
+int mc_cloud_attach(struct mc_cloud *c, struct mc_flow_table *t);
+
+/* Packet thread, often (every tick): flushes when flush_ms of wall time have passed. */
+void mc_cloud_tick(struct mc_cloud *c, uint64_t wall_ms);
+
+/* Packet thread: a flow is leaving the table; its last deltas are taken and its user filled in. */
+void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f);
+
+/* Probe statistics for the heartbeat (packet thread, any time). */
+void mc_cloud_set_stats(struct mc_cloud *c, uint64_t packets, uint64_t drops, uint64_t flows_active,
+                        uint64_t flows_exported);
+
+/*
+ * User associations (packet thread): user.<id> hash {ip, since, probe, and
+ * attrs given as name/value pairs} and user.ip.<addr> = id, with no TTL.
+ * Queued for the cloud thread; 0, or -1 when the queue is full.
+ */
+int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
+                      const char *const *attrs, int n_attrs);
+int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip);
+
+/* The user of ip from the local cache, or NULL; a miss queues a lookup (answer at a later tick). */
+const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
+
+/*
+ * Final flush: takes every flow's deltas (call after the flow table was
+ * flushed), sends what is pending, waits up to drain_timeout_ms for the
+ * answers, stops the thread and frees everything.
+ */
+void mc_cloud_stop(struct mc_cloud *c);
+
+/* Key text for an address: "ip.<addr>" with the prefix (buf of at least 128 bytes). */
+void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len);
+
+#define MC_CLOUD_CTRS(X, S)                                                \
+    X(S, flushes, "cloud.flushes")                                        \
+    X(S, batches_deferred, "cloud.batches_deferred")                      \
+    X(S, keys_written, "cloud.keys_written")                              \
+    X(S, commands, "cloud.commands")                                      \
+    X(S, write_errors, "cloud.write_errors")                              \
+    X(S, requeued, "cloud.requeued")                                      \
+    X(S, dropped_keys, "cloud.dropped.keys")                              \
+    X(S, dropped_pkts, "cloud.dropped.packets")                           \
+    X(S, dropped_bytes, "cloud.dropped.bytes")                            \
+    X(S, dropped_ops, "cloud.dropped.ops")                                \
+    X(S, refused, "cloud.refused")                                        \
+    X(S, events, "cloud.events")                                          \
+    X(S, heartbeats, "cloud.heartbeats")                                  \
+    X(S, lookups, "cloud.lookups")                                        \
+    X(S, lookup_hits, "cloud.lookup_hits")                                \
+    X(S, users_set, "cloud.users_set")                                    \
+    X(S, users_removed, "cloud.users_removed")                            \
+    X(S, undrained_at_exit, "cloud.undrained_at_exit")
+MC_CTR_DECLARE(cloud, MC_CLOUD_CTRS)
+
+#endif
