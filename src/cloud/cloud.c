@@ -123,6 +123,7 @@ struct mc_cloud {
     struct mc_hostagg pending;     /* deltas not yet accepted by Redis */
     struct op *deferred, **deferred_tail; /* operations waiting for their nodes */
     int n_deferred;
+    int heartbeat_due;
     struct stats seen_stats;
     char sha[41];                  /* HOST_SCRIPT's SHA1 once a node loaded it */
     uint64_t started_ms;
@@ -559,10 +560,17 @@ static void publish_event(struct mc_cloud *c, const char *name, const char *json
     MC_CTR_INC(cloud, events);
 }
 
+static int key_ready(struct mc_cloud *c, const char *key);
+
 static void heartbeat(struct mc_cloud *c)
 {
     char key[200], v[12][32], ttl[24];
     snprintf(key, sizeof(key), "%sprobe.%s", c->cfg.prefix, c->cfg.probe_id);
+    if (!key_ready(c, key)) {
+        c->heartbeat_due = 1; /* sent by the next flush that finds its node up */
+        return;
+    }
+    c->heartbeat_due = 0;
     uint64_t vals[] = { c->started_ms,
                         wall_ms(),
                         c->cfg.heartbeat_ms,
@@ -693,6 +701,8 @@ static void run_op(struct mc_cloud *c, struct op *o)
 /* Sends one script call per pending host key whose node can take it, and the deferred operations. */
 static void flush_pending(struct mc_cloud *c)
 {
+    if (c->heartbeat_due)
+        heartbeat(c);
     struct op *ops = c->deferred;
     c->deferred = NULL;
     c->deferred_tail = &c->deferred;
@@ -782,7 +792,7 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
     static const double step = 0.02;
     if (c->pending.n)
         flush_pending(c);
-    if ((c->pending.n == 0 && c->n_deferred == 0 && mc_cloud_conn_inflight(c->conn) == 0) ||
+    if ((c->pending.n == 0 && c->n_deferred == 0 && !c->heartbeat_due && mc_cloud_conn_inflight(c->conn) == 0) ||
         wall_ms() >= c->drain_deadline_ms) {
         ev_break(loop, EVBREAK_ALL);
         return;

@@ -51,6 +51,9 @@ struct mc_template {
  */
 int mc_export_template_parse(const char *spec, struct mc_template_spec *out, char *err, size_t errlen);
 
+/* Appends the element named name to a parsed list (no-op when present). 0, or -1 when unknown or full. */
+int mc_export_template_add(struct mc_template_spec *s, const char *name);
+
 /*
  * Maps spec for one IP version and dialect (9 or 10): v4/v6 elements are
  * replaced by their counterparts for ip_ver, v9 gets sysUpTime times and

@@ -209,3 +209,16 @@ size_t mc_export_template_record_put(const struct mc_template *t, const struct m
         n += mc_export_ie_encode(t->f[i].ie, t->f[i].len, env, out + n);
     return n;
 }
+
+int mc_export_template_add(struct mc_template_spec *s, const char *name)
+{
+    const struct mc_ie *ie = mc_export_ie_find(name, strlen(name));
+    if (!ie)
+        return -1;
+    if (spec_has(s, ie))
+        return 0;
+    if (s->n >= sizeof(s->ie) / sizeof(s->ie[0]))
+        return -1;
+    s->ie[s->n++] = ie;
+    return 0;
+}

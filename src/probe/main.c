@@ -346,6 +346,7 @@ int main(int argc, char **argv)
     if (p.conf.export.n_collectors == 0 && !p.conf.export.json_path)
         mc_warn("no collector (-n) and no --json: flows are metered and counted only");
 
+    p.conf.export.with_user = p.conf.cloud_on && p.conf.cloud.lookups;
     p.exporter = mc_exporter_new(&p.conf.export, err, sizeof(err));
     if (!p.exporter) {
         fprintf(stderr, "mcprobe: %s\n", err);
