@@ -80,6 +80,7 @@ struct node {
     ev_timer cmd_timer;  /* command timeout of the oldest in-flight command */
     uint32_t backoff_ms;
     int hs_auth_failed, hs_failed;
+    int stalled;         /* the oldest command waited command_timeout_ms: no new ones until a reply */
 };
 
 struct mc_cloud_conn {
@@ -448,6 +449,9 @@ static void node_connect(struct node *n)
     }
     n->ac = ac;
     n->state = NODE_CONNECTING;
+    n->stalled = 0;
+    if (!n->is_unix)
+        redisEnableKeepAlive(&ac->c); /* a peer that vanished without a word is found out */
     redisAsyncSetConnectCallback(ac, connect_cb);
     redisAsyncSetDisconnectCallback(ac, disconnect_cb);
     timer_restart(c, &n->timer, c->cfg.connect_timeout_ms / 1000.);
@@ -483,10 +487,21 @@ static void cmd_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         timer_restart(c, w, limit - age);
         return;
     }
-    MC_CTR_INC(cloud_conn, timeouts);
-    set_err(c, "%s: no reply for %u ms, reconnecting", n->name, (unsigned)c->cfg.command_timeout_ms);
-    node_drop(n);
-    node_backoff(n);
+    /*
+     * A slow node is not a dead one: commands already written may still be
+     * executed, so failing them here (and letting the caller resend) would
+     * count some updates twice.  The node is only held back from new
+     * commands until it answers again; a dead peer is detected by the
+     * connection itself (RST, EOF, TCP keepalive) and only then are its
+     * commands failed.
+     */
+    if (!n->stalled) {
+        n->stalled = 1;
+        MC_CTR_INC(cloud_conn, timeouts);
+        set_err(c, "%s: no reply for %u ms: sending nothing new until it answers", n->name,
+                (unsigned)c->cfg.command_timeout_ms);
+    }
+    timer_restart(c, w, limit);
 }
 
 /* ---- commands ---- */
@@ -534,7 +549,7 @@ static void req_finish(struct req *q, redisReply *reply)
 
 static int node_usable(const struct mc_cloud_conn *c, const struct node *n)
 {
-    return n->state == NODE_READY && n->ac && n->inflight < c->cfg.max_inflight;
+    return n->state == NODE_READY && n->ac && !n->stalled && n->inflight < c->cfg.max_inflight;
 }
 
 static void reply_cb(redisAsyncContext *ac, void *r, void *privdata);
@@ -671,6 +686,8 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     redisReply *reply = r;
     list_remove(&n->head, &n->tail, q);
     n->inflight--;
+    if (reply && n->stalled)
+        n->stalled = 0; /* it answers again */
     if (!reply) {
         if (n->ac == ac && n->state == NODE_READY)
             n->state = NODE_LOST; /* hiredis is tearing it down: refuse new commands */

@@ -7,7 +7,9 @@
  * a cluster node) routes by slot to the master that owns it, from CLUSTER
  * SLOTS, follows MOVED (refreshing the slot map) and ASK (ASKING + retry on
  * the target), and refreshes the map on topology changes.  A lost node is
- * reconnected with exponential backoff; commands are bounded per node
+ * reconnected with exponential backoff (a dead TCP peer is found by
+ * keepalive; a merely slow one is held back, never dropped, so no command
+ * can run twice); commands are bounded per node
  * (max_inflight): mc_cloud_conn_command refuses rather than queue without
  * bound, and the caller keeps its data for the next flush.
  *
@@ -34,7 +36,8 @@ struct mc_cloud_conn_config {
     const char *password;         /* borrowed: NULL: no AUTH */
     int db;                       /* SELECT db (standalone only) */
     uint32_t connect_timeout_ms;  /* default 1000 */
-    uint32_t command_timeout_ms;  /* a node that does not answer for this long is dropped and reconnected; default 2000 */
+    uint32_t command_timeout_ms;  /* a node that leaves a command unanswered this long gets no new ones until it
+                                     answers (its commands are kept, not failed: they may still run); default 2000 */
     uint32_t max_inflight;        /* commands awaiting a reply, per node; default 10000 */
     uint32_t backoff_min_ms, backoff_max_ms; /* reconnect delay doubles from min to max; defaults 100, 5000 */
     /* Called after a node (re)connects and authenticates, before any command

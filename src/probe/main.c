@@ -359,7 +359,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (p.conf.cloud_on) {
-        static char probe_id[320], source[256];
+        static char probe_id[400], source[256];
         char host[128] = "localhost";
         gethostname(host, sizeof(host) - 1);
         snprintf(source, sizeof(source), "%s", p.conf.sources[0]);

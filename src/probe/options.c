@@ -381,8 +381,8 @@ const struct mc_opt mc_probe_opts[] = {
     { "redis-db", 0, "N", "0", "Database number on standalone nodes (SELECT).", set_redis_db, 0, CLOUD },
     { "redis-connect-timeout", 0, "MS", "1000", "Give up a connection attempt after this long (then retry with "
       "backoff).", set_redis_connect_timeout, 0, CLOUD },
-    { "redis-timeout", 0, "MS", "2000", "A node that does not answer a command for this long is dropped and "
-      "reconnected; what it did not confirm is written again.", set_redis_timeout, 0, CLOUD },
+    { "redis-timeout", 0, "MS", "2000", "A node that leaves a command unanswered this long gets no new commands "
+      "until it answers; its updates wait, merged, in memory (a dead node is found by the connection itself).", set_redis_timeout, 0, CLOUD },
     { "cloud-prefix", 0, "STR", "\"\"", "Prefix of every key and channel the probe writes.", set_cloud_prefix, 0,
       CLOUD },
     { "cloud-ttl", 0, "SECONDS", "300", "Host keys (ip.<addr>) expire this long after their last update.",

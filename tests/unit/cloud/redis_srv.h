@@ -41,7 +41,7 @@ static int rs_n;
 static char rs_dir[256];
 static int rs_atexit_done;
 
-static double rs_now(void)
+__attribute__((unused)) static double rs_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -49,7 +49,7 @@ static double rs_now(void)
 }
 
 /* 1 when redis-server is on PATH. */
-static int rs_have(const char *prog)
+__attribute__((unused)) static int rs_have(const char *prog)
 {
     const char *path = getenv("PATH");
     char buf[512];
@@ -66,7 +66,7 @@ static int rs_have(const char *prog)
     return 0;
 }
 
-static int rs_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+__attribute__((unused)) static int rs_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
     (void)flag;
@@ -76,7 +76,7 @@ static int rs_rm(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 }
 
 /* Kills every server started and removes the temporary directory. */
-static void rs_cleanup(void)
+__attribute__((unused)) static void rs_cleanup(void)
 {
     for (int i = 0; i < rs_n; i++) {
         if (rs_servers[i].pid > 0) {
@@ -93,7 +93,7 @@ static void rs_cleanup(void)
     }
 }
 
-static int rs_teardown(void **state)
+__attribute__((unused)) static int rs_teardown(void **state)
 {
     (void)state;
     rs_cleanup();
@@ -101,7 +101,7 @@ static int rs_teardown(void **state)
 }
 
 /* The per-test temporary directory (created on first use). */
-static const char *rs_tmpdir(void)
+__attribute__((unused)) static const char *rs_tmpdir(void)
 {
     if (!rs_atexit_done) {
         atexit(rs_cleanup);
@@ -118,7 +118,7 @@ static const char *rs_tmpdir(void)
 }
 
 /* A loopback TCP port free now (and port + 10000 too when bus, for a cluster node). */
-static int rs_free_port(int bus)
+__attribute__((unused)) static int rs_free_port(int bus)
 {
     for (int tries = 0; tries < 200; tries++) {
         int port = 20000 + (int)((unsigned)rand() % 30000);
@@ -143,7 +143,7 @@ static int rs_free_port(int bus)
 }
 
 /* Forks and execs redis-server for s (its log goes to DIR/redis-<port>.log). */
-static void rs_exec(struct rs_server *s)
+__attribute__((unused)) static void rs_exec(struct rs_server *s)
 {
     const char *argv[40];
     char portbuf[16], logbuf[400], dirbuf[300];
@@ -187,7 +187,7 @@ static void rs_exec(struct rs_server *s)
 }
 
 /* Synchronous hiredis context to s, or NULL. Free with redisFree. */
-static redisContext *rs_sync(const struct rs_server *s)
+__attribute__((unused)) static redisContext *rs_sync(const struct rs_server *s)
 {
     struct timeval tv = { 1, 0 };
     redisContext *rc = s->port ? redisConnectWithTimeout("127.0.0.1", s->port, tv)
@@ -202,7 +202,7 @@ static redisContext *rs_sync(const struct rs_server *s)
 }
 
 /* Waits until s answers PING (or NOAUTH); returns 1, or 0 after timeout seconds. */
-static int rs_wait(const struct rs_server *s, double timeout)
+__attribute__((unused)) static int rs_wait(const struct rs_server *s, double timeout)
 {
     double end = rs_now() + timeout;
     while (rs_now() < end) {
@@ -226,7 +226,7 @@ static int rs_wait(const struct rs_server *s, double timeout)
  * else on a free loopback port; extra arguments are appended (NULL-ended).
  * Returns the server, waited for, or NULL.
  */
-static struct rs_server *rs_start(int unix_only, int bus, ...)
+__attribute__((unused)) static struct rs_server *rs_start(int unix_only, int bus, ...)
 {
     if (rs_n >= RS_MAX || !rs_tmpdir())
         return NULL;
@@ -250,7 +250,7 @@ static struct rs_server *rs_start(int unix_only, int bus, ...)
 }
 
 /* Restarts a killed server with the same arguments; returns 1 when it answers. */
-static int rs_restart(struct rs_server *s)
+__attribute__((unused)) static int rs_restart(struct rs_server *s)
 {
     if (s->pid > 0) {
         kill(s->pid, SIGKILL);
@@ -261,7 +261,7 @@ static int rs_restart(struct rs_server *s)
 }
 
 /* SIGKILLs s and reaps it. */
-static void rs_kill(struct rs_server *s)
+__attribute__((unused)) static void rs_kill(struct rs_server *s)
 {
     kill(s->pid, SIGKILL);
     waitpid(s->pid, NULL, 0);
@@ -269,7 +269,7 @@ static void rs_kill(struct rs_server *s)
 }
 
 /* "127.0.0.1:port" or "unix:/path" for the layer's config; static buffer per server. */
-static const char *rs_addr(const struct rs_server *s)
+__attribute__((unused)) static const char *rs_addr(const struct rs_server *s)
 {
     static char buf[RS_MAX][320];
     int i = (int)(s - rs_servers);
@@ -294,7 +294,7 @@ __attribute__((unused)) static redisReply *rs_cmd(const struct rs_server *s, con
     return r;
 }
 
-static void rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
+__attribute__((unused)) static void rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)w;
@@ -302,7 +302,7 @@ static void rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Runs loop until cond(arg) or timeout seconds; returns the last cond value. */
-static int rs_run_until(struct ev_loop *loop, int (*cond)(void *), void *arg, double timeout)
+__attribute__((unused)) static int rs_run_until(struct ev_loop *loop, int (*cond)(void *), void *arg, double timeout)
 {
     ev_timer t;
     ev_timer_init(&t, rs_tick, 0.005, 0.005);
@@ -316,7 +316,7 @@ static int rs_run_until(struct ev_loop *loop, int (*cond)(void *), void *arg, do
 }
 
 /* Runs loop for seconds. */
-static void rs_run_for(struct ev_loop *loop, double seconds)
+__attribute__((unused)) static void rs_run_for(struct ev_loop *loop, double seconds)
 {
     rs_run_until(loop, NULL, NULL, seconds);
 }

@@ -1,0 +1,556 @@
+#!/usr/bin/python3
+"""The Python client (python/microcloud) and python/mcquery against real redis-server processes.
+
+Three topologies, each written exactly as docs/CLOUD.md says the probe writes
+(plain redis-py, standalone keys on the node the contract's mapping names):
+  (a) one node on a unix socket, with a password;
+  (b) two standalone TCP nodes, key prefix "mc:";
+  (c) a 3-master Redis Cluster made with redis-cli --cluster create, prefix "t:".
+Each checks Cloud.host/hosts/user_of/user/probes/replay/consume/events and
+mcquery's output; the key mapping is checked against known vectors, against
+`redis-cli cluster keyslot` and, when mcprobe has --cloud-locate, against the C
+implementation.  Every redis-server started here is stopped, even on failure.
+"""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import mctest  # noqa: E402
+
+PYDIR = os.path.join(mctest.SRC, "python")
+MCQUERY = os.path.join(PYDIR, "mcquery")
+sys.path.insert(0, PYDIR)
+
+if not shutil.which("redis-server") or not shutil.which("redis-cli"):
+    mctest.skip("redis-server/redis-cli are not installed (apt-get install redis-server redis-tools)")
+try:
+    import redis  # noqa: E402
+    from redis.cluster import RedisCluster  # noqa: E402
+except ImportError:
+    mctest.skip("python3-redis (>= 4.1, with redis.cluster) is not installed")
+
+from microcloud import Cloud, keyspace  # noqa: E402
+from microcloud.client import parse_node  # noqa: E402
+
+c = mctest.Checker()
+work = tempfile.mkdtemp(prefix="mcpy")
+procs = []
+
+
+def _bindable(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port(cluster=False):
+    """A free loopback port; for a cluster node, below 55536 with port+10000 (its bus) free too."""
+    if not cluster:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
+    rnd = random.Random()
+    while True:
+        port = rnd.randint(20000, 45000)
+        if _bindable(port) and _bindable(port + 10000):
+            return port
+
+
+def start_redis(name, unix=False, cluster=False, password=None):
+    """Starts a redis-server; returns (its address for Cloud, "127.0.0.1:P" or "unix:/path"; a client)."""
+    for attempt in range(5):  # a free port can be taken by someone else before the server binds it
+        try:
+            return _start_redis("%s.%d" % (name, attempt), unix, cluster, password)
+        except RuntimeError:
+            if attempt == 4:
+                raise
+
+
+def _start_redis(name, unix, cluster, password):
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    args = ["redis-server", "--save", "", "--appendonly", "no", "--dir", d, "--logfile", os.path.join(d, "log"),
+            "--daemonize", "no"]
+    if unix:
+        sock = os.path.join(d, "redis.sock")
+        args += ["--port", "0", "--unixsocket", sock, "--unixsocketperm", "700"]
+        addr, conn = "unix:" + sock, {"unix_socket_path": sock}
+    else:
+        port = free_port(cluster)
+        args += ["--port", str(port), "--bind", "127.0.0.1"]
+        addr, conn = "127.0.0.1:%d" % port, {"host": "127.0.0.1", "port": port}
+    if cluster:
+        args += ["--cluster-enabled", "yes", "--cluster-config-file", os.path.join(d, "nodes.conf")]
+    if password:
+        args += ["--requirepass", password]
+    procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    r = redis.Redis(password=password, socket_timeout=2, **conn)
+    for _ in range(200):
+        try:
+            r.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if procs[-1].poll() is not None:
+                raise RuntimeError("redis-server %s exited: %s" % (name, open(os.path.join(d, "log")).read()))
+            time.sleep(0.02)
+    else:
+        raise RuntimeError("redis-server %s does not answer" % name)
+    return addr, r
+
+
+def stop_all():
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+class Writer:
+    """Writes the cloud exactly as the contract says the probe does."""
+
+    def __init__(self, prefix, nodes=None, cluster=None):
+        self.prefix, self.nodes, self.cluster = prefix, nodes, cluster
+        self.now = int(time.time() * 1000)
+
+    def on(self, key):
+        if self.cluster is not None:
+            return self.cluster
+        return self.nodes[keyspace.node_for_key(key, len(self.nodes))]
+
+    def host(self, ip, **f):
+        k = self.prefix + "ip." + ip
+        self.on(k).hset(k, mapping={n: str(v) for n, v in f.items()})
+        self.on(k).pexpire(k, 600000)
+
+    def probe(self, pid, **f):
+        k = self.prefix + "probe." + pid
+        self.on(k).hset(k, mapping={n: str(v) for n, v in f.items()})
+        self.on(k).pexpire(k, 3 * int(f.get("interval_ms", 1000)))
+
+    def user(self, uid, ip, attrs):
+        k = self.prefix + "user." + uid
+        self.on(k).hset(k, mapping=dict(attrs, ip=ip, since=str(self.now), probe="p1"))
+        k2 = self.prefix + "user.ip." + ip
+        self.on(k2).set(k2, uid)
+
+    def event(self, etype, data, publish=True, xadd=True):
+        payload = json.dumps(data)
+        chan = self.prefix + "events." + etype
+        if publish:
+            self.on(chan).publish(chan, payload)
+        if xadd:
+            k = self.prefix + "events"
+            return self.on(k).xadd(k, {"type": etype, "data": payload}, maxlen=10000, approximate=True)
+
+
+def mcquery(args, timeout=30):
+    p = subprocess.run([MCQUERY] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def make_hosts(rnd):
+    hosts = {}
+    ips = ["10.0.%d.%d" % (i // 200, i % 200 + 1) for i in range(40)]
+    ips += ["2001:db8::%x" % (i + 1) for i in range(15)] + ["fe80::1:2:3:4", "::1", "192.168.1.1",
+                                                             "::ffff:10.1.2.3", "2001:db8:0:1:1:1:1:1"]
+    for ip in ips:
+        sent_pkt, rcvd_pkt = rnd.randint(1, 10 ** 6), rnd.randint(0, 10 ** 6)
+        first = 1700000000000 + rnd.randint(0, 10 ** 6)
+        hosts[ip] = {"sent_pkt": sent_pkt, "rcvd_pkt": rcvd_pkt, "sent_bytes": sent_pkt * rnd.randint(40, 1500),
+                     "rcvd_bytes": rcvd_pkt * rnd.randint(40, 1500), "flows": rnd.randint(1, 5000),
+                     "first_seen": first, "last_seen": first + rnd.randint(0, 10 ** 7)}
+    return hosts
+
+
+def check_topology(name, cloud, writer, cli_args, raw_clients):
+    """Every check of the client and mcquery on one topology. raw_clients: redis.Redis per node/master."""
+    rnd = random.Random(name)
+    hosts = make_hosts(rnd)
+    for ip, f in hosts.items():
+        writer.host(ip, **f)
+    probes = {}
+    for i, pid in enumerate(("p1", "probe-two", "edge.3")):
+        probes[pid] = {"version": "1.%d.0" % i, "source": "eth%d" % i, "started": writer.now - 5000,
+                       "heartbeat": writer.now, "interval_ms": 60000 * (i + 1), "packets": 1000 * i,
+                       "drops": i, "flows_active": 10 + i, "flows_exported": 100 + i, "cloud_commands": 7 * i,
+                       "cloud_dropped_keys": 0, "cloud_dropped_updates": i}
+        writer.probe(pid, **probes[pid])
+    writer.user("alice", "10.0.0.1", {"name": "Alice", "group": "ops"})
+    writer.user("bob", "2001:db8::5", {"name": "Bob"})
+    tag = "[%s] " % name
+
+    # where the keys went: standalone nodes each hold some (the mapping spreads them)
+    per_node = [len(list(r.scan_iter(match=writer.prefix + "ip.*"))) for r in raw_clients]
+    c.check(sum(per_node) == len(hosts) and (len(raw_clients) == 1 or min(per_node) > 0),
+            tag + "ip keys per node %s, expected %d spread over all" % (per_node, len(hosts)))
+
+    # host / hosts
+    bad = [ip for ip in hosts if cloud.host(ip) != hosts[ip]]
+    c.check(not bad, tag + "host() differs for %d of %d hosts, e.g. %s: %r" % (
+        len(bad), len(hosts), bad[:1], cloud.host(bad[0]) if bad else None))
+    c.check(cloud.host("2001:DB8:0:0::3") == hosts["2001:db8::3"], tag + "host() does not normalise IPv6 text")
+    c.check(cloud.host("::FFFF:0A01:0203") == hosts["::ffff:10.1.2.3"]
+            and cloud.host("2001:db8::1:1:1:1:1") == hosts["2001:db8:0:1:1:1:1:1"],
+            tag + "host() does not write IPv6 as inet_ntop (RFC 5952) does")
+    c.check(cloud.host("10.9.9.9") is None, tag + "host(unknown) is not None")
+    got = cloud.hosts()
+    c.check(got == hosts, tag + "hosts(): %d hosts, expected %d; differ: %s" % (
+        len(got), len(hosts), sorted(set(got) ^ set(hosts))[:5] or [k for k in got if got[k] != hosts.get(k)][:5]))
+
+    # users
+    c.check(cloud.user_of("10.0.0.1") == "alice", tag + "user_of(10.0.0.1) = %r" % cloud.user_of("10.0.0.1"))
+    c.check(cloud.user_of("2001:0db8::0005") == "bob", tag + "user_of(2001:0db8::0005) does not find bob")
+    c.check(cloud.user_of("10.0.0.2") is None, tag + "user_of(unbound ip) is not None")
+    u = cloud.user("alice")
+    c.check(u == {"name": "Alice", "group": "ops", "ip": "10.0.0.1", "since": writer.now, "probe": "p1"},
+            tag + "user(alice) = %r" % u)
+    c.check(cloud.user("nobody") == {}, tag + "user(unknown) is not {}")
+
+    # probes
+    got = cloud.probes()
+    c.check(got == probes, tag + "probes() = %r" % got)
+    c.check(isinstance(got.get("p1", {}).get("version"), str) and isinstance(got.get("p1", {}).get("drops"), int),
+            tag + "probes(): version must stay a string, counters ints")
+
+    # replay
+    kinds = ("host.new", "user.login", "host.scan", "probe.up")
+    ids, evs = [], []
+    for i in range(10):
+        d = {"ip": "10.0.0.%d" % (i + 1), "probe": "p1", "ts": writer.now + i, "n": i}
+        ids.append(writer.event(kinds[i % 4], d, publish=False).decode())
+        evs.append((ids[-1], kinds[i % 4], d))
+        if i == 4:
+            time.sleep(0.005)  # a later millisecond for --since
+    got = cloud.replay()
+    c.check(got == evs, tag + "replay() = %r..., expected %r..." % (got[:2], evs[:2]))
+    c.check(cloud.replay(count=3) == evs[:3], tag + "replay(count=3)")
+    since = int(ids[5].split("-")[0])
+    want = [e for e in evs if int(e[0].split("-")[0]) >= since]
+    c.check(cloud.replay(since_ms=since) == want and len(want) >= 5,
+            tag + "replay(since_ms=%d): %d events, expected %d" % (since, len(cloud.replay(since_ms=since)), len(want)))
+
+    # consume: stop midway, add events, a new consume() of the same group gets exactly the rest
+    g = cloud.consume("g1", "c1", block_ms=200, follow=False)
+    first = [next(g) for _ in range(4)]
+    g.close()
+    more = []
+    for i in range(10, 15):
+        d = {"ip": "10.0.0.%d" % (i + 1), "probe": "p1", "ts": writer.now + i, "n": i}
+        more.append((writer.event(kinds[i % 4], d, publish=False).decode(), kinds[i % 4], d))
+    allev = evs + more
+    rest = list(cloud.consume("g1", "c1", block_ms=200, follow=False))
+    c.check(first == allev[:4], tag + "consume(): first four %r" % [e[0] for e in first])
+    c.check(rest == allev[4:], tag + "consume() after a stop: got %s, expected %s" % (
+        [e[0] for e in rest], [e[0] for e in allev[4:]]))
+    again = list(cloud.consume("g1", "c1", block_ms=100, follow=False))
+    c.check(again == [], tag + "consume() of a caught-up group gives %d events again" % len(again))
+    c.check(list(cloud.consume("g2", "x", block_ms=100, follow=False)) == allev,
+            tag + "a new group does not get the whole stream")
+    # small batches, another consumer name: the group's position is what counts
+    g = cloud.consume("g3", "c1", block_ms=200, count=2, follow=False)
+    first = [next(g) for _ in range(6)]
+    g.close()
+    rest = list(cloud.consume("g3", "c2", block_ms=200, count=2, follow=False))
+    c.check(first + rest == allev, tag + "consume(count=2) by two consumers: %d + %d events, expected %d in order"
+            % (len(first), len(rest), len(allev)))
+    # follow=True picks up an event added while it waits
+    g = cloud.consume("g4", "c1", block_ms=100, start="$")
+    late = {"ip": "10.0.0.99", "probe": "p1", "ts": writer.now + 99}
+    t = threading.Timer(0.3, lambda: writer.event("host.new", late, publish=False))
+    t.start()
+    got = next(g)
+    g.close()
+    t.join()
+    c.check(got[1:] == ("host.new", late), tag + "consume(follow) got %r" % (got,))
+
+    # events: a thread publishes while the generator reads
+    ev = cloud.events(idle_timeout=10)
+    sent = [("events.%s" % kinds[i % 4], {"ip": "10.1.0.%d" % i, "probe": "p1", "ts": writer.now + i})
+            for i in range(20)]
+
+    def publish():
+        writer.event("other.noise", {"x": 1}, xadd=False)  # events.other.noise matches events.*: sent too
+        if writer.prefix:
+            r = writer.on("events.host.new")
+            r.publish("events.host.new", "{}")  # no prefix: must not be seen
+        for ch, d in sent:
+            writer.event(ch[len("events."):], d, xadd=False)
+            time.sleep(0.002)
+
+    th = threading.Thread(target=publish)
+    th.start()
+    got = []
+    for item in ev:
+        got.append(item)
+        if len(got) == len(sent) + 1:
+            break
+    ev.close()
+    th.join()
+    want = [("events.other.noise", {"x": 1})] + sent
+    key = lambda e: json.dumps(e, sort_keys=True)  # noqa: E731
+    c.check(sorted(got, key=key) == sorted(want, key=key),
+            tag + "events(): got %d events, expected %d; first got %r" % (len(got), len(want), got[:2]))
+    ev = cloud.events("events.host.*", idle_timeout=0.5)
+    writer.event("user.login", {"ip": "10.0.0.1"}, xadd=False)
+    writer.event("host.new", {"ip": "10.0.0.2"}, xadd=False)
+    got = list(ev)
+    c.check(got == [("events.host.new", {"ip": "10.0.0.2"})], tag + "events(events.host.*) = %r" % got)
+
+    # mcquery
+    rc, out, err = mcquery(cli_args + ["--json", "hosts"])
+    try:
+        rows = json.loads(out)
+    except ValueError:
+        rows = None
+    order = sorted(hosts, key=lambda ip: -(hosts[ip]["sent_bytes"] + hosts[ip]["rcvd_bytes"]))
+    c.check(rc == 0 and rows is not None and [r["ip"] for r in rows] == order
+            and all(dict(hosts[r["ip"]], ip=r["ip"]) == r for r in rows),
+            tag + "mcquery --json hosts: rc %d, %s %s" % (rc, out[:200], err[:300]))
+    rc, out, err = mcquery(cli_args + ["hosts"])
+    lines = out.splitlines()
+    c.check(rc == 0 and len(lines) == len(hosts) + 1 and lines[0].split()[0] == "IP"
+            and [ln.split()[0] for ln in lines[1:]] == order
+            and lines[1].split()[3] == str(hosts[order[0]]["sent_bytes"]),
+            tag + "mcquery hosts: rc %d, %r %s" % (rc, lines[:3], err[:300]))
+    rc, out, err = mcquery(cli_args + ["--json", "host", "2001:DB8::3"])
+    c.check(rc == 0 and json.loads(out or "null") == hosts["2001:db8::3"], tag + "mcquery --json host: %r %s" % (
+        out[:200], err[:300]))
+    rc, out, err = mcquery(cli_args + ["host", "10.0.0.1"])
+    c.check(rc == 0 and ("sent_bytes   %d" % hosts["10.0.0.1"]["sent_bytes"]) in out,
+            tag + "mcquery host: %r" % out[:300])
+    rc, out, err = mcquery(cli_args + ["host", "10.9.9.9"])
+    c.check(rc == 1 and "unknown" in err, tag + "mcquery host UNKNOWN: rc %d %r" % (rc, err))
+    rc, out, err = mcquery(cli_args + ["--json", "probes"])
+    c.check(rc == 0 and json.loads(out or "null") == probes, tag + "mcquery --json probes: %r %s" % (out[:200], err))
+    rc, out, err = mcquery(cli_args + ["probes"])
+    c.check(rc == 0 and len(out.splitlines()) == 4 and "probe-two" in out, tag + "mcquery probes: %r" % out[:300])
+    rc, out, err = mcquery(cli_args + ["--json", "user", "2001:db8::5"])
+    c.check(rc == 0 and json.loads(out or "null") == {"id": "bob", "user": cloud.user("bob")},
+            tag + "mcquery --json user: %r %s" % (out[:200], err))
+    rc, out, err = mcquery(cli_args + ["user", "10.0.0.1"])
+    c.check(rc == 0 and "alice" in out and "Alice" in out, tag + "mcquery user: %r %s" % (out[:200], err))
+    rc, out, err = mcquery(cli_args + ["--json", "replay"])
+    c.check(rc == 0 and [(e["id"], e["type"], e["data"]) for e in json.loads(out or "[]")] == cloud.replay()
+            and len(cloud.replay()) == 16, tag + "mcquery --json replay: %r %s" % (out[:200], err))
+    rc, out, err = mcquery(cli_args + ["replay", "--since", str(since)])
+    c.check(rc == 0 and [ln.split()[0] for ln in out.splitlines()] == [e[0] for e in cloud.replay(since_ms=since)],
+            tag + "mcquery replay --since: %r %s" % (out[:200], err))
+    return allev
+
+
+def check_mcquery_events(cli_args, writer, raw_clients, need):
+    """mcquery events prints each event as it arrives and exits 0 on SIGINT."""
+    p = subprocess.Popen([MCQUERY] + cli_args + ["events", "events.host.*"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and sum(r.pubsub_numpat() for r in raw_clients) < need:
+            time.sleep(0.02)
+        for i in range(5):
+            writer.event("host.new", {"ip": "10.2.0.%d" % i}, xadd=False)
+        writer.event("user.login", {"ip": "10.2.0.9"}, xadd=False)
+        lines = []
+        while len(lines) < 5:
+            ln = p.stdout.readline()
+            if not ln:
+                break
+            lines.append(ln.decode().rstrip("\n"))
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    want = ['events.host.new {"ip": "10.2.0.%d"}' % i for i in range(5)]
+    c.check(sorted(lines) == want, "mcquery events printed %r" % lines)
+    c.check(p.returncode == 0 and b"Traceback" not in err, "mcquery events on SIGINT: rc %d, %r" % (
+        p.returncode, err[-300:]))
+
+
+def check_mapping(cluster_port):
+    """Known vectors, redis-cli cluster keyslot, redis-py's key_slot and (if present) the C --cloud-locate."""
+    c.check(keyspace.keyslot("foo") == 12182, "keyslot(foo) = %d" % keyspace.keyslot("foo"))
+    c.check(keyspace.crc16(b"123456789") == 0x31C3, "crc16(123456789) = %#x" % keyspace.crc16(b"123456789"))
+    c.check(keyspace.fnv1a64(b"") == 0xcbf29ce484222325, "fnv1a64('')")
+    c.check(keyspace.fnv1a64(b"a") == 0xaf63dc4c8601ec8c, "fnv1a64('a') = %#x" % keyspace.fnv1a64(b"a"))
+    c.check(keyspace.key_tag("{user1000}.following") == b"user1000" and keyspace.key_tag("foo{}{bar}") == b"foo{}{bar}"
+            and keyspace.key_tag("foo{{bar}}zap") == b"{bar" and keyspace.key_tag("foo{bar}{zap}") == b"bar",
+            "key_tag does not follow Redis hash tag rules")
+    c.check([keyspace.jump_hash(k, 1) for k in range(100)] == [0] * 100, "jump_hash(k, 1) != 0")
+    # jump_hash(fnv1a64(whole key), n) for n = 3, 7, 64, from a literal C transcription of the contract
+    vectors = [("ip.10.0.0.1", 0, 0, 17), ("ip.2001:db8::1", 2, 2, 49), ("events", 0, 5, 43), ("mc:events", 0, 6, 34),
+               ("user.{alice}", 0, 6, 8), ("日本", 0, 6, 37), ("probe.p1", 0, 5, 32), ("foo", 1, 1, 1)]
+    bad = [v for v in vectors if tuple(keyspace.jump_hash(keyspace.fnv1a64(v[0]), n) for n in (3, 7, 64)) != v[1:]]
+    c.check(not bad and keyspace.jump_hash(0xcbf29ce484222325, 1000) == 266
+            and keyspace.jump_hash(123456789, 100000) == 42483, "jump_hash vectors differ: %r" % bad)
+    c.check(keyspace.node_for_key("user.{alice}", 7) == keyspace.jump_hash(keyspace.fnv1a64(b"alice"), 7),
+            "node_for_key does not hash the hash tag")
+    # jump hash is consistent: growing n moves a key only to the new bucket
+    moved_ok = True
+    for k in range(2000):
+        h = keyspace.fnv1a64(str(k))
+        for n in range(1, 8):
+            a, b = keyspace.jump_hash(h, n), keyspace.jump_hash(h, n + 1)
+            moved_ok &= (a == b or b == n) and 0 <= a < n
+    c.check(moved_ok, "jump_hash moves keys between old buckets when n grows")
+
+    rnd = random.Random(7)
+    alphabet = "abcxyz019.:-_{}é日本ü"
+    keys = ["ip.10.0.0.1", "ip.2001:db8::1", "ip.::1", "ip.fe80::1%eth0", "events", "mc:events", "{events}.x",
+            "user.{alice}", "foo{}{bar}", "{}", "{", "}", "a{b", "é", "日本.{日本}", "probe.p1", "foo", "x" * 300]
+    while len(keys) < 1000:
+        kind = rnd.randrange(4)
+        if kind == 0:
+            keys.append("ip.2001:db8:%x::%x" % (rnd.randrange(65536), rnd.randrange(65536)))
+        elif kind == 1:
+            keys.append("ip.10.%d.%d.%d" % (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)))
+        else:
+            keys.append("".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 20))))
+    from redis.crc import key_slot
+    bad = [k for k in keys if keyspace.keyslot(k) != key_slot(k.encode())]
+    c.check(not bad, "keyslot differs from redis-py's key_slot for %r" % bad[:5])
+    bad = []
+    for k in keys[:50]:
+        r = subprocess.run(["redis-cli", "-p", str(cluster_port), "cluster", "keyslot", k], stdout=subprocess.PIPE,
+                           timeout=10)
+        if r.stdout.decode().strip() != str(keyspace.keyslot(k)):
+            bad.append((k, r.stdout.decode().strip(), keyspace.keyslot(k)))
+    c.check(not bad, "keyslot differs from redis-cli cluster keyslot: %r" % bad[:5])
+
+    helptext = ""
+    if os.path.exists(mctest.MCPROBE):
+        helptext = subprocess.run([mctest.MCPROBE, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  timeout=30).stdout.decode("utf-8", "replace")
+    if "--cloud-locate" not in helptext:
+        print("SKIP C/Python mapping: mcprobe has no --cloud-locate yet")
+        return
+    seen = {}
+    for i in range(0, len(keys), 50):  # mcprobe takes at most 64 keys a run
+        chunk = keys[i:i + 50]
+        # one --cloud-locate=KEY per key: keys may start with '-'
+        r = subprocess.run([mctest.MCPROBE, "--redis", "n0,n1,n2"] + ["--cloud-locate=" + k for k in chunk],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        c.check(r.returncode == 0, "mcprobe --cloud-locate: rc %d, %r" % (r.returncode, r.stderr[:300]))
+        for line in r.stdout.decode("utf-8", "replace").splitlines():
+            parts = line.rsplit(" ", 2)
+            if len(parts) == 3:
+                seen[parts[0]] = (int(parts[1]), int(parts[2]))
+    bad = [(k, seen.get(k), (keyspace.node_for_key(k, 3), keyspace.keyslot(k))) for k in keys
+           if seen.get(k) != (keyspace.node_for_key(k, 3), keyspace.keyslot(k))]
+    c.check(not bad, "C and Python mappings differ for %d of %d keys, e.g. %r" % (len(bad), len(keys), bad[:3]))
+
+
+def main():
+    t0 = time.time()
+    # unit: address parsing
+    c.check(parse_node("10.0.0.1") == {"host": "10.0.0.1", "port": 6379} and
+            parse_node("[::1]:7000") == {"host": "::1", "port": 7000} and
+            parse_node("unix:/tmp/r.sock") == {"unix_socket_path": "/tmp/r.sock"} and
+            parse_node("h:1") == {"host": "h", "port": 1}, "parse_node")
+
+    # unreachable cloud: a clear message and exit 1
+    port = free_port()
+    rc, out, err = mcquery(["--redis", "127.0.0.1:%d" % port, "hosts"])
+    c.check(rc == 1 and "cannot reach" in err and "Traceback" not in err, "unreachable node: rc %d %r" % (rc, err))
+    rc, out, err = mcquery(["--redis-cluster", "127.0.0.1:%d" % port, "hosts"])
+    c.check(rc == 1 and "cannot reach" in err and "Traceback" not in err,
+            "unreachable cluster: rc %d %r" % (rc, err[:300]))
+
+    # (a) one node on a unix socket, with a password
+    addr, r = start_redis("a", unix=True, password="s3cret")
+    cloud = Cloud(nodes=addr, password="s3cret")
+    check_topology("a", cloud, Writer("", nodes=[r]), ["--redis", addr, "--redis-auth", "s3cret"], [r])
+    c.check(cloud.node_of("anything") == 0 and cloud.locate("x") == addr, "(a) node_of/locate")
+    rc, out, err = mcquery(["--redis", addr, "--redis-auth", "default:wrong", "hosts"])
+    c.check(rc == 1 and "Traceback" not in err and err.startswith("mcquery:"), "wrong password: rc %d %r" % (rc, err))
+    cloud.close()
+    print("(a) done in %.1fs" % (time.time() - t0))
+
+    # (b) two standalone nodes, prefix mc:
+    a1, r1 = start_redis("b1")
+    a2, r2 = start_redis("b2")
+    cloud = Cloud(nodes="%s,%s" % (a1, a2), prefix="mc:")
+    w = Writer("mc:", nodes=[r1, r2])
+    check_topology("b", cloud, w, ["--redis", a1, "--redis", a2, "--cloud-prefix", "mc:"], [r1, r2])
+    k = "mc:ip.10.0.0.1"
+    c.check(cloud.locate(k) == [a1, a2][keyspace.node_for_key(k, 2)] and
+            [r1, r2][cloud.node_of(k)].exists(k) == 1, "(b) locate/node_of")
+    c.check(r1.exists("mc:events") + r2.exists("mc:events") == 1 and
+            [r1, r2][keyspace.node_for_key("mc:events", 2)].exists("mc:events"), "(b) the stream is not on its node")
+    check_mcquery_events(["--redis", "%s,%s" % (a1, a2), "--cloud-prefix", "mc:"], w, [r1, r2], 2)
+    env_rc = subprocess.run([MCQUERY, "--cloud-prefix", "mc:", "--json", "probes"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, MC_REDIS="%s,%s" % (a1, a2)), timeout=30)
+    c.check(env_rc.returncode == 0 and len(json.loads(env_rc.stdout or b"{}")) == 3, "MC_REDIS is not the default")
+    cloud.close()
+    print("(b) done in %.1fs" % (time.time() - t0))
+
+    # (c) a 3-master Redis Cluster, prefix t:
+    masters = [start_redis("c%d" % i, cluster=True) for i in range(3)]
+    r = subprocess.run(["redis-cli", "--cluster", "create"] + [a for a, _ in masters] +
+                       ["--cluster-replicas", "0", "--cluster-yes"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("redis-cli --cluster create failed: %s" % r.stdout.decode()[-500:])
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if all(rr.cluster("info").get("cluster_state") == "ok" for _, rr in masters):
+            break
+        time.sleep(0.1)
+    else:
+        raise RuntimeError("the cluster does not reach cluster_state:ok")
+    seed = masters[1][0]
+    rc_client = RedisCluster(host="127.0.0.1", port=int(seed.split(":")[1]))
+    cloud = Cloud(cluster=seed, prefix="t:")
+    check_topology("c", cloud, Writer("t:", cluster=rc_client), ["--redis-cluster", seed, "--cloud-prefix", "t:"],
+                   [rr for _, rr in masters])
+    k = "t:ip.10.0.0.1"
+    owner = []
+    for a, rr in masters:
+        try:
+            if rr.exists(k):
+                owner.append(a)
+        except redis.exceptions.ResponseError:  # MOVED: not this master's slot
+            pass
+    c.check(owner == [cloud.locate(k)], "(c) locate(%s) = %s, held by %s" % (k, cloud.locate(k), owner))
+    check_mcquery_events(["--redis-cluster", seed, "--cloud-prefix", "t:"], Writer("t:", cluster=rc_client),
+                         [rr for _, rr in masters], 1)
+    cloud.close()
+    rc_client.close()
+    print("(c) done in %.1fs" % (time.time() - t0))
+
+    check_mapping(int(masters[0][0].split(":")[1]))
+    print("all done in %.1fs" % (time.time() - t0))
+
+
+try:
+    main()
+except Exception:
+    import traceback
+    traceback.print_exc()
+    c.check(False, "the test stopped on an exception")
+finally:
+    stop_all()
+c.done()
