@@ -16,6 +16,7 @@
 #include <ev.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,8 @@ struct mc_cloud {
     struct op *deferred, **deferred_tail; /* operations waiting for their nodes */
     int n_deferred;
     int heartbeat_due;
+    /* lookups asked by the packet thread and answered (or given up) by the cloud thread */
+    atomic_uint_fast64_t lookups_asked, lookups_done;
     struct stats seen_stats;
     char sha[41];                  /* HOST_SCRIPT's SHA1 once a node loaded it */
     uint64_t started_ms;
@@ -297,6 +300,7 @@ static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr
     o->ver = ver;
     o->ip = *ip;
     queue_op(c, o);
+    atomic_fetch_add(&c->lookups_asked, 1);
     /* mark the question as asked so the next flows of this host do not ask again */
     memset(e, 0, sizeof(*e));
     e->ver = ver;
@@ -391,6 +395,21 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
         if (x)
             snprintf(x->user, sizeof(x->user), "%s", u);
     }
+}
+
+void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
+{
+    if (!c->cfg.lookups)
+        return;
+    mc_flow_dirty_drain(c->flows, visit_dirty, c); /* asks for every flow not seen yet */
+    uint64_t deadline = wall_ms() + timeout_ms;
+    handoff(c, 1);
+    while (atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) && wall_ms() < deadline) {
+        struct timespec ts = { 0, 5 * 1000000L };
+        nanosleep(&ts, NULL);
+        handoff(c, 1);
+    }
+    handoff(c, 1); /* the last answers */
 }
 
 void mc_cloud_set_stats(struct mc_cloud *c, uint64_t packets, uint64_t drops, uint64_t flows_active,
@@ -624,6 +643,7 @@ static void on_lookup_reply(void *privdata, redisReply *r)
     } else {
         free(res); /* no answer: the negative cache expires and the packet thread asks again */
     }
+    atomic_fetch_add(&c->lookups_done, 1);
     o->next = NULL;
     free_ops(o);
 }
@@ -639,6 +659,8 @@ static void defer_op(struct mc_cloud *c, struct op *o)
 {
     if (c->n_deferred >= MAX_OPS) {
         MC_CTR_INC(cloud, refused);
+        if (o->kind == OP_LOOKUP)
+            atomic_fetch_add(&c->lookups_done, 1);
         o->next = NULL;
         free_ops(o);
         return;

@@ -73,6 +73,13 @@ void mc_cloud_tick(struct mc_cloud *c, uint64_t wall_ms);
 /* Packet thread: a flow is leaving the table; its last deltas are taken and its user filled in. */
 void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f);
 
+/*
+ * Packet thread, before the final flush of a capture file: asks for the users
+ * of every flow still open and waits (at most timeout_ms) for the answers,
+ * so that records exported next carry them.  Never called on a live capture.
+ */
+void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms);
+
 /* Probe statistics for the heartbeat (packet thread, any time). */
 void mc_cloud_set_stats(struct mc_cloud *c, uint64_t packets, uint64_t drops, uint64_t flows_active,
                         uint64_t flows_exported);

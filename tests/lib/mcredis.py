@@ -98,3 +98,77 @@ def need_redis():
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
         print("SKIP: redis-server/redis-cli are not installed (run scripts/setup.sh)")
         raise SystemExit(77)
+
+
+class Cluster:
+    """A Redis Cluster of n masters on loopback, made with redis-cli --cluster create."""
+
+    def __init__(self, n=3):
+        self.nodes = []
+        for _ in range(n):
+            for attempt in range(20):
+                port = free_port()
+                if port < 55536 and _port_free(port + 10000):
+                    break
+            self.nodes.append(Server(unix=False, port=port, extra=[
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"]))
+        r = subprocess.run(["redis-cli", "--cluster", "create"] + ["127.0.0.1:%d" % s.port for s in self.nodes] +
+                           ["--cluster-replicas", "0", "--cluster-yes"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("redis-cli --cluster create: " + r.stdout.decode()[-400:])
+        for _ in range(300):
+            if all("cluster_state:ok" in s.cli("cluster", "info") for s in self.nodes):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("the cluster never reached cluster_state:ok")
+
+    @property
+    def seed(self):
+        return "127.0.0.1:%d" % self.nodes[0].port
+
+    def client(self):
+        from redis.cluster import RedisCluster
+        return RedisCluster(host="127.0.0.1", port=self.nodes[0].port, decode_responses=True)
+
+    def node_id(self, i):
+        return self.nodes[i].cli("cluster", "myid").strip()
+
+    def reshard(self, src, dst, slots):
+        """Moves slots hash slots from master src to master dst (live, keys migrated)."""
+        r = subprocess.run(["redis-cli", "--cluster", "reshard", self.seed, "--cluster-from", self.node_id(src),
+                            "--cluster-to", self.node_id(dst), "--cluster-slots", str(slots), "--cluster-yes"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("reshard failed: " + r.stdout.decode()[-400:])
+
+    def stop(self):
+        for s in self.nodes:
+            s.stop()
+
+
+def _port_free(port):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def udp_traffic(hosts, port, seconds, pps=50, payload=100):
+    """Each 127.0.0.<h> sends pps datagrams per second of payload bytes to 127.0.0.1:port."""
+    socks = []
+    for h in hosts:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.%d" % h, 0))
+        socks.append(s)
+    end = time.time() + seconds
+    while time.time() < end:
+        for s in socks:
+            s.sendto(b"x" * payload, ("127.0.0.1", port))
+        time.sleep(1.0 / pps)
+    for s in socks:
+        s.close()
