@@ -107,6 +107,14 @@ def gen_mixed(path, total):
     f = 0
     starts_ends = []
     rnd, randint = rng.random, rng.randint
+    # Hosts as a monitored network has them: 4,096 local clients (10.1.0.0/20,
+    # 512 IPv6) talking to servers of skewed popularity (20,000 IPv4, 2,000
+    # IPv6; a few get most flows), not a fresh random address per flow.
+    clients4 = [(10 << 24) | (1 << 16) | i for i in range(4096)]
+    servers4 = [(172 << 24) | (16 << 16) | rng.getrandbits(16) if rng.random() < 0.5
+                else rng.getrandbits(32) | 0x01000000 for _ in range(20000)]
+    clients6 = [b"\x20\x01\x0d\xb8\x00\x01" + rng.getrandbits(80).to_bytes(10, "big") for _ in range(512)]
+    servers6 = [b"\x20\x01\x0d\xb8\x00\x02" + rng.getrandbits(80).to_bytes(10, "big") for _ in range(2000)]
     while left > 0:
         v6 = rnd() < 0.10
         tcp = rnd() < 0.60 and left >= 7
@@ -120,16 +128,16 @@ def gen_mixed(path, total):
         flows_tcp.append(tcp)
         flows_n.append(n)
         if v6:
-            src6.append(b"\x20\x01\x0d\xb8\x00\x01" + rng.getrandbits(80).to_bytes(10, "big"))
-            dst6.append(b"\x20\x01\x0d\xb8\x00\x02" + rng.getrandbits(80).to_bytes(10, "big"))
+            src6.append(clients6[randint(0, len(clients6) - 1)])
+            dst6.append(servers6[int(len(servers6) * rnd() ** 3)])
             src4.append(0)
             dst4.append(0)
             vbase.append(0)
             w6 = struct.unpack("!16H", src6[-1] + dst6[-1])
             asum.append(sum(w6))
         else:
-            s = (10 << 24) | rng.getrandbits(24)
-            d = (172 << 24) | (16 << 16) | rng.getrandbits(16) if rnd() < 0.5 else rng.getrandbits(32) | 0x01000000
+            s = clients4[randint(0, len(clients4) - 1)]
+            d = servers4[int(len(servers4) * rnd() ** 3)]
             src4.append(s)
             dst4.append(d)
             src6.append(b"")

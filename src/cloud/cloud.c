@@ -29,25 +29,45 @@
 MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
 
 /*
- * One call per host key per flush.  KEYS[1] = ip.<addr>; ARGV = sent_pkt
- * rcvd_pkt sent_bytes rcvd_bytes flows first_seen last_seen ttl_ms.
- * Returns 1 when the key did not exist before (a new host), else 0.
+ * Host updates, many keys per call.  KEYS = the ip.<addr> keys, then the
+ * events stream when it lives on the same node (standalone) so the host.new
+ * events cost no extra command.  ARGV = ttl_ms, n_hosts, with_events,
+ * stream_maxlen, probe_id, channel, now_ms, key prefix length, then per host
+ * sent_pkt rcvd_pkt sent_bytes rcvd_bytes flows first_seen last_seen.
+ * Returns, per host, 1 when its key was created by this call (a new host).
  */
 static const char HOST_SCRIPT[] =
-    "local new = redis.call('EXISTS', KEYS[1]) == 0\n"
-    "redis.call('HINCRBY', KEYS[1], 'sent_pkt', ARGV[1])\n"
-    "redis.call('HINCRBY', KEYS[1], 'rcvd_pkt', ARGV[2])\n"
-    "redis.call('HINCRBY', KEYS[1], 'sent_bytes', ARGV[3])\n"
-    "redis.call('HINCRBY', KEYS[1], 'rcvd_bytes', ARGV[4])\n"
-    "redis.call('HINCRBY', KEYS[1], 'flows', ARGV[5])\n"
-    "if ARGV[6] ~= '0' then\n"
-    "  local f = tonumber(redis.call('HGET', KEYS[1], 'first_seen') or '0')\n"
-    "  if f == 0 or tonumber(ARGV[6]) < f then redis.call('HSET', KEYS[1], 'first_seen', ARGV[6]) end\n"
+    "local ttl, n, ev = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'\n"
+    "local out = {}\n"
+    "for i = 1, n do\n"
+    "  local k, b = KEYS[i], 8 + (i - 1) * 7\n"
+    "  local new = redis.call('EXISTS', k) == 0\n"
+    "  redis.call('HINCRBY', k, 'sent_pkt', ARGV[b + 1])\n"
+    "  redis.call('HINCRBY', k, 'rcvd_pkt', ARGV[b + 2])\n"
+    "  redis.call('HINCRBY', k, 'sent_bytes', ARGV[b + 3])\n"
+    "  redis.call('HINCRBY', k, 'rcvd_bytes', ARGV[b + 4])\n"
+    "  redis.call('HINCRBY', k, 'flows', ARGV[b + 5])\n"
+    "  if ARGV[b + 6] ~= '0' then\n"
+    "    local f = tonumber(redis.call('HGET', k, 'first_seen') or '0')\n"
+    "    if f == 0 or tonumber(ARGV[b + 6]) < f then redis.call('HSET', k, 'first_seen', ARGV[b + 6]) end\n"
+    "  end\n"
+    "  local l = tonumber(redis.call('HGET', k, 'last_seen') or '0')\n"
+    "  if tonumber(ARGV[b + 7]) > l then redis.call('HSET', k, 'last_seen', ARGV[b + 7]) end\n"
+    "  redis.call('PEXPIRE', k, ttl)\n"
+    "  out[i] = 0\n"
+    "  if new then\n"
+    "    out[i] = 1\n"
+    "    if ev then\n"
+    "      local j = '{\"ip\":\"' .. string.sub(k, tonumber(ARGV[8]) + 4) .. '\",\"probe\":\"' .. ARGV[5] ..\n"
+    "                '\",\"ts\":' .. ARGV[7] .. '}'\n"
+    "      redis.call('PUBLISH', ARGV[6], j)\n"
+    "      redis.call('XADD', KEYS[n + 1], 'MAXLEN', '~', ARGV[4], '*', 'type', 'host.new', 'data', j)\n"
+    "    end\n"
+    "  end\n"
     "end\n"
-    "local l = tonumber(redis.call('HGET', KEYS[1], 'last_seen') or '0')\n"
-    "if tonumber(ARGV[7]) > l then redis.call('HSET', KEYS[1], 'last_seen', ARGV[7]) end\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[8])\n"
-    "if new then return 1 else return 0 end\n";
+    "return out\n";
+
+#define BATCH_KEYS 128 /* hosts per script call */
 
 #define MAX_OPS 10000     /* user operations and lookups queued between two flushes */
 #define USER_LEN 64
@@ -105,6 +125,7 @@ struct mc_cloud {
     int n_ops;
     struct cache_entry *cache;     /* owned: CACHE_SLOTS */
     uint64_t next_flush_ms;
+    uint64_t now_ms;               /* wall clock of the last tick: cache ages, without a clock call per flow */
     struct stats stats;
 
     /* ---- mailbox (mutex) ---- */
@@ -125,6 +146,7 @@ struct mc_cloud {
     struct op *deferred, **deferred_tail; /* operations waiting for their nodes */
     int n_deferred;
     int heartbeat_due;
+    struct batch_args *args;       /* owned: argument buffers of a script call */
     /* lookups asked by the packet thread and answered (or given up) by the cloud thread */
     atomic_uint_fast64_t lookups_asked, lookups_done;
     struct stats seen_stats;
@@ -228,6 +250,22 @@ void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a,
 /* Packet thread                                                           */
 /* ======================================================================= */
 
+/* Moves src's entries into dst: a swap when dst is empty (the usual case), else a merge. */
+static void hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
+{
+    if (dst->n == 0 && dst->cap == src->cap) {
+        struct mc_hostagg t = *dst;
+        *dst = *src;
+        *src = t;
+        /* drop counts stay with the table that had them */
+        dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
+        dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
+        dst->dropped_bytes += src->dropped_bytes, src->dropped_bytes = 0;
+        return; /* src is the old, empty dst: nothing to clear */
+    }
+    mc_hostagg_merge(dst, src);
+}
+
 static void add_host(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, const struct mc_hostagg_val *v)
 {
     if (is_local(c, ver, a))
@@ -247,10 +285,9 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot)
         s->seen = 1;
         cli.flows = srv.flows = 1;
         cli.first_seen = srv.first_seen = f->first_ms;
-        if (c->cfg.lookups) {
+        /* the user a record carries is its client's */
+        if (c->cfg.lookups)
             request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
-            request_lookup(c, f->key.ip_ver, &f->key.addr[1]);
-        }
     }
     if (!dp0 && !dp1 && !cli.flows)
         return;
@@ -286,7 +323,7 @@ static void queue_op(struct mc_cloud *c, struct op *o)
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
     struct cache_entry *e = cache_slot(c, ver, ip);
-    uint64_t now = wall_ms();
+    uint64_t now = c->now_ms;
     if (e->expires_ms > now && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0)
         return; /* fresh answer, or a question already on its way */
     if (c->n_ops >= MAX_OPS) {
@@ -312,7 +349,7 @@ static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr
 const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
     struct cache_entry *e = cache_slot(c, ver, ip);
-    if (e->expires_ms > wall_ms() && e->found && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0) {
+    if (e->expires_ms > c->now_ms && e->found && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0) {
         MC_CTR_INC(cloud, lookup_hits);
         return e->user;
     }
@@ -358,7 +395,7 @@ static void handoff(struct mc_cloud *c, int force)
         MC_CTR_INC(cloud, batches_deferred); /* busy for a moment: keep aggregating */
         return;
     }
-    mc_hostagg_merge(&c->box, &c->batch);
+    hostagg_move(&c->box, &c->batch);
     if (c->ops) {
         *c->box_ops_tail = c->ops;
         c->box_ops_tail = c->ops_tail;
@@ -376,6 +413,7 @@ static void handoff(struct mc_cloud *c, int force)
 
 void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
 {
+    c->now_ms = now;
     if (now < c->next_flush_ms)
         return;
     c->next_flush_ms = now + c->cfg.flush_ms;
@@ -476,74 +514,133 @@ int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const 
 /* Cloud thread                                                            */
 /* ======================================================================= */
 
-/* A host delta on its way: kept until Redis accepts it, requeued if not. */
-struct host_write {
+/* Host deltas on their way in one script call: kept until Redis accepts them, requeued if not. */
+struct host_batch {
     struct mc_cloud *c;
-    struct mc_hostagg_entry e;
+    int n;
+    int with_events;            /* the script wrote the host.new events itself */
     int with_eval;              /* sent as EVAL (script not loaded there yet) */
+    struct mc_hostagg_entry e[BATCH_KEYS];
 };
 
 static void publish_event(struct mc_cloud *c, const char *name, const char *json);
+static void send_batch(struct mc_cloud *c, struct host_batch *b);
 
-static void send_host(struct mc_cloud *c, struct host_write *w);
-
-static void on_host_reply(void *privdata, redisReply *r)
+static void requeue_batch(struct mc_cloud *c, struct host_batch *b)
 {
-    struct host_write *w = privdata;
-    struct mc_cloud *c = w->c;
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !w->with_eval) {
-        w->with_eval = 1; /* this node lost its scripts (restart): send the text */
-        send_host(c, w);
+    for (int i = 0; i < b->n; i++)
+        mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
+    MC_CTR_ADD(cloud, requeued, (uint64_t)b->n);
+    free(b);
+}
+
+static void on_batch_reply(void *privdata, redisReply *r)
+{
+    struct host_batch *b = privdata;
+    struct mc_cloud *c = b->c;
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !b->with_eval) {
+        b->with_eval = 1; /* this node lost its scripts (restart): send the text */
+        send_batch(c, b);
         return;
     }
-    if (!r || r->type == REDIS_REPLY_ERROR) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)b->n) {
         if (r)
             MC_CTR_INC(cloud, write_errors);
-        MC_CTR_INC(cloud, requeued);
-        mc_hostagg_add(&c->pending, w->e.ver, &w->e.addr, &w->e.v);
-        free(w);
+        requeue_batch(c, b);
         return;
     }
-    MC_CTR_INC(cloud, keys_written);
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+    MC_CTR_ADD(cloud, keys_written, (uint64_t)b->n);
+    for (int i = 0; i < b->n; i++) {
+        if (r->element[i]->type != REDIS_REPLY_INTEGER || r->element[i]->integer != 1)
+            continue;
+        if (b->with_events) {
+            MC_CTR_INC(cloud, events);
+            continue;
+        }
         char ip[64], json[256];
-        addr_text(w->e.ver, &w->e.addr, ip, sizeof(ip));
+        addr_text(b->e[i].ver, &b->e[i].addr, ip, sizeof(ip));
         snprintf(json, sizeof(json), "{\"ip\":\"%s\",\"probe\":\"%s\",\"ts\":%llu}", ip, c->cfg.probe_id,
                  (unsigned long long)wall_ms());
         publish_event(c, "host.new", json);
     }
-    free(w);
+    free(b);
 }
 
-static void send_host(struct mc_cloud *c, struct host_write *w)
+/* Decimal text of v at p (no terminator); returns the length.  Faster than snprintf, per value per key. */
+static size_t u64_text(uint64_t v, char *p)
 {
-    char key[160], a[8][24];
-    mc_cloud_host_key(c->cfg.prefix, w->e.ver, &w->e.addr, key, sizeof(key));
-    const struct mc_hostagg_val *v = &w->e.v;
-    uint64_t vals[8] = { v->sent_pkt, v->rcvd_pkt, v->sent_bytes, v->rcvd_bytes, v->flows, v->first_seen,
-                         v->last_seen, c->cfg.ttl_ms };
-    const char *argv[12];
-    size_t argvlen[12];
-    int argc = 0;
-    int eval = w->with_eval || !c->sha[0];
-    argv[argc++] = eval ? "EVAL" : "EVALSHA";
-    argv[argc++] = eval ? HOST_SCRIPT : c->sha;
-    argv[argc++] = "1";
-    argv[argc++] = key;
-    for (int i = 0; i < 8; i++) {
-        snprintf(a[i], sizeof(a[i]), "%llu", (unsigned long long)vals[i]);
-        argv[argc++] = a[i];
+    char t[20];
+    size_t n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+/* Argument buffers of one script call (cloud thread only; reused). */
+struct batch_args {
+    const char *argv[12 + 8 * BATCH_KEYS];
+    size_t argvlen[12 + 8 * BATCH_KEYS];
+    char keys[BATCH_KEYS + 1][160];
+    char nums[8 + 7 * BATCH_KEYS][24];
+    char channel[160];
+};
+
+static void send_batch(struct mc_cloud *c, struct host_batch *b)
+{
+    struct batch_args *a = c->args;
+    int argc = 0, nn = 0;
+#define PUT(s, l) (a->argv[argc] = (s), a->argvlen[argc] = (l), argc++)
+#define PUTS(s) PUT((s), strlen(s))
+#define PUTN(v) (a->argvlen[argc] = u64_text((v), a->nums[nn]), a->argv[argc++] = a->nums[nn++])
+    int eval = b->with_eval || !c->sha[0];
+    b->with_eval = eval;
+    PUTS(eval ? "EVAL" : "EVALSHA");
+    PUTS(eval ? HOST_SCRIPT : c->sha);
+    PUTN((uint64_t)(b->n + b->with_events));
+    for (int i = 0; i < b->n; i++) {
+        mc_cloud_host_key(c->cfg.prefix, b->e[i].ver, &b->e[i].addr, a->keys[i], sizeof(a->keys[i]));
+        PUTS(a->keys[i]);
     }
-    for (int i = 0; i < argc; i++)
-        argvlen[i] = strlen(argv[i]);
-    w->with_eval = eval;
-    if (mc_cloud_conn_command(c->conn, key, strlen(key), argc, argv, argvlen, on_host_reply, w) != 0) {
-        /* the node is down or busy: the delta waits for the next flush */
-        mc_hostagg_add(&c->pending, w->e.ver, &w->e.addr, &w->e.v);
-        free(w);
+    if (b->with_events) {
+        snprintf(a->keys[b->n], sizeof(a->keys[b->n]), "%sevents", c->cfg.prefix);
+        PUTS(a->keys[b->n]);
+    }
+    snprintf(a->channel, sizeof(a->channel), "%sevents.host.new", c->cfg.prefix);
+    PUTN(c->cfg.ttl_ms);
+    PUTN((uint64_t)b->n);
+    PUTN((uint64_t)b->with_events);
+    PUTN(c->cfg.stream_maxlen);
+    PUTS(c->cfg.probe_id);
+    PUTS(a->channel);
+    PUTN(wall_ms());
+    PUTN(strlen(c->cfg.prefix));
+    for (int i = 0; i < b->n; i++) {
+        const struct mc_hostagg_val *v = &b->e[i].v;
+        PUTN(v->sent_pkt);
+        PUTN(v->rcvd_pkt);
+        PUTN(v->sent_bytes);
+        PUTN(v->rcvd_bytes);
+        PUTN(v->flows);
+        PUTN(v->first_seen);
+        PUTN(v->last_seen);
+    }
+#undef PUT
+#undef PUTS
+#undef PUTN
+    if (mc_cloud_conn_command(c->conn, a->keys[0], strlen(a->keys[0]), argc, a->argv, a->argvlen, on_batch_reply,
+                              b) != 0) {
+        /* the node is down or busy: the deltas wait for the next flush */
+        for (int i = 0; i < b->n; i++)
+            mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
+        free(b);
         return;
     }
     MC_CTR_INC(cloud, commands);
+    MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
 }
 
 static void on_ignore(void *privdata, redisReply *r)
@@ -720,6 +817,15 @@ static void run_op(struct mc_cloud *c, struct op *o)
     free_ops(o);
 }
 
+static int any_node_ready(struct mc_cloud *c)
+{
+    int n = mc_cloud_conn_nodes(c->conn);
+    for (int i = 0; i < n; i++)
+        if (mc_cloud_conn_ready(c->conn, i))
+            return 1;
+    return 0;
+}
+
 /* Sends one script call per pending host key whose node can take it, and the deferred operations. */
 static void flush_pending(struct mc_cloud *c)
 {
@@ -734,39 +840,60 @@ static void flush_pending(struct mc_cloud *c)
         run_op(c, ops);
         ops = next;
     }
-    uint32_t n = c->pending.n;
-    struct mc_hostagg retry;
-    if (mc_hostagg_init(&retry, n ? n : 1) != 0)
-        return;
+    /*
+     * Oldest first.  An entry whose node cannot take it now is set aside and
+     * put back in front afterwards; once no node can take anything, the
+     * rest stays where it is, so a down or saturated cloud costs O(1) per
+     * flush, not a walk over every pending host.
+     */
+    enum { MAX_SKIPPED = 256 };
+    struct mc_hostagg_entry skipped[MAX_SKIPPED];
+    int n_skipped = 0;
+    uint32_t budget = c->pending.n;
     struct mc_hostagg_entry e;
-    for (uint32_t k = 0; k < n && mc_hostagg_pop_oldest(&c->pending, &e); k++) {
+    /* standalone: one open batch per node; cluster: keys of one call must share a slot, so one key each */
+    int cluster = mc_cloud_conn_is_cluster(c->conn);
+    char ekey[160];
+    snprintf(ekey, sizeof(ekey), "%sevents", c->cfg.prefix);
+    int events_node = cluster ? -1 : mc_cloud_conn_node_of(c->conn, ekey, strlen(ekey));
+    struct host_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
+    while (budget-- > 0 && n_skipped < MAX_SKIPPED && any_node_ready(c) && mc_hostagg_pop_oldest(&c->pending, &e)) {
         char key[160];
         mc_cloud_host_key(c->cfg.prefix, e.ver, &e.addr, key, sizeof(key));
         int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
-        if (node < 0 || !mc_cloud_conn_ready(c->conn, node)) {
-            mc_hostagg_add(&retry, e.ver, &e.addr, &e.v);
+        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !mc_cloud_conn_ready(c->conn, node)) {
+            skipped[n_skipped++] = e;
             continue;
         }
-        struct host_write *w = calloc(1, sizeof(*w));
-        if (!w) {
-            mc_hostagg_add(&retry, e.ver, &e.addr, &e.v);
-            continue;
+        struct host_batch *b = open[node];
+        if (!b) {
+            b = calloc(1, sizeof(*b));
+            if (!b) {
+                skipped[n_skipped++] = e;
+                continue;
+            }
+            b->c = c;
+            b->with_events = node == events_node;
+            open[node] = b;
         }
-        w->c = c;
-        w->e = e;
-        send_host(c, w);
+        b->e[b->n++] = e;
+        if (b->n == BATCH_KEYS || cluster) {
+            open[node] = NULL;
+            send_batch(c, b);
+        }
     }
-    /* oldest first again, ahead of anything requeued meanwhile */
-    mc_hostagg_merge(&retry, &c->pending);
-    mc_hostagg_merge(&c->pending, &retry);
-    mc_hostagg_free(&retry);
+    for (int i = 0; i < MC_CLOUD_MAX_NODES; i++)
+        if (open[i])
+            send_batch(c, open[i]);
+    while (n_skipped > 0)
+        mc_hostagg_unpop(&c->pending, &skipped[--n_skipped]);
 }
 
 /* Takes what the packet thread handed over, then writes. */
 static void take_mailbox(struct mc_cloud *c)
 {
     pthread_mutex_lock(&c->mu);
-    mc_hostagg_merge(&c->pending, &c->box);
+    hostagg_move(&c->pending, &c->box);
     struct op *ops = c->box_ops;
     c->box_ops = NULL;
     c->box_ops_tail = &c->box_ops;
@@ -869,7 +996,8 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     c->started_ms = wall_ms();
     pthread_mutex_init(&c->mu, NULL);
     c->cache = calloc(CACHE_SLOTS, sizeof(*c->cache));
-    if (!c->cache || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 || mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
+    c->args = malloc(sizeof(*c->args));
+    if (!c->cache || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 || mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
         mc_hostagg_init(&c->pending, c->cfg.max_keys) != 0) {
         snprintf(err, errlen, "cloud: cannot allocate tables for %u keys", c->cfg.max_keys);
         goto fail;
@@ -909,6 +1037,7 @@ fail:
     mc_hostagg_free(&c->box);
     mc_hostagg_free(&c->pending);
     free(c->cache);
+    free(c->args);
     pthread_mutex_destroy(&c->mu);
     free(c);
     return NULL;
@@ -956,6 +1085,7 @@ void mc_cloud_stop(struct mc_cloud *c)
     if (c->sides)
         munmap(c->sides, c->sides_bytes);
     free(c->cache);
+    free(c->args);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -110,6 +110,7 @@ void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a,
     X(S, flushes, "cloud.flushes")                                        \
     X(S, batches_deferred, "cloud.batches_deferred")                      \
     X(S, keys_written, "cloud.keys_written")                              \
+    X(S, host_updates, "cloud.host_updates")                              \
     X(S, commands, "cloud.commands")                                      \
     X(S, write_errors, "cloud.write_errors")                              \
     X(S, requeued, "cloud.requeued")                                      \

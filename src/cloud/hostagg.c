@@ -17,13 +17,15 @@ static uint32_t hash_addr(uint8_t ver, const struct mc_addr *a)
     return (uint32_t)x;
 }
 
+#define MIN_BUCKETS 1024u
+
 int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
 {
     memset(h, 0, sizeof(*h));
     h->cap = cap ? cap : 1;
-    h->nb = 1;
-    while (h->nb < h->cap && h->nb < (1u << 30))
-        h->nb <<= 1;
+    /* buckets grow with the hosts held (grow()), so a table sized for a
+     * million hosts that holds thousands stays cache-sized */
+    h->nb = MIN_BUCKETS;
     h->e = calloc(h->cap, sizeof(*h->e));
     h->buckets = calloc(h->nb, sizeof(*h->buckets));
     if (!h->e || !h->buckets) {
@@ -31,6 +33,24 @@ int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
         return -1;
     }
     return 0;
+}
+
+/* Doubles the bucket array and rechains every entry: amortised O(1) per add. */
+static void grow(struct mc_hostagg *h)
+{
+    uint32_t nb = h->nb * 2;
+    uint32_t *b = calloc(nb, sizeof(*b));
+    if (!b)
+        return; /* longer chains, still correct */
+    for (uint32_t i1 = h->oldest; i1; i1 = h->e[i1 - 1].newer) {
+        struct mc_hostagg_entry *e = &h->e[i1 - 1];
+        uint32_t *head = &b[hash_addr(e->ver, &e->addr) & (nb - 1)];
+        e->hnext = *head;
+        *head = i1;
+    }
+    free(h->buckets);
+    h->buckets = b;
+    h->nb = nb;
 }
 
 void mc_hostagg_free(struct mc_hostagg *h)
@@ -102,6 +122,10 @@ struct mc_hostagg_entry *mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const
             return e;
         }
     }
+    if (h->n >= h->nb && h->nb < (1u << 30)) {
+        grow(h);
+        head = &h->buckets[hash_addr(ver, addr) & (h->nb - 1)];
+    }
     if (h->n == h->cap) {
         /* full: the oldest delta goes, and says so */
         struct mc_hostagg_entry old;
@@ -133,6 +157,47 @@ struct mc_hostagg_entry *mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const
     h->newest = i1;
     h->n++;
     return e;
+}
+
+void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *in)
+{
+    uint32_t *head = &h->buckets[hash_addr(in->ver, &in->addr) & (h->nb - 1)];
+    for (uint32_t i1 = *head; i1; i1 = h->e[i1 - 1].hnext) {
+        struct mc_hostagg_entry *e = &h->e[i1 - 1];
+        if (e->ver == in->ver && memcmp(&e->addr, &in->addr, sizeof(in->addr)) == 0) {
+            add_val(&e->v, &in->v);
+            return;
+        }
+    }
+    if (h->n >= h->nb && h->nb < (1u << 30)) {
+        grow(h);
+        head = &h->buckets[hash_addr(in->ver, &in->addr) & (h->nb - 1)];
+    }
+    if (h->n == h->cap) {
+        h->dropped_keys++;
+        h->dropped_pkts += in->v.sent_pkt + in->v.rcvd_pkt;
+        h->dropped_bytes += in->v.sent_bytes + in->v.rcvd_bytes;
+        return;
+    }
+    uint32_t i1;
+    if (h->free_head) {
+        i1 = h->free_head;
+        h->free_head = h->e[i1 - 1].hnext;
+    } else {
+        i1 = h->n + 1;
+    }
+    struct mc_hostagg_entry *e = &h->e[i1 - 1];
+    *e = *in;
+    e->hnext = *head;
+    *head = i1;
+    e->older = 0;
+    e->newer = h->oldest;
+    if (h->oldest)
+        h->e[h->oldest - 1].older = i1;
+    else
+        h->newest = i1;
+    h->oldest = i1;
+    h->n++;
 }
 
 void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)

@@ -45,6 +45,14 @@ void mc_hostagg_free(struct mc_hostagg *h);
 struct mc_hostagg_entry *mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
                                         const struct mc_hostagg_val *v);
 
+/*
+ * Puts a popped entry back as the oldest (merged into the host's entry if one
+ * was added meanwhile, which then keeps its place).  Never evicts: the entry
+ * came out of this table, so there is room unless adds filled it since; then
+ * it is counted as dropped.
+ */
+void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *e);
+
 /* Merges every entry of src into dst (src is emptied). */
 void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src);
 
