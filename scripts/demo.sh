@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: generate a small mixed capture,
-# start a real IPFIX collector (nfcapd) on loopback, run mcprobe on the
-# capture exporting IPFIX to it, and show the flows the collector stored
-# (nfdump).  Everything it starts is stopped on exit.
+# start a real IPFIX collector (nfcapd) on loopback and a private Redis node
+# (the MicroCloud, on a unix socket), run mcprobe on the capture exporting
+# IPFIX to the collector and writing to the cloud, then show the flows the
+# collector stored (nfdump) and what the cloud knows (mcquery).  Everything
+# it starts is stopped on exit.
 set -euo pipefail
 MCPROBE=${1:-build/release/mcprobe}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/mcdemo.XXXXXX)
 port=${MC_DEMO_PORT:-$((20000 + RANDOM % 20000))}
 nfpid=""
+rdpid=""
 cleanup() {
     [ -n "$nfpid" ] && kill "$nfpid" 2>/dev/null && wait "$nfpid" 2>/dev/null || true
+    [ -n "$rdpid" ] && kill "$rdpid" 2>/dev/null && wait "$rdpid" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -24,17 +28,31 @@ nfcapd -w "$work/nfcapd" -b 127.0.0.1 -p "$port" -B 4194304 >"$work/nfcapd.log" 
 nfpid=$!
 sleep 1
 
-echo "== 3. mcprobe -i demo.pcap -n 127.0.0.1:$port -V 10 --json flows.json"
+echo "== 3. starting a private redis-server for the MicroCloud (unix:$work/redis.sock)"
+redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+rdpid=$!
+for _ in $(seq 50); do [ -S "$work/redis.sock" ] && break; sleep 0.1; done
+# a user the cloud knows: the probe's records for her address carry her name
+redis-cli -s "$work/redis.sock" SET user.ip.192.168.1.13 alice >/dev/null
+
+echo "== 4. mcprobe -i demo.pcap -n 127.0.0.1:$port -V 10 --redis unix:$work/redis.sock --json flows.json"
 "$MCPROBE" -i "$work/demo.pcap" -n "127.0.0.1:$port" -V 10 --uniflow --export-pps 2000 \
-    --json "$work/flows.json" --stats-interval 0
+    --redis "unix:$work/redis.sock" --probe-id demo --json "$work/flows.json" --stats-interval 0
 sleep 1
 kill "$nfpid"
 wait "$nfpid" 2>/dev/null || true
 nfpid=""
 
-echo "== 4. what the collector stored (nfdump)"
+echo "== 5. what the collector stored (nfdump)"
 nfdump -R "$work/nfcapd" -o long -c 40
 echo
 nfdump -R "$work/nfcapd" -s proto/packets -n 10 | head -20
-echo "== 5. the same flows as JSON (first 3 of $(wc -l <"$work/flows.json"))"
-head -3 "$work/flows.json"
+echo "== 6. the same flows as JSON (first 2 of $(wc -l <"$work/flows.json")), and two of alice's (user from the cloud)"
+head -2 "$work/flows.json"
+grep '"userName":"alice"' "$work/flows.json" | head -2
+echo
+echo "== 7. what the MicroCloud knows: mcquery hosts (top 15), probes, and the events stream"
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" hosts | head -16
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" probes
+echo "events: $(redis-cli -s "$work/redis.sock" XLEN events) in the stream, e.g.:"
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" replay --count 3

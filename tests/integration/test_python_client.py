@@ -196,7 +196,7 @@ def check_topology(name, cloud, writer, cli_args, raw_clients):
         probes[pid] = {"version": "1.%d.0" % i, "source": "eth%d" % i, "started": writer.now - 5000,
                        "heartbeat": writer.now, "interval_ms": 60000 * (i + 1), "packets": 1000 * i,
                        "drops": i, "flows_active": 10 + i, "flows_exported": 100 + i, "cloud_commands": 7 * i,
-                       "cloud_dropped_keys": 0, "cloud_dropped_updates": i}
+                       "cloud_dropped_keys": 0, "cloud_dropped_packets": i, "cloud_pending_keys": 0}
         writer.probe(pid, **probes[pid])
     writer.user("alice", "10.0.0.1", {"name": "Alice", "group": "ops"})
     writer.user("bob", "2001:db8::5", {"name": "Bob"})
