@@ -49,7 +49,7 @@ void mc_capture_config_defaults(struct mc_capture_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->snaplen = 262144;
     cfg->promisc = 1;
-    cfg->timeout_ms = 100;
+    cfg->timeout_ms = 10; /* a packet waits at most this long in the kernel buffer: the cloud's latency budget */
 }
 
 static int set_filter(struct mc_capture *c, const char *bpf)

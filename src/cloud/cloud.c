@@ -71,7 +71,7 @@ static const char HOST_SCRIPT[] =
 
 #define MAX_OPS 10000     /* user operations and lookups queued between two flushes */
 #define USER_LEN 64
-#define CACHE_SLOTS 65536 /* user cache, direct-mapped */
+#define CACHE_SLOTS 16384 /* user cache, direct-mapped (1.5 MiB: stays in cache) */
 #define MAX_ATTRS 16
 
 enum op_kind { OP_USER_SET, OP_USER_REMOVE, OP_LOOKUP };
@@ -241,9 +241,17 @@ static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t le
 
 void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
+    /* built by hand: this runs for every host of every flush */
     char t[64];
     addr_text(ver, a, t, sizeof(t));
-    snprintf(buf, len, "%sip.%s", prefix, t);
+    size_t pl = strlen(prefix), tl = strlen(t);
+    if (pl + 3 + tl + 1 > len) {
+        snprintf(buf, len, "%sip.%s", prefix, t);
+        return;
+    }
+    memcpy(buf, prefix, pl);
+    memcpy(buf + pl, "ip.", 3);
+    memcpy(buf + pl + 3, t, tl + 1);
 }
 
 /* ======================================================================= */
@@ -414,7 +422,9 @@ static void handoff(struct mc_cloud *c, int force)
 void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
 {
     c->now_ms = now;
-    if (now < c->next_flush_ms)
+    /* a timer firing a hair early (clock rounding) still flushes: waiting for
+     * the next tick would add its period to the cloud's latency */
+    if (now + c->cfg.flush_ms / 10 < c->next_flush_ms)
         return;
     c->next_flush_ms = now + c->cfg.flush_ms;
     mc_flow_dirty_drain(c->flows, visit_dirty, c);
@@ -521,6 +531,7 @@ struct host_batch {
     int with_events;            /* the script wrote the host.new events itself */
     int with_eval;              /* sent as EVAL (script not loaded there yet) */
     struct mc_hostagg_entry e[BATCH_KEYS];
+    char keys[BATCH_KEYS][160]; /* ip.<addr> of each entry, made once when routed */
 };
 
 static void publish_event(struct mc_cloud *c, const char *name, const char *json);
@@ -601,10 +612,8 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
     PUTS(eval ? "EVAL" : "EVALSHA");
     PUTS(eval ? HOST_SCRIPT : c->sha);
     PUTN((uint64_t)(b->n + b->with_events));
-    for (int i = 0; i < b->n; i++) {
-        mc_cloud_host_key(c->cfg.prefix, b->e[i].ver, &b->e[i].addr, a->keys[i], sizeof(a->keys[i]));
-        PUTS(a->keys[i]);
-    }
+    for (int i = 0; i < b->n; i++)
+        PUTS(b->keys[i]);
     if (b->with_events) {
         snprintf(a->keys[b->n], sizeof(a->keys[b->n]), "%sevents", c->cfg.prefix);
         PUTS(a->keys[b->n]);
@@ -631,7 +640,7 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
 #undef PUT
 #undef PUTS
 #undef PUTN
-    if (mc_cloud_conn_command(c->conn, a->keys[0], strlen(a->keys[0]), argc, a->argv, a->argvlen, on_batch_reply,
+    if (mc_cloud_conn_command(c->conn, b->keys[0], strlen(b->keys[0]), argc, a->argv, a->argvlen, on_batch_reply,
                               b) != 0) {
         /* the node is down or busy: the deltas wait for the next flush */
         for (int i = 0; i < b->n; i++)
@@ -876,6 +885,7 @@ static void flush_pending(struct mc_cloud *c)
             b->with_events = node == events_node;
             open[node] = b;
         }
+        memcpy(b->keys[b->n], key, sizeof(key));
         b->e[b->n++] = e;
         if (b->n == BATCH_KEYS || cluster) {
             open[node] = NULL;

@@ -98,6 +98,8 @@ struct mc_cloud_conn {
     uint32_t n_waiting;
     ev_timer retry_timer;
     int freeing;
+    char *fmt;            /* owned: RESP encoding buffer (format_command) */
+    size_t fmt_cap;
     int err;
     char errstr[128];
 };
@@ -554,6 +556,55 @@ static int node_usable(const struct mc_cloud_conn *c, const struct node *n)
 
 static void reply_cb(redisAsyncContext *ac, void *r, void *privdata);
 
+static size_t dec(uint64_t v, char *p)
+{
+    char t[20];
+    size_t n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = t[n - 1 - i];
+    return n;
+}
+
+/*
+ * RESP encoding of argv in the conn's reusable buffer (valid until the next
+ * call).  hiredis's own formatter builds the same bytes one printf-style
+ * append per argument, which costs more than everything else the writer
+ * does for a many-key script call.  NULL when out of memory.
+ */
+static const char *format_command(struct mc_cloud_conn *c, int argc, const char **argv, const size_t *argvlen,
+                                  size_t *out_len)
+{
+    size_t need = 16;
+    for (int i = 0; i < argc; i++)
+        need += 16 + (argvlen ? argvlen[i] : strlen(argv[i]));
+    if (need > c->fmt_cap) {
+        char *b = realloc(c->fmt, need);
+        if (!b)
+            return NULL;
+        c->fmt = b;
+        c->fmt_cap = need;
+    }
+    char *p = c->fmt;
+    *p++ = '*';
+    p += dec((uint64_t)argc, p);
+    *p++ = '\r', *p++ = '\n';
+    for (int i = 0; i < argc; i++) {
+        size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
+        *p++ = '$';
+        p += dec(l, p);
+        *p++ = '\r', *p++ = '\n';
+        memcpy(p, argv[i], l);
+        p += l;
+        *p++ = '\r', *p++ = '\n';
+    }
+    *out_len = (size_t)(p - c->fmt);
+    return c->fmt;
+}
+
 /*
  * Writes q (argv: the caller's on a first standalone send, else q's copy) to
  * node idx and puts it on the node's in-flight list.  Returns 0, or -1 when
@@ -567,7 +618,9 @@ static int req_send(struct mc_cloud_conn *c, struct req *q, int idx, int argc, c
         return -1;
     if (q->asking && redisAsyncCommand(n->ac, NULL, NULL, "ASKING") != REDIS_OK)
         return -1;
-    if (redisAsyncCommandArgv(n->ac, reply_cb, q, argc, argv, argvlen) != REDIS_OK)
+    size_t len;
+    const char *cmd = format_command(c, argc, argv, argvlen, &len);
+    if (!cmd || redisAsyncFormattedCommand(n->ac, reply_cb, q, cmd, len) != REDIS_OK)
         return -1;
     q->node = idx;
     q->sent = ev_now(c->loop);
@@ -889,6 +942,7 @@ void mc_cloud_conn_free(struct mc_cloud_conn *c)
         free(c->nodes[i]);
     free(c->user);
     free(c->password);
+    free(c->fmt);
     free(c);
 }
 

@@ -225,6 +225,15 @@ static void on_live_timer(struct ev_loop *loop, ev_timer *w, int revents)
     maybe_stats(p);
 }
 
+/* Live mode: the cloud flush runs on its own timer, on time, not at the next 100 ms tick. */
+static void on_cloud_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    struct probe *p = the_probe;
+    if (p->cloud)
+        mc_cloud_tick(p->cloud, (uint64_t)(wall_now() * 1000.0));
+}
+
 static void on_live_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)w, (void)revents;
@@ -264,6 +273,12 @@ static int run_live(struct probe *p)
     }
     ev_timer_init(&timer, on_live_timer, TICK_MS / 1000.0, TICK_MS / 1000.0);
     ev_timer_start(p->loop, &timer);
+    ev_timer cloud_timer;
+    if (p->cloud) {
+        double every = p->conf.cloud.flush_ms / 1000.0;
+        ev_timer_init(&cloud_timer, on_cloud_timer, every, every);
+        ev_timer_start(p->loop, &cloud_timer);
+    }
     ev_signal_init(&sigint, on_live_signal, SIGINT);
     ev_signal_init(&sigterm, on_live_signal, SIGTERM);
     ev_signal_start(p->loop, &sigint);
