@@ -93,6 +93,8 @@ struct result {
     struct mc_addr ip;
     int found;
     char user[USER_LEN];
+    char imsi[16], msisdn[16];  /* the user's subscriber attributes, when it has them */
+    struct mc_cloud *c;         /* cloud thread: while the attributes are being read */
 };
 
 struct stats {
@@ -111,6 +113,7 @@ struct cache_entry {
     uint8_t ver, found, asked;
     struct mc_addr ip;
     char user[USER_LEN];
+    char imsi[16], msisdn[16];
 };
 
 struct mc_cloud {
@@ -377,6 +380,8 @@ static void apply_results(struct mc_cloud *c, struct result *r)
         e->ip = r->ip;
         e->found = (uint8_t)r->found;
         snprintf(e->user, sizeof(e->user), "%s", r->user);
+        memcpy(e->imsi, r->imsi, sizeof(e->imsi));
+        memcpy(e->msisdn, r->msisdn, sizeof(e->msisdn));
         e->expires_ms = now + (r->found ? c->cfg.user_cache_ms : c->cfg.negative_cache_ms);
         free(r);
         r = next;
@@ -440,8 +445,12 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
     if (c->cfg.lookups) {
         const char *u = mc_cloud_user_of(c, f->key.ip_ver, &f->key.addr[0]);
         struct mc_flow_ext *x = u ? mc_flow_ext_get(f) : NULL;
-        if (x)
+        if (x) {
+            const struct cache_entry *e = cache_slot(c, f->key.ip_ver, &f->key.addr[0]);
             snprintf(x->user, sizeof(x->user), "%s", u);
+            memcpy(x->imsi, e->imsi, sizeof(x->imsi));
+            memcpy(x->msisdn, e->msisdn, sizeof(x->msisdn));
+        }
     }
 }
 
@@ -501,6 +510,12 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
     memset(e, 0, sizeof(*e));
     e->ver = ver, e->ip = *ip, e->found = 1;
     snprintf(e->user, sizeof(e->user), "%s", id);
+    for (int i = 0; i < n_attrs; i++) {
+        if (strcmp(attrs[2 * i], "imsi") == 0)
+            snprintf(e->imsi, sizeof(e->imsi), "%s", attrs[2 * i + 1]);
+        else if (strcmp(attrs[2 * i], "msisdn") == 0)
+            snprintf(e->msisdn, sizeof(e->msisdn), "%s", attrs[2 * i + 1]);
+    }
     e->expires_ms = wall_ms() + c->cfg.user_cache_ms;
     return 0;
 }
@@ -730,28 +745,60 @@ static void heartbeat(struct mc_cloud *c)
     MC_CTR_INC(cloud, heartbeats);
 }
 
+static void post_result(struct mc_cloud *c, struct result *res)
+{
+    pthread_mutex_lock(&c->mu);
+    res->next = c->box_results;
+    c->box_results = res;
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add(&c->lookups_done, 1);
+}
+
+static void copy_field(char *dst, size_t len, const redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(dst, len, "%.*s", (int)r->len, r->str);
+}
+
+/* Second step of a lookup: the user's subscriber attributes (IMSI, MSISDN). */
+static void on_attrs_reply(void *privdata, redisReply *r)
+{
+    struct result *res = privdata;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        copy_field(res->imsi, sizeof(res->imsi), r->element[0]);
+        copy_field(res->msisdn, sizeof(res->msisdn), r->element[1]);
+    }
+    post_result(res->c, res); /* the user is known even if its attributes could not be read */
+}
+
 static void on_lookup_reply(void *privdata, redisReply *r)
 {
     struct op *o = privdata;
     struct mc_cloud *c = (struct mc_cloud *)o->next; /* borrowed back-pointer, see run_op */
     struct result *res = calloc(1, sizeof(*res));
-    if (res && r) {
-        res->ver = o->ver;
-        res->ip = o->ip;
-        if (r->type == REDIS_REPLY_STRING) {
-            res->found = 1;
-            snprintf(res->user, sizeof(res->user), "%.*s", (int)r->len, r->str);
-        }
-        pthread_mutex_lock(&c->mu);
-        res->next = c->box_results;
-        c->box_results = res;
-        pthread_mutex_unlock(&c->mu);
-    } else {
-        free(res); /* no answer: the negative cache expires and the packet thread asks again */
-    }
-    atomic_fetch_add(&c->lookups_done, 1);
     o->next = NULL;
+    if (!res || !r) {
+        free(res); /* no answer: the negative cache expires and the packet thread asks again */
+        atomic_fetch_add(&c->lookups_done, 1);
+        free_ops(o);
+        return;
+    }
+    res->ver = o->ver;
+    res->ip = o->ip;
+    res->c = c;
     free_ops(o);
+    if (r->type != REDIS_REPLY_STRING) {
+        post_result(c, res);
+        return;
+    }
+    res->found = 1;
+    copy_field(res->user, sizeof(res->user), r);
+    char ukey[200];
+    snprintf(ukey, sizeof(ukey), "%suser.%s", c->cfg.prefix, res->user);
+    const char *argv[] = { "HMGET", ukey, "imsi", "msisdn" };
+    size_t len[] = { 5, strlen(ukey), 4, 6 };
+    if (mc_cloud_conn_command(c->conn, ukey, len[1], 4, argv, len, on_attrs_reply, res) != 0)
+        post_result(c, res);
 }
 
 static int key_ready(struct mc_cloud *c, const char *key)

@@ -91,7 +91,9 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
         e->tmpl[1] = e->tmpl[0];
     } else {
         if (mc_export_template_parse(cfg->template_spec, &spec, err, errlen) != 0 ||
-            (!cfg->template_spec && cfg->with_user && mc_export_template_add(&spec, "userName") != 0) ||
+            (!cfg->template_spec && cfg->with_user &&
+             (mc_export_template_add(&spec, "userName") != 0 || mc_export_template_add(&spec, "mobileIMSI") != 0 ||
+              mc_export_template_add(&spec, "mobileMSISDN") != 0)) ||
             mc_export_template_build(&spec, cfg->version, e->biflow, 4, &e->tmpl[0], err, errlen) != 0 ||
             mc_export_template_build(&spec, cfg->version, e->biflow, 6, &e->tmpl[1], err, errlen) != 0)
             goto fail;

@@ -211,6 +211,20 @@ static void get_user(const struct mc_ie_env *env, struct mc_ie_val *v)
     v->str_len = x ? strnlen(x->user, sizeof(x->user)) : 0;
 }
 
+static void get_imsi(const struct mc_ie_env *env, struct mc_ie_val *v)
+{
+    const struct mc_flow_ext *x = env->f->ext;
+    v->str = x ? x->imsi : "";
+    v->str_len = x ? strnlen(x->imsi, sizeof(x->imsi)) : 0;
+}
+
+static void get_msisdn(const struct mc_ie_env *env, struct mc_ie_val *v)
+{
+    const struct mc_flow_ext *x = env->f->ext;
+    v->str = x ? x->msisdn : "";
+    v->str_len = x ? strnlen(x->msisdn, sizeof(x->msisdn)) : 0;
+}
+
 static void get_tunnel_type(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     v->u = env->f->key.tunnel;
@@ -285,6 +299,10 @@ const struct mc_ie mc_export_ies[] = {
     { "layer2SegmentId", 351, 0, 8, 8, U, 0, NULL, get_l2_segment, "0x01 << 56 | VXLAN VNI, else 0" },
     { "userName", 371, 0, MC_IE_VARLEN, 64, MC_IE_T_STRING, 0, NULL, get_user,
       "user learned for the flow, empty when unknown (v9: 64 bytes)" },
+    { "mobileIMSI", 455, 0, MC_IE_VARLEN, 16, MC_IE_T_STRING, 0, NULL, get_imsi,
+      "IMSI of the flow's subscriber (the cloud user's imsi), empty when none (v9: 16 bytes)" },
+    { "mobileMSISDN", 456, 0, MC_IE_VARLEN, 16, MC_IE_T_STRING, 0, NULL, get_msisdn,
+      "MSISDN of the flow's subscriber (the cloud user's msisdn), empty when none (v9: 16 bytes)" },
     /* RFC 5103 reverse elements: biflow IPFIX only */
     { "reverseOctetDeltaCount", 1, MC_PEN_REVERSE, 8, 0, U, R, NULL, get_rev_octets, "IP octets, reverse" },
     { "reversePacketDeltaCount", 2, MC_PEN_REVERSE, 8, 0, U, R, NULL, get_rev_pkts, "packets, reverse" },

@@ -46,6 +46,9 @@ def check_topology(c, name, cloud, redis_args):
     for ip, user in known.items():
         key = "user.ip." + ip
         cloud._for(key).set(cloud.key(key), user)
+    ukey = "user.bob"  # a mobile subscriber: its flows also carry mobileIMSI and mobileMSISDN
+    cloud._for(ukey).hset(cloud.key(ukey), mapping={"imsi": "001010000000001", "msisdn": "393331234567",
+                                                    "ip": "192.168.5.16"})
     work = tempfile.mkdtemp(prefix="mctopo")
     j1 = os.path.join(work, "1.json")
     rc, err = mctest.run_probe(["-i", cap1, "--probe-id", "tp", "--json", j1] + redis_args, check=False)
@@ -70,6 +73,10 @@ def check_topology(c, name, cloud, redis_args):
         c.check(users == {user}, "%s: flows of %s carry users %s, not %s" % (name, ip, users, user))
     c.check(all(f.get("userName") == "" for f in flows if f.get("sourceIPv4Address") not in known),
             "%s: flows of unknown clients carry a user" % name)
+    mobile = {(f.get("mobileIMSI"), f.get("mobileMSISDN")) for f in flows if f.get("sourceIPv4Address") == "192.168.5.16"}
+    c.check(mobile == {("001010000000001", "393331234567")}, "%s: subscriber fields %s" % (name, mobile))
+    c.check(all(f.get("mobileIMSI") == "" for f in flows if f.get("sourceIPv4Address") != "192.168.5.16"),
+            "%s: non-subscribers carry an IMSI" % name)
     # a consumer reads part of the stream, stops, the probe adds hosts, it catches up
     consumer = cloud.consume("collector", "c1", block_ms=200, follow=False)
     first = [next(consumer) for _ in range(10)]
