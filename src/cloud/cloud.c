@@ -150,6 +150,7 @@ struct mc_cloud {
     int n_deferred;
     int heartbeat_due;
     struct batch_args *args;       /* owned: argument buffers of a script call */
+    int nodes_up;                  /* written by the cloud thread (atomically), read for the stats line */
     /* lookups asked by the packet thread and answered (or given up) by the cloud thread */
     atomic_uint_fast64_t lookups_asked, lookups_done;
     struct stats seen_stats;
@@ -275,6 +276,12 @@ static void hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
         return; /* src is the old, empty dst: nothing to clear */
     }
     mc_hostagg_merge(dst, src);
+}
+
+/* Nodes ready now, as last seen by the cloud thread (an atomic copy it refreshes). */
+static int connected_nodes(const struct mc_cloud *c)
+{
+    return __atomic_load_n(&c->nodes_up, __ATOMIC_RELAXED);
 }
 
 static void add_host(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, const struct mc_hostagg_val *v)
@@ -467,6 +474,16 @@ void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
         handoff(c, 1);
     }
     handoff(c, 1); /* the last answers */
+}
+
+void mc_cloud_stats_line(const struct mc_cloud *c, char *buf, size_t len)
+{
+#define LOAD(id) (unsigned long long)__atomic_load_n(&MC_CTR_GET(cloud, id), __ATOMIC_RELAXED)
+    snprintf(buf, len, "cloud: %d node(s) up, keys written %llu, commands %llu, requeued %llu, dropped keys %llu "
+                       "packets %llu, events %llu",
+             connected_nodes(c), LOAD(keys_written), LOAD(commands), LOAD(requeued),
+             LOAD(dropped_keys) + c->batch.dropped_keys, LOAD(dropped_pkts) + c->batch.dropped_pkts, LOAD(events));
+#undef LOAD
 }
 
 void mc_cloud_set_stats(struct mc_cloud *c, uint64_t packets, uint64_t drops, uint64_t flows_active,
@@ -981,6 +998,10 @@ static void on_flush_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     struct mc_cloud *c = w->data;
+    int up = 0;
+    for (int i = 0; i < mc_cloud_conn_nodes(c->conn); i++)
+        up += mc_cloud_conn_ready(c->conn, i);
+    __atomic_store_n(&c->nodes_up, up, __ATOMIC_RELAXED);
     flush_pending(c); /* retries what a down or slow node could not take */
 }
 

@@ -80,6 +80,9 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f);
  */
 void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms);
 
+/* One line of cloud statistics for the probe's stats (packet thread; the cloud thread's counters are read atomically). */
+void mc_cloud_stats_line(const struct mc_cloud *c, char *buf, size_t len);
+
 /* Probe statistics for the heartbeat (packet thread, any time). */
 void mc_cloud_set_stats(struct mc_cloud *c, uint64_t packets, uint64_t drops, uint64_t flows_active,
                         uint64_t flows_exported);

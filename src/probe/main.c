@@ -94,6 +94,11 @@ static void print_stats(struct probe *p, const char *when)
             (unsigned long long)MC_CTR_GET(flow, created), (unsigned long long)MC_CTR_GET(flow, exported),
             (unsigned long long)MC_CTR_GET(flow, evicted_table_full), (unsigned long long)MC_CTR_GET(export, records),
             (unsigned long long)MC_CTR_GET(export, packets));
+    if (p->cloud) {
+        char line[512];
+        mc_cloud_stats_line(p->cloud, line, sizeof(line));
+        mc_info("%s: %s", when, line);
+    }
 }
 
 /* One line naming every non-zero decode reason (non-IP kinds and malformations). */
@@ -424,6 +429,13 @@ int main(int argc, char **argv)
         p.cloud = NULL;
     }
     print_stats(&p, "exit");
+    if (p.conf.cloud_on) /* the cloud thread has stopped: its counters are final */
+        mc_info("exit: cloud: keys written %llu, commands %llu, requeued %llu, dropped keys %llu packets %llu, "
+                "unwritten at exit %llu, events %llu",
+                (unsigned long long)MC_CTR_GET(cloud, keys_written), (unsigned long long)MC_CTR_GET(cloud, commands),
+                (unsigned long long)MC_CTR_GET(cloud, requeued), (unsigned long long)MC_CTR_GET(cloud, dropped_keys),
+                (unsigned long long)MC_CTR_GET(cloud, dropped_pkts),
+                (unsigned long long)MC_CTR_GET(cloud, undrained_at_exit), (unsigned long long)MC_CTR_GET(cloud, events));
     print_reasons();
     if (p.conf.verbose)
         mc_ctr_dump(stderr, 0);
