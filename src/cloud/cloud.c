@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "cloud/hostagg.h"
+#include "common/text.h"
 #include "common/log.h"
 
 MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
@@ -609,20 +610,6 @@ static void on_batch_reply(void *privdata, redisReply *r)
     free(b);
 }
 
-/* Decimal text of v at p (no terminator); returns the length.  Faster than snprintf, per value per key. */
-static size_t u64_text(uint64_t v, char *p)
-{
-    char t[20];
-    size_t n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = t[n - 1 - i];
-    return n;
-}
-
 /* Argument buffers of one script call (cloud thread only; reused). */
 struct batch_args {
     const char *argv[12 + 8 * BATCH_KEYS];
@@ -638,7 +625,7 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
     int argc = 0, nn = 0;
 #define PUT(s, l) (a->argv[argc] = (s), a->argvlen[argc] = (l), argc++)
 #define PUTS(s) PUT((s), strlen(s))
-#define PUTN(v) (a->argvlen[argc] = u64_text((v), a->nums[nn]), a->argv[argc++] = a->nums[nn++])
+#define PUTN(v) (a->argvlen[argc] = mc_u64_text((v), a->nums[nn]), a->argv[argc++] = a->nums[nn++])
     int eval = b->with_eval || !c->sha[0];
     b->with_eval = eval;
     PUTS(eval ? "EVAL" : "EVALSHA");

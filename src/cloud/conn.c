@@ -23,6 +23,7 @@
  * req owns a copy of argv so that MOVED/ASK/TRYAGAIN can resend it.
  */
 #include "cloud/conn.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -556,19 +557,6 @@ static int node_usable(const struct mc_cloud_conn *c, const struct node *n)
 
 static void reply_cb(redisAsyncContext *ac, void *r, void *privdata);
 
-static size_t dec(uint64_t v, char *p)
-{
-    char t[20];
-    size_t n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        p[i] = t[n - 1 - i];
-    return n;
-}
-
 /*
  * RESP encoding of argv in the conn's reusable buffer (valid until the next
  * call).  hiredis's own formatter builds the same bytes one printf-style
@@ -590,12 +578,12 @@ static const char *format_command(struct mc_cloud_conn *c, int argc, const char 
     }
     char *p = c->fmt;
     *p++ = '*';
-    p += dec((uint64_t)argc, p);
+    p += mc_u64_text((uint64_t)argc, p);
     *p++ = '\r', *p++ = '\n';
     for (int i = 0; i < argc; i++) {
         size_t l = argvlen ? argvlen[i] : strlen(argv[i]);
         *p++ = '$';
-        p += dec(l, p);
+        p += mc_u64_text(l, p);
         *p++ = '\r', *p++ = '\n';
         memcpy(p, argv[i], l);
         p += l;

@@ -29,20 +29,8 @@ import mcredis  # noqa: E402
 PAYLOAD = 100  # UDP payload: 128 octets per packet at the IP layer
 
 
-def send(hosts, port, seconds, pps=50):
-    """Each host sends pps datagrams per second to 127.0.0.1:port for seconds."""
-    socks = []
-    for h in hosts:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.%d" % h, 0))
-        socks.append(s)
-    end = time.time() + seconds
-    while time.time() < end:
-        for s in socks:
-            s.sendto(b"x" * PAYLOAD, ("127.0.0.1", port))
-        time.sleep(1.0 / pps)
-    for s in socks:
-        s.close()
+def send(hosts, port, seconds):
+    mcredis.udp_traffic(hosts, port, seconds, pps=50, payload=PAYLOAD)
 
 
 def start_probe(port, work, name, extra):
