@@ -106,7 +106,6 @@ struct stats {
 struct side {
     uint32_t pkts[2];
     uint64_t octets[2];
-    uint32_t seen;
 };
 
 struct cache_entry {
@@ -239,6 +238,17 @@ static int is_local(const struct mc_cloud *c, uint8_t ver, const struct mc_addr 
 
 static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
+    if (ver == 4 && len >= 16) {
+        /* by hand: glibc's inet_ntop formats IPv4 with sprintf, once per host per flush */
+        char *p = buf;
+        for (int i = 0; i < 4; i++) {
+            if (i)
+                *p++ = '.';
+            p += mc_u64_text(a->b[i], p);
+        }
+        *p = 0;
+        return;
+    }
     /* inet_ntop writes IPv6 in RFC 5952 form (lowercase, longest zero run compressed) */
     if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, buf, (socklen_t)len))
         snprintf(buf, len, "?");
@@ -293,15 +303,18 @@ static void add_host(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, c
 
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
 
-/* Takes a flow's packets and bytes since its last visit into the batch. */
-static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot)
+/* Takes a flow's packets and bytes since its last report into the batch; final: it is leaving. */
+static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int final)
 {
-    struct side *s = &c->sides[slot];
+    /* a flow never reported has no state in the side array: do not touch it
+     * (a cache miss per flow, for the many flows that end between flushes) */
+    static const struct side fresh;
+    int reported = (f->state & MC_FLOW_F_CLOUD) != 0;
+    const struct side *s = reported ? &c->sides[slot] : &fresh;
     struct mc_hostagg_val cli = { 0 }, srv = { 0 };
     uint32_t dp0 = f->pkts[0] - s->pkts[0], dp1 = f->pkts[1] - s->pkts[1];
     uint64_t do0 = f->octets[0] - s->octets[0], do1 = f->octets[1] - s->octets[1];
-    if (!s->seen) {
-        s->seen = 1;
+    if (!reported) {
         cli.flows = srv.flows = 1;
         cli.first_seen = srv.first_seen = f->first_ms;
         /* the user a record carries is its client's */
@@ -317,11 +330,15 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot)
     cli.last_seen = srv.last_seen = mc_flow_last_ms(f);
     add_host(c, f->key.ip_ver, &f->key.addr[0], &cli);
     add_host(c, f->key.ip_ver, &f->key.addr[1], &srv);
-    s->pkts[0] = f->pkts[0], s->pkts[1] = f->pkts[1];
-    s->octets[0] = f->octets[0], s->octets[1] = f->octets[1];
+    if (final)
+        return; /* nothing will be reported for this slot's flow again */
+    f->state |= MC_FLOW_F_CLOUD;
+    struct side *w = &c->sides[slot];
+    w->pkts[0] = f->pkts[0], w->pkts[1] = f->pkts[1];
+    w->octets[0] = f->octets[0], w->octets[1] = f->octets[1];
 }
 
-static void visit_dirty(void *ctx, struct mc_flow *f, uint32_t slot) { take_flow(ctx, f, slot); }
+static void visit_dirty(void *ctx, struct mc_flow *f, uint32_t slot) { take_flow(ctx, f, slot, 0); }
 
 static struct cache_entry *cache_slot(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
@@ -448,8 +465,8 @@ void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
 void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
 {
     uint32_t slot = mc_flow_slot(c->flows, f);
-    take_flow(c, f, slot);
-    memset(&c->sides[slot], 0, sizeof(c->sides[slot]));
+    take_flow(c, f, slot, 1);
+    /* no need to clear the slot's side state: a new flow there starts unreported */
     if (c->cfg.lookups) {
         const char *u = mc_cloud_user_of(c, f->key.ip_ver, &f->key.addr[0]);
         struct mc_flow_ext *x = u ? mc_flow_ext_get(f) : NULL;
