@@ -236,6 +236,65 @@ static int is_local(const struct mc_cloud *c, uint8_t ver, const struct mc_addr 
     return 0;
 }
 
+/*
+ * RFC 5952 text of an IPv6 address, as glibc's inet_ntop writes it (which it
+ * does with one sprintf per group): lowercase hex without leading zeros, the
+ * longest run of two or more zero groups (the first on a tie) as "::", and
+ * the last 32 bits dotted for IPv4-mapped and IPv4-compatible addresses.
+ * buf holds at least 46 bytes.
+ */
+static void ipv6_text(const struct mc_addr *a, char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned g[8];
+    for (int i = 0; i < 8; i++)
+        g[i] = (unsigned)a->b[2 * i] << 8 | a->b[2 * i + 1];
+    int best = -1, best_len = 0;
+    for (int i = 0; i < 8;) {
+        if (g[i]) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && !g[j])
+            j++;
+        if (j - i > best_len && j - i >= 2)
+            best = i, best_len = j - i;
+        i = j;
+    }
+    /* ::ffff:a.b.c.d and ::a.b.c.d (not :: or ::1), as inet_ntop writes them */
+    int v4tail = best == 0 && (best_len == 6 || (best_len == 5 && g[5] == 0xffff)) &&
+                 (best_len != 6 || g[6] != 0 || g[7] > 1);
+    char *p = buf;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *p++ = ':';
+            if (i == 0)
+                *p++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        if (v4tail && i == 6) {
+            for (int k = 12; k < 16; k++) {
+                p += mc_u64_text(a->b[k], p);
+                *p++ = k < 15 ? '.' : 0;
+            }
+            return;
+        }
+        int started = 0;
+        for (int s = 12; s >= 0; s -= 4) {
+            unsigned d = (g[i] >> s) & 0xf;
+            if (d || started || s == 0) {
+                *p++ = hex[d];
+                started = 1;
+            }
+        }
+        if (i < 7)
+            *p++ = ':';
+    }
+    *p = 0;
+}
+
 static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
     if (ver == 4 && len >= 16) {
@@ -249,7 +308,10 @@ static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t le
         *p = 0;
         return;
     }
-    /* inet_ntop writes IPv6 in RFC 5952 form (lowercase, longest zero run compressed) */
+    if (ver == 6 && len >= 46) {
+        ipv6_text(a, buf);
+        return;
+    }
     if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, buf, (socklen_t)len))
         snprintf(buf, len, "?");
 }
@@ -944,16 +1006,18 @@ static void flush_pending(struct mc_cloud *c)
         }
         struct host_batch *b = open[node];
         if (!b) {
-            b = calloc(1, sizeof(*b));
+            b = malloc(sizeof(*b)); /* not calloc: only the first n entries are ever read */
             if (!b) {
                 skipped[n_skipped++] = e;
                 continue;
             }
             b->c = c;
+            b->n = 0;
+            b->with_eval = 0;
             b->with_events = node == events_node;
             open[node] = b;
         }
-        memcpy(b->keys[b->n], key, sizeof(key));
+        memcpy(b->keys[b->n], key, strlen(key) + 1);
         b->e[b->n++] = e;
         if (b->n == BATCH_KEYS || cluster) {
             open[node] = NULL;

@@ -41,6 +41,9 @@ struct mc_template {
     uint8_t version;             /* 5 (JSON names only), 9 or 10 */
     size_t n;
     size_t fixed_len;            /* bytes of every record; 0 when a field is variable-length */
+    size_t fixed_part;           /* bytes of the fixed-length fields */
+    uint8_t var_idx[MC_TMPL_MAX]; /* the variable-length fields, sized per record */
+    size_t n_var;
     struct mc_tmpl_field f[MC_TMPL_MAX];
 };
 

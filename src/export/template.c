@@ -101,14 +101,15 @@ static const struct mc_ie *map_ie(const struct mc_ie *ie, int version, int ip_ve
 /* Records of a template without variable-length fields all have one size: computed once. */
 static void set_fixed_len(struct mc_template *t)
 {
-    t->fixed_len = 0;
+    t->fixed_part = 0;
+    t->n_var = 0;
     for (size_t i = 0; i < t->n; i++) {
-        if (t->f[i].len == MC_IE_VARLEN) {
-            t->fixed_len = 0;
-            return;
-        }
-        t->fixed_len += t->f[i].len;
+        if (t->f[i].len == MC_IE_VARLEN)
+            t->var_idx[t->n_var++] = (uint8_t)i;
+        else
+            t->fixed_part += t->f[i].len;
     }
+    t->fixed_len = t->n_var ? 0 : t->fixed_part;
 }
 
 int mc_export_template_build(const struct mc_template_spec *spec, int version, int biflow, int ip_ver,
@@ -196,9 +197,10 @@ size_t mc_export_template_record_len(const struct mc_template *t, const struct m
 {
     if (t->fixed_len)
         return t->fixed_len;
-    size_t n = 0;
-    for (size_t i = 0; i < t->n; i++)
-        n += mc_export_ie_size(t->f[i].ie, t->f[i].len, env);
+    /* only the variable-length fields (strings) need this record's values */
+    size_t n = t->fixed_part;
+    for (size_t k = 0; k < t->n_var; k++)
+        n += mc_export_ie_size(t->f[t->var_idx[k]].ie, t->f[t->var_idx[k]].len, env);
     return n;
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
+#include <arpa/inet.h>
 
 #include "cloud/cloud.h"
 
@@ -272,10 +273,44 @@ static void test_parse_cidr(void **state)
     assert_string_equal(key, "p:ip.2001:db8::1");
 }
 
+/* Host keys name IPv6 addresses exactly as inet_ntop does (RFC 5952): the writer formats them itself. */
+static void test_ipv6_key_text(void **state)
+{
+    (void)state;
+    static const char *const fixed[] = { "::", "::1", "1::", "::ffff:1.2.3.4", "::1.2.3.4", "::0.1.0.0",
+                                         "2001:db8::1", "1:0:0:1::", "fe80::1:0:0:0", "1:0:0:2:0:0:3:4",
+                                         "1:2:3:4:5:6:7:8", "0:1:2:3:4:5:6:7", "1:2:3:4:5:6:7:0", "::ffff:0:0",
+                                         "64:ff9b::192.0.2.33", "1::ffff:1.2.3.4" };
+    unsigned seed = 12345;
+    for (int n = 0; n < 20000; n++) {
+        struct mc_addr a;
+        if (n < (int)(sizeof(fixed) / sizeof(fixed[0]))) {
+            assert_int_equal(inet_pton(AF_INET6, fixed[n], a.b), 1);
+        } else {
+            for (int i = 0; i < 8; i++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned r = (seed >> 16) & 0xffff;
+                unsigned g = (r & 3) ? 0 : (r & 0x8 ? 0xffff : r); /* mostly zero groups: every run shape */
+                a.b[2 * i] = (uint8_t)(g >> 8), a.b[2 * i + 1] = (uint8_t)g;
+            }
+        }
+        char want[64], key[128];
+        assert_non_null(inet_ntop(AF_INET6, a.b, want, sizeof(want)));
+        mc_cloud_host_key("", 6, &a, key, sizeof(key));
+        if (strcmp(key + 3, want) != 0)
+            fail_msg("ip.%s, inet_ntop says %s", key + 3, want);
+    }
+    struct mc_addr v4 = { { 10, 0, 255, 7 } };
+    char key[64];
+    mc_cloud_host_key("x:", 4, &v4, key, sizeof(key));
+    assert_string_equal(key, "x:ip.10.0.255.7");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_cidr),
+        cmocka_unit_test(test_ipv6_key_text),
         cmocka_unit_test(test_hosts_events_heartbeat),
         cmocka_unit_test(test_users_and_local_networks),
         cmocka_unit_test(test_node_down_counts_drops),
