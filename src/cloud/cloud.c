@@ -35,7 +35,8 @@ MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
  * events cost no extra command.  ARGV = ttl_ms, n_hosts, with_events,
  * stream_maxlen, probe_id, channel, now_ms, key prefix length, then per host
  * sent_pkt rcvd_pkt sent_bytes rcvd_bytes flows first_seen last_seen.
- * Returns, per host, 1 when its key was created by this call (a new host).
+ * Returns one character per host, '1' when its key was created by this call
+ * (a new host), else '0': one reply object for the whole call.
  */
 static const char HOST_SCRIPT[] =
     "local ttl, n, ev = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'\n"
@@ -55,9 +56,9 @@ static const char HOST_SCRIPT[] =
     "  local l = tonumber(redis.call('HGET', k, 'last_seen') or '0')\n"
     "  if tonumber(ARGV[b + 7]) > l then redis.call('HSET', k, 'last_seen', ARGV[b + 7]) end\n"
     "  redis.call('PEXPIRE', k, ttl)\n"
-    "  out[i] = 0\n"
+    "  out[i] = '0'\n"
     "  if new then\n"
-    "    out[i] = 1\n"
+    "    out[i] = '1'\n"
     "    if ev then\n"
     "      local j = '{\"ip\":\"' .. string.sub(k, tonumber(ARGV[8]) + 4) .. '\",\"probe\":\"' .. ARGV[5] ..\n"
     "                '\",\"ts\":' .. ARGV[7] .. '}'\n"
@@ -66,7 +67,7 @@ static const char HOST_SCRIPT[] =
     "    end\n"
     "  end\n"
     "end\n"
-    "return out\n";
+    "return table.concat(out)\n";
 
 #define BATCH_KEYS 128 /* hosts per script call */
 
@@ -642,6 +643,7 @@ struct host_batch {
     int n;
     int with_events;            /* the script wrote the host.new events itself */
     int with_eval;              /* sent as EVAL (script not loaded there yet) */
+    int node;                   /* standalone: the node all keys live on (routed once); cluster: -1 */
     struct mc_hostagg_entry e[BATCH_KEYS];
     char keys[BATCH_KEYS][160]; /* ip.<addr> of each entry, made once when routed */
 };
@@ -666,7 +668,7 @@ static void on_batch_reply(void *privdata, redisReply *r)
         send_batch(c, b);
         return;
     }
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)b->n) {
+    if (!r || r->type != REDIS_REPLY_STRING || r->len != (size_t)b->n) {
         if (r)
             MC_CTR_INC(cloud, write_errors);
         requeue_batch(c, b);
@@ -674,7 +676,7 @@ static void on_batch_reply(void *privdata, redisReply *r)
     }
     MC_CTR_ADD(cloud, keys_written, (uint64_t)b->n);
     for (int i = 0; i < b->n; i++) {
-        if (r->element[i]->type != REDIS_REPLY_INTEGER || r->element[i]->integer != 1)
+        if (r->str[i] != '1')
             continue;
         if (b->with_events) {
             MC_CTR_INC(cloud, events);
@@ -738,8 +740,10 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
 #undef PUT
 #undef PUTS
 #undef PUTN
-    if (mc_cloud_conn_command(c->conn, b->keys[0], strlen(b->keys[0]), argc, a->argv, a->argvlen, on_batch_reply,
-                              b) != 0) {
+    int rc = b->node >= 0 ? mc_cloud_conn_command_node(c->conn, b->node, argc, a->argv, a->argvlen, on_batch_reply, b)
+                          : mc_cloud_conn_command(c->conn, b->keys[0], strlen(b->keys[0]), argc, a->argv, a->argvlen,
+                                                  on_batch_reply, b);
+    if (rc != 0) {
         /* the node is down or busy: the deltas wait for the next flush */
         for (int i = 0; i < b->n; i++)
             mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
@@ -1014,6 +1018,7 @@ static void flush_pending(struct mc_cloud *c)
             b->c = c;
             b->n = 0;
             b->with_eval = 0;
+            b->node = cluster ? -1 : node;
             b->with_events = node == events_node;
             open[node] = b;
         }

@@ -73,6 +73,8 @@ int mc_cloud_jump_hash(uint64_t key, int n)
 /* The standalone node index for key among n_nodes (>= 1) --redis nodes. */
 int mc_cloud_node_for_key(const char *key, size_t len, int n_nodes)
 {
+    if (n_nodes <= 1)
+        return 0; /* what the jump hash gives for one node, without hashing */
     return mc_cloud_jump_hash(mc_cloud_key_hash(key, len), n_nodes);
 }
 

@@ -108,6 +108,7 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
         }
     }
     for (int i = 0; i < 2; i++) {
+        e->tmpl[i].max_len = max_record_len(&e->tmpl[i]);
         e->buf[i].t = &e->tmpl[i];
         e->buf[i].data = malloc(cfg->mtu);
         if (!e->buf[i].data) {
@@ -186,7 +187,16 @@ static void add_record(struct mc_exporter *e, const struct mc_flow *f, int dir, 
     struct mc_export_buf *b = &e->buf[f->key.ip_ver == 6];
     if (e->json)
         mc_export_json_record(e->json, b->t, &env);
-    size_t rl = e->d->rec_len(e, b, &env);
+    /* The exact size of a record with strings costs a pass over its values:
+     * only needed when even the longest such record would not fit. */
+    size_t rl;
+    if (e->cfg.version == 5) {
+        rl = e->d->rec_len(e, b, &env); /* fixed 48 bytes, padding included */
+    } else {
+        rl = b->t->fixed_len ? b->t->fixed_len : b->t->max_len;
+        if (b->len && b->len + rl + e->d->slack > e->cfg.mtu)
+            rl = e->d->rec_len(e, b, &env);
+    }
     if (b->len && (b->len + rl + e->d->slack > e->cfg.mtu ||
                    (e->d->max_records && b->nrec >= e->d->max_records)))
         send_packet(e, b, now_ms);

@@ -44,6 +44,7 @@ struct mc_template {
     size_t fixed_part;           /* bytes of the fixed-length fields */
     uint8_t var_idx[MC_TMPL_MAX]; /* the variable-length fields, sized per record */
     size_t n_var;
+    size_t max_len;              /* the longest record (strings at their longest), set by the exporter */
     struct mc_tmpl_field f[MC_TMPL_MAX];
 };
 

@@ -1,0 +1,37 @@
+/* test_text.c - mc_u64_text: every digit count, both ends of the range. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/text.h"
+
+static void test_u64_text(void **state)
+{
+    (void)state;
+    uint64_t v[] = { 0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345, 4294967295u, 1717236001326ull,
+                     10000000000000000000ull, UINT64_MAX };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        char got[24], want[24];
+        size_t n = mc_u64_text(v[i], got);
+        got[n] = 0;
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+    for (uint64_t x = 1; x < UINT64_MAX / 7; x = x * 7 + 3) { /* every length, varied digits */
+        char got[24], want[24];
+        got[mc_u64_text(x, got)] = 0;
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)x);
+        assert_string_equal(got, want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_u64_text) };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
