@@ -302,9 +302,14 @@ static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t le
         /* by hand: glibc's inet_ntop formats IPv4 with sprintf, once per host per flush */
         char *p = buf;
         for (int i = 0; i < 4; i++) {
+            unsigned v = a->b[i];
             if (i)
                 *p++ = '.';
-            p += mc_u64_text(a->b[i], p);
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
         }
         *p = 0;
         return;
@@ -380,8 +385,9 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int 
     if (!reported) {
         cli.flows = srv.flows = 1;
         cli.first_seen = srv.first_seen = f->first_ms;
-        /* the user a record carries is its client's */
-        if (c->cfg.lookups)
+        /* the user a record carries is its client's; a flow leaving asks
+         * through mc_cloud_user_of, which it calls next anyway */
+        if (c->cfg.lookups && !final)
             request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
     }
     if (!dp0 && !dp1 && !cli.flows)
@@ -888,6 +894,16 @@ static void on_lookup_reply(void *privdata, redisReply *r)
         post_result(c, res);
 }
 
+/* buf = a b c, truncated to len (lookups run once per new client: no snprintf) */
+static void key_join(char *buf, size_t len, const char *a, const char *b, const char *c)
+{
+    size_t n = 0;
+    for (const char *parts[3] = { a, b, c }, **p = parts; p < parts + 3; p++)
+        for (const char *s = *p; *s && n + 1 < len; s++)
+            buf[n++] = *s;
+    buf[n] = 0;
+}
+
 static int key_ready(struct mc_cloud *c, const char *key)
 {
     int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
@@ -916,8 +932,8 @@ static void run_op(struct mc_cloud *c, struct op *o)
 {
     char ip[64], ukey[200], ipkey[200], since[24];
     addr_text(o->ver, &o->ip, ip, sizeof(ip));
-    snprintf(ukey, sizeof(ukey), "%suser.%s", c->cfg.prefix, o->id);
-    snprintf(ipkey, sizeof(ipkey), "%suser.ip.%s", c->cfg.prefix, ip);
+    key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
+    key_join(ipkey, sizeof(ipkey), c->cfg.prefix, "user.ip.", ip);
     if (!key_ready(c, ipkey) || (o->kind != OP_LOOKUP && !key_ready(c, ukey))) {
         defer_op(c, o);
         return;

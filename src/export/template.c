@@ -207,8 +207,14 @@ size_t mc_export_template_record_len(const struct mc_template *t, const struct m
 size_t mc_export_template_record_put(const struct mc_template *t, const struct mc_ie_env *env, uint8_t *out)
 {
     size_t n = 0;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->n; i++) {
+        /* every string of a flow comes from its extension: none, all empty */
+        if (t->f[i].len == MC_IE_VARLEN && !env->f->ext && t->f[i].ie->type == MC_IE_T_STRING) {
+            out[n++] = 0;
+            continue;
+        }
         n += mc_export_ie_encode(t->f[i].ie, t->f[i].len, env, out + n);
+    }
     return n;
 }
 
