@@ -704,12 +704,83 @@ struct batch_args {
     char keys[BATCH_KEYS + 1][160];
     char nums[8 + 7 * BATCH_KEYS][24];
     char channel[160];
+    char resp[sizeof(HOST_SCRIPT) + 64 + BATCH_KEYS * (200 + 7 * 28) + 2048]; /* the encoded call */
 };
+
+/* RESP bulk string s[0..l) at p; returns the end. */
+static char *resp_bulk(char *p, const char *s, size_t l)
+{
+    *p++ = '$';
+    p += mc_u64_text(l, p);
+    *p++ = '\r', *p++ = '\n';
+    memcpy(p, s, l);
+    p += l;
+    *p++ = '\r', *p++ = '\n';
+    return p;
+}
+
+static char *resp_num(char *p, uint64_t v)
+{
+    char t[20];
+    return resp_bulk(p, t, mc_u64_text(v, t));
+}
+
+/* Standalone: encodes the call straight into RESP, without an argv to encode again. */
+static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
+{
+    struct batch_args *a = c->args;
+    char *p = a->resp;
+    *p++ = '*';
+    p += mc_u64_text((uint64_t)(3 + b->n + b->with_events + 8 + 7 * b->n), p);
+    *p++ = '\r', *p++ = '\n';
+    p = eval ? resp_bulk(p, "EVAL", 4) : resp_bulk(p, "EVALSHA", 7);
+    p = eval ? resp_bulk(p, HOST_SCRIPT, sizeof(HOST_SCRIPT) - 1) : resp_bulk(p, c->sha, 40);
+    p = resp_num(p, (uint64_t)(b->n + b->with_events));
+    for (int i = 0; i < b->n; i++)
+        p = resp_bulk(p, b->keys[i], strlen(b->keys[i]));
+    if (b->with_events) {
+        snprintf(a->keys[0], sizeof(a->keys[0]), "%sevents", c->cfg.prefix);
+        p = resp_bulk(p, a->keys[0], strlen(a->keys[0]));
+    }
+    snprintf(a->channel, sizeof(a->channel), "%sevents.host.new", c->cfg.prefix);
+    p = resp_num(p, c->cfg.ttl_ms);
+    p = resp_num(p, (uint64_t)b->n);
+    p = resp_num(p, (uint64_t)b->with_events);
+    p = resp_num(p, c->cfg.stream_maxlen);
+    p = resp_bulk(p, c->cfg.probe_id, strlen(c->cfg.probe_id));
+    p = resp_bulk(p, a->channel, strlen(a->channel));
+    p = resp_num(p, wall_ms());
+    p = resp_num(p, strlen(c->cfg.prefix));
+    for (int i = 0; i < b->n; i++) {
+        const struct mc_hostagg_val *v = &b->e[i].v;
+        p = resp_num(p, v->sent_pkt);
+        p = resp_num(p, v->rcvd_pkt);
+        p = resp_num(p, v->sent_bytes);
+        p = resp_num(p, v->rcvd_bytes);
+        p = resp_num(p, v->flows);
+        p = resp_num(p, v->first_seen);
+        p = resp_num(p, v->last_seen);
+    }
+    return mc_cloud_conn_command_resp(c->conn, b->node, a->resp, (size_t)(p - a->resp), on_batch_reply, b);
+}
 
 static void send_batch(struct mc_cloud *c, struct host_batch *b)
 {
     struct batch_args *a = c->args;
     int argc = 0, nn = 0;
+    if (b->node >= 0) {
+        int eval = b->with_eval || !c->sha[0];
+        b->with_eval = eval;
+        if (send_batch_resp(c, b, eval) != 0) {
+            for (int i = 0; i < b->n; i++)
+                mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
+            free(b);
+            return;
+        }
+        MC_CTR_INC(cloud, commands);
+        MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
+        return;
+    }
 #define PUT(s, l) (a->argv[argc] = (s), a->argvlen[argc] = (l), argc++)
 #define PUTS(s) PUT((s), strlen(s))
 #define PUTN(v) (a->argvlen[argc] = mc_u64_text((v), a->nums[nn]), a->argv[argc++] = a->nums[nn++])

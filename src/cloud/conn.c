@@ -605,16 +605,13 @@ static const char *format_command(struct mc_cloud_conn *c, int argc, const char 
  * node idx and puts it on the node's in-flight list.  Returns 0, or -1 when
  * the node is not ready or full (q is untouched and still the caller's).
  */
-static int req_send(struct mc_cloud_conn *c, struct req *q, int idx, int argc, const char **argv,
-                    const size_t *argvlen)
+static int req_send_resp(struct mc_cloud_conn *c, struct req *q, int idx, const char *cmd, size_t len)
 {
     struct node *n = c->nodes[idx];
     if (!node_usable(c, n))
         return -1;
     if (q->asking && redisAsyncCommand(n->ac, NULL, NULL, "ASKING") != REDIS_OK)
         return -1;
-    size_t len;
-    const char *cmd = format_command(c, argc, argv, argvlen, &len);
     if (!cmd || redisAsyncFormattedCommand(n->ac, reply_cb, q, cmd, len) != REDIS_OK)
         return -1;
     q->node = idx;
@@ -624,6 +621,16 @@ static int req_send(struct mc_cloud_conn *c, struct req *q, int idx, int argc, c
     if (!ev_is_active(&n->cmd_timer))
         timer_restart(c, &n->cmd_timer, c->cfg.command_timeout_ms / 1000.);
     return 0;
+}
+
+static int req_send(struct mc_cloud_conn *c, struct req *q, int idx, int argc, const char **argv,
+                    const size_t *argvlen)
+{
+    if (!node_usable(c, c->nodes[idx]))
+        return -1;
+    size_t len = 0;
+    const char *cmd = format_command(c, argc, argv, argvlen, &len);
+    return req_send_resp(c, q, idx, cmd, len);
 }
 
 /* Parks q on the waiting list; the retry timer resends it after delay_ms or fails it at its deadline. */
@@ -975,6 +982,24 @@ int mc_cloud_conn_command(struct mc_cloud_conn *c, const char *key, size_t keyle
         node = mc_cloud_node_for_key(key, keylen, c->n_nodes);
     }
     return submit(c, node, slot, argc, argv, argvlen, fn, privdata);
+}
+
+/* See conn.h. */
+int mc_cloud_conn_command_resp(struct mc_cloud_conn *c, int node, const char *cmd, size_t len, mc_cloud_reply_fn fn,
+                               void *privdata)
+{
+    if (c->cluster || c->freeing || node < 0 || node >= c->n_nodes || !node_usable(c, c->nodes[node])) {
+        MC_CTR_INC(cloud_conn, refused_not_ready);
+        return -1;
+    }
+    struct req *q = req_new(c, 0, NULL, NULL, 0, fn, privdata);
+    if (!q || req_send_resp(c, q, node, cmd, len) != 0) {
+        free(q);
+        MC_CTR_INC(cloud_conn, refused_not_ready);
+        return -1;
+    }
+    MC_CTR_INC(cloud_conn, commands);
+    return 0;
 }
 
 /* See conn.h.  In cluster mode a MOVED reply still redirects the command. */

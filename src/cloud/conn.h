@@ -81,6 +81,15 @@ int mc_cloud_conn_command(struct mc_cloud_conn *c, const char *key, size_t keyle
 int mc_cloud_conn_command_node(struct mc_cloud_conn *c, int node, int argc, const char **argv,
                                const size_t *argvlen, mc_cloud_reply_fn fn, void *privdata);
 
+/*
+ * Standalone only: sends a command already encoded in RESP (len bytes at
+ * cmd, borrowed for the call) to node.  For callers that build big commands
+ * faster than an argv would be encoded.  Same returns as mc_cloud_conn_command;
+ * -1 in cluster mode, where a command must stay re-sendable for redirections.
+ */
+int mc_cloud_conn_command_resp(struct mc_cloud_conn *c, int node, const char *cmd, size_t len, mc_cloud_reply_fn fn,
+                               void *privdata);
+
 /* Nodes currently known (standalone: n_nodes; cluster: masters in the slot map). */
 int mc_cloud_conn_nodes(const struct mc_cloud_conn *c);
 
