@@ -454,7 +454,9 @@ static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr
 const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
     struct cache_entry *e = cache_slot(c, ver, ip);
-    if (e->expires_ms > c->now_ms && e->found && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0) {
+    if (e->expires_ms > c->now_ms && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0) {
+        if (!e->found)
+            return NULL; /* "no user", or the question is on its way */
         MC_CTR_INC(cloud, lookup_hits);
         return e->user;
     }
@@ -935,10 +937,9 @@ static void on_attrs_reply(void *privdata, redisReply *r)
     post_result(res->c, res); /* the user is known even if its attributes could not be read */
 }
 
-static void on_lookup_reply(void *privdata, redisReply *r)
+/* A lookup's answer r (NULL: none); takes o. */
+static void lookup_answered(struct mc_cloud *c, struct op *o, const redisReply *r)
 {
-    struct op *o = privdata;
-    struct mc_cloud *c = (struct mc_cloud *)o->next; /* borrowed back-pointer, see run_op */
     struct result *res = calloc(1, sizeof(*res));
     o->next = NULL;
     if (!res || !r) {
@@ -963,6 +964,47 @@ static void on_lookup_reply(void *privdata, redisReply *r)
     size_t len[] = { 5, strlen(ukey), 4, 6 };
     if (mc_cloud_conn_command(c->conn, ukey, len[1], 4, argv, len, on_attrs_reply, res) != 0)
         post_result(c, res);
+}
+
+static void on_lookup_reply(void *privdata, redisReply *r)
+{
+    struct op *o = privdata;
+    lookup_answered((struct mc_cloud *)o->next, o, r); /* o->next: borrowed back-pointer, see run_op */
+}
+
+/* Lookups of one node sent as one MGET (standalone). */
+#define LOOKUP_BATCH 128
+struct lookup_batch {
+    struct mc_cloud *c;
+    int n;
+    struct op *ops[LOOKUP_BATCH];
+    char keys[LOOKUP_BATCH][200];
+};
+
+static void defer_op(struct mc_cloud *c, struct op *o);
+
+static void on_mget_reply(void *privdata, redisReply *r)
+{
+    struct lookup_batch *lb = privdata;
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)lb->n;
+    for (int i = 0; i < lb->n; i++)
+        lookup_answered(lb->c, lb->ops[i], ok ? r->element[i] : NULL);
+    free(lb);
+}
+
+static void send_lookups(struct mc_cloud *c, int node, struct lookup_batch *lb)
+{
+    const char *argv[1 + LOOKUP_BATCH];
+    size_t len[1 + LOOKUP_BATCH];
+    argv[0] = "MGET", len[0] = 4;
+    for (int i = 0; i < lb->n; i++)
+        argv[1 + i] = lb->keys[i], len[1 + i] = strlen(lb->keys[i]);
+    MC_CTR_ADD(cloud, lookups, (uint64_t)lb->n);
+    if (mc_cloud_conn_command_node(c->conn, node, 1 + lb->n, argv, len, on_mget_reply, lb) != 0) {
+        for (int i = 0; i < lb->n; i++)
+            defer_op(c, lb->ops[i]);
+        free(lb);
+    }
 }
 
 /* buf = a b c, truncated to len (lookups run once per new client: no snprintf) */
@@ -1056,6 +1098,49 @@ static int any_node_ready(struct mc_cloud *c)
     return 0;
 }
 
+/* Runs a list of operations: on standalone nodes, lookups go out as one MGET per node per 128. */
+static void run_ops(struct mc_cloud *c, struct op *ops)
+{
+    struct lookup_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
+    int cluster = mc_cloud_conn_is_cluster(c->conn);
+    while (ops) {
+        struct op *o = ops;
+        ops = ops->next;
+        if (o->kind != OP_LOOKUP || cluster) {
+            run_op(c, o);
+            continue;
+        }
+        char ip[64], key[200];
+        addr_text(o->ver, &o->ip, ip, sizeof(ip));
+        key_join(key, sizeof(key), c->cfg.prefix, "user.ip.", ip);
+        int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
+        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !mc_cloud_conn_ready(c->conn, node)) {
+            defer_op(c, o);
+            continue;
+        }
+        struct lookup_batch *lb = open[node];
+        if (!lb) {
+            lb = malloc(sizeof(*lb));
+            if (!lb) {
+                defer_op(c, o);
+                continue;
+            }
+            lb->c = c;
+            lb->n = 0;
+            open[node] = lb;
+        }
+        memcpy(lb->keys[lb->n], key, strlen(key) + 1);
+        lb->ops[lb->n++] = o;
+        if (lb->n == LOOKUP_BATCH) {
+            open[node] = NULL;
+            send_lookups(c, node, lb);
+        }
+    }
+    for (int i = 0; i < MC_CLOUD_MAX_NODES; i++)
+        if (open[i])
+            send_lookups(c, i, open[i]);
+}
+
 /* Sends one script call per pending host key whose node can take it, and the deferred operations. */
 static void flush_pending(struct mc_cloud *c)
 {
@@ -1065,11 +1150,7 @@ static void flush_pending(struct mc_cloud *c)
     c->deferred = NULL;
     c->deferred_tail = &c->deferred;
     c->n_deferred = 0;
-    while (ops) {
-        struct op *next = ops->next;
-        run_op(c, ops);
-        ops = next;
-    }
+    run_ops(c, ops);
     /*
      * Oldest first.  An entry whose node cannot take it now is set aside and
      * put back in front afterwards; once no node can take anything, the
@@ -1134,11 +1215,7 @@ static void take_mailbox(struct mc_cloud *c)
     c->seen_stats = c->box_stats;
     int stopping = c->stopping;
     pthread_mutex_unlock(&c->mu);
-    while (ops) {
-        struct op *next = ops->next;
-        run_op(c, ops);
-        ops = next;
-    }
+    run_ops(c, ops);
     flush_pending(c);
     if (stopping && !c->draining) {
         c->draining = 1;
