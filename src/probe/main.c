@@ -418,7 +418,7 @@ int main(int argc, char **argv)
 
     /* end of input or signal: every flow leaves, every datagram is sent */
     if (p.cloud && p.n_live == 0)
-        mc_cloud_resolve_users(p.cloud, 1000); /* a file is read faster than lookups answer */
+        mc_cloud_resolve_users(p.cloud, 5000); /* a file is read faster than lookups answer */
     mc_flow_flush_all(p.flows, MC_END_FORCED);
     mc_exporter_flush(p.exporter, p.now_ms);
     if (p.cloud) {

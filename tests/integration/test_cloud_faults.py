@@ -76,6 +76,7 @@ def main():
 
     # ---- run 1: kill, restart, freeze -------------------------------------
     node = mcredis.Server(unix=False)
+    node.client().set("user.ip.127.0.0.5", "eve")  # a user known to the cloud: her live flow carries her
     a, ja, ca = start_probe(port, work, "a", ["--redis", node.addr, "--probe-id", "fa", "--cloud-flush-ms", "200",
                                              "--redis-timeout", "1000", "--redis-connect-timeout", "300"])
     b, jb, cb = start_probe(port, work, "b", [])
@@ -103,6 +104,9 @@ def main():
     # documented bound: 132 B per --max-flows slot reserved but resident only when used, the cloud tables
     # (3 x --cloud-max-keys x ~100 B) and ~40 MiB of code, libraries, capture buffer and event loop
     c.check(hwm < 400 * 1024, "peak RSS %d KiB over the bound" % hwm)
+    users = {f["sourceIPv4Address"]: f.get("userName") for f in map(json.loads, open(ja))}
+    c.check(users.get("127.0.0.5") == "eve" and all(u == "" for ip, u in users.items() if ip != "127.0.0.5"),
+            "live flows carry users %s" % {ip: u for ip, u in users.items() if u})
     want = truth(jb)
     r = node.client()
     for h in range(12, 32):
