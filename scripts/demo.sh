@@ -46,13 +46,16 @@ nfpid=""
 echo "== 5. what the collector stored (nfdump)"
 nfdump -R "$work/nfcapd" -o long -c 40
 echo
-nfdump -R "$work/nfcapd" -s proto/packets -n 10 | head -20
+nfdump -R "$work/nfcapd" -s proto/packets -n 10 >"$work/top.txt"
+head -20 "$work/top.txt"
 echo "== 6. the same flows as JSON (first 2 of $(wc -l <"$work/flows.json")), and two of alice's (user from the cloud)"
 head -2 "$work/flows.json"
-grep '"userName":"alice"' "$work/flows.json" | head -2
+grep '"userName":"alice"' "$work/flows.json" >"$work/alice.json" || true
+head -2 "$work/alice.json"
 echo
 echo "== 7. what the MicroCloud knows: mcquery hosts (top 15), probes, and the events stream"
-/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" hosts | head -16
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" hosts >"$work/hosts.txt"
+head -16 "$work/hosts.txt"   # (a file, not a pipe: head closing early would stop the demo under pipefail)
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" probes
 echo "events: $(redis-cli -s "$work/redis.sock" XLEN events) in the stream, e.g.:"
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" replay --count 3
