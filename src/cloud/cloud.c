@@ -76,7 +76,7 @@ static const char HOST_SCRIPT[] =
 #define CACHE_SLOTS 16384 /* user cache, direct-mapped (1.5 MiB: stays in cache) */
 #define MAX_ATTRS 16
 
-enum op_kind { OP_USER_SET, OP_USER_REMOVE, OP_LOOKUP };
+enum op_kind { OP_USER_SET, OP_USER_REMOVE, OP_LOOKUP, OP_EVENT };
 
 struct op {
     struct op *next;
@@ -853,7 +853,31 @@ static void send_simple(struct mc_cloud *c, int key_arg, int argc, const char **
 }
 
 /* PUBLISH on events.<name> and XADD to the capped events stream. */
+static void run_op(struct mc_cloud *c, struct op *o);
+
+/*
+ * Publishes an event as an operation: when the node of its channel or of the
+ * stream cannot take it now (another node answered first, or it is down),
+ * it waits with the deferred operations instead of being lost.
+ */
 static void publish_event(struct mc_cloud *c, const char *name, const char *json)
+{
+    struct op *o = calloc(1, sizeof(*o));
+    if (!o || !(o->attrs[0] = strdup(name)) || !(o->attrs[1] = strdup(json))) {
+        MC_CTR_INC(cloud, refused);
+        if (o) {
+            o->n_attrs = 1;
+            free_ops(o);
+        }
+        return;
+    }
+    o->kind = OP_EVENT;
+    o->n_attrs = 1;
+    run_op(c, o);
+}
+
+/* Sends an event operation now that both its nodes are ready. */
+static void send_event(struct mc_cloud *c, const char *name, const char *json)
 {
     char channel[160], stream[160], maxlen[24];
     snprintf(channel, sizeof(channel), "%sevents.%s", c->cfg.prefix, name);
@@ -1043,6 +1067,19 @@ static void defer_op(struct mc_cloud *c, struct op *o)
 /* Runs one user operation or lookup, or defers it while its nodes are not ready; takes o. */
 static void run_op(struct mc_cloud *c, struct op *o)
 {
+    if (o->kind == OP_EVENT) {
+        char channel[200], stream[200];
+        key_join(channel, sizeof(channel), c->cfg.prefix, "events.", o->attrs[0]);
+        key_join(stream, sizeof(stream), c->cfg.prefix, "events", "");
+        if (!key_ready(c, channel) || !key_ready(c, stream)) {
+            defer_op(c, o);
+            return;
+        }
+        send_event(c, o->attrs[0], o->attrs[1]);
+        o->next = NULL;
+        free_ops(o);
+        return;
+    }
     char ip[64], ukey[200], ipkey[200], since[24];
     addr_text(o->ver, &o->ip, ip, sizeof(ip));
     key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
