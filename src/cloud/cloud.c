@@ -961,6 +961,16 @@ static void on_attrs_reply(void *privdata, redisReply *r)
     post_result(res->c, res); /* the user is known even if its attributes could not be read */
 }
 
+/* buf = a b c, truncated to len (lookups run once per new client: no snprintf) */
+static void key_join(char *buf, size_t len, const char *a, const char *b, const char *c)
+{
+    size_t n = 0;
+    for (const char *parts[3] = { a, b, c }, **p = parts; p < parts + 3; p++)
+        for (const char *s = *p; *s && n + 1 < len; s++)
+            buf[n++] = *s;
+    buf[n] = 0;
+}
+
 /* A lookup's answer r (NULL: none); takes o. */
 static void lookup_answered(struct mc_cloud *c, struct op *o, const redisReply *r)
 {
@@ -983,7 +993,7 @@ static void lookup_answered(struct mc_cloud *c, struct op *o, const redisReply *
     res->found = 1;
     copy_field(res->user, sizeof(res->user), r);
     char ukey[200];
-    snprintf(ukey, sizeof(ukey), "%suser.%s", c->cfg.prefix, res->user);
+    key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", res->user);
     const char *argv[] = { "HMGET", ukey, "imsi", "msisdn" };
     size_t len[] = { 5, strlen(ukey), 4, 6 };
     if (mc_cloud_conn_command(c->conn, ukey, len[1], 4, argv, len, on_attrs_reply, res) != 0)
@@ -1029,16 +1039,6 @@ static void send_lookups(struct mc_cloud *c, int node, struct lookup_batch *lb)
             defer_op(c, lb->ops[i]);
         free(lb);
     }
-}
-
-/* buf = a b c, truncated to len (lookups run once per new client: no snprintf) */
-static void key_join(char *buf, size_t len, const char *a, const char *b, const char *c)
-{
-    size_t n = 0;
-    for (const char *parts[3] = { a, b, c }, **p = parts; p < parts + 3; p++)
-        for (const char *s = *p; *s && n + 1 < len; s++)
-            buf[n++] = *s;
-    buf[n] = 0;
 }
 
 static int key_ready(struct mc_cloud *c, const char *key)

@@ -223,6 +223,15 @@ static void test_users_and_local_networks(void **state)
     redisReply *ttl = redisCommand(r, "TTL user.bob");
     assert_int_equal(ttl->integer, -1); /* associations live until removed */
     freeReplyObject(ttl);
+    /* ... and whoever learned them removes them */
+    c = start(&t, node, 0, NULL);
+    assert_int_equal(mc_cloud_user_remove(c, "bob", 4, &bob), 0);
+    assert_null(mc_cloud_user_of(c, 4, &bob));
+    mc_cloud_stop(c);
+    mc_flow_table_free(t);
+    redisReply *gone = redisCommand(r, "EXISTS user.bob user.ip.10.0.0.9");
+    assert_int_equal(gone->integer, 0);
+    freeReplyObject(gone);
     /* 10.0.0.2 is in 10.0.0.0/30, 10.0.0.7 is not */
     assert_true(hget(r, "ip.10.0.0.2", "rcvd_pkt") == 1);
     redisReply *e = redisCommand(r, "EXISTS ip.10.0.0.7");
