@@ -70,13 +70,26 @@ static const char HOST_SCRIPT[] =
     "return table.concat(out)\n";
 
 #define BATCH_KEYS 128 /* hosts per script call */
+/*
+ * Script calls in flight per standalone node (and single-key calls in a
+ * cluster): enough to keep Redis busy over a local link, few enough that a
+ * flush of many hosts reuses a handful of batch buffers instead of
+ * allocating and faulting in megabytes; the rest waits in the pending table,
+ * where later deltas merge into it.
+ */
+#define LOOKUP_BATCH 128 /* addresses per MGET */
+#define HOST_WINDOW 8
+#define HOST_WINDOW_CLUSTER 256
+#define FREE_BATCHES 16
 
 #define MAX_OPS 10000     /* user operations and lookups queued between two flushes */
 #define USER_LEN 64
-#define CACHE_SLOTS 16384 /* user cache, direct-mapped (1.5 MiB: stays in cache) */
+#define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
+#define CACHE_SLOTS 16384 /* user cache: sets of CACHE_WAYS slots; a power of 2 */
+#define CACHE_WAYS 4      /* one 64-byte line of hot slots per set */
 #define MAX_ATTRS 16
 
-enum op_kind { OP_USER_SET, OP_USER_REMOVE, OP_LOOKUP, OP_EVENT };
+enum op_kind { OP_USER_SET, OP_USER_REMOVE, OP_EVENT };
 
 struct op {
     struct op *next;
@@ -89,6 +102,19 @@ struct op {
     char *attrs[2 * MAX_ATTRS]; /* owned: name, value, ... */
 };
 
+/* A question for the cloud: which user has this address? */
+struct ask {
+    uint8_t ver;
+    struct mc_addr ip;
+};
+
+/* Questions (or "no user" answers) in one array: no allocation per lookup. */
+struct asks {
+    struct ask *v;
+    uint32_t n, cap;
+};
+
+/* A user found for an address (rare next to "no user": allocated). */
 struct result {
     struct result *next;
     uint8_t ver;
@@ -109,9 +135,21 @@ struct side {
     uint64_t octets[2];
 };
 
-struct cache_entry {
-    uint64_t expires_ms;  /* 0: empty */
-    uint8_t ver, found, asked;
+/*
+ * The user cache, 4-way set-associative (direct-mapped, two busy clients
+ * sharing a slot would ask Redis again at each other's every flow).  Every
+ * exported flow asks it, so its hot half is 16 bytes a slot, a set per
+ * cache line (256 KiB in all), and answers "no user" or "asked" alone; the
+ * cold half with the names is read only for a user found.
+ */
+struct cache_hot {
+    uint64_t tag;         /* addr_tag of the address; 0: empty */
+    uint32_t expires_ds;  /* deciseconds after the cloud started */
+    uint32_t found;       /* 1: cold holds the user; 0: no user, or the question is on its way */
+};
+
+struct cache_cold {
+    uint8_t ver;
     struct mc_addr ip;
     char user[USER_LEN];
     char imsi[16], msisdn[16];
@@ -127,9 +165,13 @@ struct mc_cloud {
     struct mc_hostagg batch;       /* deltas since the last handoff */
     struct op *ops, **ops_tail;    /* queued for the next handoff */
     int n_ops;
-    struct cache_entry *cache;     /* owned: CACHE_SLOTS */
+    struct asks asks;              /* lookups for the next handoff */
+    struct asks no_user;           /* answers taken from the mailbox (reused) */
+    struct cache_hot *hot;         /* owned: CACHE_SLOTS */
+    struct cache_cold *cold;       /* owned: CACHE_SLOTS */
     uint64_t next_flush_ms;
     uint64_t now_ms;               /* wall clock of the last tick: cache ages, without a clock call per flow */
+    uint32_t now_ds;               /* the same in cache units */
     struct stats stats;
 
     /* ---- mailbox (mutex) ---- */
@@ -137,6 +179,8 @@ struct mc_cloud {
     struct mc_hostagg box;         /* handed-over deltas, merged until taken */
     struct op *box_ops, **box_ops_tail;
     struct result *box_results;
+    struct asks box_asks;          /* lookups handed over */
+    struct asks box_no_user;       /* lookups answered "no user" */
     struct stats box_stats;
     int stopping;
 
@@ -149,7 +193,13 @@ struct mc_cloud {
     struct mc_hostagg pending;     /* deltas not yet accepted by Redis */
     struct op *deferred, **deferred_tail; /* operations waiting for their nodes */
     int n_deferred;
+    struct asks todo;              /* lookups being sent (reused) */
+    struct asks deferred_asks;     /* lookups waiting for their nodes */
     int heartbeat_due;
+    int flushing;                  /* in flush_hosts: replies do not start another */
+    uint32_t host_inflight[MC_CLOUD_MAX_NODES]; /* script calls awaiting a reply (cluster: [0]) */
+    struct host_batch *free_batches;
+    int n_free_batches;
     struct batch_args *args;       /* owned: argument buffers of a script call */
     int nodes_up;                  /* written by the cloud thread (atomically), read for the stats line */
     /* lookups asked by the packet thread and answered (or given up) by the cloud thread */
@@ -344,6 +394,8 @@ void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a,
 /* Moves src's entries into dst: a swap when dst is empty (the usual case), else a merge. */
 static void hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
 {
+    mc_hostagg_settle(src);
+    mc_hostagg_settle(dst);
     if (dst->n == 0 && dst->cap == src->cap) {
         struct mc_hostagg t = *dst;
         *dst = *src;
@@ -366,7 +418,7 @@ static int connected_nodes(const struct mc_cloud *c)
 static void add_host(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, const struct mc_hostagg_val *v)
 {
     if (is_local(c, ver, a))
-        mc_hostagg_add(&c->batch, ver, a, v);
+        mc_hostagg_add_soon(&c->batch, ver, a, v); /* many flows, a table beyond the caches: prefetched */
 }
 
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
@@ -409,12 +461,131 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int 
 
 static void visit_dirty(void *ctx, struct mc_flow *f, uint32_t slot) { take_flow(ctx, f, slot, 0); }
 
-static struct cache_entry *cache_slot(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+/*
+ * Asks for the user of every flow not reported yet, and takes nothing: the
+ * flows are about to leave, and their export takes their deltas at once
+ * (taking them here too would cost a side entry per flow, written now and
+ * read back at export).
+ */
+static void visit_unasked(void *ctx, struct mc_flow *f, uint32_t slot)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ ver;
-    for (int i = 0; i < (ver == 6 ? 16 : 4); i++)
-        h = (h ^ ip->b[i]) * 0x100000001b3ull;
-    return &c->cache[h % CACHE_SLOTS];
+    struct mc_cloud *c = ctx;
+    (void)slot;
+    if (!(f->state & MC_FLOW_F_CLOUD))
+        request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
+}
+
+/* A 64-bit tag of an address, never 0 (an empty slot). */
+static uint64_t addr_tag(uint8_t ver, const struct mc_addr *ip)
+{
+    uint64_t a, b;
+    memcpy(&a, ip->b, 8), memcpy(&b, ip->b + 8, 8);
+    uint64_t x = (a ^ (0x9e3779b97f4a7c15ull * ver)) * 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x = (x ^ b) * 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x | 1;
+}
+
+static uint32_t cache_set(uint64_t tag) { return (uint32_t)(tag >> 32) & (CACHE_SLOTS / CACHE_WAYS - 1); }
+
+static uint32_t ds_after(const struct mc_cloud *c, uint64_t ms, uint32_t ttl_ms)
+{
+    uint64_t ds = (ms > c->started_ms ? ms - c->started_ms : 0) / 100;
+    return (uint32_t)(ds + (ttl_ms + 99) / 100);
+}
+
+/* The slot holding tag (fresh or not), or -1. */
+static int cache_find(const struct mc_cloud *c, uint64_t tag)
+{
+    const struct cache_hot *set = &c->hot[cache_set(tag) * CACHE_WAYS];
+    for (int w = 0; w < CACHE_WAYS; w++)
+        if (set[w].tag == tag)
+            return (int)(cache_set(tag) * CACHE_WAYS) + w;
+    return -1;
+}
+
+/* The cached answer for an address, when it is fresh; NULL: ask. */
+static const struct cache_hot *cache_fresh(const struct mc_cloud *c, uint64_t tag)
+{
+    int i = cache_find(c, tag);
+    return i >= 0 && c->now_ds < c->hot[i].expires_ds ? &c->hot[i] : NULL;
+}
+
+/* The user cached for an address, or NULL. */
+static const struct cache_cold *cached_user(const struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+{
+    uint64_t tag = addr_tag(ver, ip);
+    const struct cache_hot *h = cache_fresh(c, tag);
+    if (!h || !h->found)
+        return NULL;
+    const struct cache_cold *k = &c->cold[h - c->hot];
+    return k->ver == ver && memcmp(&k->ip, ip, sizeof(*ip)) == 0 ? k : NULL;
+}
+
+/* Sets an address's answer in its own slot, else an empty one, else the one expiring first; returns the slot. */
+static uint32_t cache_put(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip, int found, uint32_t expires_ds)
+{
+    uint64_t tag = addr_tag(ver, ip);
+    int i = cache_find(c, tag);
+    if (i < 0) {
+        uint32_t base = cache_set(tag) * CACHE_WAYS;
+        i = (int)base;
+        for (uint32_t w = 1; w < CACHE_WAYS; w++)
+            if (c->hot[base + w].expires_ds < c->hot[i].expires_ds)
+                i = (int)(base + w);
+    }
+    struct cache_hot *h = &c->hot[i];
+    h->tag = tag;
+    h->expires_ds = expires_ds;
+    h->found = (uint32_t)found;
+    return (uint32_t)i;
+}
+
+static void cache_forget(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+{
+    int i = cache_find(c, addr_tag(ver, ip));
+    if (i >= 0)
+        c->hot[i].tag = 0, c->hot[i].expires_ds = 0;
+}
+
+static int asks_push(struct asks *a, uint8_t ver, const struct mc_addr *ip)
+{
+    if (a->n == a->cap) {
+        if (a->cap >= MAX_ASKS)
+            return -1;
+        uint32_t cap = a->cap ? a->cap * 2 : 256;
+        struct ask *v = realloc(a->v, cap * sizeof(*v));
+        if (!v)
+            return -1;
+        a->v = v, a->cap = cap;
+    }
+    a->v[a->n].ver = ver;
+    a->v[a->n].ip = *ip;
+    a->n++;
+    return 0;
+}
+
+/* Moves src's asks to the end of dst (a swap when dst is empty); returns how many did not fit. */
+static uint32_t asks_move(struct asks *dst, struct asks *src)
+{
+    if (dst->n == 0) {
+        struct asks t = *dst;
+        *dst = *src;
+        *src = t;
+        return 0;
+    }
+    uint32_t lost = 0;
+    for (uint32_t i = 0; i < src->n; i++)
+        lost += asks_push(dst, src->v[i].ver, &src->v[i].ip) != 0;
+    src->n = 0;
+    return lost;
+}
+
+static void asks_free(struct asks *a)
+{
+    free(a->v);
+    memset(a, 0, sizeof(*a));
 }
 
 static void queue_op(struct mc_cloud *c, struct op *o)
@@ -427,58 +598,47 @@ static void queue_op(struct mc_cloud *c, struct op *o)
 
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
-    struct cache_entry *e = cache_slot(c, ver, ip);
-    uint64_t now = c->now_ms;
-    if (e->expires_ms > now && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0)
+    if (cache_fresh(c, addr_tag(ver, ip)))
         return; /* fresh answer, or a question already on its way */
-    if (c->n_ops >= MAX_OPS) {
+    if (asks_push(&c->asks, ver, ip) != 0) {
         MC_CTR_INC(cloud, dropped_ops);
         return;
     }
-    struct op *o = calloc(1, sizeof(*o));
-    if (!o)
-        return;
-    o->kind = OP_LOOKUP;
-    o->ver = ver;
-    o->ip = *ip;
-    queue_op(c, o);
     atomic_fetch_add(&c->lookups_asked, 1);
-    /* mark the question as asked so the next flows of this host do not ask again */
-    memset(e, 0, sizeof(*e));
-    e->ver = ver;
-    e->ip = *ip;
-    e->asked = 1;
-    e->expires_ms = now + c->cfg.negative_cache_ms;
+    /* marked as asked, so the next flows of this host do not ask again */
+    cache_put(c, ver, ip, 0, ds_after(c, c->now_ms, c->cfg.negative_cache_ms));
 }
 
 const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
-    struct cache_entry *e = cache_slot(c, ver, ip);
-    if (e->expires_ms > c->now_ms && e->ver == ver && memcmp(&e->ip, ip, sizeof(*ip)) == 0) {
-        if (!e->found)
+    uint64_t tag = addr_tag(ver, ip);
+    if (cache_fresh(c, tag)) {
+        const struct cache_cold *k = cached_user(c, ver, ip);
+        if (!k)
             return NULL; /* "no user", or the question is on its way */
         MC_CTR_INC(cloud, lookup_hits);
-        return e->user;
+        return k->user;
     }
     if (c->cfg.lookups)
         request_lookup(c, ver, ip);
     return NULL;
 }
 
-static void apply_results(struct mc_cloud *c, struct result *r)
+static void apply_results(struct mc_cloud *c, struct result *r, const struct asks *no_user)
 {
     uint64_t now = wall_ms();
+    uint32_t neg = ds_after(c, now, c->cfg.negative_cache_ms), pos = ds_after(c, now, c->cfg.user_cache_ms);
+    for (uint32_t i = 0; no_user && i < no_user->n; i++)
+        cache_put(c, no_user->v[i].ver, &no_user->v[i].ip, 0, neg);
     while (r) {
         struct result *next = r->next;
-        struct cache_entry *e = cache_slot(c, r->ver, &r->ip);
-        memset(e, 0, sizeof(*e));
-        e->ver = r->ver;
-        e->ip = r->ip;
-        e->found = (uint8_t)r->found;
-        snprintf(e->user, sizeof(e->user), "%s", r->user);
-        memcpy(e->imsi, r->imsi, sizeof(e->imsi));
-        memcpy(e->msisdn, r->msisdn, sizeof(e->msisdn));
-        e->expires_ms = now + (r->found ? c->cfg.user_cache_ms : c->cfg.negative_cache_ms);
+        struct cache_cold *k = &c->cold[cache_put(c, r->ver, &r->ip, 1, pos)];
+        memset(k, 0, sizeof(*k));
+        k->ver = r->ver;
+        k->ip = r->ip;
+        snprintf(k->user, sizeof(k->user), "%s", r->user);
+        memcpy(k->imsi, r->imsi, sizeof(k->imsi));
+        memcpy(k->msisdn, r->msisdn, sizeof(k->msisdn));
         free(r);
         r = next;
     }
@@ -495,16 +655,19 @@ static void free_ops(struct op *o)
     }
 }
 
-/* Hands the batch, queued operations and stats to the cloud thread (force: wait for the lock). */
-static void handoff(struct mc_cloud *c, int force)
+enum { HANDOFF_WAIT = 1, HANDOFF_HOSTS = 2 };
+
+/* Hands queued operations, lookups, stats and (HANDOFF_HOSTS) the batch to the cloud thread. */
+static void handoff(struct mc_cloud *c, int how)
 {
-    if (force) {
+    if (how & HANDOFF_WAIT) {
         pthread_mutex_lock(&c->mu);
     } else if (pthread_mutex_trylock(&c->mu) != 0) {
         MC_CTR_INC(cloud, batches_deferred); /* busy for a moment: keep aggregating */
         return;
     }
-    hostagg_move(&c->box, &c->batch);
+    if (how & HANDOFF_HOSTS)
+        hostagg_move(&c->box, &c->batch);
     if (c->ops) {
         *c->box_ops_tail = c->ops;
         c->box_ops_tail = c->ops_tail;
@@ -512,17 +675,25 @@ static void handoff(struct mc_cloud *c, int force)
         c->ops_tail = &c->ops;
         c->n_ops = 0;
     }
+    uint32_t lost = asks_move(&c->box_asks, &c->asks);
     struct result *results = c->box_results;
     c->box_results = NULL;
+    asks_move(&c->no_user, &c->box_no_user); /* no_user is empty: a swap */
     c->box_stats = c->stats;
     pthread_mutex_unlock(&c->mu);
-    apply_results(c, results);
+    if (lost) {
+        MC_CTR_ADD(cloud, dropped_ops, lost);
+        atomic_fetch_add(&c->lookups_done, lost);
+    }
+    apply_results(c, results, &c->no_user);
+    c->no_user.n = 0;
     ev_async_send(c->loop, &c->wake);
 }
 
 void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
 {
     c->now_ms = now;
+    c->now_ds = ds_after(c, now, 0);
     /* a timer firing a hair early (clock rounding) still flushes: waiting for
      * the next tick would add its period to the cloud's latency */
     if (now + c->cfg.flush_ms / 10 < c->next_flush_ms)
@@ -530,7 +701,7 @@ void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
     c->next_flush_ms = now + c->cfg.flush_ms;
     mc_flow_dirty_drain(c->flows, visit_dirty, c);
     MC_CTR_INC(cloud, flushes);
-    handoff(c, 0);
+    handoff(c, HANDOFF_HOSTS);
 }
 
 void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
@@ -542,27 +713,37 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
         const char *u = mc_cloud_user_of(c, f->key.ip_ver, &f->key.addr[0]);
         struct mc_flow_ext *x = u ? mc_flow_ext_get(f) : NULL;
         if (x) {
-            const struct cache_entry *e = cache_slot(c, f->key.ip_ver, &f->key.addr[0]);
+            const struct cache_cold *k = cached_user(c, f->key.ip_ver, &f->key.addr[0]);
             snprintf(x->user, sizeof(x->user), "%s", u);
-            memcpy(x->imsi, e->imsi, sizeof(x->imsi));
-            memcpy(x->msisdn, e->msisdn, sizeof(x->msisdn));
+            memcpy(x->imsi, k->imsi, sizeof(x->imsi));
+            memcpy(x->msisdn, k->msisdn, sizeof(x->msisdn));
         }
     }
+}
+
+void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_t slot)
+{
+    if (f->state & MC_FLOW_F_CLOUD)
+        __builtin_prefetch(&c->sides[slot]);
+    if (c->cfg.lookups)
+        __builtin_prefetch(&c->hot[cache_set(addr_tag(f->key.ip_ver, &f->key.addr[0])) * CACHE_WAYS]);
 }
 
 void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
 {
     if (!c->cfg.lookups)
         return;
-    mc_flow_dirty_drain(c->flows, visit_dirty, c); /* asks for every flow not seen yet */
+    mc_flow_dirty_drain(c->flows, visit_unasked, c);
     uint64_t deadline = wall_ms() + timeout_ms;
-    handoff(c, 1);
+    /* the host deltas stay here: the flows' export adds the rest, and each
+     * host goes out once, not once now and once at exit */
+    handoff(c, HANDOFF_WAIT);
     while (atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) && wall_ms() < deadline) {
         struct timespec ts = { 0, 5 * 1000000L };
         nanosleep(&ts, NULL);
-        handoff(c, 1);
+        handoff(c, HANDOFF_WAIT);
     }
-    handoff(c, 1); /* the last answers */
+    handoff(c, HANDOFF_WAIT); /* the last answers */
 }
 
 void mc_cloud_stats_line(const struct mc_cloud *c, char *buf, size_t len)
@@ -612,17 +793,16 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
     o->n_attrs = n_attrs;
     queue_op(c, o);
     /* what this probe learned, it knows at once */
-    struct cache_entry *e = cache_slot(c, ver, ip);
-    memset(e, 0, sizeof(*e));
-    e->ver = ver, e->ip = *ip, e->found = 1;
-    snprintf(e->user, sizeof(e->user), "%s", id);
+    struct cache_cold *k = &c->cold[cache_put(c, ver, ip, 1, ds_after(c, wall_ms(), c->cfg.user_cache_ms))];
+    memset(k, 0, sizeof(*k));
+    k->ver = ver, k->ip = *ip;
+    snprintf(k->user, sizeof(k->user), "%s", id);
     for (int i = 0; i < n_attrs; i++) {
         if (strcmp(attrs[2 * i], "imsi") == 0)
-            snprintf(e->imsi, sizeof(e->imsi), "%s", attrs[2 * i + 1]);
+            snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
         else if (strcmp(attrs[2 * i], "msisdn") == 0)
-            snprintf(e->msisdn, sizeof(e->msisdn), "%s", attrs[2 * i + 1]);
+            snprintf(k->msisdn, sizeof(k->msisdn), "%s", attrs[2 * i + 1]);
     }
-    e->expires_ms = wall_ms() + c->cfg.user_cache_ms;
     return 0;
 }
 
@@ -636,8 +816,7 @@ int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const 
     if (!o)
         return -1;
     queue_op(c, o);
-    struct cache_entry *e = cache_slot(c, ver, ip);
-    memset(e, 0, sizeof(*e));
+    cache_forget(c, ver, ip);
     return 0;
 }
 
@@ -648,6 +827,7 @@ int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const 
 /* Host deltas on their way in one script call: kept until Redis accepts them, requeued if not. */
 struct host_batch {
     struct mc_cloud *c;
+    struct host_batch *next;    /* on the free list */
     int n;
     int with_events;            /* the script wrote the host.new events itself */
     int with_eval;              /* sent as EVAL (script not loaded there yet) */
@@ -659,12 +839,47 @@ struct host_batch {
 static void publish_event(struct mc_cloud *c, const char *name, const char *json);
 static void send_batch(struct mc_cloud *c, struct host_batch *b);
 
+static void flush_hosts(struct mc_cloud *c);
+
+static struct host_batch *batch_get(struct mc_cloud *c)
+{
+    struct host_batch *b = c->free_batches;
+    if (b) {
+        c->free_batches = b->next;
+        c->n_free_batches--;
+        return b;
+    }
+    return malloc(sizeof(*b)); /* not calloc: only the first n entries are ever read */
+}
+
+static void batch_put(struct mc_cloud *c, struct host_batch *b)
+{
+    if (c->n_free_batches >= FREE_BATCHES) {
+        free(b);
+        return;
+    }
+    b->next = c->free_batches;
+    c->free_batches = b;
+    c->n_free_batches++;
+}
+
+/* A script call got its reply (or none): its window slot is free again. */
+static void batch_done(struct mc_cloud *c, struct host_batch *b)
+{
+    uint32_t *w = &c->host_inflight[b->node >= 0 ? b->node : 0];
+    if (*w)
+        (*w)--;
+    batch_put(c, b);
+    if (c->pending.n && !c->flushing)
+        flush_hosts(c);
+}
+
 static void requeue_batch(struct mc_cloud *c, struct host_batch *b)
 {
     for (int i = 0; i < b->n; i++)
         mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
     MC_CTR_ADD(cloud, requeued, (uint64_t)b->n);
-    free(b);
+    batch_done(c, b);
 }
 
 static void on_batch_reply(void *privdata, redisReply *r)
@@ -673,6 +888,7 @@ static void on_batch_reply(void *privdata, redisReply *r)
     struct mc_cloud *c = b->c;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !b->with_eval) {
         b->with_eval = 1; /* this node lost its scripts (restart): send the text */
+        c->host_inflight[b->node >= 0 ? b->node : 0]--; /* taken again by the resend */
         send_batch(c, b);
         return;
     }
@@ -696,7 +912,7 @@ static void on_batch_reply(void *privdata, redisReply *r)
                  (unsigned long long)wall_ms());
         publish_event(c, "host.new", json);
     }
-    free(b);
+    batch_done(c, b);
 }
 
 /* Argument buffers of one script call (cloud thread only; reused). */
@@ -706,6 +922,7 @@ struct batch_args {
     char keys[BATCH_KEYS + 1][160];
     char nums[8 + 7 * BATCH_KEYS][24];
     char channel[160];
+    char lookup_keys[LOOKUP_BATCH][200];
     char resp[sizeof(HOST_SCRIPT) + 64 + BATCH_KEYS * (200 + 7 * 28) + 2048]; /* the encoded call */
 };
 
@@ -776,9 +993,10 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
         if (send_batch_resp(c, b, eval) != 0) {
             for (int i = 0; i < b->n; i++)
                 mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
-            free(b);
+            batch_put(c, b);
             return;
         }
+        c->host_inflight[b->node]++;
         MC_CTR_INC(cloud, commands);
         MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
         return;
@@ -826,9 +1044,10 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
         /* the node is down or busy: the deltas wait for the next flush */
         for (int i = 0; i < b->n; i++)
             mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
-        free(b);
+        batch_put(c, b);
         return;
     }
+    c->host_inflight[b->node >= 0 ? b->node : 0]++;
     MC_CTR_INC(cloud, commands);
     MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
 }
@@ -944,6 +1163,16 @@ static void post_result(struct mc_cloud *c, struct result *res)
     atomic_fetch_add(&c->lookups_done, 1);
 }
 
+/* "No user" for the n asks in a: one lock for all. */
+static void post_no_user(struct mc_cloud *c, const struct ask *a, uint32_t n)
+{
+    pthread_mutex_lock(&c->mu);
+    for (uint32_t i = 0; i < n; i++)
+        asks_push(&c->box_no_user, a[i].ver, &a[i].ip); /* full: asked again when the question expires */
+    pthread_mutex_unlock(&c->mu);
+    atomic_fetch_add(&c->lookups_done, n);
+}
+
 static void copy_field(char *dst, size_t len, const redisReply *r)
 {
     if (r && r->type == REDIS_REPLY_STRING)
@@ -971,25 +1200,25 @@ static void key_join(char *buf, size_t len, const char *a, const char *b, const 
     buf[n] = 0;
 }
 
-/* A lookup's answer r (NULL: none); takes o. */
-static void lookup_answered(struct mc_cloud *c, struct op *o, const redisReply *r)
+/* Lookups of one node sent as one MGET (standalone), or one GET (cluster: n = 1). */
+struct lookup_batch {
+    struct mc_cloud *c;
+    int n;
+    int node;                   /* standalone: where they all live; cluster: -1 */
+    struct ask asks[];
+};
+
+/* A user was found for an address: reads its subscriber attributes, then posts it. */
+static void user_found(struct mc_cloud *c, const struct ask *a, const redisReply *r)
 {
     struct result *res = calloc(1, sizeof(*res));
-    o->next = NULL;
-    if (!res || !r) {
-        free(res); /* no answer: the negative cache expires and the packet thread asks again */
-        atomic_fetch_add(&c->lookups_done, 1);
-        free_ops(o);
+    if (!res) {
+        atomic_fetch_add(&c->lookups_done, 1); /* asked again when the negative cache expires */
         return;
     }
-    res->ver = o->ver;
-    res->ip = o->ip;
+    res->ver = a->ver;
+    res->ip = a->ip;
     res->c = c;
-    free_ops(o);
-    if (r->type != REDIS_REPLY_STRING) {
-        post_result(c, res);
-        return;
-    }
     res->found = 1;
     copy_field(res->user, sizeof(res->user), r);
     char ukey[200];
@@ -1002,43 +1231,115 @@ static void lookup_answered(struct mc_cloud *c, struct op *o, const redisReply *
 
 static void on_lookup_reply(void *privdata, redisReply *r)
 {
-    struct op *o = privdata;
-    lookup_answered((struct mc_cloud *)o->next, o, r); /* o->next: borrowed back-pointer, see run_op */
-}
-
-/* Lookups of one node sent as one MGET (standalone). */
-#define LOOKUP_BATCH 128
-struct lookup_batch {
-    struct mc_cloud *c;
-    int n;
-    struct op *ops[LOOKUP_BATCH];
-    char keys[LOOKUP_BATCH][200];
-};
-
-static void defer_op(struct mc_cloud *c, struct op *o);
-
-static void on_mget_reply(void *privdata, redisReply *r)
-{
     struct lookup_batch *lb = privdata;
-    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)lb->n;
-    for (int i = 0; i < lb->n; i++)
-        lookup_answered(lb->c, lb->ops[i], ok ? r->element[i] : NULL);
+    struct mc_cloud *c = lb->c;
+    /* MGET answers an array; a cluster's GET, the value itself */
+    int ok = r && (lb->node < 0 ? r->type != REDIS_REPLY_ERROR
+                                : r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)lb->n);
+    if (!ok) {
+        if (r)
+            MC_CTR_INC(cloud, write_errors);
+        /* no answer: the negative cache expires and the packet thread asks again */
+        atomic_fetch_add(&c->lookups_done, (uint64_t)lb->n);
+        free(lb);
+        return;
+    }
+    struct ask none[LOOKUP_BATCH];
+    uint32_t n_none = 0;
+    for (int i = 0; i < lb->n; i++) {
+        const redisReply *v = lb->node < 0 ? r : r->element[i];
+        if (v->type == REDIS_REPLY_STRING)
+            user_found(c, &lb->asks[i], v);
+        else
+            none[n_none++] = lb->asks[i];
+    }
+    if (n_none)
+        post_no_user(c, none, n_none);
     free(lb);
 }
 
-static void send_lookups(struct mc_cloud *c, int node, struct lookup_batch *lb)
+static void lookup_key(struct mc_cloud *c, const struct ask *a, char *key, size_t len)
+{
+    char ip[64];
+    addr_text(a->ver, &a->ip, ip, sizeof(ip));
+    key_join(key, len, c->cfg.prefix, "user.ip.", ip);
+}
+
+/* Keeps a lookup whose node cannot take it now for the next flush (bounded). */
+static void defer_ask(struct mc_cloud *c, const struct ask *a)
+{
+    if (asks_push(&c->deferred_asks, a->ver, &a->ip) != 0) {
+        MC_CTR_INC(cloud, refused);
+        atomic_fetch_add(&c->lookups_done, 1);
+    }
+}
+
+static void send_lookups(struct mc_cloud *c, struct lookup_batch *lb)
 {
     const char *argv[1 + LOOKUP_BATCH];
     size_t len[1 + LOOKUP_BATCH];
-    argv[0] = "MGET", len[0] = 4;
-    for (int i = 0; i < lb->n; i++)
-        argv[1 + i] = lb->keys[i], len[1 + i] = strlen(lb->keys[i]);
-    MC_CTR_ADD(cloud, lookups, (uint64_t)lb->n);
-    if (mc_cloud_conn_command_node(c->conn, node, 1 + lb->n, argv, len, on_mget_reply, lb) != 0) {
-        for (int i = 0; i < lb->n; i++)
-            defer_op(c, lb->ops[i]);
-        free(lb);
+    char(*keys)[200] = c->args->lookup_keys;
+    argv[0] = lb->node < 0 ? "GET" : "MGET", len[0] = strlen(argv[0]);
+    for (int i = 0; i < lb->n; i++) {
+        lookup_key(c, &lb->asks[i], keys[i], sizeof(keys[i]));
+        argv[1 + i] = keys[i], len[1 + i] = strlen(keys[i]);
     }
+    int rc = lb->node < 0 ? mc_cloud_conn_command(c->conn, keys[0], len[1], 2, argv, len, on_lookup_reply, lb)
+                          : mc_cloud_conn_command_node(c->conn, lb->node, 1 + lb->n, argv, len, on_lookup_reply, lb);
+    if (rc != 0) {
+        for (int i = 0; i < lb->n; i++)
+            defer_ask(c, &lb->asks[i]);
+        free(lb);
+        return;
+    }
+    MC_CTR_ADD(cloud, lookups, (uint64_t)lb->n);
+}
+
+static int any_node_ready(struct mc_cloud *c);
+
+/* Sends the lookups in a (emptied): one MGET per node per LOOKUP_BATCH; a cluster, one GET each. */
+static void run_asks(struct mc_cloud *c, struct asks *a)
+{
+    if (a->n && !any_node_ready(c)) {
+        /* the cloud is down: they wait as they are, at O(1) per flush */
+        uint32_t lost = asks_move(&c->deferred_asks, a);
+        MC_CTR_ADD(cloud, refused, lost);
+        atomic_fetch_add(&c->lookups_done, lost);
+        return;
+    }
+    struct lookup_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
+    int cluster = mc_cloud_conn_is_cluster(c->conn);
+    for (uint32_t i = 0; i < a->n; i++) {
+        char key[200];
+        lookup_key(c, &a->v[i], key, sizeof(key));
+        int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
+        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !mc_cloud_conn_ready(c->conn, node)) {
+            defer_ask(c, &a->v[i]);
+            continue;
+        }
+        struct lookup_batch *lb = open[node];
+        if (!lb) {
+            int cap = cluster ? 1 : LOOKUP_BATCH;
+            lb = malloc(sizeof(*lb) + (size_t)cap * sizeof(lb->asks[0]));
+            if (!lb) {
+                defer_ask(c, &a->v[i]);
+                continue;
+            }
+            lb->c = c;
+            lb->n = 0;
+            lb->node = cluster ? -1 : node;
+            open[node] = lb;
+        }
+        lb->asks[lb->n++] = a->v[i];
+        if (cluster || lb->n == LOOKUP_BATCH) {
+            open[node] = NULL;
+            send_lookups(c, lb);
+        }
+    }
+    for (int i = 0; i < MC_CLOUD_MAX_NODES; i++)
+        if (open[i])
+            send_lookups(c, open[i]);
+    a->n = 0;
 }
 
 static int key_ready(struct mc_cloud *c, const char *key)
@@ -1052,8 +1353,6 @@ static void defer_op(struct mc_cloud *c, struct op *o)
 {
     if (c->n_deferred >= MAX_OPS) {
         MC_CTR_INC(cloud, refused);
-        if (o->kind == OP_LOOKUP)
-            atomic_fetch_add(&c->lookups_done, 1);
         o->next = NULL;
         free_ops(o);
         return;
@@ -1064,7 +1363,7 @@ static void defer_op(struct mc_cloud *c, struct op *o)
     c->n_deferred++;
 }
 
-/* Runs one user operation or lookup, or defers it while its nodes are not ready; takes o. */
+/* Runs one user operation or event, or defers it while its nodes are not ready; takes o. */
 static void run_op(struct mc_cloud *c, struct op *o)
 {
     if (o->kind == OP_EVENT) {
@@ -1084,17 +1383,8 @@ static void run_op(struct mc_cloud *c, struct op *o)
     addr_text(o->ver, &o->ip, ip, sizeof(ip));
     key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
     key_join(ipkey, sizeof(ipkey), c->cfg.prefix, "user.ip.", ip);
-    if (!key_ready(c, ipkey) || (o->kind != OP_LOOKUP && !key_ready(c, ukey))) {
+    if (!key_ready(c, ipkey) || !key_ready(c, ukey)) {
         defer_op(c, o);
-        return;
-    }
-    if (o->kind == OP_LOOKUP) {
-        const char *argv[] = { "GET", ipkey };
-        size_t len[] = { 3, strlen(ipkey) };
-        o->next = (struct op *)(void *)c; /* the reply needs the cloud: carried in the spare link */
-        MC_CTR_INC(cloud, lookups);
-        if (mc_cloud_conn_command(c->conn, ipkey, len[1], 2, argv, len, on_lookup_reply, o) != 0)
-            defer_op(c, o);
         return;
     }
     if (o->kind == OP_USER_SET) {
@@ -1135,50 +1425,36 @@ static int any_node_ready(struct mc_cloud *c)
     return 0;
 }
 
-/* Runs a list of operations: on standalone nodes, lookups go out as one MGET per node per 128. */
+/* 1 when node can take another script call: ready, and its window not full. */
+static int host_node_open(struct mc_cloud *c, int node, int cluster)
+{
+    if (cluster)
+        return c->host_inflight[0] < HOST_WINDOW_CLUSTER && mc_cloud_conn_ready(c->conn, node);
+    return c->host_inflight[node] < HOST_WINDOW && mc_cloud_conn_ready(c->conn, node);
+}
+
+static int any_host_node_open(struct mc_cloud *c, int cluster)
+{
+    if (cluster)
+        return c->host_inflight[0] < HOST_WINDOW_CLUSTER && any_node_ready(c);
+    int n = mc_cloud_conn_nodes(c->conn);
+    for (int i = 0; i < n && i < MC_CLOUD_MAX_NODES; i++)
+        if (host_node_open(c, i, 0))
+            return 1;
+    return 0;
+}
+
+/* Runs a list of operations, in order. */
 static void run_ops(struct mc_cloud *c, struct op *ops)
 {
-    struct lookup_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
-    int cluster = mc_cloud_conn_is_cluster(c->conn);
     while (ops) {
         struct op *o = ops;
         ops = ops->next;
-        if (o->kind != OP_LOOKUP || cluster) {
-            run_op(c, o);
-            continue;
-        }
-        char ip[64], key[200];
-        addr_text(o->ver, &o->ip, ip, sizeof(ip));
-        key_join(key, sizeof(key), c->cfg.prefix, "user.ip.", ip);
-        int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
-        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !mc_cloud_conn_ready(c->conn, node)) {
-            defer_op(c, o);
-            continue;
-        }
-        struct lookup_batch *lb = open[node];
-        if (!lb) {
-            lb = malloc(sizeof(*lb));
-            if (!lb) {
-                defer_op(c, o);
-                continue;
-            }
-            lb->c = c;
-            lb->n = 0;
-            open[node] = lb;
-        }
-        memcpy(lb->keys[lb->n], key, strlen(key) + 1);
-        lb->ops[lb->n++] = o;
-        if (lb->n == LOOKUP_BATCH) {
-            open[node] = NULL;
-            send_lookups(c, node, lb);
-        }
+        run_op(c, o);
     }
-    for (int i = 0; i < MC_CLOUD_MAX_NODES; i++)
-        if (open[i])
-            send_lookups(c, i, open[i]);
 }
 
-/* Sends one script call per pending host key whose node can take it, and the deferred operations. */
+/* The deferred operations, the heartbeat when due, and the pending host keys. */
 static void flush_pending(struct mc_cloud *c)
 {
     if (c->heartbeat_due)
@@ -1188,6 +1464,17 @@ static void flush_pending(struct mc_cloud *c)
     c->deferred_tail = &c->deferred;
     c->n_deferred = 0;
     run_ops(c, ops);
+    asks_move(&c->todo, &c->deferred_asks); /* todo is empty: a swap */
+    run_asks(c, &c->todo);
+    flush_hosts(c);
+}
+
+/*
+ * Sends pending host keys, one script call per BATCH_KEYS keys of a node,
+ * while windows are open; each reply opens its window again (batch_done).
+ */
+static void flush_hosts(struct mc_cloud *c)
+{
     /*
      * Oldest first.  An entry whose node cannot take it now is set aside and
      * put back in front afterwards; once no node can take anything, the
@@ -1205,17 +1492,19 @@ static void flush_pending(struct mc_cloud *c)
     snprintf(ekey, sizeof(ekey), "%sevents", c->cfg.prefix);
     int events_node = cluster ? -1 : mc_cloud_conn_node_of(c->conn, ekey, strlen(ekey));
     struct host_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
-    while (budget-- > 0 && n_skipped < MAX_SKIPPED && any_node_ready(c) && mc_hostagg_pop_oldest(&c->pending, &e)) {
+    c->flushing = 1;
+    while (budget-- > 0 && n_skipped < MAX_SKIPPED && any_host_node_open(c, cluster) &&
+           mc_hostagg_pop_oldest(&c->pending, &e)) {
         char key[160];
         mc_cloud_host_key(c->cfg.prefix, e.ver, &e.addr, key, sizeof(key));
         int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
-        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !mc_cloud_conn_ready(c->conn, node)) {
+        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !host_node_open(c, node, cluster)) {
             skipped[n_skipped++] = e;
             continue;
         }
         struct host_batch *b = open[node];
         if (!b) {
-            b = malloc(sizeof(*b)); /* not calloc: only the first n entries are ever read */
+            b = batch_get(c);
             if (!b) {
                 skipped[n_skipped++] = e;
                 continue;
@@ -1239,6 +1528,7 @@ static void flush_pending(struct mc_cloud *c)
             send_batch(c, open[i]);
     while (n_skipped > 0)
         mc_hostagg_unpop(&c->pending, &skipped[--n_skipped]);
+    c->flushing = 0;
 }
 
 /* Takes what the packet thread handed over, then writes. */
@@ -1250,9 +1540,11 @@ static void take_mailbox(struct mc_cloud *c)
     c->box_ops = NULL;
     c->box_ops_tail = &c->box_ops;
     c->seen_stats = c->box_stats;
+    asks_move(&c->todo, &c->box_asks); /* todo is empty: a swap */
     int stopping = c->stopping;
     pthread_mutex_unlock(&c->mu);
     run_ops(c, ops);
+    run_asks(c, &c->todo);
     flush_pending(c);
     if (stopping && !c->draining) {
         c->draining = 1;
@@ -1347,9 +1639,12 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     c->deferred_tail = &c->deferred;
     c->started_ms = wall_ms();
     pthread_mutex_init(&c->mu, NULL);
-    c->cache = calloc(CACHE_SLOTS, sizeof(*c->cache));
+    c->hot = aligned_alloc(64, CACHE_SLOTS * sizeof(*c->hot)); /* a set per cache line */
+    if (c->hot)
+        memset(c->hot, 0, CACHE_SLOTS * sizeof(*c->hot));
+    c->cold = calloc(CACHE_SLOTS, sizeof(*c->cold));
     c->args = malloc(sizeof(*c->args));
-    if (!c->cache || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 || mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
+    if (!c->hot || !c->cold || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 || mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
         mc_hostagg_init(&c->pending, c->cfg.max_keys) != 0) {
         snprintf(err, errlen, "cloud: cannot allocate tables for %u keys", c->cfg.max_keys);
         goto fail;
@@ -1388,7 +1683,8 @@ fail:
     mc_hostagg_free(&c->batch);
     mc_hostagg_free(&c->box);
     mc_hostagg_free(&c->pending);
-    free(c->cache);
+    free(c->hot);
+    free(c->cold);
     free(c->args);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -1416,7 +1712,7 @@ void mc_cloud_stop(struct mc_cloud *c)
     pthread_mutex_lock(&c->mu);
     c->stopping = 1;
     pthread_mutex_unlock(&c->mu);
-    handoff(c, 1);
+    handoff(c, HANDOFF_WAIT | HANDOFF_HOSTS);
     pthread_join(c->thread, NULL);
     /* the thread has stopped: its counters and tables are ours now */
     MC_CTR_ADD(cloud, dropped_keys, c->pending.dropped_keys + c->batch.dropped_keys);
@@ -1427,16 +1723,25 @@ void mc_cloud_stop(struct mc_cloud *c)
         mc_warn("cloud: %u host updates could not be written before exit", c->pending.n);
     mc_cloud_conn_free(c->conn);
     ev_loop_destroy(c->loop);
-    apply_results(c, c->box_results);
+    apply_results(c, c->box_results, &c->box_no_user);
+    struct asks *all[] = { &c->asks, &c->no_user, &c->box_asks, &c->box_no_user, &c->todo, &c->deferred_asks };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        asks_free(all[i]);
     free_ops(c->ops);
     free_ops(c->box_ops);
     free_ops(c->deferred);
+    while (c->free_batches) {
+        struct host_batch *b = c->free_batches;
+        c->free_batches = b->next;
+        free(b);
+    }
     mc_hostagg_free(&c->batch);
     mc_hostagg_free(&c->box);
     mc_hostagg_free(&c->pending);
     if (c->sides)
         munmap(c->sides, c->sides_bytes);
-    free(c->cache);
+    free(c->hot);
+    free(c->cold);
     free(c->args);
     pthread_mutex_destroy(&c->mu);
     free(c);

@@ -80,6 +80,9 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f);
  */
 void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms);
 
+/* A hint: f (in slot) is about to be exported; fetches what mc_cloud_flow_export will read. */
+void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_t slot);
+
 /* One line of cloud statistics for the probe's stats (packet thread; the cloud thread's counters are read atomically). */
 void mc_cloud_stats_line(const struct mc_cloud *c, char *buf, size_t len);
 

@@ -24,17 +24,38 @@ struct mc_hostagg_entry {
     uint8_t ver;                    /* 4 or 6 */
     struct mc_addr addr;
     struct mc_hostagg_val v;
-    uint32_t hnext;                 /* internal: chain (index + 1, 0 = end) */
     uint32_t older, newer;          /* internal: age list (index + 1) */
 };
 
+/* Hash chain links, apart from the entries: a chain walk reads 8 bytes per
+ * entry passed, and only the entry whose hash matches is touched. */
+struct mc_hostagg_link {
+    uint32_t next;                  /* index + 1, 0 = end */
+    uint32_t hash;
+};
+
+/* An add waiting in the prefetch queue (see mc_hostagg_add_soon). */
+struct mc_hostagg_soon {
+    uint32_t hash;
+    uint8_t ver;
+    struct mc_addr addr;
+    struct mc_hostagg_val v;
+};
+
+#define MC_HOSTAGG_SOON 16
+
 struct mc_hostagg {
     struct mc_hostagg_entry *e;     /* owned: cap entries */
+    struct mc_hostagg_link *links;  /* owned: cap links, parallel to e */
     uint32_t *buckets;              /* owned: nb heads (index + 1) */
     uint32_t cap, nb, n;
-    uint32_t free_head;             /* freelist through hnext */
+    uint32_t used;                  /* entries ever handed out since the last rebuild */
+    uint32_t dead, dead_head;       /* popped entries still on their chains (ver 0), listed through newer */
+    uint32_t free_head;             /* freelist through links[].next */
     uint32_t oldest, newest;        /* age list ends (index + 1) */
     uint64_t dropped_keys, dropped_pkts, dropped_bytes; /* evicted when full */
+    struct mc_hostagg_soon soon[MC_HOSTAGG_SOON]; /* adds queued for their prefetches */
+    uint32_t soon_head, soon_n;
 };
 
 /* Creates a table of at most cap hosts; 0 or -1 (no memory). Free with mc_hostagg_free. */
@@ -44,6 +65,17 @@ void mc_hostagg_free(struct mc_hostagg *h);
 /* Adds v to the host's entry (created, evicting the oldest when full). Returns the entry. */
 struct mc_hostagg_entry *mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
                                         const struct mc_hostagg_val *v);
+
+/*
+ * The same add, done a few calls later: the host's bucket and entry are
+ * prefetched meanwhile, so a stream of adds over a table larger than the
+ * CPU caches does not wait on memory for each.  Every other function
+ * settles the queued adds first; read n or the entries directly only after
+ * mc_hostagg_settle.
+ */
+void mc_hostagg_add_soon(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
+                         const struct mc_hostagg_val *v);
+void mc_hostagg_settle(struct mc_hostagg *h);
 
 /*
  * Puts a popped entry back as the oldest (merged into the host's entry if one

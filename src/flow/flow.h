@@ -133,6 +133,15 @@ void mc_flow_table_free(struct mc_flow_table *t);
 void mc_flow_set_packet_hook(struct mc_flow_table *t, mc_flow_packet_fn fn, void *ctx);
 
 /*
+ * Optional: called with the export ctx on a flow about to leave, one flow
+ * ahead of its export when flows leave in a row (expiry, final flush), so
+ * the export callback can prefetch what it will read for it.  A hint: the
+ * flow may stay after all.
+ */
+typedef void (*mc_flow_prefetch_fn)(void *ctx, const struct mc_flow *f, uint32_t slot);
+void mc_flow_set_export_prefetch(struct mc_flow_table *t, mc_flow_prefetch_fn fn);
+
+/*
  * Meters one packet that mc_decode_packet() classified MC_DECODED_IP.
  * May export flows (lifetime reached, table full).  Never fails: a packet
  * that cannot get a flow is impossible by construction (the oldest is evicted).

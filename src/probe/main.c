@@ -64,6 +64,13 @@ static void on_flow_export(void *ctx, struct mc_flow *f)
     mc_exporter_flow(p->exporter, f, p->now_ms);
 }
 
+static void on_flow_prefetch(void *ctx, const struct mc_flow *f, uint32_t slot)
+{
+    struct probe *p = ctx;
+    if (p->cloud)
+        mc_cloud_flow_prefetch(p->cloud, f, slot);
+}
+
 static void probe_tick(struct probe *p)
 {
     mc_flow_tick(p->flows, p->now_ms);
@@ -397,6 +404,7 @@ int main(int argc, char **argv)
             mc_exporter_free(p.exporter);
             return 2;
         }
+        mc_flow_set_export_prefetch(p.flows, on_flow_prefetch);
         mc_info("cloud: probe %s writing to %d %s node(s)", p.conf.cloud.probe_id, p.conf.cloud.conn.n_nodes,
                 p.conf.cloud.conn.cluster ? "cluster seed" : "standalone");
     }
