@@ -833,7 +833,10 @@ struct host_batch {
     int with_eval;              /* sent as EVAL (script not loaded there yet) */
     int node;                   /* standalone: the node all keys live on (routed once); cluster: -1 */
     struct mc_hostagg_entry e[BATCH_KEYS];
-    char keys[BATCH_KEYS][160]; /* ip.<addr> of each entry, made once when routed */
+    /* ip.<addr> of each entry, made once when routed, packed: key i is
+     * text[off[i] .. off[i + 1]) (only the bytes used are ever touched) */
+    uint32_t off[BATCH_KEYS + 1];
+    char text[BATCH_KEYS * 160];
 };
 
 static void publish_event(struct mc_cloud *c, const char *name, const char *json);
@@ -956,7 +959,7 @@ static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
     p = eval ? resp_bulk(p, HOST_SCRIPT, sizeof(HOST_SCRIPT) - 1) : resp_bulk(p, c->sha, 40);
     p = resp_num(p, (uint64_t)(b->n + b->with_events));
     for (int i = 0; i < b->n; i++)
-        p = resp_bulk(p, b->keys[i], strlen(b->keys[i]));
+        p = resp_bulk(p, b->text + b->off[i], b->off[i + 1] - b->off[i]);
     if (b->with_events) {
         snprintf(a->keys[0], sizeof(a->keys[0]), "%sevents", c->cfg.prefix);
         p = resp_bulk(p, a->keys[0], strlen(a->keys[0]));
@@ -1010,7 +1013,7 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
     PUTS(eval ? HOST_SCRIPT : c->sha);
     PUTN((uint64_t)(b->n + b->with_events));
     for (int i = 0; i < b->n; i++)
-        PUTS(b->keys[i]);
+        PUT(b->text + b->off[i], b->off[i + 1] - b->off[i]);
     if (b->with_events) {
         snprintf(a->keys[b->n], sizeof(a->keys[b->n]), "%sevents", c->cfg.prefix);
         PUTS(a->keys[b->n]);
@@ -1038,7 +1041,7 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
 #undef PUTS
 #undef PUTN
     int rc = b->node >= 0 ? mc_cloud_conn_command_node(c->conn, b->node, argc, a->argv, a->argvlen, on_batch_reply, b)
-                          : mc_cloud_conn_command(c->conn, b->keys[0], strlen(b->keys[0]), argc, a->argv, a->argvlen,
+                          : mc_cloud_conn_command(c->conn, b->text, b->off[1], argc, a->argv, a->argvlen,
                                                   on_batch_reply, b);
     if (rc != 0) {
         /* the node is down or busy: the deltas wait for the next flush */
@@ -1511,12 +1514,15 @@ static void flush_hosts(struct mc_cloud *c)
             }
             b->c = c;
             b->n = 0;
+            b->off[0] = 0;
             b->with_eval = 0;
             b->node = cluster ? -1 : node;
             b->with_events = node == events_node;
             open[node] = b;
         }
-        memcpy(b->keys[b->n], key, strlen(key) + 1);
+        size_t klen = strlen(key);
+        memcpy(b->text + b->off[b->n], key, klen);
+        b->off[b->n + 1] = b->off[b->n] + (uint32_t)klen;
         b->e[b->n++] = e;
         if (b->n == BATCH_KEYS || cluster) {
             open[node] = NULL;

@@ -134,9 +134,9 @@ void mc_flow_set_packet_hook(struct mc_flow_table *t, mc_flow_packet_fn fn, void
 
 /*
  * Optional: called with the export ctx on a flow about to leave, one flow
- * ahead of its export when flows leave in a row (expiry, final flush), so
- * the export callback can prefetch what it will read for it.  A hint: the
- * flow may stay after all.
+ * ahead of its export when flows leave in a row (expiry, final flush), or a
+ * few flows ahead in a dirty drain, so the callbacks can prefetch what they
+ * will read for it.  A hint: the flow may stay after all.
  */
 typedef void (*mc_flow_prefetch_fn)(void *ctx, const struct mc_flow *f, uint32_t slot);
 void mc_flow_set_export_prefetch(struct mc_flow_table *t, mc_flow_prefetch_fn fn);

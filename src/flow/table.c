@@ -672,6 +672,13 @@ void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx
         }
     } else {
         for (uint32_t k = 0; k < t->n_dirty; k++) {
+            /* the list points anywhere in the table: fetch ahead, as the export walks do */
+            if (k + 8 < t->n_dirty) {
+                __builtin_prefetch(&t->slots[t->dirty[k + 8]]);
+                __builtin_prefetch((const char *)&t->slots[t->dirty[k + 8]] + 64);
+            }
+            if (t->prefetch_cb && k + 4 < t->n_dirty)
+                t->prefetch_cb(t->export_ctx, &t->slots[t->dirty[k + 4]], t->dirty[k + 4]);
             /* a slot freed (state 0) or already visited since it was listed is skipped */
             struct mc_flow *f = &t->slots[t->dirty[k]];
             if (f->state & MC_FLOW_ST_DIRTY) {
