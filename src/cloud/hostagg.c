@@ -1,17 +1,20 @@
 /*
  * hostagg.c - bounded per-host delta table (see hostagg.h).
  *
- * Entries are chained by hash through a compact link array and kept in age
- * order.  Popping the oldest (once per key per flush) only marks the entry
- * dead (ver 0, never looked for) and lists it: unlinking it from its chain
- * would cost a cache miss or two per key.  Dead entries are all dropped at
- * once when the table empties (the usual end of a flush); before that, one
- * is unlinked for real only when a new entry needs its place.
+ * Entries are chained by hash through a compact link array that also holds
+ * the age order, so a chain walk or an age update never touches an entry;
+ * each entry is one cache line.  Popping the oldest (once per key per
+ * flush) only marks the entry dead (ver 0, never looked for) and lists it:
+ * unlinking it from its chain would cost a cache miss or two per key.  Dead
+ * entries are all dropped at once when the table empties (the usual end of
+ * a flush); before that, one is unlinked for real only when a new entry
+ * needs its place.
  */
 #include "cloud/hostagg.h"
 
 #include <stdlib.h>
 #include <string.h>
+
 
 /* Same host: two 64-bit compares instead of a memcmp call (twice per flow per flush). */
 static inline int same_addr(const struct mc_addr *x, const struct mc_addr *y)
@@ -37,17 +40,39 @@ static uint32_t hash_addr(uint8_t ver, const struct mc_addr *a)
 
 #define MIN_BUCKETS 16384u /* 64 KiB: a flush of thousands of hosts never regrows */
 
+/* Slots keep times in 32 bits, as ms after a base set ~24 days before the
+ * first time the table sees: far outside that window, a time is clamped. */
+#define TIME_HALF_RANGE (1ull << 31)
+
+static uint32_t time_in(struct mc_hostagg *h, uint64_t ms)
+{
+    if (!ms)
+        return 0;
+    if (!h->time_base)
+        h->time_base = ms > TIME_HALF_RANGE ? ms - TIME_HALF_RANGE : 1;
+    if (ms <= h->time_base)
+        return 1;
+    uint64_t d = ms - h->time_base;
+    return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+static uint64_t time_out(const struct mc_hostagg *h, uint32_t t) { return t ? h->time_base + t : 0; }
+
 int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
 {
     memset(h, 0, sizeof(*h));
     h->cap = cap ? cap : 1;
     /* buckets grow with the hosts held (grow()), so a table sized for a
-     * million hosts that holds thousands stays cache-sized */
+     * million hosts that holds thousands stays cache-sized; the entries are
+     * sized for the bound but resident only as far as used */
     h->nb = MIN_BUCKETS;
-    h->e = calloc(h->cap, sizeof(*h->e)); /* sized for the bound, resident only as far as used */
+    /* 4 KiB pages, not huge ones: a flush of a few thousand hosts would
+     * zero 2 MiB per table for them */
+    h->e_mem = calloc((size_t)h->cap + 1, sizeof(*h->e));
+    h->e = (struct mc_hostagg_slot *)(((uintptr_t)h->e_mem + 63) & ~(uintptr_t)63);
     h->links = calloc(h->cap, sizeof(*h->links));
     h->buckets = calloc(h->nb, sizeof(*h->buckets));
-    if (!h->e || !h->links || !h->buckets) {
+    if (!h->e_mem || !h->links || !h->buckets) {
         mc_hostagg_free(h);
         return -1;
     }
@@ -56,7 +81,7 @@ int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
 
 void mc_hostagg_free(struct mc_hostagg *h)
 {
-    free(h->e);
+    free(h->e_mem);
     free(h->links);
     free(h->buckets);
     memset(h, 0, sizeof(*h));
@@ -64,7 +89,7 @@ void mc_hostagg_free(struct mc_hostagg *h)
 
 /*
  * Doubles the buckets and rechains the live entries (the dead go to the
- * freelist): amortised O(1) per add.  Entries are walked in index order, a
+ * freelist): amortised O(1) per add.  Links are walked in index order, a
  * stream the CPU prefetches, not in age order, a cache miss each.
  */
 static void grow(struct mc_hostagg *h)
@@ -80,7 +105,7 @@ static void grow(struct mc_hostagg *h)
     h->free_head = h->dead_head = h->dead = 0;
     for (uint32_t i1 = h->used; i1 >= 1; i1--) {
         struct mc_hostagg_link *l = &h->links[i1 - 1];
-        uint32_t *head = h->e[i1 - 1].ver ? &b[l->hash & (h->nb - 1)] : &h->free_head;
+        uint32_t *head = l->ver ? &b[l->hash & (h->nb - 1)] : &h->free_head;
         l->next = *head;
         *head = i1;
     }
@@ -94,6 +119,7 @@ static void reset_if_empty(struct mc_hostagg *h)
     memset(h->buckets, 0, (size_t)h->nb * sizeof(*h->buckets));
     h->used = h->dead = h->dead_head = h->free_head = 0;
     h->oldest = h->newest = 0;
+    h->time_base = 0;
 }
 
 /* Unlinks entry i1 from its hash chain. */
@@ -108,16 +134,30 @@ static void chain_unlink(struct mc_hostagg *h, uint32_t i1)
 
 static void age_unlink(struct mc_hostagg *h, uint32_t i1)
 {
-    struct mc_hostagg_entry *e = &h->e[i1 - 1];
-    if (e->older)
-        h->e[e->older - 1].newer = e->newer;
+    struct mc_hostagg_link *l = &h->links[i1 - 1];
+    if (l->older)
+        h->links[l->older - 1].newer = l->newer;
     else
-        h->oldest = e->newer;
-    if (e->newer)
-        h->e[e->newer - 1].older = e->older;
+        h->oldest = l->newer;
+    if (l->newer)
+        h->links[l->newer - 1].older = l->older;
     else
-        h->newest = e->older;
-    e->older = e->newer = 0;
+        h->newest = l->older;
+    l->older = l->newer = 0;
+}
+
+static void slot_out(const struct mc_hostagg *h, uint32_t i1, struct mc_hostagg_entry *out)
+{
+    const struct mc_hostagg_slot *s = &h->e[i1 - 1];
+    out->ver = h->links[i1 - 1].ver;
+    out->addr = s->addr;
+    out->v.sent_pkt = s->sent_pkt;
+    out->v.rcvd_pkt = s->rcvd_pkt;
+    out->v.sent_bytes = s->sent_bytes;
+    out->v.rcvd_bytes = s->rcvd_bytes;
+    out->v.flows = s->flows;
+    out->v.first_seen = time_out(h, s->first_seen);
+    out->v.last_seen = time_out(h, s->last_seen);
 }
 
 /* Removes the oldest entry, leaving it dead on its chain. */
@@ -127,9 +167,10 @@ static int take_oldest(struct mc_hostagg *h, struct mc_hostagg_entry *out)
     if (!i1)
         return 0;
     age_unlink(h, i1);
-    *out = h->e[i1 - 1];
-    h->e[i1 - 1].ver = 0;
-    h->e[i1 - 1].newer = h->dead_head; /* the dead list reuses the age link */
+    slot_out(h, i1, out);
+    struct mc_hostagg_link *l = &h->links[i1 - 1];
+    l->ver = 0;
+    l->newer = h->dead_head; /* the dead list reuses the age link */
     h->dead_head = i1;
     h->dead++;
     h->n--;
@@ -144,48 +185,48 @@ int mc_hostagg_pop_oldest(struct mc_hostagg *h, struct mc_hostagg_entry *out)
     return r;
 }
 
-static void add_val(struct mc_hostagg_val *d, const struct mc_hostagg_val *v)
+static void add_val(struct mc_hostagg *h, struct mc_hostagg_slot *s, const struct mc_hostagg_val *v)
 {
-    d->sent_pkt += v->sent_pkt;
-    d->rcvd_pkt += v->rcvd_pkt;
-    d->sent_bytes += v->sent_bytes;
-    d->rcvd_bytes += v->rcvd_bytes;
-    d->flows += v->flows;
-    if (v->first_seen && (!d->first_seen || v->first_seen < d->first_seen))
-        d->first_seen = v->first_seen;
-    if (v->last_seen > d->last_seen)
-        d->last_seen = v->last_seen;
+    s->sent_pkt += v->sent_pkt;
+    s->rcvd_pkt += v->rcvd_pkt;
+    s->sent_bytes += v->sent_bytes;
+    s->rcvd_bytes += v->rcvd_bytes;
+    s->flows += v->flows;
+    uint32_t first = time_in(h, v->first_seen), last = time_in(h, v->last_seen);
+    if (first && (!s->first_seen || first < s->first_seen))
+        s->first_seen = first;
+    if (last > s->last_seen)
+        s->last_seen = last;
 }
 
 /*
- * The live entry of (ver, addr) with hash x, or NULL.  A hit deeper in its
- * chain moves to the front: busy hosts stay where mc_hostagg_add_soon's
- * prefetch looks (the chain head), instead of sinking behind newer hosts.
+ * The live entry (index + 1) of (ver, addr) with hash x, or 0.  A hit deeper
+ * in its chain moves to the front: busy hosts stay where
+ * mc_hostagg_add_soon's prefetch looks (the chain head), instead of sinking
+ * behind newer hosts.
  */
-static struct mc_hostagg_entry *find(struct mc_hostagg *h, uint32_t x, uint8_t ver, const struct mc_addr *addr)
+static uint32_t find(struct mc_hostagg *h, uint32_t x, uint8_t ver, const struct mc_addr *addr)
 {
     uint32_t *head = &h->buckets[x & (h->nb - 1)];
     for (uint32_t *pp = head, i1; (i1 = *pp) != 0; pp = &h->links[i1 - 1].next) {
-        if (h->links[i1 - 1].hash != x)
-            continue;
-        struct mc_hostagg_entry *e = &h->e[i1 - 1];
-        if (e->ver != ver || !same_addr(&e->addr, addr))
+        struct mc_hostagg_link *l = &h->links[i1 - 1];
+        if (l->hash != x || l->ver != ver || !same_addr(&h->e[i1 - 1].addr, addr))
             continue;
         if (pp != head) {
-            *pp = h->links[i1 - 1].next;
-            h->links[i1 - 1].next = *head;
+            *pp = l->next;
+            l->next = *head;
             *head = i1;
         }
-        return e;
+        return i1;
     }
-    return NULL;
+    return 0;
 }
 
-/* A fresh entry for hash x, chained (not yet on the age list); NULL when full. */
-static struct mc_hostagg_entry *slot_take(struct mc_hostagg *h, uint32_t x)
+/* A fresh entry (index + 1) for hash x, chained (not yet on the age list); 0 when full. */
+static uint32_t slot_take(struct mc_hostagg *h, uint32_t x)
 {
     if (h->n == h->cap)
-        return NULL;
+        return 0;
     if (h->n >= h->nb && h->nb < (1u << 30))
         grow(h);
     uint32_t i1;
@@ -197,16 +238,17 @@ static struct mc_hostagg_entry *slot_take(struct mc_hostagg *h, uint32_t x)
     } else {
         /* every entry was handed out: take a dead one's place for real */
         i1 = h->dead_head;
-        h->dead_head = h->e[i1 - 1].newer;
+        h->dead_head = h->links[i1 - 1].newer;
         h->dead--;
         chain_unlink(h, i1);
     }
+    struct mc_hostagg_link *l = &h->links[i1 - 1];
     uint32_t *head = &h->buckets[x & (h->nb - 1)];
-    h->links[i1 - 1].next = *head;
-    h->links[i1 - 1].hash = x;
+    l->next = *head;
+    l->hash = x;
     *head = i1;
     h->n++;
-    return &h->e[i1 - 1];
+    return i1;
 }
 
 static void count_dropped(struct mc_hostagg *h, const struct mc_hostagg_val *v)
@@ -216,13 +258,42 @@ static void count_dropped(struct mc_hostagg *h, const struct mc_hostagg_val *v)
     h->dropped_bytes += v->sent_bytes + v->rcvd_bytes;
 }
 
-static struct mc_hostagg_entry *add_hashed(struct mc_hostagg *h, uint32_t x, uint8_t ver,
-                                           const struct mc_addr *addr, const struct mc_hostagg_val *v)
+/* A new entry i1 for the host, with v, at the young (or, oldest: the old) end of the age list. */
+static void slot_fill(struct mc_hostagg *h, uint32_t i1, uint8_t ver, const struct mc_addr *addr,
+                      const struct mc_hostagg_val *v, int oldest)
 {
-    struct mc_hostagg_entry *e = find(h, x, ver, addr);
-    if (e) {
-        add_val(&e->v, v);
-        return e;
+    struct mc_hostagg_slot *s = &h->e[i1 - 1];
+    struct mc_hostagg_link *l = &h->links[i1 - 1];
+    memset(s, 0, sizeof(*s));
+    s->addr = *addr;
+    l->ver = ver;
+    add_val(h, s, v);
+    if (oldest) {
+        l->older = 0;
+        l->newer = h->oldest;
+        if (h->oldest)
+            h->links[h->oldest - 1].older = i1;
+        else
+            h->newest = i1;
+        h->oldest = i1;
+    } else {
+        l->newer = 0;
+        l->older = h->newest;
+        if (h->newest)
+            h->links[h->newest - 1].newer = i1;
+        else
+            h->oldest = i1;
+        h->newest = i1;
+    }
+}
+
+static void add_hashed(struct mc_hostagg *h, uint32_t x, uint8_t ver, const struct mc_addr *addr,
+                       const struct mc_hostagg_val *v)
+{
+    uint32_t i1 = find(h, x, ver, addr);
+    if (i1) {
+        add_val(h, &h->e[i1 - 1], v);
+        return;
     }
     if (h->n == h->cap) {
         /* full: the oldest delta goes, and says so */
@@ -230,32 +301,28 @@ static struct mc_hostagg_entry *add_hashed(struct mc_hostagg *h, uint32_t x, uin
         take_oldest(h, &old);
         count_dropped(h, &old.v);
     }
-    e = slot_take(h, x);
-    uint32_t i1 = (uint32_t)(e - h->e) + 1;
-    e->ver = ver;
-    e->addr = *addr;
-    e->v = *v;
-    e->newer = 0;
-    e->older = h->newest;
-    if (h->newest)
-        h->e[h->newest - 1].newer = i1;
-    else
-        h->oldest = i1;
-    h->newest = i1;
-    return e;
+    slot_fill(h, slot_take(h, x), ver, addr, v, 0);
 }
 
-struct mc_hostagg_entry *mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
-                                        const struct mc_hostagg_val *v)
+void mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, const struct mc_hostagg_val *v)
 {
     mc_hostagg_settle(h);
-    return add_hashed(h, hash_addr(ver, addr), ver, addr, v);
+    add_hashed(h, hash_addr(ver, addr), ver, addr, v);
+}
+
+int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, struct mc_hostagg_entry *out)
+{
+    mc_hostagg_settle(h);
+    uint32_t i1 = find(h, hash_addr(ver, addr), ver, addr);
+    if (i1)
+        slot_out(h, i1, out);
+    return i1 != 0;
 }
 
 /*
  * The queue holds MC_HOSTAGG_SOON adds.  An add entering it prefetches its
  * bucket; halfway, the bucket's first link and entry (the host itself,
- * mostly, at a load factor under 1); leaving, it is applied.
+ * mostly: see find); leaving, it is applied.
  */
 void mc_hostagg_add_soon(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
                          const struct mc_hostagg_val *v)
@@ -271,9 +338,8 @@ void mc_hostagg_add_soon(struct mc_hostagg *h, uint8_t ver, const struct mc_addr
         const struct mc_hostagg_soon *m = &h->soon[(h->soon_head + h->soon_n - HALF) % Q];
         uint32_t i1 = h->buckets[m->hash & (h->nb - 1)];
         if (i1) {
-            __builtin_prefetch(&h->links[i1 - 1]);
+            __builtin_prefetch(&h->links[i1 - 1], 1);
             __builtin_prefetch(&h->e[i1 - 1], 1);
-            __builtin_prefetch((const char *)&h->e[i1 - 1] + 64, 1);
         }
     }
     struct mc_hostagg_soon *s = &h->soon[(h->soon_head + h->soon_n) % Q];
@@ -299,25 +365,17 @@ void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *in)
 {
     mc_hostagg_settle(h);
     uint32_t x = hash_addr(in->ver, &in->addr);
-    struct mc_hostagg_entry *e = find(h, x, in->ver, &in->addr);
-    if (e) {
-        add_val(&e->v, &in->v);
+    uint32_t i1 = find(h, x, in->ver, &in->addr);
+    if (i1) {
+        add_val(h, &h->e[i1 - 1], &in->v);
         return;
     }
-    e = slot_take(h, x);
-    if (!e) {
+    i1 = slot_take(h, x);
+    if (!i1) {
         count_dropped(h, &in->v); /* adds filled the table since it was popped */
         return;
     }
-    uint32_t i1 = (uint32_t)(e - h->e) + 1;
-    *e = *in;
-    e->older = 0;
-    e->newer = h->oldest;
-    if (h->oldest)
-        h->e[h->oldest - 1].older = i1;
-    else
-        h->newest = i1;
-    h->oldest = i1;
+    slot_fill(h, i1, in->ver, &in->addr, &in->v, 1);
 }
 
 void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
@@ -341,4 +399,5 @@ void mc_hostagg_clear(struct mc_hostagg *h)
     h->n = h->used = h->dead = h->dead_head = 0;
     h->free_head = 0;
     h->oldest = h->newest = 0;
+    h->time_base = 0;
 }

@@ -20,18 +20,31 @@ struct mc_hostagg_val {
     uint64_t first_seen, last_seen; /* epoch ms; first 0 = unknown */
 };
 
+/* A host's deltas as the API passes them. */
 struct mc_hostagg_entry {
     uint8_t ver;                    /* 4 or 6 */
     struct mc_addr addr;
     struct mc_hostagg_val v;
-    uint32_t older, newer;          /* internal: age list (index + 1) */
 };
 
-/* Hash chain links, apart from the entries: a chain walk reads 8 bytes per
- * entry passed, and only the entry whose hash matches is touched. */
+/*
+ * A host as the table stores it: one 64-byte cache line, so an add touches
+ * one line of the entries.  Times are ms after the table's base (see
+ * mc_hostagg), which keeps them in 32 bits.
+ */
+struct mc_hostagg_slot {
+    struct mc_addr addr;
+    uint64_t sent_pkt, rcvd_pkt, sent_bytes, rcvd_bytes, flows;
+    uint32_t first_seen, last_seen; /* 0: unknown */
+};
+
+/* Per slot, apart from the entries: a chain walk reads 16 bytes per entry
+ * passed, and only the entry whose hash matches is touched. */
 struct mc_hostagg_link {
-    uint32_t next;                  /* index + 1, 0 = end */
+    uint32_t next;                  /* hash chain: index + 1, 0 = end */
     uint32_t hash;
+    uint32_t older, newer;          /* age list (index + 1); a dead entry's newer lists the dead */
+    uint8_t ver;                    /* 4 or 6; 0: dead or free */
 };
 
 /* An add waiting in the prefetch queue (see mc_hostagg_add_soon). */
@@ -45,14 +58,16 @@ struct mc_hostagg_soon {
 #define MC_HOSTAGG_SOON 16
 
 struct mc_hostagg {
-    struct mc_hostagg_entry *e;     /* owned: cap entries */
+    struct mc_hostagg_slot *e;      /* cap entries, 64-byte aligned in e_mem */
+    void *e_mem;                    /* owned */
     struct mc_hostagg_link *links;  /* owned: cap links, parallel to e */
     uint32_t *buckets;              /* owned: nb heads (index + 1) */
     uint32_t cap, nb, n;
-    uint32_t used;                  /* entries ever handed out since the last rebuild */
-    uint32_t dead, dead_head;       /* popped entries still on their chains (ver 0), listed through newer */
+    uint32_t used;                  /* entries ever handed out since the table was last empty */
+    uint32_t dead, dead_head;       /* popped entries still on their chains (ver 0) */
     uint32_t free_head;             /* freelist through links[].next */
     uint32_t oldest, newest;        /* age list ends (index + 1) */
+    uint64_t time_base;             /* epoch ms the slots' times count from; 0: none yet */
     uint64_t dropped_keys, dropped_pkts, dropped_bytes; /* evicted when full */
     struct mc_hostagg_soon soon[MC_HOSTAGG_SOON]; /* adds queued for their prefetches */
     uint32_t soon_head, soon_n;
@@ -62,9 +77,11 @@ struct mc_hostagg {
 int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap);
 void mc_hostagg_free(struct mc_hostagg *h);
 
-/* Adds v to the host's entry (created, evicting the oldest when full). Returns the entry. */
-struct mc_hostagg_entry *mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
-                                        const struct mc_hostagg_val *v);
+/* Adds v to the host's entry (created, evicting the oldest when full). */
+void mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, const struct mc_hostagg_val *v);
+
+/* Copies the host's entry to *out; 0 when it has none. */
+int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, struct mc_hostagg_entry *out);
 
 /*
  * The same add, done a few calls later: the host's bucket and entry are

@@ -25,8 +25,10 @@ static void test_add_merges_same_host(void **state)
     struct mc_hostagg_val v = { .sent_pkt = 2, .rcvd_bytes = 100, .flows = 1, .first_seen = 50, .last_seen = 60 };
     mc_hostagg_add(&h, 4, &a, &v);
     v.first_seen = 40, v.last_seen = 55;
-    struct mc_hostagg_entry *e = mc_hostagg_add(&h, 4, &a, &v);
+    mc_hostagg_add(&h, 4, &a, &v);
     assert_int_equal(h.n, 1);
+    struct mc_hostagg_entry got, *e = &got;
+    assert_int_equal(mc_hostagg_get(&h, 4, &a, e), 1);
     assert_int_equal(e->v.sent_pkt, 4);
     assert_int_equal(e->v.rcvd_bytes, 200);
     assert_int_equal(e->v.first_seen, 40);
@@ -164,9 +166,35 @@ static void test_popped_places_are_reused(void **state)
     mc_hostagg_free(&h);
 }
 
+/* Epoch-ms times survive the slots' 32-bit form exactly, across merges and unknown firsts. */
+static void test_times_exact(void **state)
+{
+    (void)state;
+    struct mc_hostagg a, b;
+    assert_int_equal(mc_hostagg_init(&a, 8), 0);
+    assert_int_equal(mc_hostagg_init(&b, 8), 0);
+    struct mc_addr x = ip(7), y = ip(8);
+    struct mc_hostagg_val v = { .sent_pkt = 1, .first_seen = 1764201234567ull, .last_seen = 1764201234999ull };
+    mc_hostagg_add(&a, 4, &x, &v);
+    struct mc_hostagg_val later = { .sent_pkt = 1, .first_seen = 0, .last_seen = 1764201300000ull + 86400000ull };
+    mc_hostagg_add(&b, 4, &x, &later); /* a day later, first unknown */
+    mc_hostagg_add(&b, 4, &y, &later);
+    mc_hostagg_merge(&a, &b);
+    struct mc_hostagg_entry e;
+    assert_int_equal(mc_hostagg_get(&a, 4, &x, &e), 1);
+    assert_true(e.v.first_seen == 1764201234567ull);
+    assert_true(e.v.last_seen == 1764201300000ull + 86400000ull);
+    assert_int_equal(mc_hostagg_get(&a, 4, &y, &e), 1);
+    assert_true(e.v.first_seen == 0);
+    assert_int_equal(mc_hostagg_get(&a, 6, &y, &e), 0);
+    mc_hostagg_free(&a);
+    mc_hostagg_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_times_exact),
         cmocka_unit_test(test_add_soon_settles),
         cmocka_unit_test(test_popped_places_are_reused),
         cmocka_unit_test(test_add_merges_same_host),
