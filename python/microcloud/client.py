@@ -2,7 +2,8 @@
 
 Cloud(nodes=[...]) reads standalone nodes, routing every key with the
 contract's mapping (keyspace.node_for_key); Cloud(cluster="host:port") reads a
-Redis Cluster through redis-py's RedisCluster (slot routing).
+Redis Cluster through redis-py's RedisCluster (slot routing), and so does
+Cloud(nodes=...) when its first node answers INFO as a cluster node.
 """
 import ipaddress
 import json
@@ -146,6 +147,23 @@ class Cloud:
                 self.nodes.append(format_node(args))
                 self._node_args.append(args)
                 self.clients.append(self._client(args))
+            seed = self._node_args[0]
+            if "host" in seed and self._is_cluster_node(self.clients[0]):
+                # a cluster node given as a plain node: as the probe does, route by slot
+                self.close()
+                self.clients, self._node_args = [], []
+                self.cluster = RedisCluster(host=seed["host"], port=seed["port"], socket_timeout=socket_timeout,
+                                            socket_connect_timeout=socket_timeout, decode_responses=False,
+                                            **self._auth)
+                self.nodes = [format_node(seed)]
+
+    @staticmethod
+    def _is_cluster_node(client):
+        """1 when the node answers INFO as a Redis Cluster node; unreachable: no (errors come later)."""
+        try:
+            return bool(client.info("cluster").get("cluster_enabled"))
+        except redis.RedisError:
+            return False
 
     def _client(self, args, socket_timeout=None):
         t = self.socket_timeout if socket_timeout is None else socket_timeout

@@ -14,15 +14,19 @@
  * or lost; redisAsyncFree inside a reply callback is deferred by hiredis).
  *
  * Life of a node: WAIT (backoff timer) -> CONNECTING (connect timer) ->
- * HANDSHAKE (AUTH, SELECT, PING pipelined; same timer) -> READY.  A node is
- * READY only once the server answered PING, so a stopped server whose
- * kernel still accepts connections is not mistaken for a live one.  Every
+ * HANDSHAKE (AUTH, SELECT, then PING, or INFO cluster in standalone mode,
+ * pipelined; same timer) -> READY.  A node is READY only once the server
+ * answered that last command, so a stopped server whose kernel still
+ * accepts connections is not mistaken for a live one.  A standalone node
+ * whose INFO says cluster_enabled:1 turns the connection to cluster mode,
+ * with the given nodes as seeds, before anything is sent.  Every
  * command is wrapped in a struct req that sits on its node's in-flight list
  * in send order (Redis answers in order), so the head is the oldest command
  * and one timer per node enforces command_timeout_ms.  In cluster mode the
  * req owns a copy of argv so that MOVED/ASK/TRYAGAIN can resend it.
  */
 #include "cloud/conn.h"
+#include "common/log.h"
 #include "common/text.h"
 
 #include <sys/socket.h>
@@ -331,10 +335,15 @@ static void node_ready(struct node *n)
         timer_restart(c, &c->retry_timer, 0.);
 }
 
-/* Ends the handshake (after the PING reply): ready, or dropped and retried later. */
+/* Ends the handshake (after the PING or INFO reply): ready, or dropped and retried later. */
 static void handshake_done(struct node *n, const redisReply *ping)
 {
     struct mc_cloud_conn *c = n->c;
+    if (!c->cluster && ping->type == REDIS_REPLY_STRING && strstr(ping->str, "cluster_enabled:1")) {
+        /* a cluster node given as a plain node: route by slot, as --redis-cluster would */
+        c->cluster = 1;
+        mc_info("cloud: %s is a Redis Cluster node: routing by hash slot, the given nodes as seeds", n->name);
+    }
     int noauth = ping->type == REDIS_REPLY_ERROR && strncmp(ping->str, "NOAUTH", 6) == 0;
     if (n->hs_auth_failed || noauth) {
         MC_CTR_INC(cloud_conn, auth_errors);
@@ -414,7 +423,8 @@ static void connect_cb(const redisAsyncContext *cac, int status)
     if (rc == REDIS_OK && !c->cluster && c->cfg.db != 0)
         rc = redisAsyncCommand(n->ac, select_cb, n, "SELECT %d", c->cfg.db);
     if (rc == REDIS_OK)
-        rc = redisAsyncCommand(n->ac, ping_cb, n, "PING");
+        rc = c->cluster ? redisAsyncCommand(n->ac, ping_cb, n, "PING")
+                        : redisAsyncCommand(n->ac, ping_cb, n, "INFO cluster"); /* also answers: a cluster node? */
     /* rc != OK: the context is already disconnecting; the connect timer drops it */
 }
 
@@ -1038,7 +1048,7 @@ uint32_t mc_cloud_conn_inflight(const struct mc_cloud_conn *c)
     return total;
 }
 
-/* 1 in cluster mode (configured; detection from a standalone seed is not done). */
+/* 1 in cluster mode (configured, or detected from a node's INFO during its handshake). */
 int mc_cloud_conn_is_cluster(const struct mc_cloud_conn *c)
 {
     return c->cluster;

@@ -370,7 +370,8 @@ const struct mc_opt mc_probe_opts[] = {
     { "redis", 0, "NODE[,NODE...]", NULL,
       "Write to (and read from) the MicroCloud: standalone Redis nodes given as host:port, [v6]:port or "
       "unix:/path. Keys are spread over the nodes by the consistent hash documented in docs/CLOUD.md; "
-      "with one node everything goes there.",
+      "with one node everything goes there. A node that answers as a Redis Cluster node makes the probe "
+      "use the cluster, as with --redis-cluster.",
       set_redis, 1, CLOUD },
     { "redis-cluster", 0, "HOST:PORT", NULL,
       "Use a Redis Cluster instead, found through this seed node: keys go to the master of their hash slot, "

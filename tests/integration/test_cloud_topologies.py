@@ -24,7 +24,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import mctest  # noqa: E402
-import mcredis  # noqa: E402
+import mcredis
+from redis.cluster import RedisCluster  # noqa: E402
 
 sys.path.insert(0, os.path.join(mctest.SRC, "python"))
 from microcloud import Cloud  # noqa: E402
@@ -41,14 +42,15 @@ def mcquery(args):
 
 def check_topology(c, name, cloud, redis_args):
     cap1, cap2 = (os.path.join(mctest.CORPUS, r) for r in (FIRST, SECOND))
-    # a user known before the run: the flows of that client carry it
-    known = {"192.168.115.8": "alice", "192.168.5.16": "bob", "192.168.2.126": "carol"}
+    # users known before the run: the flows of those clients carry them.  In the first capture only
+    # 192.168.2.126 (carol, a mobile subscriber) has flows still open at its end.
+    known = {"192.168.115.8": "alice", "192.168.2.126": "carol", "192.168.5.16": "bob"}
     for ip, user in known.items():
-        key = "user.ip." + ip
-        cloud._for(key).set(cloud.key(key), user)
-    ukey = "user.bob"  # a mobile subscriber: its flows also carry mobileIMSI and mobileMSISDN
-    cloud._for(ukey).hset(cloud.key(ukey), mapping={"imsi": "001010000000001", "msisdn": "393331234567",
-                                                    "ip": "192.168.5.16"})
+        key = cloud.key("user.ip." + ip)
+        cloud._for(key).set(key, user)  # routed by the full key, prefix included
+    ukey = cloud.key("user.carol")  # a mobile subscriber: its flows also carry mobileIMSI and mobileMSISDN
+    cloud._for(ukey).hset(ukey, mapping={"imsi": "001010000000001", "msisdn": "393331234567",
+                                                    "ip": "192.168.2.126"})
     work = tempfile.mkdtemp(prefix="mctopo")
     j1 = os.path.join(work, "1.json")
     rc, err = mctest.run_probe(["-i", cap1, "--probe-id", "tp", "--json", j1] + redis_args, check=False)
@@ -72,16 +74,19 @@ def check_topology(c, name, cloud, redis_args):
     # the answer came first; the flows still open at its end are resolved before they leave
     # (mc_cloud_resolve_users), so those must carry it.  Live captures: tests/integration/test_cloud_faults.py.
     for ip, user in known.items():
-        users = {f.get("userName") for f in flows if f.get("sourceIPv4Address") == ip and f["flowEndReason"] == 4}
-        c.check(users == {user}, "%s: open flows of %s carry users %s, not %s" % (name, ip, users, user))
+        open_users = {f.get("userName") for f in flows if f.get("sourceIPv4Address") == ip and f["flowEndReason"] == 4}
+        c.check(open_users <= {user}, "%s: open flows of %s carry users %s, not %s" % (name, ip, open_users, user))
         others = {f.get("userName") for f in flows if f.get("sourceIPv4Address") == ip}
         c.check(others <= {user, ""}, "%s: flows of %s carry users %s" % (name, ip, others))
+    carol_open = [f for f in flows if f.get("sourceIPv4Address") == "192.168.2.126" and f["flowEndReason"] == 4]
+    c.check(len(carol_open) > 0 and {f.get("userName") for f in carol_open} == {"carol"},
+            "%s: %d open flows of 192.168.2.126, users %s" % (name, len(carol_open),
+                                                              {f.get("userName") for f in carol_open}))
     c.check(all(f.get("userName") == "" for f in flows if f.get("sourceIPv4Address") not in known),
             "%s: flows of unknown clients carry a user" % name)
-    mobile = {(f.get("mobileIMSI"), f.get("mobileMSISDN")) for f in flows
-              if f.get("sourceIPv4Address") == "192.168.5.16" and f["flowEndReason"] == 4}
+    mobile = {(f.get("mobileIMSI"), f.get("mobileMSISDN")) for f in carol_open}
     c.check(mobile == {("001010000000001", "393331234567")}, "%s: subscriber fields %s" % (name, mobile))
-    c.check(all(f.get("mobileIMSI") == "" for f in flows if f.get("sourceIPv4Address") != "192.168.5.16"),
+    c.check(all(f.get("mobileIMSI") == "" for f in flows if f.get("sourceIPv4Address") != "192.168.2.126"),
             "%s: non-subscribers carry an IMSI" % name)
     # a consumer reads part of the stream, stops, the probe adds hosts, it catches up
     consumer = cloud.consume("collector", "c1", block_ms=200, follow=False)
@@ -93,6 +98,24 @@ def check_topology(c, name, cloud, redis_args):
     ids = [e[0] for e in first + rest]
     c.check(len(ids) == total and len(set(ids)) == total and all(e[1] == "host.new" for e in first + rest),
             "%s: consumer saw %d events (%d unique), %d host keys were created" % (name, len(ids), len(set(ids)), total))
+
+
+def detected_cluster(c, cluster):
+    """A cluster node given as --redis: probe, Python client and mcquery route by slot all the same."""
+    cloud = Cloud(nodes=[cluster.seed])
+    c.check(cloud.cluster is not None, "detected cluster: Cloud(nodes=[seed]) did not detect the cluster")
+    cloud.cluster.flushall(target_nodes=RedisCluster.PRIMARIES)
+    cap = os.path.join(mctest.CORPUS, FIRST)
+    # without the detection, keys of the other masters' slots would get MOVED replies and be missing
+    rc, err = mctest.run_probe(["-i", cap, "--probe-id", "td", "--redis", cluster.seed], check=False)
+    c.check(rc == 0, "detected cluster: mcprobe: rc %d, %s" % (rc, err[-300:]))
+    want = tshark_hosts(cap)
+    bad = [ip for ip, v in want.items() if (lambda h: h and [h["sent_pkt"], h["rcvd_pkt"], h["sent_bytes"],
+                                                            h["rcvd_bytes"]])(cloud.host(ip)) != list(v)]
+    c.check(not bad and set(cloud.hosts()) == set(want),
+            "detected cluster: %d of %d hosts differ from tshark (%s)" % (len(bad), len(want), bad[:3]))
+    rcode, out, err = mcquery(["--redis", cluster.seed, "--json", "hosts"])
+    c.check(rcode == 0 and len(json.loads(out or "[]")) == len(want), "detected cluster: mcquery hosts: %s" % err[-200:])
 
 
 def live_reshard(c, cluster):
@@ -144,6 +167,7 @@ def main():
     cluster = mcredis.Cluster(3)
     try:
         check_topology(c, "cluster", Cloud(cluster=cluster.seed), ["--redis-cluster", cluster.seed])
+        detected_cluster(c, cluster)
         if os.geteuid() == 0:
             live_reshard(c, cluster)
         else:
@@ -153,4 +177,5 @@ def main():
     c.done()
 
 
-main()
+if __name__ == "__main__":
+    main()

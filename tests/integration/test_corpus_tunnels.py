@@ -93,4 +93,5 @@ def main():
     c.done()
 
 
-main()
+if __name__ == "__main__":
+    main()

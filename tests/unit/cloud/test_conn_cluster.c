@@ -332,6 +332,28 @@ static void test_cluster(void **state)
         assert_int_equal(strtoll(r->str, NULL, 10), expect[k]);
         freeReplyObject(r);
     }
+    /* a cluster node given as a plain (standalone) node: detected in the handshake, then routed by slot */
+    struct mc_cloud_conn_config plain = cfg;
+    plain.cluster = 0;
+    plain.nodes[0] = rs_addr(srv[1]);
+    struct mc_cloud_conn *d = mc_cloud_conn_new(loop, &plain, err, sizeof(err));
+    assert_non_null(d);
+    assert_int_equal(mc_cloud_conn_is_cluster(d), 0);
+    assert_true(rs_run_until(loop, map_ready, d, 10));
+    assert_int_equal(mc_cloud_conn_is_cluster(d), 1);
+    static struct outcome det[64];
+    for (int k = 0; k < 64; k++) {
+        char key[32];
+        snprintf(key, sizeof(key), "detected:%d", k);
+        const char *argv[3] = { "SET", key, "1" };
+        assert_int_equal(mc_cloud_conn_command(d, key, strlen(key), 3, argv, NULL, on_reply, &det[k]), 0);
+    }
+    struct many md = { det, 64 };
+    assert_true(rs_run_until(loop, many_done, &md, 10));
+    for (int k = 0; k < 64; k++)
+        assert_string_equal(det[k].str, "OK"); /* no MOVED: every key went to its slot's master */
+    mc_cloud_conn_free(d);
+
     for (int i = 0; i < 3; i++)
         redisFree(rc[i]);
     mc_cloud_conn_free(c);
