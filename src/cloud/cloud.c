@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <ev.h>
 #include <hiredis/hiredis.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,16 +34,19 @@ MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
  * Host updates, many keys per call.  KEYS = the ip.<addr> keys, then the
  * events stream when it lives on the same node (standalone) so the host.new
  * events cost no extra command.  ARGV = ttl_ms, n_hosts, with_events,
- * stream_maxlen, probe_id, channel, now_ms, key prefix length, then per host
- * sent_pkt rcvd_pkt sent_bytes rcvd_bytes flows first_seen last_seen.
+ * stream_maxlen, probe_id, channel, now_ms, key prefix length, time base
+ * (epoch ms), then per host sent_pkt rcvd_pkt sent_bytes rcvd_bytes flows
+ * first_seen last_seen, the times as 1 + ms after the base (0: unknown):
+ * five digits where epoch ms take thirteen, to write and to parse.
  * Returns one character per host, '1' when its key was created by this call
  * (a new host), else '0': one reply object for the whole call.
  */
 static const char HOST_SCRIPT[] =
     "local ttl, n, ev = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'\n"
+    "local tb = tonumber(ARGV[9]) - 1\n"
     "local out = {}\n"
     "for i = 1, n do\n"
-    "  local k, b = KEYS[i], 8 + (i - 1) * 7\n"
+    "  local k, b = KEYS[i], 9 + (i - 1) * 7\n"
     "  local new = redis.call('EXISTS', k) == 0\n"
     "  redis.call('HINCRBY', k, 'sent_pkt', ARGV[b + 1])\n"
     "  redis.call('HINCRBY', k, 'rcvd_pkt', ARGV[b + 2])\n"
@@ -50,11 +54,15 @@ static const char HOST_SCRIPT[] =
     "  redis.call('HINCRBY', k, 'rcvd_bytes', ARGV[b + 4])\n"
     "  redis.call('HINCRBY', k, 'flows', ARGV[b + 5])\n"
     "  if ARGV[b + 6] ~= '0' then\n"
+    "    local fs = tb + tonumber(ARGV[b + 6])\n"
     "    local f = tonumber(redis.call('HGET', k, 'first_seen') or '0')\n"
-    "    if f == 0 or tonumber(ARGV[b + 6]) < f then redis.call('HSET', k, 'first_seen', ARGV[b + 6]) end\n"
+    "    if f == 0 or fs < f then redis.call('HSET', k, 'first_seen', string.format('%d', fs)) end\n"
     "  end\n"
-    "  local l = tonumber(redis.call('HGET', k, 'last_seen') or '0')\n"
-    "  if tonumber(ARGV[b + 7]) > l then redis.call('HSET', k, 'last_seen', ARGV[b + 7]) end\n"
+    "  if ARGV[b + 7] ~= '0' then\n"
+    "    local ls = tb + tonumber(ARGV[b + 7])\n"
+    "    local l = tonumber(redis.call('HGET', k, 'last_seen') or '0')\n"
+    "    if ls > l then redis.call('HSET', k, 'last_seen', string.format('%d', ls)) end\n"
+    "  end\n"
     "  redis.call('PEXPIRE', k, ttl)\n"
     "  out[i] = '0'\n"
     "  if new then\n"
@@ -230,6 +238,7 @@ void mc_cloud_config_defaults(struct mc_cloud_config *cfg)
     cfg->stream_maxlen = 100000;
     cfg->lookups = 1;
     cfg->user_cache_ms = 60000;
+    cfg->cpu = -1;
     cfg->negative_cache_ms = 10000;
     cfg->drain_timeout_ms = 5000;
 }
@@ -346,22 +355,34 @@ static void ipv6_text(const struct mc_addr *a, char *buf)
     *p = 0;
 }
 
+/* Decimal text of 0..255, three characters and a length each: IPv4 text without divisions. */
+static const char octet_text[256][4] = {
+#define O1(n) { (char)('0' + (n)), 0, 0, 1 }
+#define O2(n) { (char)('0' + (n) / 10), (char)('0' + (n) % 10), 0, 2 }
+#define O3(n) { (char)('0' + (n) / 100), (char)('0' + (n) / 10 % 10), (char)('0' + (n) % 10), 3 }
+#define R10(m, b) m(b), m(b + 1), m(b + 2), m(b + 3), m(b + 4), m(b + 5), m(b + 6), m(b + 7), m(b + 8), m(b + 9)
+    R10(O1, 0), R10(O2, 10), R10(O2, 20), R10(O2, 30), R10(O2, 40), R10(O2, 50), R10(O2, 60), R10(O2, 70),
+    R10(O2, 80), R10(O2, 90), R10(O3, 100), R10(O3, 110), R10(O3, 120), R10(O3, 130), R10(O3, 140),
+    R10(O3, 150), R10(O3, 160), R10(O3, 170), R10(O3, 180), R10(O3, 190), R10(O3, 200), R10(O3, 210),
+    R10(O3, 220), R10(O3, 230), R10(O3, 240), O3(250), O3(251), O3(252), O3(253), O3(254), O3(255)
+#undef O1
+#undef O2
+#undef O3
+#undef R10
+};
+
 static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
     if (ver == 4 && len >= 16) {
-        /* by hand: glibc's inet_ntop formats IPv4 with sprintf, once per host per flush */
+        /* by table: glibc's inet_ntop formats IPv4 with sprintf, and this runs per host per flush */
         char *p = buf;
         for (int i = 0; i < 4; i++) {
-            unsigned v = a->b[i];
-            if (i)
-                *p++ = '.';
-            if (v >= 100)
-                *p++ = (char)('0' + v / 100);
-            if (v >= 10)
-                *p++ = (char)('0' + v / 10 % 10);
-            *p++ = (char)('0' + v % 10);
+            const char *t = octet_text[a->b[i]];
+            memcpy(p, t, 3); /* the unused characters are overwritten next */
+            p += t[3];
+            *p++ = '.';
         }
-        *p = 0;
+        p[-1] = 0;
         return;
     }
     if (ver == 6 && len >= 46) {
@@ -920,10 +941,10 @@ static void on_batch_reply(void *privdata, redisReply *r)
 
 /* Argument buffers of one script call (cloud thread only; reused). */
 struct batch_args {
-    const char *argv[12 + 8 * BATCH_KEYS];
-    size_t argvlen[12 + 8 * BATCH_KEYS];
+    const char *argv[13 + 8 * BATCH_KEYS];
+    size_t argvlen[13 + 8 * BATCH_KEYS];
     char keys[BATCH_KEYS + 1][160];
-    char nums[8 + 7 * BATCH_KEYS][24];
+    char nums[9 + 7 * BATCH_KEYS][24];
     char channel[160];
     char lookup_keys[LOOKUP_BATCH][200];
     char resp[sizeof(HOST_SCRIPT) + 64 + BATCH_KEYS * (200 + 7 * 28) + 2048]; /* the encoded call */
@@ -947,13 +968,30 @@ static char *resp_num(char *p, uint64_t v)
     return resp_bulk(p, t, mc_u64_text(v, t));
 }
 
+/* The batch's time base: its earliest known time (1 when it has none). */
+static uint64_t time_base(const struct host_batch *b)
+{
+    uint64_t tb = UINT64_MAX;
+    for (int i = 0; i < b->n; i++) {
+        const struct mc_hostagg_val *v = &b->e[i].v;
+        if (v->first_seen && v->first_seen < tb)
+            tb = v->first_seen;
+        if (v->last_seen && v->last_seen < tb)
+            tb = v->last_seen;
+    }
+    return tb == UINT64_MAX ? 1 : tb;
+}
+
+/* A time as the script takes it: 1 + ms after the base, 0 when unknown. */
+static uint64_t time_after(uint64_t ms, uint64_t tb) { return ms ? ms - tb + 1 : 0; }
+
 /* Standalone: encodes the call straight into RESP, without an argv to encode again. */
 static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
 {
     struct batch_args *a = c->args;
     char *p = a->resp;
     *p++ = '*';
-    p += mc_u64_text((uint64_t)(3 + b->n + b->with_events + 8 + 7 * b->n), p);
+    p += mc_u64_text((uint64_t)(3 + b->n + b->with_events + 9 + 7 * b->n), p);
     *p++ = '\r', *p++ = '\n';
     p = eval ? resp_bulk(p, "EVAL", 4) : resp_bulk(p, "EVALSHA", 7);
     p = eval ? resp_bulk(p, HOST_SCRIPT, sizeof(HOST_SCRIPT) - 1) : resp_bulk(p, c->sha, 40);
@@ -973,6 +1011,8 @@ static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
     p = resp_bulk(p, a->channel, strlen(a->channel));
     p = resp_num(p, wall_ms());
     p = resp_num(p, strlen(c->cfg.prefix));
+    uint64_t tb = time_base(b);
+    p = resp_num(p, tb);
     for (int i = 0; i < b->n; i++) {
         const struct mc_hostagg_val *v = &b->e[i].v;
         p = resp_num(p, v->sent_pkt);
@@ -980,8 +1020,8 @@ static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
         p = resp_num(p, v->sent_bytes);
         p = resp_num(p, v->rcvd_bytes);
         p = resp_num(p, v->flows);
-        p = resp_num(p, v->first_seen);
-        p = resp_num(p, v->last_seen);
+        p = resp_num(p, time_after(v->first_seen, tb));
+        p = resp_num(p, time_after(v->last_seen, tb));
     }
     return mc_cloud_conn_command_resp(c->conn, b->node, a->resp, (size_t)(p - a->resp), on_batch_reply, b);
 }
@@ -1027,6 +1067,8 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
     PUTS(a->channel);
     PUTN(wall_ms());
     PUTN(strlen(c->cfg.prefix));
+    uint64_t tb = time_base(b);
+    PUTN(tb);
     for (int i = 0; i < b->n; i++) {
         const struct mc_hostagg_val *v = &b->e[i].v;
         PUTN(v->sent_pkt);
@@ -1034,8 +1076,8 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
         PUTN(v->sent_bytes);
         PUTN(v->rcvd_bytes);
         PUTN(v->flows);
-        PUTN(v->first_seen);
-        PUTN(v->last_seen);
+        PUTN(time_after(v->first_seen, tb));
+        PUTN(time_after(v->last_seen, tb));
     }
 #undef PUT
 #undef PUTS
@@ -1676,8 +1718,21 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     ev_timer_start(c->loop, &c->heartbeat_timer);
     ev_timer_init(&c->stop_timer, on_stop_timer, 0.0, 0.0);
     c->stop_timer.data = c;
-    if (pthread_create(&c->thread, NULL, cloud_main, c) != 0) {
-        snprintf(err, errlen, "cloud: cannot start its thread");
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (c->cfg.cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(c->cfg.cpu, &set);
+        pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+    }
+    int rc = pthread_create(&c->thread, &attr, cloud_main, c);
+    pthread_attr_destroy(&attr);
+    if (rc == 0)
+        pthread_setname_np(c->thread, "mcprobe-cloud"); /* for top -H, perf, gdb */
+    if (rc != 0) {
+        snprintf(err, errlen, rc == EINVAL && c->cfg.cpu >= 0 ? "cloud: cannot run its thread on CPU %d"
+                                                              : "cloud: cannot start its thread", c->cfg.cpu);
         goto fail;
     }
     return c;

@@ -48,6 +48,7 @@ struct mc_cloud_config {
     uint32_t user_cache_ms;      /* positive answers kept this long, default 60000 */
     uint32_t negative_cache_ms;  /* "no user" kept this long, default 10000 */
     uint32_t drain_timeout_ms;   /* at stop: how long to wait for pending writes, default 5000 */
+    int cpu;                     /* the cloud thread's CPU (--cloud-cpu), -1: any */
 };
 
 void mc_cloud_config_defaults(struct mc_cloud_config *cfg);

@@ -2,8 +2,7 @@
  * hostagg.c - bounded per-host delta table (see hostagg.h).
  *
  * Entries are chained by hash through a compact link array that also holds
- * the age order, so a chain walk or an age update never touches an entry;
- * each entry is one cache line.  Popping the oldest (once per key per
+ * the age order, so a chain walk or an age update never touches an entry.  Popping the oldest (once per key per
  * flush) only marks the entry dead (ver 0, never looked for) and lists it:
  * unlinking it from its chain would cost a cache miss or two per key.  Dead
  * entries are all dropped at once when the table empties (the usual end of
@@ -40,24 +39,6 @@ static uint32_t hash_addr(uint8_t ver, const struct mc_addr *a)
 
 #define MIN_BUCKETS 16384u /* 64 KiB: a flush of thousands of hosts never regrows */
 
-/* Slots keep times in 32 bits, as ms after a base set ~24 days before the
- * first time the table sees: far outside that window, a time is clamped. */
-#define TIME_HALF_RANGE (1ull << 31)
-
-static uint32_t time_in(struct mc_hostagg *h, uint64_t ms)
-{
-    if (!ms)
-        return 0;
-    if (!h->time_base)
-        h->time_base = ms > TIME_HALF_RANGE ? ms - TIME_HALF_RANGE : 1;
-    if (ms <= h->time_base)
-        return 1;
-    uint64_t d = ms - h->time_base;
-    return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-}
-
-static uint64_t time_out(const struct mc_hostagg *h, uint32_t t) { return t ? h->time_base + t : 0; }
-
 int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
 {
     memset(h, 0, sizeof(*h));
@@ -68,11 +49,10 @@ int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
     h->nb = MIN_BUCKETS;
     /* 4 KiB pages, not huge ones: a flush of a few thousand hosts would
      * zero 2 MiB per table for them */
-    h->e_mem = calloc((size_t)h->cap + 1, sizeof(*h->e));
-    h->e = (struct mc_hostagg_slot *)(((uintptr_t)h->e_mem + 63) & ~(uintptr_t)63);
+    h->e = calloc(h->cap, sizeof(*h->e));
     h->links = calloc(h->cap, sizeof(*h->links));
     h->buckets = calloc(h->nb, sizeof(*h->buckets));
-    if (!h->e_mem || !h->links || !h->buckets) {
+    if (!h->e || !h->links || !h->buckets) {
         mc_hostagg_free(h);
         return -1;
     }
@@ -81,7 +61,7 @@ int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
 
 void mc_hostagg_free(struct mc_hostagg *h)
 {
-    free(h->e_mem);
+    free(h->e);
     free(h->links);
     free(h->buckets);
     memset(h, 0, sizeof(*h));
@@ -119,7 +99,6 @@ static void reset_if_empty(struct mc_hostagg *h)
     memset(h->buckets, 0, (size_t)h->nb * sizeof(*h->buckets));
     h->used = h->dead = h->dead_head = h->free_head = 0;
     h->oldest = h->newest = 0;
-    h->time_base = 0;
 }
 
 /* Unlinks entry i1 from its hash chain. */
@@ -156,8 +135,8 @@ static void slot_out(const struct mc_hostagg *h, uint32_t i1, struct mc_hostagg_
     out->v.sent_bytes = s->sent_bytes;
     out->v.rcvd_bytes = s->rcvd_bytes;
     out->v.flows = s->flows;
-    out->v.first_seen = time_out(h, s->first_seen);
-    out->v.last_seen = time_out(h, s->last_seen);
+    out->v.first_seen = s->first_seen;
+    out->v.last_seen = s->last_seen;
 }
 
 /* Removes the oldest entry, leaving it dead on its chain. */
@@ -185,18 +164,17 @@ int mc_hostagg_pop_oldest(struct mc_hostagg *h, struct mc_hostagg_entry *out)
     return r;
 }
 
-static void add_val(struct mc_hostagg *h, struct mc_hostagg_slot *s, const struct mc_hostagg_val *v)
+static void add_val(struct mc_hostagg_slot *s, const struct mc_hostagg_val *v)
 {
     s->sent_pkt += v->sent_pkt;
     s->rcvd_pkt += v->rcvd_pkt;
     s->sent_bytes += v->sent_bytes;
     s->rcvd_bytes += v->rcvd_bytes;
     s->flows += v->flows;
-    uint32_t first = time_in(h, v->first_seen), last = time_in(h, v->last_seen);
-    if (first && (!s->first_seen || first < s->first_seen))
-        s->first_seen = first;
-    if (last > s->last_seen)
-        s->last_seen = last;
+    if (v->first_seen && (!s->first_seen || v->first_seen < s->first_seen))
+        s->first_seen = v->first_seen;
+    if (v->last_seen > s->last_seen)
+        s->last_seen = v->last_seen;
 }
 
 /*
@@ -267,7 +245,7 @@ static void slot_fill(struct mc_hostagg *h, uint32_t i1, uint8_t ver, const stru
     memset(s, 0, sizeof(*s));
     s->addr = *addr;
     l->ver = ver;
-    add_val(h, s, v);
+    add_val(s, v);
     if (oldest) {
         l->older = 0;
         l->newer = h->oldest;
@@ -292,7 +270,7 @@ static void add_hashed(struct mc_hostagg *h, uint32_t x, uint8_t ver, const stru
 {
     uint32_t i1 = find(h, x, ver, addr);
     if (i1) {
-        add_val(h, &h->e[i1 - 1], v);
+        add_val(&h->e[i1 - 1], v);
         return;
     }
     if (h->n == h->cap) {
@@ -367,7 +345,7 @@ void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *in)
     uint32_t x = hash_addr(in->ver, &in->addr);
     uint32_t i1 = find(h, x, in->ver, &in->addr);
     if (i1) {
-        add_val(h, &h->e[i1 - 1], &in->v);
+        add_val(&h->e[i1 - 1], &in->v);
         return;
     }
     i1 = slot_take(h, x);
@@ -399,5 +377,4 @@ void mc_hostagg_clear(struct mc_hostagg *h)
     h->n = h->used = h->dead = h->dead_head = 0;
     h->free_head = 0;
     h->oldest = h->newest = 0;
-    h->time_base = 0;
 }

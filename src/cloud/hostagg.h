@@ -27,15 +27,11 @@ struct mc_hostagg_entry {
     struct mc_hostagg_val v;
 };
 
-/*
- * A host as the table stores it: one 64-byte cache line, so an add touches
- * one line of the entries.  Times are ms after the table's base (see
- * mc_hostagg), which keeps them in 32 bits.
- */
+/* A host as the table stores it (its version and links live apart, in mc_hostagg_link). */
 struct mc_hostagg_slot {
     struct mc_addr addr;
     uint64_t sent_pkt, rcvd_pkt, sent_bytes, rcvd_bytes, flows;
-    uint32_t first_seen, last_seen; /* 0: unknown */
+    uint64_t first_seen, last_seen; /* epoch ms; 0: unknown */
 };
 
 /* Per slot, apart from the entries: a chain walk reads 16 bytes per entry
@@ -58,8 +54,7 @@ struct mc_hostagg_soon {
 #define MC_HOSTAGG_SOON 16
 
 struct mc_hostagg {
-    struct mc_hostagg_slot *e;      /* cap entries, 64-byte aligned in e_mem */
-    void *e_mem;                    /* owned */
+    struct mc_hostagg_slot *e;      /* owned: cap entries */
     struct mc_hostagg_link *links;  /* owned: cap links, parallel to e */
     uint32_t *buckets;              /* owned: nb heads (index + 1) */
     uint32_t cap, nb, n;
@@ -67,7 +62,6 @@ struct mc_hostagg {
     uint32_t dead, dead_head;       /* popped entries still on their chains (ver 0) */
     uint32_t free_head;             /* freelist through links[].next */
     uint32_t oldest, newest;        /* age list ends (index + 1) */
-    uint64_t time_base;             /* epoch ms the slots' times count from; 0: none yet */
     uint64_t dropped_keys, dropped_pkts, dropped_bytes; /* evicted when full */
     struct mc_hostagg_soon soon[MC_HOSTAGG_SOON]; /* adds queued for their prefetches */
     uint32_t soon_head, soon_n;

@@ -7,6 +7,8 @@
  * input every flow is exported and the export sockets are flushed.
  */
 #include <ev.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,6 +409,21 @@ int main(int argc, char **argv)
         mc_flow_set_export_prefetch(p.flows, on_flow_prefetch);
         mc_info("cloud: probe %s writing to %d %s node(s)", p.conf.cloud.probe_id, p.conf.cloud.conn.n_nodes,
                 p.conf.cloud.conn.cluster ? "cluster seed" : "standalone");
+    }
+    /* after the cloud thread started: it keeps its own CPU (--cloud-cpu) or any */
+    if (p.conf.cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(p.conf.cpu, &set);
+        int e = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+        if (e != 0) {
+            fprintf(stderr, "mcprobe: --cpu-affinity %d: %s\n", p.conf.cpu, strerror(e));
+            mc_cloud_stop(p.cloud);
+            mc_flow_table_free(p.flows);
+            mc_exporter_free(p.exporter);
+            return 2;
+        }
+        mc_info("packet thread on CPU %d", p.conf.cpu);
     }
     the_probe = &p;
     p.started = wall_now();

@@ -28,6 +28,7 @@ void mc_probe_conf_defaults(struct mc_probe_conf *conf)
     mc_export_config_defaults(&conf->export);
     mc_cloud_config_defaults(&conf->cloud);
     conf->stats_interval = 10;
+    conf->cpu = -1;
 }
 
 #define CONF ((struct mc_probe_conf *)vconf)
@@ -101,6 +102,8 @@ UINT_SETTER(set_cloud_ttl, cloud.ttl_ms, 1, 31536000, 1000)
 UINT_SETTER(set_cloud_flush, cloud.flush_ms, 10, 60000, 1)
 UINT_SETTER(set_cloud_heartbeat, cloud.heartbeat_ms, 1, 3600, 1000)
 UINT_SETTER(set_cloud_max_keys, cloud.max_keys, 16, 100000000, 1)
+UINT_SETTER(set_cpu, cpu, 0, 1023, 1)
+UINT_SETTER(set_cloud_cpu, cloud.cpu, 0, 1023, 1)
 UINT_SETTER(set_cloud_maxlen, cloud.stream_maxlen, 1, 100000000, 1)
 UINT_SETTER(set_redis_connect_timeout, cloud.conn.connect_timeout_ms, 10, 600000, 1)
 UINT_SETTER(set_redis_timeout, cloud.conn.command_timeout_ms, 10, 600000, 1)
@@ -405,9 +408,13 @@ const struct mc_opt mc_probe_opts[] = {
       set_no_lookups, 0, CLOUD },
     { "cloud-locate", 0, "KEY", NULL, "Print where KEY lives for the --redis nodes given (node index and "
       "cluster slot) and exit.", set_locate, 1, CLOUD },
+    { "cloud-cpu", 0, "CPU", NULL, "Run the cloud thread on this CPU only (default: any), e.g. away from the "
+      "packet thread's.", set_cloud_cpu, 0, CLOUD },
 
     { "config", 'c', "FILE", NULL, "Read options from FILE first (see --dump-config for the format).",
       set_config, 0, GEN },
+    { "cpu-affinity", 0, "CPU", NULL, "Run the packet thread (capture, decoding, flows, export) on this CPU "
+      "only (default: any): a core of its own keeps its caches warm.", set_cpu, 0, GEN },
     { "verbose", 'v', NULL, NULL, "More output: -v adds debug messages and the full counter list at exit.",
       set_verbose, 1, GEN },
     { "quiet", 'q', NULL, NULL, "Only print warnings and errors.", set_quiet, 0, GEN },

@@ -22,6 +22,7 @@ struct mc_probe_conf {
     int cloud_on;             /* --redis or --redis-cluster given */
     const char *locate[64];   /* --cloud-locate keys */
     int n_locate;
+    int cpu;                  /* --cpu-affinity: the packet thread's CPU, -1: any */
     int verbose;              /* -v count */
     int quiet;
     unsigned stats_interval;  /* seconds between stats lines, 0: only at exit */

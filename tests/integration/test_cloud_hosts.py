@@ -43,6 +43,21 @@ def tshark_hosts(cap):
     return want
 
 
+def tshark_times(cap):
+    """Per address: epoch ms of its first and last packet, sent or received."""
+    times = {}
+    fields = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "frame.time_epoch"]
+    for r in mctest.tshark_lines(cap, "ip or ipv6", fields):
+        r = dict(zip(fields, r + [""] * (len(fields) - len(r))))
+        ms = int(float(r["frame.time_epoch"]) * 1000)
+        pair = (r["ip.src"], r["ip.dst"]) if r["ip.src"] else (r["ipv6.src"], r["ipv6.dst"])
+        for a in pair:
+            a = str(ipaddress.ip_address(a.split(",")[0]))
+            lo, hi = times.get(a, (ms, ms))
+            times[a] = (min(lo, ms), max(hi, ms))
+    return times
+
+
 def documented(name):
     return any(re.fullmatch(p, name) for p in PATTERNS)
 
@@ -89,6 +104,14 @@ def main():
                        ("sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes")] != want[a]]
                 c.check(not bad, "%s %s: %d hosts differ from tshark, e.g. %s cloud %s tshark %s" % (
                     topo, rel, len(bad), bad[:1], [got[a][1] for a in bad[:1]], [want[a] for a in bad[:1]]))
+                # first and last packet of each host, epoch ms (tshark's float seconds: 1 ms of rounding)
+                times = tshark_times(cap)
+                off = [a for a in got if a in times and not (
+                    abs(int(got[a][1]["first_seen"]) - times[a][0]) <= 1 and
+                    abs(int(got[a][1]["last_seen"]) - times[a][1]) <= 1)]
+                c.check(not off, "%s %s: %d hosts with other first/last seen, e.g. %s cloud %s tshark %s" % (
+                    topo, rel, len(off), off[:1], [(got[a][1]["first_seen"], got[a][1]["last_seen"]) for a in off[:1]],
+                    [times[a] for a in off[:1]]))
                 if topo == "two":
                     keys = ["ip." + a for a in got]
                     out = subprocess.run([mctest.MCPROBE, "--redis", nodes] +

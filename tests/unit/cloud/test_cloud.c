@@ -283,7 +283,7 @@ static void test_parse_cidr(void **state)
 }
 
 /* Host keys name IPv6 addresses exactly as inet_ntop does (RFC 5952): the writer formats them itself. */
-static void test_ipv6_key_text(void **state)
+static void test_key_text(void **state)
 {
     (void)state;
     static const char *const fixed[] = { "::", "::1", "1::", "::ffff:1.2.3.4", "::1.2.3.4", "::0.1.0.0",
@@ -313,13 +313,27 @@ static void test_ipv6_key_text(void **state)
     char key[64];
     mc_cloud_host_key("x:", 4, &v4, key, sizeof(key));
     assert_string_equal(key, "x:ip.10.0.255.7");
+    /* every octet value in every position, as inet_ntop writes it */
+    for (int v = 0; v < 256; v++) {
+        for (int pos = 0; pos < 4; pos++) {
+            struct mc_addr a;
+            memset(&a, 0, sizeof(a));
+            a.b[0] = 1, a.b[1] = 22, a.b[2] = 203, a.b[3] = 9;
+            a.b[pos] = (uint8_t)v;
+            char want[32];
+            assert_non_null(inet_ntop(AF_INET, a.b, want, sizeof(want)));
+            mc_cloud_host_key("", 4, &a, key, sizeof(key));
+            if (strcmp(key + 3, want) != 0)
+                fail_msg("ip.%s, inet_ntop says %s", key + 3, want);
+        }
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_cidr),
-        cmocka_unit_test(test_ipv6_key_text),
+        cmocka_unit_test(test_key_text),
         cmocka_unit_test(test_hosts_events_heartbeat),
         cmocka_unit_test(test_users_and_local_networks),
         cmocka_unit_test(test_node_down_counts_drops),
