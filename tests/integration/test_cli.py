@@ -6,10 +6,13 @@
 * a config file gives the same result as the same options on the command line;
 * bad options and bad config lines fail with a message naming them (exit 2);
 * a live capture on lo meters UDP datagrams sent during the run and, on
-  SIGINT, exports the flow, writes the counters and exits 0.
+  SIGINT, exports the flow, writes the counters and exits 0;
+* --cpu-affinity and --cloud-cpu pin the packet and cloud threads (seen in
+  /proc), and a CPU the machine does not have fails with exit 2.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -93,6 +96,43 @@ sent = int(dict(line.split() for line in open(ctr))["export.packets"])
 c.check(r.returncode == 0 and sent > 0 and got[0] == got[1] and len(got[0]) == sent,
         "two collectors: sent %d datagrams, IPv4 collector got %d, IPv6 collector got %d" % (sent, len(got[0]), len(got[1])))
 
+def cpus_allowed(pid, tid):
+    try:
+        for line in open("/proc/%d/task/%d/status" % (pid, tid)):
+            if line.startswith("Cpus_allowed_list:"):
+                return line.split()[1]
+    except OSError:
+        pass
+    return None
+
+
+# thread affinity: a CPU beyond the machine's is refused at start
+last_cpu = (os.cpu_count() or 1) - 1
+empty = os.path.join(work, "empty.pcap")
+with open(empty, "wb") as f:  # a pcap header, no packets
+    f.write(bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000"))
+r = probe(["-i", empty, "--cpu-affinity", "1023"])
+c.check(r.returncode == 2 and b"--cpu-affinity 1023" in r.stderr, "--cpu-affinity 1023: exit %d, %s" % (
+    r.returncode, r.stderr.decode()[-200:]))
+if shutil.which("redis-server"):
+    sys.path.insert(0, os.path.join(mctest.SRC, "tests", "lib"))
+    import mcredis  # noqa: E402
+    srv = mcredis.Server(unix=True)
+    r = probe(["-i", empty, "--redis", srv.addr, "--cloud-cpu", "1023", "-q"])
+    c.check(r.returncode == 2 and b"CPU 1023" in r.stderr, "--cloud-cpu 1023: exit %d, %s" % (
+        r.returncode, r.stderr.decode()[-200:]))
+    if os.geteuid() == 0:
+        p = subprocess.Popen([mctest.MCPROBE, "-i", "lo", "-f", "udp and port 9", "--redis", srv.addr, "-q",
+                              "--cloud-cpu", str(last_cpu)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        cloud = [int(t) for t in os.listdir("/proc/%d/task" % p.pid)
+                 if open("/proc/%d/task/%s/comm" % (p.pid, t)).read().strip() == "mcprobe-cloud"]
+        c.check(len(cloud) == 1 and cpus_allowed(p.pid, cloud[0]) == str(last_cpu),
+                "--cloud-cpu %d: cloud threads %s on %s" % (last_cpu, cloud, [cpus_allowed(p.pid, t) for t in cloud]))
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=30)
+    srv.stop()
+
 # live capture on lo, then SIGINT
 if os.geteuid() != 0:
     print("SKIP live capture: needs root")
@@ -102,8 +142,10 @@ else:
     port = s.getsockname()[1]
     jl, cl = os.path.join(work, "live.json"), os.path.join(work, "live.ctr")
     p = subprocess.Popen([mctest.MCPROBE, "-i", "lo", "-f", "udp and port %d" % port, "--json", jl, "--counters", cl,
-                          "--stats-interval", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          "--stats-interval", "1", "--cpu-affinity", "0"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
     time.sleep(1.5)
+    c.check(cpus_allowed(p.pid, p.pid) == "0", "--cpu-affinity 0: packet thread on %s" % cpus_allowed(p.pid, p.pid))
     for i in range(25):
         s.sendto(b"x" * 100, ("127.0.0.1", port))
         time.sleep(0.01)
