@@ -9,7 +9,6 @@ there is one script call per host key per flush.
 """
 import collections
 import ipaddress
-import json
 import os
 import re
 import subprocess
