@@ -16,16 +16,15 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import mctest  # noqa: E402
+import mcredis  # noqa: E402
 
 PYDIR = os.path.join(mctest.SRC, "python")
 MCQUERY = os.path.join(PYDIR, "mcquery")
@@ -43,89 +42,12 @@ from microcloud import Cloud, keyspace  # noqa: E402
 from microcloud.client import parse_node  # noqa: E402
 
 c = mctest.Checker()
-work = tempfile.mkdtemp(prefix="mcpy")
-procs = []
 
 
-def _bindable(port):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def free_port(cluster=False):
-    """A free loopback port; for a cluster node, below 55536 with port+10000 (its bus) free too."""
-    if not cluster:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        return port
-    rnd = random.Random()
-    while True:
-        port = rnd.randint(20000, 45000)
-        if _bindable(port) and _bindable(port + 10000):
-            return port
-
-
-def start_redis(name, unix=False, cluster=False, password=None):
-    """Starts a redis-server; returns (its address for Cloud, "127.0.0.1:P" or "unix:/path"; a client)."""
-    for attempt in range(5):  # a free port can be taken by someone else before the server binds it
-        try:
-            return _start_redis("%s.%d" % (name, attempt), unix, cluster, password)
-        except RuntimeError:
-            if attempt == 4:
-                raise
-
-
-def _start_redis(name, unix, cluster, password):
-    d = os.path.join(work, name)
-    os.makedirs(d)
-    args = ["redis-server", "--save", "", "--appendonly", "no", "--dir", d, "--logfile", os.path.join(d, "log"),
-            "--daemonize", "no"]
-    if unix:
-        sock = os.path.join(d, "redis.sock")
-        args += ["--port", "0", "--unixsocket", sock, "--unixsocketperm", "700"]
-        addr, conn = "unix:" + sock, {"unix_socket_path": sock}
-    else:
-        port = free_port(cluster)
-        args += ["--port", str(port), "--bind", "127.0.0.1"]
-        addr, conn = "127.0.0.1:%d" % port, {"host": "127.0.0.1", "port": port}
-    if cluster:
-        args += ["--cluster-enabled", "yes", "--cluster-config-file", os.path.join(d, "nodes.conf")]
-    if password:
-        args += ["--requirepass", password]
-    procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    r = redis.Redis(password=password, socket_timeout=2, **conn)
-    for _ in range(200):
-        try:
-            r.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            if procs[-1].poll() is not None:
-                raise RuntimeError("redis-server %s exited: %s" % (name, open(os.path.join(d, "log")).read()))
-            time.sleep(0.02)
-    else:
-        raise RuntimeError("redis-server %s does not answer" % name)
-    return addr, r
-
-
-def stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    shutil.rmtree(work, ignore_errors=True)
+def start_redis(unix=False, password=None):
+    """Starts a redis-server (tests/lib/mcredis.py); returns (its address for Cloud, a bytes client)."""
+    srv = mcredis.Server(unix=unix, password=password)
+    return srv.addr, srv.client(decode=False)
 
 
 class Writer:
@@ -472,7 +394,7 @@ def main():
             parse_node("h:1") == {"host": "h", "port": 1}, "parse_node")
 
     # unreachable cloud: a clear message and exit 1
-    port = free_port()
+    port = mcredis.free_port()
     rc, out, err = mcquery(["--redis", "127.0.0.1:%d" % port, "hosts"])
     c.check(rc == 1 and "cannot reach" in err and "Traceback" not in err, "unreachable node: rc %d %r" % (rc, err))
     rc, out, err = mcquery(["--redis-cluster", "127.0.0.1:%d" % port, "hosts"])
@@ -480,7 +402,7 @@ def main():
             "unreachable cluster: rc %d %r" % (rc, err[:300]))
 
     # (a) one node on a unix socket, with a password
-    addr, r = start_redis("a", unix=True, password="s3cret")
+    addr, r = start_redis(unix=True, password="s3cret")
     cloud = Cloud(nodes=addr, password="s3cret")
     check_topology("a", cloud, Writer("", nodes=[r]), ["--redis", addr, "--redis-auth", "s3cret"], [r])
     c.check(cloud.node_of("anything") == 0 and cloud.locate("x") == addr, "(a) node_of/locate")
@@ -490,8 +412,8 @@ def main():
     print("(a) done in %.1fs" % (time.time() - t0))
 
     # (b) two standalone nodes, prefix mc:
-    a1, r1 = start_redis("b1")
-    a2, r2 = start_redis("b2")
+    a1, r1 = start_redis()
+    a2, r2 = start_redis()
     cloud = Cloud(nodes="%s,%s" % (a1, a2), prefix="mc:")
     w = Writer("mc:", nodes=[r1, r2])
     check_topology("b", cloud, w, ["--redis", a1, "--redis", a2, "--cloud-prefix", "mc:"], [r1, r2])
@@ -508,19 +430,8 @@ def main():
     print("(b) done in %.1fs" % (time.time() - t0))
 
     # (c) a 3-master Redis Cluster, prefix t:
-    masters = [start_redis("c%d" % i, cluster=True) for i in range(3)]
-    r = subprocess.run(["redis-cli", "--cluster", "create"] + [a for a, _ in masters] +
-                       ["--cluster-replicas", "0", "--cluster-yes"], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
-    if r.returncode != 0:
-        raise RuntimeError("redis-cli --cluster create failed: %s" % r.stdout.decode()[-500:])
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if all(rr.cluster("info").get("cluster_state") == "ok" for _, rr in masters):
-            break
-        time.sleep(0.1)
-    else:
-        raise RuntimeError("the cluster does not reach cluster_state:ok")
+    cluster = mcredis.Cluster(3)
+    masters = [(n.addr, n.client(decode=False)) for n in cluster.nodes]
     seed = masters[1][0]
     rc_client = RedisCluster(host="127.0.0.1", port=int(seed.split(":")[1]))
     cloud = Cloud(cluster=seed, prefix="t:")
@@ -551,6 +462,4 @@ except Exception:
     import traceback
     traceback.print_exc()
     c.check(False, "the test stopped on an exception")
-finally:
-    stop_all()
-c.done()
+c.done()  # every redis-server started is killed at exit (mcredis)

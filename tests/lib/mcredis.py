@@ -40,19 +40,20 @@ def free_port():
 class Server:
     """One redis-server; .addr is what --redis takes (unix:/path or 127.0.0.1:port)."""
 
-    def __init__(self, unix=True, port=None, extra=()):
+    def __init__(self, unix=True, port=None, extra=(), password=None):
         self.dir = tempfile.mkdtemp(prefix="mcredis")
         self.unix = unix
         self.port = port or (0 if unix else free_port())
         self.sock = os.path.join(self.dir, "redis.sock")
-        self.extra = list(extra)
+        self.password = password
+        self.extra = list(extra) + (["--requirepass", password] if password else [])
         self.start()
 
     def start(self):
         args = ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no", "--dir", self.dir,
                 "--bind", "127.0.0.1"] + self.extra
         if self.unix:
-            args += ["--unixsocket", self.sock]
+            args += ["--unixsocket", self.sock, "--unixsocketperm", "700"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _procs.append(self.proc)
         for _ in range(200):
@@ -67,6 +68,8 @@ class Server:
 
     def cli(self, *args):
         base = ["redis-cli", "-s", self.sock] if self.unix else ["redis-cli", "-p", str(self.port)]
+        if self.password:
+            base += ["--no-auth-warning", "-a", self.password]
         return subprocess.run(base + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               timeout=30).stdout.decode()
 
@@ -76,11 +79,11 @@ class Server:
         except Exception:
             return False
 
-    def client(self):
+    def client(self, decode=True):
+        """A redis.Redis on this server (decode=False: replies as bytes)."""
         import redis
-        if self.unix:
-            return redis.Redis(unix_socket_path=self.sock, decode_responses=True)
-        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+        where = {"unix_socket_path": self.sock} if self.unix else {"host": "127.0.0.1", "port": self.port}
+        return redis.Redis(password=self.password, decode_responses=decode, socket_timeout=5, **where)
 
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)
