@@ -34,32 +34,33 @@ MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
  * Host updates, many keys per call.  KEYS = the ip.<addr> keys, then the
  * events stream when it lives on the same node (standalone) so the host.new
  * events cost no extra command.  ARGV = ttl_ms, n_hosts, with_events,
- * stream_maxlen, probe_id, channel, now_ms, key prefix length, time base
- * (epoch ms), then per host sent_pkt rcvd_pkt sent_bytes rcvd_bytes flows
- * first_seen last_seen, the times as 1 + ms after the base (0: unknown):
- * five digits where epoch ms take thirteen, to write and to parse.
+ * stream_maxlen, probe_id, channel, now_ms, key prefix length, then the
+ * values: one binary string of n_hosts x 7 little-endian 64-bit integers
+ * (sent_pkt rcvd_pkt sent_bytes rcvd_bytes flows first_seen last_seen; a
+ * time 0 is unknown), read with the struct library of Redis's Lua.  Seven
+ * stores per host where decimal text took seven conversions each way.
  * Returns one character per host, '1' when its key was created by this call
  * (a new host), else '0': one reply object for the whole call.
  */
 static const char HOST_SCRIPT[] =
     "local ttl, n, ev = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'\n"
-    "local tb = tonumber(ARGV[9]) - 1\n"
+    "local vals, pos = ARGV[9], 1\n"
     "local out = {}\n"
     "for i = 1, n do\n"
-    "  local k, b = KEYS[i], 9 + (i - 1) * 7\n"
+    "  local k = KEYS[i]\n"
+    "  local sp, rp, sb, rb, fl, fs, ls\n"
+    "  sp, rp, sb, rb, fl, fs, ls, pos = struct.unpack('<I8I8I8I8I8I8I8', vals, pos)\n"
     "  local new = redis.call('EXISTS', k) == 0\n"
-    "  redis.call('HINCRBY', k, 'sent_pkt', ARGV[b + 1])\n"
-    "  redis.call('HINCRBY', k, 'rcvd_pkt', ARGV[b + 2])\n"
-    "  redis.call('HINCRBY', k, 'sent_bytes', ARGV[b + 3])\n"
-    "  redis.call('HINCRBY', k, 'rcvd_bytes', ARGV[b + 4])\n"
-    "  redis.call('HINCRBY', k, 'flows', ARGV[b + 5])\n"
-    "  if ARGV[b + 6] ~= '0' then\n"
-    "    local fs = tb + tonumber(ARGV[b + 6])\n"
+    "  redis.call('HINCRBY', k, 'sent_pkt', sp)\n"
+    "  redis.call('HINCRBY', k, 'rcvd_pkt', rp)\n"
+    "  redis.call('HINCRBY', k, 'sent_bytes', sb)\n"
+    "  redis.call('HINCRBY', k, 'rcvd_bytes', rb)\n"
+    "  redis.call('HINCRBY', k, 'flows', fl)\n"
+    "  if fs ~= 0 then\n"
     "    local f = tonumber(redis.call('HGET', k, 'first_seen') or '0')\n"
     "    if f == 0 or fs < f then redis.call('HSET', k, 'first_seen', string.format('%d', fs)) end\n"
     "  end\n"
-    "  if ARGV[b + 7] ~= '0' then\n"
-    "    local ls = tb + tonumber(ARGV[b + 7])\n"
+    "  if ls ~= 0 then\n"
     "    local l = tonumber(redis.call('HGET', k, 'last_seen') or '0')\n"
     "    if ls > l then redis.call('HSET', k, 'last_seen', string.format('%d', ls)) end\n"
     "  end\n"
@@ -78,6 +79,7 @@ static const char HOST_SCRIPT[] =
     "return table.concat(out)\n";
 
 #define BATCH_KEYS 128 /* hosts per script call */
+#define HOST_VALUES_LEN 56 /* a host's values in a script call: 7 x 64 bits */
 /*
  * Script calls in flight per standalone node (and single-key calls in a
  * cluster): enough to keep Redis busy over a local link, few enough that a
@@ -941,13 +943,14 @@ static void on_batch_reply(void *privdata, redisReply *r)
 
 /* Argument buffers of one script call (cloud thread only; reused). */
 struct batch_args {
-    const char *argv[13 + 8 * BATCH_KEYS];
-    size_t argvlen[13 + 8 * BATCH_KEYS];
+    const char *argv[13 + BATCH_KEYS];
+    size_t argvlen[13 + BATCH_KEYS];
     char keys[BATCH_KEYS + 1][160];
-    char nums[9 + 7 * BATCH_KEYS][24];
+    char nums[8][24];
+    char values[BATCH_KEYS * HOST_VALUES_LEN];
     char channel[160];
     char lookup_keys[LOOKUP_BATCH][200];
-    char resp[sizeof(HOST_SCRIPT) + 64 + BATCH_KEYS * (200 + 7 * 28) + 2048]; /* the encoded call */
+    char resp[sizeof(HOST_SCRIPT) + 64 + BATCH_KEYS * (200 + HOST_VALUES_LEN) + 2048]; /* the encoded call */
 };
 
 /* RESP bulk string s[0..l) at p; returns the end. */
@@ -984,22 +987,16 @@ static char *resp_num(char *p, uint64_t v)
     return p;
 }
 
-/* The batch's time base: its earliest known time (1 when it has none). */
-static uint64_t time_base(const struct host_batch *b)
+/* Appends a host's seven values, little-endian 64-bit (the script's struct.unpack '<I8' x 7). */
+static char *put_values(char *p, const struct mc_hostagg_val *v)
 {
-    uint64_t tb = UINT64_MAX;
-    for (int i = 0; i < b->n; i++) {
-        const struct mc_hostagg_val *v = &b->e[i].v;
-        if (v->first_seen && v->first_seen < tb)
-            tb = v->first_seen;
-        if (v->last_seen && v->last_seen < tb)
-            tb = v->last_seen;
-    }
-    return tb == UINT64_MAX ? 1 : tb;
+    const uint64_t x[7] = { v->sent_pkt, v->rcvd_pkt, v->sent_bytes, v->rcvd_bytes, v->flows, v->first_seen,
+                            v->last_seen };
+    for (int i = 0; i < 7; i++)
+        for (int b = 0; b < 8; b++)
+            *p++ = (char)(x[i] >> (8 * b));
+    return p;
 }
-
-/* A time as the script takes it: 1 + ms after the base, 0 when unknown. */
-static uint64_t time_after(uint64_t ms, uint64_t tb) { return ms ? ms - tb + 1 : 0; }
 
 /* Standalone: encodes the call straight into RESP, without an argv to encode again. */
 static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
@@ -1007,7 +1004,7 @@ static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
     struct batch_args *a = c->args;
     char *p = a->resp;
     *p++ = '*';
-    p += mc_u64_text((uint64_t)(3 + b->n + b->with_events + 9 + 7 * b->n), p);
+    p += mc_u64_text((uint64_t)(3 + b->n + b->with_events + 9), p);
     *p++ = '\r', *p++ = '\n';
     p = eval ? resp_bulk(p, "EVAL", 4) : resp_bulk(p, "EVALSHA", 7);
     p = eval ? resp_bulk(p, HOST_SCRIPT, sizeof(HOST_SCRIPT) - 1) : resp_bulk(p, c->sha, 40);
@@ -1027,18 +1024,12 @@ static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
     p = resp_bulk(p, a->channel, strlen(a->channel));
     p = resp_num(p, wall_ms());
     p = resp_num(p, strlen(c->cfg.prefix));
-    uint64_t tb = time_base(b);
-    p = resp_num(p, tb);
-    for (int i = 0; i < b->n; i++) {
-        const struct mc_hostagg_val *v = &b->e[i].v;
-        p = resp_num(p, v->sent_pkt);
-        p = resp_num(p, v->rcvd_pkt);
-        p = resp_num(p, v->sent_bytes);
-        p = resp_num(p, v->rcvd_bytes);
-        p = resp_num(p, v->flows);
-        p = resp_num(p, time_after(v->first_seen, tb));
-        p = resp_num(p, time_after(v->last_seen, tb));
-    }
+    *p++ = '$';
+    p += mc_u64_text((uint64_t)b->n * HOST_VALUES_LEN, p);
+    *p++ = '\r', *p++ = '\n';
+    for (int i = 0; i < b->n; i++)
+        p = put_values(p, &b->e[i].v);
+    *p++ = '\r', *p++ = '\n';
     return mc_cloud_conn_command_resp(c->conn, b->node, a->resp, (size_t)(p - a->resp), on_batch_reply, b);
 }
 
@@ -1083,18 +1074,10 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
     PUTS(a->channel);
     PUTN(wall_ms());
     PUTN(strlen(c->cfg.prefix));
-    uint64_t tb = time_base(b);
-    PUTN(tb);
-    for (int i = 0; i < b->n; i++) {
-        const struct mc_hostagg_val *v = &b->e[i].v;
-        PUTN(v->sent_pkt);
-        PUTN(v->rcvd_pkt);
-        PUTN(v->sent_bytes);
-        PUTN(v->rcvd_bytes);
-        PUTN(v->flows);
-        PUTN(time_after(v->first_seen, tb));
-        PUTN(time_after(v->last_seen, tb));
-    }
+    char *q = a->values;
+    for (int i = 0; i < b->n; i++)
+        q = put_values(q, &b->e[i].v);
+    PUT(a->values, (size_t)(q - a->values));
 #undef PUT
 #undef PUTS
 #undef PUTN
