@@ -316,8 +316,11 @@ void mc_hostagg_add_soon(struct mc_hostagg *h, uint8_t ver, const struct mc_addr
         const struct mc_hostagg_soon *m = &h->soon[(h->soon_head + h->soon_n - HALF) % Q];
         uint32_t i1 = h->buckets[m->hash & (h->nb - 1)];
         if (i1) {
+            /* an entry is 72 bytes: it may straddle two lines */
+            const char *e = (const char *)&h->e[i1 - 1];
             __builtin_prefetch(&h->links[i1 - 1], 1);
-            __builtin_prefetch(&h->e[i1 - 1], 1);
+            __builtin_prefetch(e, 1);
+            __builtin_prefetch(e + sizeof(h->e[0]) - 1, 1);
         }
     }
     struct mc_hostagg_soon *s = &h->soon[(h->soon_head + h->soon_n) % Q];
