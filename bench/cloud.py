@@ -5,13 +5,15 @@ Usage: bench/cloud.py [MCPROBE] (default build/release/mcprobe; run
 bench/run.sh once first: it builds the measuring helper and the captures).
 
 In one invocation, against a private redis-server on a unix socket:
-  1. the mixed capture metered with the cloud off and on (5 runs each,
-     alternating, the lowest CPU time kept; the cloud's own thread is
+  1. the mixed capture metered with the cloud off and on (7 rounds of every
+     variant, the lowest CPU time kept; the cloud's own thread is
      included): packets per CPU-second and their ratio (target: on >= 0.9 x
      off).  With 2 CPUs or more, redis-server is pinned to the last CPU and
      the probe to the others, for both runs: the peer is not the system
      measured, and a Redis sharing the probe's core (as it never does in a
-     deployment) would charge its cache misses to the probe;
+     deployment) would charge its cache misses to the probe.  The same runs
+     with lookups off, with no host keys (--local-networks matching nothing),
+     and with neither show where the cost goes;
   2. Redis commands per host key touched per flush (target: <= 1), counted by
      the server itself (INFO commandstats) against the probe's
      cloud.host_updates (one per key per flush), and all commands per key;
@@ -41,7 +43,7 @@ WORK = os.environ.get("BENCH_WORK", os.path.join(ROOT, "build", "bench"))
 MEASURE = os.path.join(WORK, "measure")
 MIXED = os.path.join(WORK, "mixed.pcap")
 FLUSH_MS = 500
-REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))
 NCPU = os.cpu_count() or 1
 PROBE_CPUS = list(range(NCPU - 1)) if NCPU >= 2 else None
 
@@ -89,7 +91,18 @@ def main():
     base = [MCPROBE, "-i", MIXED, "-q", "--stats-interval", "0"]
     off = on = None
     cmd_ratio = all_ratio = cpu_per_m = None
+    # where the cost goes: the same run with parts of the cloud switched off
+    parts = [("cloud on, no lookups", ["--no-cloud-lookups"]),
+             ("cloud on, no host keys", ["--local-networks", "255.255.255.255/32"]),
+             ("cloud on, neither", ["--no-cloud-lookups", "--local-networks", "255.255.255.255/32"])]
+    part_cpu = {}
     for i in range(REPEAT):
+        # every variant once per round, so that a machine getting slower or faster weighs on all alike
+        for name, extra in parts:
+            r.flushall()
+            cpu, _, _ = measure(base + ["--redis", node.addr, "--cloud-flush-ms", str(FLUSH_MS)] + extra,
+                                os.path.join(tmp, "part.log"))
+            part_cpu[name] = min(part_cpu.get(name, cpu), cpu)
         cpu, rss, st = measure(base, os.path.join(tmp, "off.log"))
         off = min(off or cpu, cpu)
         r.flushall()
@@ -120,6 +133,8 @@ def main():
     print("%-34s %12s" % ("packets/CPU-s, cloud off", "{:,.0f}".format(packets / off)))
     print("%-34s %12s" % ("packets/CPU-s, cloud on", "{:,.0f}".format(packets / on)))
     print("%-34s %12.2fx" % ("on / off", ratio))
+    for name, _ in parts:
+        print("%-34s %12.2fx" % ("  " + name + " / off", off / part_cpu[name]))
     print("%-34s %12.3f" % ("script calls per key per flush", cmd_ratio))
     print("%-34s %12.3f" % ("commands sent per key per flush", all_ratio))
     print("%-34s %12.3f" % ("redis-server CPU s per M packets", cpu_per_m))
