@@ -275,7 +275,7 @@ static void add_hashed(struct mc_hostagg *h, uint32_t x, uint8_t ver, const stru
     }
     if (h->n == h->cap) {
         /* full: the oldest delta goes, and says so */
-        struct mc_hostagg_entry old;
+        struct mc_hostagg_entry old = { 0 };
         take_oldest(h, &old);
         count_dropped(h, &old.v);
     }
