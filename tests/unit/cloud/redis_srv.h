@@ -321,4 +321,47 @@ __attribute__((unused)) static void rs_run_for(struct ev_loop *loop, double seco
     rs_run_until(loop, NULL, NULL, seconds);
 }
 
+/* One command's outcome, recorded by rs_on_reply (an mc_cloud_reply_fn). */
+struct rs_outcome {
+    int calls;              /* times the callback ran: exactly 1 expected */
+    int null;               /* of which without a reply (connection lost or freed) */
+    int err;                /* error replies */
+    int type;
+    long long integer;
+    char str[64];           /* the string reply, cut to fit (binary-safe) */
+};
+
+static void rs_on_reply(void *privdata, struct redisReply *r)
+{
+    struct rs_outcome *o = privdata;
+    o->calls++;
+    if (!r) {
+        o->null++;
+        return;
+    }
+    o->type = r->type;
+    o->err += r->type == REDIS_REPLY_ERROR;
+    o->integer = r->integer;
+    if (r->str) {
+        size_t l = r->len < sizeof(o->str) - 1 ? r->len : sizeof(o->str) - 1;
+        memcpy(o->str, r->str, l);
+        o->str[l] = '\0';
+    }
+}
+
+/* n outcomes to wait for with rs_run_until(loop, rs_all_answered, &w, seconds). */
+struct rs_outcomes {
+    struct rs_outcome *o;
+    int n;
+};
+
+static int rs_all_answered(void *arg)
+{
+    const struct rs_outcomes *w = arg;
+    for (int i = 0; i < w->n; i++)
+        if (!w->o[i].calls)
+            return 0;
+    return 1;
+}
+
 #endif

@@ -22,46 +22,6 @@
         }                                                     \
     } while (0)
 
-/* One command's outcome, recorded by on_reply. */
-struct outcome {
-    int calls;
-    int null;
-    int type;
-    long long integer;
-    char str[64];
-};
-
-static void on_reply(void *privdata, struct redisReply *r)
-{
-    struct outcome *o = privdata;
-    o->calls++;
-    if (!r) {
-        o->null++;
-        return;
-    }
-    o->type = r->type;
-    o->integer = r->integer;
-    if (r->str) {
-        size_t l = r->len < sizeof(o->str) - 1 ? r->len : sizeof(o->str) - 1;
-        memcpy(o->str, r->str, l); /* binary-safe */
-        o->str[l] = '\0';
-    }
-}
-
-struct waitall {
-    struct outcome *o;
-    int n;
-};
-
-static int all_done(void *arg)
-{
-    struct waitall *w = arg;
-    for (int i = 0; i < w->n; i++)
-        if (w->o[i].calls == 0)
-            return 0;
-    return 1;
-}
-
 struct readyw {
     struct mc_cloud_conn *c;
     int n;
@@ -99,10 +59,10 @@ static struct mc_cloud_conn *open_conn(struct ev_loop *loop, struct mc_cloud_con
     return c;
 }
 
-static int cmd2(struct mc_cloud_conn *c, const char *a0, const char *key, const char *a2, struct outcome *o)
+static int cmd2(struct mc_cloud_conn *c, const char *a0, const char *key, const char *a2, struct rs_outcome *o)
 {
     const char *argv[3] = { a0, key, a2 };
-    return mc_cloud_conn_command(c, key, strlen(key), a2 ? 3 : 2, argv, NULL, on_reply, o);
+    return mc_cloud_conn_command(c, key, strlen(key), a2 ? 3 : 2, argv, NULL, rs_on_reply, o);
 }
 
 static void test_parse_addr(void **state)
@@ -164,17 +124,17 @@ static void test_unix_set_get(void **state)
     assert_int_equal(mc_cloud_conn_nodes(c), 1);
     assert_string_equal(mc_cloud_conn_node_name(c, 0), rs_addr(s));
 
-    struct outcome o[3];
+    struct rs_outcome o[3];
     memset(o, 0, sizeof(o));
     /* binary-safe values through argvlen */
     const char *argv[3] = { "SET", "mc:k", "v\0x" };
     const size_t argvlen[3] = { 3, 4, 3 };
-    assert_int_equal(mc_cloud_conn_command(c, "mc:k", 4, 3, argv, argvlen, on_reply, &o[0]), 0);
+    assert_int_equal(mc_cloud_conn_command(c, "mc:k", 4, 3, argv, argvlen, rs_on_reply, &o[0]), 0);
     assert_int_equal(cmd2(c, "GET", "mc:k", NULL, &o[1]), 0);
-    assert_int_equal(mc_cloud_conn_command_node(c, 0, 1, (const char *[]){ "PING" }, NULL, on_reply, &o[2]), 0);
+    assert_int_equal(mc_cloud_conn_command_node(c, 0, 1, (const char *[]){ "PING" }, NULL, rs_on_reply, &o[2]), 0);
     assert_int_equal(mc_cloud_conn_inflight(c), 3);
-    struct waitall w = { o, 3 };
-    assert_true(rs_run_until(loop, all_done, &w, 5));
+    struct rs_outcomes w = { o, 3 };
+    assert_true(rs_run_until(loop, rs_all_answered, &w, 5));
     rs_run_for(loop, 0.05); /* no second call */
     for (int i = 0; i < 3; i++) {
         assert_int_equal(o[i].calls, 1);
@@ -185,7 +145,7 @@ static void test_unix_set_get(void **state)
     assert_memory_equal(o[1].str, "v\0x", 3);
     assert_string_equal(o[2].str, "PONG");
     assert_int_equal(mc_cloud_conn_inflight(c), 0);
-    assert_int_equal(mc_cloud_conn_command_node(c, 1, 1, (const char *[]){ "PING" }, NULL, on_reply, &o[2]), -1);
+    assert_int_equal(mc_cloud_conn_command_node(c, 1, 1, (const char *[]){ "PING" }, NULL, rs_on_reply, &o[2]), -1);
     mc_cloud_conn_free(c);
     ev_loop_destroy(loop);
 }
@@ -206,7 +166,7 @@ static void test_sharding(void **state)
     cfg.n_nodes = 3;
     struct mc_cloud_conn *c = open_conn(loop, &cfg, 1);
     enum { N = 200 };
-    static struct outcome o[N];
+    static struct rs_outcome o[N];
     memset(o, 0, sizeof(o));
     uint64_t cmds0 = MC_CTR_GET(cloud_conn, commands), rep0 = MC_CTR_GET(cloud_conn, replies);
     int per_node[3] = { 0 };
@@ -218,8 +178,8 @@ static void test_sharding(void **state)
         per_node[mc_cloud_node_for_key(key, strlen(key), 3)]++;
         assert_int_equal(cmd2(c, "SET", key, val, &o[k]), 0);
     }
-    struct waitall w = { o, N };
-    assert_true(rs_run_until(loop, all_done, &w, 5));
+    struct rs_outcomes w = { o, N };
+    assert_true(rs_run_until(loop, rs_all_answered, &w, 5));
     assert_int_equal(MC_CTR_GET(cloud_conn, commands) - cmds0, N);
     assert_int_equal(MC_CTR_GET(cloud_conn, replies) - rep0, N);
     for (int i = 0; i < 3; i++)
@@ -274,7 +234,7 @@ static void test_auth(void **state)
     mc_cloud_conn_config_defaults(&cfg);
     cfg.nodes[0] = rs_addr(s);
     cfg.n_nodes = 1;
-    struct outcome o[2];
+    struct rs_outcome o[2];
 
     /* password only, and SELECT 3 */
     cfg.password = "s3cret";
@@ -282,8 +242,8 @@ static void test_auth(void **state)
     struct mc_cloud_conn *c = open_conn(loop, &cfg, 1);
     memset(o, 0, sizeof(o));
     assert_int_equal(cmd2(c, "SET", "mc:db", "three", &o[0]), 0);
-    struct waitall w = { o, 1 };
-    assert_true(rs_run_until(loop, all_done, &w, 5));
+    struct rs_outcomes w = { o, 1 };
+    assert_true(rs_run_until(loop, rs_all_answered, &w, 5));
     assert_string_equal(o[0].str, "OK");
     mc_cloud_conn_free(c);
     r = redisCommand(rc, "SELECT 3");
@@ -301,7 +261,7 @@ static void test_auth(void **state)
     c = open_conn(loop, &cfg, 1);
     memset(o, 0, sizeof(o));
     assert_int_equal(cmd2(c, "SET", "mc:acl", "yes", &o[0]), 0);
-    assert_true(rs_run_until(loop, all_done, &w, 5));
+    assert_true(rs_run_until(loop, rs_all_answered, &w, 5));
     assert_string_equal(o[0].str, "OK");
     mc_cloud_conn_free(c);
 
@@ -328,7 +288,7 @@ static void test_auth(void **state)
 /* Sends one INCR every tick while armed; counts outcomes. */
 struct pump {
     struct mc_cloud_conn *c;
-    struct outcome o[4096];
+    struct rs_outcome o[4096];
     int sent, refused;
 };
 

@@ -16,26 +16,6 @@
 #include "cloud/keyspace.h"
 #include "unit/cloud/redis_srv.h"
 
-struct outcome {
-    int calls, null, err;
-    long long integer;
-    char str[64];
-};
-
-static void on_reply(void *privdata, struct redisReply *r)
-{
-    struct outcome *o = privdata;
-    o->calls++;
-    if (!r) {
-        o->null++;
-        return;
-    }
-    o->err += r->type == REDIS_REPLY_ERROR;
-    o->integer = r->integer;
-    if (r->str)
-        snprintf(o->str, sizeof(o->str), "%s", r->str);
-}
-
 /* Runs a program to completion, output discarded; returns its exit status or -1. */
 static int run_prog(const char *const argv[])
 {
@@ -165,20 +145,6 @@ static int map_ready(void *arg)
     return 1;
 }
 
-struct many {
-    struct outcome *o;
-    int n;
-};
-
-static int many_done(void *arg)
-{
-    struct many *m = arg;
-    for (int i = 0; i < m->n; i++)
-        if (!m->o[i].calls)
-            return 0;
-    return 1;
-}
-
 #define NKEYS 10
 #define MAXINCR 20000
 
@@ -210,16 +176,16 @@ static void test_cluster(void **state)
 
     /* 1000 SETs, all succeed and are readable where the cluster says */
     enum { N = 1000 };
-    static struct outcome o[N];
+    static struct rs_outcome o[N];
     for (int k = 0; k < N; k++) {
         char key[32], val[32];
         snprintf(key, sizeof(key), "key:%d", k);
         snprintf(val, sizeof(val), "val%d", k);
         const char *argv[3] = { "SET", key, val };
-        assert_int_equal(mc_cloud_conn_command(c, key, strlen(key), 3, argv, NULL, on_reply, &o[k]), 0);
+        assert_int_equal(mc_cloud_conn_command(c, key, strlen(key), 3, argv, NULL, rs_on_reply, &o[k]), 0);
     }
-    struct many m = { o, N };
-    assert_true(rs_run_until(loop, many_done, &m, 10));
+    struct rs_outcomes m = { o, N };
+    assert_true(rs_run_until(loop, rs_all_answered, &m, 10));
     for (int k = 0; k < N; k++) {
         assert_int_equal(o[k].calls, 1);
         assert_string_equal(o[k].str, "OK");
@@ -265,7 +231,7 @@ static void test_cluster(void **state)
     node_id(src, srcid, sizeof(srcid));
     node_id(dst, dstid, sizeof(dstid));
     uint64_t moved0 = MC_CTR_GET(cloud_conn, moved), ask0 = MC_CTR_GET(cloud_conn, ask);
-    static struct outcome inc[MAXINCR];
+    static struct rs_outcome inc[MAXINCR];
     static int inc_key[MAXINCR];
     memset(inc, 0, sizeof(inc));
     int sent = 0, refused = 0;
@@ -276,7 +242,7 @@ static void test_cluster(void **state)
         for (int k = 0; k < NKEYS && sent < MAXINCR; k++) {
             const char *argv[2] = { "INCR", keys[k] };
             inc_key[sent] = k;
-            if (mc_cloud_conn_command(c, keys[k], strlen(keys[k]), 2, argv, NULL, on_reply, &inc[sent]) == 0)
+            if (mc_cloud_conn_command(c, keys[k], strlen(keys[k]), 2, argv, NULL, rs_on_reply, &inc[sent]) == 0)
                 sent++;
             else
                 refused++;
@@ -304,8 +270,8 @@ static void test_cluster(void **state)
         }
         rs_run_for(loop, 0.02);
     }
-    struct many mi = { inc, sent };
-    assert_true(rs_run_until(loop, many_done, &mi, 10));
+    struct rs_outcomes mi = { inc, sent };
+    assert_true(rs_run_until(loop, rs_all_answered, &mi, 10));
     long long expect[NKEYS] = { 0 };
     int nulls = 0, errs = 0;
     for (int i = 0; i < sent; i++) {
@@ -341,15 +307,15 @@ static void test_cluster(void **state)
     assert_int_equal(mc_cloud_conn_is_cluster(d), 0);
     assert_true(rs_run_until(loop, map_ready, d, 10));
     assert_int_equal(mc_cloud_conn_is_cluster(d), 1);
-    static struct outcome det[64];
+    static struct rs_outcome det[64];
     for (int k = 0; k < 64; k++) {
         char key[32];
         snprintf(key, sizeof(key), "detected:%d", k);
         const char *argv[3] = { "SET", key, "1" };
-        assert_int_equal(mc_cloud_conn_command(d, key, strlen(key), 3, argv, NULL, on_reply, &det[k]), 0);
+        assert_int_equal(mc_cloud_conn_command(d, key, strlen(key), 3, argv, NULL, rs_on_reply, &det[k]), 0);
     }
-    struct many md = { det, 64 };
-    assert_true(rs_run_until(loop, many_done, &md, 10));
+    struct rs_outcomes md = { det, 64 };
+    assert_true(rs_run_until(loop, rs_all_answered, &md, 10));
     for (int k = 0; k < 64; k++)
         assert_string_equal(det[k].str, "OK"); /* no MOVED: every key went to its slot's master */
     mc_cloud_conn_free(d);
