@@ -651,8 +651,11 @@ static void apply_results(struct mc_cloud *c, struct result *r, const struct ask
 {
     uint64_t now = wall_ms();
     uint32_t neg = ds_after(c, now, c->cfg.negative_cache_ms), pos = ds_after(c, now, c->cfg.user_cache_ms);
-    for (uint32_t i = 0; no_user && i < no_user->n; i++)
+    for (uint32_t i = 0; no_user && i < no_user->n; i++) {
+        if (i + 8 < no_user->n) /* thousands of answers at once: their sets are not cached */
+            __builtin_prefetch(&c->hot[cache_set(addr_tag(no_user->v[i + 8].ver, &no_user->v[i + 8].ip)) * CACHE_WAYS]);
         cache_put(c, no_user->v[i].ver, &no_user->v[i].ip, 0, neg);
+    }
     while (r) {
         struct result *next = r->next;
         struct cache_cold *k = &c->cold[cache_put(c, r->ver, &r->ip, 1, pos)];

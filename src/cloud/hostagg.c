@@ -299,13 +299,15 @@ int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr
 
 /*
  * The queue holds MC_HOSTAGG_SOON adds.  An add entering it prefetches its
- * bucket; halfway, the bucket's first link and entry (the host itself,
- * mostly: see find); leaving, it is applied.
+ * bucket; a few adds later, the bucket's first link and entry (the host
+ * itself, mostly: see find); leaving, it is applied.
  */
 void mc_hostagg_add_soon(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
                          const struct mc_hostagg_val *v)
 {
-    enum { Q = MC_HOSTAGG_SOON, HALF = MC_HOSTAGG_SOON / 2 };
+    /* the bucket array is small and mostly cached; entries are not: of the
+     * 16 adds of lead, 4 go to the bucket and 12 to the link and entry */
+    enum { Q = MC_HOSTAGG_SOON, HALF = 4 };
     if (h->soon_n == Q) {
         struct mc_hostagg_soon *s = &h->soon[h->soon_head];
         add_hashed(h, s->hash, s->ver, &s->addr, &s->v);
