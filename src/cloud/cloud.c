@@ -92,7 +92,7 @@ static const char HOST_SCRIPT[] =
 #define HOST_WINDOW_CLUSTER 256
 #define FREE_BATCHES 16
 
-#define MAX_OPS 10000     /* user operations and lookups queued between two flushes */
+#define MAX_OPS 10000     /* user operations and events queued between two flushes */
 #define USER_LEN 64
 #define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
 #define CACHE_SLOTS 16384 /* user cache: sets of CACHE_WAYS slots; a power of 2 */
