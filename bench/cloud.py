@@ -170,7 +170,7 @@ def main():
     else:
         print("live latency: skipped (capturing on lo needs root)")
     print()
-    print("%s  cloud on >= 0.9x off in packets/CPU-s          (measured %.2fx)" % ("PASS" if ratio >= 0.9 else "MISS", ratio))
+    print("%s  cloud on >= 0.9x off in packets/CPU-s          (measured %.3fx)" % ("PASS" if ratio >= 0.9 else "MISS", ratio))
     print("%s  <= 1 command per key per flush                  (measured %.3f)" % ("PASS" if cmd_ratio <= 1 else "MISS", cmd_ratio))
     if delays:
         p99 = statistics.quantiles(delays, n=100)[98]

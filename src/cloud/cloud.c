@@ -395,19 +395,20 @@ static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t le
         snprintf(buf, len, "?");
 }
 
-void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
+size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
     /* built by hand: this runs for every host of every flush */
     char t[64];
     addr_text(ver, a, t, sizeof(t));
     size_t pl = strlen(prefix), tl = strlen(t);
     if (pl + 3 + tl + 1 > len) {
-        snprintf(buf, len, "%sip.%s", prefix, t);
-        return;
+        int n = snprintf(buf, len, "%sip.%s", prefix, t);
+        return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
     }
     memcpy(buf, prefix, pl);
     memcpy(buf + pl, "ip.", 3);
     memcpy(buf + pl + 3, t, tl + 1);
+    return pl + 3 + tl;
 }
 
 /* ======================================================================= */
@@ -1543,8 +1544,8 @@ static void flush_hosts(struct mc_cloud *c)
     while (budget-- > 0 && n_skipped < MAX_SKIPPED && any_host_node_open(c, cluster) &&
            mc_hostagg_pop_oldest(&c->pending, &e)) {
         char key[160];
-        mc_cloud_host_key(c->cfg.prefix, e.ver, &e.addr, key, sizeof(key));
-        int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
+        size_t klen = mc_cloud_host_key(c->cfg.prefix, e.ver, &e.addr, key, sizeof(key));
+        int node = mc_cloud_conn_node_of(c->conn, key, klen);
         if (node < 0 || node >= MC_CLOUD_MAX_NODES || !host_node_open(c, node, cluster)) {
             skipped[n_skipped++] = e;
             continue;
@@ -1564,7 +1565,6 @@ static void flush_hosts(struct mc_cloud *c)
             b->with_events = node == events_node;
             open[node] = b;
         }
-        size_t klen = strlen(key);
         memcpy(b->text + b->off[b->n], key, klen);
         b->off[b->n + 1] = b->off[b->n] + (uint32_t)klen;
         b->e[b->n++] = e;
@@ -1664,6 +1664,7 @@ static void on_node_connect(void *ctx, int node)
 static void *cloud_main(void *arg)
 {
     struct mc_cloud *c = arg;
+    pthread_setname_np(pthread_self(), "mcprobe-cloud"); /* for top -H, perf, gdb; before any work */
     ev_run(c->loop, 0);
     return NULL;
 }
@@ -1730,8 +1731,6 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     }
     int rc = pthread_create(&c->thread, &attr, cloud_main, c);
     pthread_attr_destroy(&attr);
-    if (rc == 0)
-        pthread_setname_np(c->thread, "mcprobe-cloud"); /* for top -H, perf, gdb */
     if (rc != 0) {
         snprintf(err, errlen, rc == EINVAL && c->cfg.cpu >= 0 ? "cloud: cannot run its thread on CPU %d"
                                                               : "cloud: cannot start its thread", c->cfg.cpu);

@@ -110,8 +110,8 @@ const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_ad
  */
 void mc_cloud_stop(struct mc_cloud *c);
 
-/* Key text for an address: "ip.<addr>" with the prefix (buf of at least 128 bytes). */
-void mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len);
+/* Key text for an address: "ip.<addr>" with the prefix (buf of at least 128 bytes); returns its length. */
+size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len);
 
 #define MC_CLOUD_CTRS(X, S)                                                \
     X(S, flushes, "cloud.flushes")                                        \

@@ -322,8 +322,8 @@ static void test_key_text(void **state)
             a.b[pos] = (uint8_t)v;
             char want[32];
             assert_non_null(inet_ntop(AF_INET, a.b, want, sizeof(want)));
-            mc_cloud_host_key("", 4, &a, key, sizeof(key));
-            if (strcmp(key + 3, want) != 0)
+            size_t n = mc_cloud_host_key("", 4, &a, key, sizeof(key));
+            if (strcmp(key + 3, want) != 0 || n != strlen(key))
                 fail_msg("ip.%s, inet_ntop says %s", key + 3, want);
         }
     }
