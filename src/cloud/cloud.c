@@ -80,6 +80,7 @@ static const char HOST_SCRIPT[] =
 
 #define BATCH_KEYS 128 /* hosts per script call */
 #define HOST_VALUES_LEN 56 /* a host's values in a script call: 7 x 64 bits */
+#define LOOKUP_BATCH 128 /* addresses per MGET */
 /*
  * Script calls in flight per standalone node (and single-key calls in a
  * cluster): enough to keep Redis busy over a local link, few enough that a
@@ -87,7 +88,6 @@ static const char HOST_SCRIPT[] =
  * allocating and faulting in megabytes; the rest waits in the pending table,
  * where later deltas merge into it.
  */
-#define LOOKUP_BATCH 128 /* addresses per MGET */
 #define HOST_WINDOW 8
 #define HOST_WINDOW_CLUSTER 256
 #define FREE_BATCHES 16
@@ -536,21 +536,9 @@ static const struct cache_hot *cache_fresh(const struct mc_cloud *c, uint64_t ta
     return i >= 0 && c->now_ds < c->hot[i].expires_ds ? &c->hot[i] : NULL;
 }
 
-/* The user cached for an address, or NULL. */
-static const struct cache_cold *cached_user(const struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+/* Sets the answer for an address (tag) in its own slot, else an empty one, else the one expiring first; returns the slot. */
+static uint32_t cache_put(struct mc_cloud *c, uint64_t tag, int found, uint32_t expires_ds)
 {
-    uint64_t tag = addr_tag(ver, ip);
-    const struct cache_hot *h = cache_fresh(c, tag);
-    if (!h || !h->found)
-        return NULL;
-    const struct cache_cold *k = &c->cold[h - c->hot];
-    return k->ver == ver && memcmp(&k->ip, ip, sizeof(*ip)) == 0 ? k : NULL;
-}
-
-/* Sets an address's answer in its own slot, else an empty one, else the one expiring first; returns the slot. */
-static uint32_t cache_put(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip, int found, uint32_t expires_ds)
-{
-    uint64_t tag = addr_tag(ver, ip);
     int i = cache_find(c, tag);
     if (i < 0) {
         uint32_t base = cache_set(tag) * CACHE_WAYS;
@@ -620,32 +608,46 @@ static void queue_op(struct mc_cloud *c, struct op *o)
     c->n_ops++;
 }
 
-static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+/* Queues the question for an address (tag) whose answer is not fresh, and marks it asked. */
+static void ask(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip, uint64_t tag)
 {
-    if (cache_fresh(c, addr_tag(ver, ip)))
-        return; /* fresh answer, or a question already on its way */
     if (asks_push(&c->asks, ver, ip) != 0) {
         MC_CTR_INC(cloud, dropped_ops);
         return;
     }
     atomic_fetch_add(&c->lookups_asked, 1);
     /* marked as asked, so the next flows of this host do not ask again */
-    cache_put(c, ver, ip, 0, ds_after(c, c->now_ms, c->cfg.negative_cache_ms));
+    cache_put(c, tag, 0, ds_after(c, c->now_ms, c->cfg.negative_cache_ms));
+}
+
+static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+{
+    uint64_t tag = addr_tag(ver, ip);
+    if (!cache_fresh(c, tag)) /* else a fresh answer, or a question already on its way */
+        ask(c, ver, ip, tag);
+}
+
+/* The user cached for an address, or NULL ("no user", or the question is on its way; asked when stale). */
+static const struct cache_cold *user_entry(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+{
+    uint64_t tag = addr_tag(ver, ip);
+    const struct cache_hot *h = cache_fresh(c, tag);
+    if (!h) {
+        if (c->cfg.lookups)
+            ask(c, ver, ip, tag);
+        return NULL;
+    }
+    const struct cache_cold *k = &c->cold[h - c->hot];
+    if (!h->found || k->ver != ver || memcmp(&k->ip, ip, sizeof(*ip)) != 0)
+        return NULL;
+    MC_CTR_INC(cloud, lookup_hits);
+    return k;
 }
 
 const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
-    uint64_t tag = addr_tag(ver, ip);
-    if (cache_fresh(c, tag)) {
-        const struct cache_cold *k = cached_user(c, ver, ip);
-        if (!k)
-            return NULL; /* "no user", or the question is on its way */
-        MC_CTR_INC(cloud, lookup_hits);
-        return k->user;
-    }
-    if (c->cfg.lookups)
-        request_lookup(c, ver, ip);
-    return NULL;
+    const struct cache_cold *k = user_entry(c, ver, ip);
+    return k ? k->user : NULL;
 }
 
 static void apply_results(struct mc_cloud *c, struct result *r, const struct asks *no_user)
@@ -655,11 +657,11 @@ static void apply_results(struct mc_cloud *c, struct result *r, const struct ask
     for (uint32_t i = 0; no_user && i < no_user->n; i++) {
         if (i + 8 < no_user->n) /* thousands of answers at once: their sets are not cached */
             __builtin_prefetch(&c->hot[cache_set(addr_tag(no_user->v[i + 8].ver, &no_user->v[i + 8].ip)) * CACHE_WAYS]);
-        cache_put(c, no_user->v[i].ver, &no_user->v[i].ip, 0, neg);
+        cache_put(c, addr_tag(no_user->v[i].ver, &no_user->v[i].ip), 0, neg);
     }
     while (r) {
         struct result *next = r->next;
-        struct cache_cold *k = &c->cold[cache_put(c, r->ver, &r->ip, 1, pos)];
+        struct cache_cold *k = &c->cold[cache_put(c, addr_tag(r->ver, &r->ip), 1, pos)];
         memset(k, 0, sizeof(*k));
         k->ver = r->ver;
         k->ip = r->ip;
@@ -737,11 +739,10 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
     take_flow(c, f, slot, 1);
     /* no need to clear the slot's side state: a new flow there starts unreported */
     if (c->cfg.lookups) {
-        const char *u = mc_cloud_user_of(c, f->key.ip_ver, &f->key.addr[0]);
-        struct mc_flow_ext *x = u ? mc_flow_ext_get(f) : NULL;
+        const struct cache_cold *k = user_entry(c, f->key.ip_ver, &f->key.addr[0]);
+        struct mc_flow_ext *x = k ? mc_flow_ext_get(f) : NULL;
         if (x) {
-            const struct cache_cold *k = cached_user(c, f->key.ip_ver, &f->key.addr[0]);
-            snprintf(x->user, sizeof(x->user), "%s", u);
+            snprintf(x->user, sizeof(x->user), "%s", k->user);
             memcpy(x->imsi, k->imsi, sizeof(x->imsi));
             memcpy(x->msisdn, k->msisdn, sizeof(x->msisdn));
         }
@@ -820,7 +821,7 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
     o->n_attrs = n_attrs;
     queue_op(c, o);
     /* what this probe learned, it knows at once */
-    struct cache_cold *k = &c->cold[cache_put(c, ver, ip, 1, ds_after(c, wall_ms(), c->cfg.user_cache_ms))];
+    struct cache_cold *k = &c->cold[cache_put(c, addr_tag(ver, ip), 1, ds_after(c, wall_ms(), c->cfg.user_cache_ms))];
     memset(k, 0, sizeof(*k));
     k->ver = ver, k->ip = *ip;
     snprintf(k->user, sizeof(k->user), "%s", id);
@@ -893,10 +894,16 @@ static void batch_put(struct mc_cloud *c, struct host_batch *b)
     c->n_free_batches++;
 }
 
+/* The count of script calls in flight that b's call belongs to (a cluster has one window). */
+static uint32_t *window_of(struct mc_cloud *c, const struct host_batch *b)
+{
+    return &c->host_inflight[b->node >= 0 ? b->node : 0];
+}
+
 /* A script call got its reply (or none): its window slot is free again. */
 static void batch_done(struct mc_cloud *c, struct host_batch *b)
 {
-    uint32_t *w = &c->host_inflight[b->node >= 0 ? b->node : 0];
+    uint32_t *w = window_of(c, b);
     if (*w)
         (*w)--;
     batch_put(c, b);
@@ -918,7 +925,7 @@ static void on_batch_reply(void *privdata, redisReply *r)
     struct mc_cloud *c = b->c;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !b->with_eval) {
         b->with_eval = 1; /* this node lost its scripts (restart): send the text */
-        c->host_inflight[b->node >= 0 ? b->node : 0]--; /* taken again by the resend */
+        (*window_of(c, b))--; /* taken again by the resend */
         send_batch(c, b);
         return;
     }
@@ -949,7 +956,7 @@ static void on_batch_reply(void *privdata, redisReply *r)
 struct batch_args {
     const char *argv[13 + BATCH_KEYS];
     size_t argvlen[13 + BATCH_KEYS];
-    char keys[BATCH_KEYS + 1][160];
+    char events_key[160];
     char nums[8][24];
     char values[BATCH_KEYS * HOST_VALUES_LEN];
     char channel[160];
@@ -969,37 +976,28 @@ static char *resp_bulk(char *p, const char *s, size_t l)
     return p;
 }
 
-/* A number as a RESP bulk string at p; returns the end.  Seven per host per
- * flush, mostly one digit (packets, flows): those are a single store. */
 static char *resp_num(char *p, uint64_t v)
 {
-    if (v < 10) {
-        memcpy(p, "$1\r\n0\r\n", 7);
-        p[4] = (char)('0' + v);
-        return p + 7;
-    }
     char t[20];
-    size_t n = mc_u64_text(v, t); /* at most 20 digits: the length is one or two */
-    *p++ = '$';
-    if (n >= 10)
-        *p++ = (char)('0' + n / 10);
-    *p++ = (char)('0' + n % 10);
-    *p++ = '\r', *p++ = '\n';
-    memcpy(p, t, n);
-    p += n;
-    *p++ = '\r', *p++ = '\n';
-    return p;
+    return resp_bulk(p, t, mc_u64_text(v, t));
 }
 
-/* Appends a host's seven values, little-endian 64-bit (the script's struct.unpack '<I8' x 7). */
-static char *put_values(char *p, const struct mc_hostagg_val *v)
+/*
+ * The batch's values as the script reads them (struct.unpack '<I8' x 7 per
+ * host: little-endian 64-bit) into a->values; returns their length.
+ */
+static size_t pack_values(struct batch_args *a, const struct host_batch *b)
 {
-    const uint64_t x[7] = { v->sent_pkt, v->rcvd_pkt, v->sent_bytes, v->rcvd_bytes, v->flows, v->first_seen,
-                            v->last_seen };
-    for (int i = 0; i < 7; i++)
-        for (int b = 0; b < 8; b++)
-            *p++ = (char)(x[i] >> (8 * b));
-    return p;
+    char *p = a->values;
+    for (int i = 0; i < b->n; i++) {
+        const struct mc_hostagg_val *v = &b->e[i].v;
+        const uint64_t x[7] = { v->sent_pkt, v->rcvd_pkt, v->sent_bytes, v->rcvd_bytes, v->flows, v->first_seen,
+                                v->last_seen };
+        for (int k = 0; k < 7; k++)
+            for (int byte = 0; byte < 8; byte++)
+                *p++ = (char)(x[k] >> (8 * byte));
+    }
+    return (size_t)(p - a->values);
 }
 
 /* Standalone: encodes the call straight into RESP, without an argv to encode again. */
@@ -1016,8 +1014,8 @@ static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
     for (int i = 0; i < b->n; i++)
         p = resp_bulk(p, b->text + b->off[i], b->off[i + 1] - b->off[i]);
     if (b->with_events) {
-        snprintf(a->keys[0], sizeof(a->keys[0]), "%sevents", c->cfg.prefix);
-        p = resp_bulk(p, a->keys[0], strlen(a->keys[0]));
+        snprintf(a->events_key, sizeof(a->events_key), "%sevents", c->cfg.prefix);
+        p = resp_bulk(p, a->events_key, strlen(a->events_key));
     }
     snprintf(a->channel, sizeof(a->channel), "%sevents.host.new", c->cfg.prefix);
     p = resp_num(p, c->cfg.ttl_ms);
@@ -1028,12 +1026,7 @@ static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
     p = resp_bulk(p, a->channel, strlen(a->channel));
     p = resp_num(p, wall_ms());
     p = resp_num(p, strlen(c->cfg.prefix));
-    *p++ = '$';
-    p += mc_u64_text((uint64_t)b->n * HOST_VALUES_LEN, p);
-    *p++ = '\r', *p++ = '\n';
-    for (int i = 0; i < b->n; i++)
-        p = put_values(p, &b->e[i].v);
-    *p++ = '\r', *p++ = '\n';
+    p = resp_bulk(p, a->values, pack_values(a, b));
     return mc_cloud_conn_command_resp(c->conn, b->node, a->resp, (size_t)(p - a->resp), on_batch_reply, b);
 }
 
@@ -1050,7 +1043,7 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
             batch_put(c, b);
             return;
         }
-        c->host_inflight[b->node]++;
+        (*window_of(c, b))++;
         MC_CTR_INC(cloud, commands);
         MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
         return;
@@ -1066,8 +1059,8 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
     for (int i = 0; i < b->n; i++)
         PUT(b->text + b->off[i], b->off[i + 1] - b->off[i]);
     if (b->with_events) {
-        snprintf(a->keys[b->n], sizeof(a->keys[b->n]), "%sevents", c->cfg.prefix);
-        PUTS(a->keys[b->n]);
+        snprintf(a->events_key, sizeof(a->events_key), "%sevents", c->cfg.prefix);
+        PUTS(a->events_key);
     }
     snprintf(a->channel, sizeof(a->channel), "%sevents.host.new", c->cfg.prefix);
     PUTN(c->cfg.ttl_ms);
@@ -1078,10 +1071,7 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
     PUTS(a->channel);
     PUTN(wall_ms());
     PUTN(strlen(c->cfg.prefix));
-    char *q = a->values;
-    for (int i = 0; i < b->n; i++)
-        q = put_values(q, &b->e[i].v);
-    PUT(a->values, (size_t)(q - a->values));
+    PUT(a->values, pack_values(a, b));
 #undef PUT
 #undef PUTS
 #undef PUTN
@@ -1095,7 +1085,7 @@ static void send_batch(struct mc_cloud *c, struct host_batch *b)
         batch_put(c, b);
         return;
     }
-    c->host_inflight[b->node >= 0 ? b->node : 0]++;
+    (*window_of(c, b))++;
     MC_CTR_INC(cloud, commands);
     MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
 }
