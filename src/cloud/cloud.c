@@ -415,24 +415,6 @@ size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *
 /* Packet thread                                                           */
 /* ======================================================================= */
 
-/* Moves src's entries into dst: a swap when dst is empty (the usual case), else a merge. */
-static void hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
-{
-    mc_hostagg_settle(src);
-    mc_hostagg_settle(dst);
-    if (dst->n == 0 && dst->cap == src->cap) {
-        struct mc_hostagg t = *dst;
-        *dst = *src;
-        *src = t;
-        /* drop counts stay with the table that had them */
-        dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
-        dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
-        dst->dropped_bytes += src->dropped_bytes, src->dropped_bytes = 0;
-        return; /* src is the old, empty dst: nothing to clear */
-    }
-    mc_hostagg_merge(dst, src);
-}
-
 /* Nodes ready now, as last seen by the cloud thread (an atomic copy it refreshes). */
 static int connected_nodes(const struct mc_cloud *c)
 {
@@ -696,7 +678,7 @@ static void handoff(struct mc_cloud *c, int how)
         return;
     }
     if (how & HANDOFF_HOSTS)
-        hostagg_move(&c->box, &c->batch);
+        mc_hostagg_move(&c->box, &c->batch);
     if (c->ops) {
         *c->box_ops_tail = c->ops;
         c->box_ops_tail = c->ops_tail;
@@ -1575,7 +1557,7 @@ static void flush_hosts(struct mc_cloud *c)
 static void take_mailbox(struct mc_cloud *c)
 {
     pthread_mutex_lock(&c->mu);
-    hostagg_move(&c->pending, &c->box);
+    mc_hostagg_move(&c->pending, &c->box);
     struct op *ops = c->box_ops;
     c->box_ops = NULL;
     c->box_ops_tail = &c->box_ops;

@@ -375,6 +375,23 @@ void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
     src->dropped_keys = src->dropped_pkts = src->dropped_bytes = 0;
 }
 
+void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
+{
+    mc_hostagg_settle(src);
+    mc_hostagg_settle(dst);
+    if (dst->n == 0 && dst->cap == src->cap) {
+        struct mc_hostagg t = *dst;
+        *dst = *src;
+        *src = t;
+        /* drop counts stay with the table that had them */
+        dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
+        dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
+        dst->dropped_bytes += src->dropped_bytes, src->dropped_bytes = 0;
+        return; /* src is the old, empty dst: nothing to clear */
+    }
+    mc_hostagg_merge(dst, src);
+}
+
 void mc_hostagg_clear(struct mc_hostagg *h)
 {
     h->soon_n = h->soon_head = 0;

@@ -96,6 +96,9 @@ void mc_hostagg_settle(struct mc_hostagg *h);
  */
 void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *e);
 
+/* Moves src's entries into dst (src is emptied): a swap of the tables when dst is empty (the usual case), else a merge. */
+void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src);
+
 /* Merges every entry of src into dst (src is emptied). */
 void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src);
 

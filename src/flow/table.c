@@ -24,7 +24,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
 MC_CTR_DEFINE(flow, MC_FLOW_CTRS)
@@ -166,6 +165,13 @@ void mc_flow_set_packet_hook(struct mc_flow_table *t, mc_flow_packet_fn fn, void
 
 void mc_flow_set_export_prefetch(struct mc_flow_table *t, mc_flow_prefetch_fn fn) { t->prefetch_cb = fn; }
 
+/* Both cache lines of a 128-byte flow record. */
+static inline void prefetch_slot(const struct mc_flow_table *t, uint32_t i)
+{
+    __builtin_prefetch(&t->slots[i]);
+    __builtin_prefetch((const char *)&t->slots[i] + 64);
+}
+
 /*
  * Walking an expiry list that exports each flow: the flow after next is
  * fetched and the next one announced to the export callback while this one
@@ -178,10 +184,8 @@ static inline void prefetch_ahead(struct mc_flow_table *t, uint32_t i)
     if (!n1)
         return;
     uint32_t n2 = t->slots[n1].lru_next;
-    if (n2) {
-        __builtin_prefetch(&t->slots[n2]);
-        __builtin_prefetch((const char *)&t->slots[n2] + 64);
-    }
+    if (n2)
+        prefetch_slot(t, n2);
     if (t->prefetch_cb)
         t->prefetch_cb(t->export_ctx, &t->slots[n1], n1);
 }
@@ -673,10 +677,8 @@ void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx
     } else {
         for (uint32_t k = 0; k < t->n_dirty; k++) {
             /* the list points anywhere in the table: fetch ahead, as the export walks do */
-            if (k + 8 < t->n_dirty) {
-                __builtin_prefetch(&t->slots[t->dirty[k + 8]]);
-                __builtin_prefetch((const char *)&t->slots[t->dirty[k + 8]] + 64);
-            }
+            if (k + 8 < t->n_dirty)
+                prefetch_slot(t, t->dirty[k + 8]);
             if (t->prefetch_cb && k + 4 < t->n_dirty)
                 t->prefetch_cb(t->export_ctx, &t->slots[t->dirty[k + 4]], t->dirty[k + 4]);
             /* a slot freed (state 0) or already visited since it was listed is skipped */

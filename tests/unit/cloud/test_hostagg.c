@@ -211,9 +211,39 @@ static void test_times_exact(void **state)
     mc_hostagg_free(&b);
 }
 
+/* A move into an empty table swaps them, into a busy one merges; drop counts follow the entries. */
+static void test_move(void **state)
+{
+    (void)state;
+    struct mc_hostagg a, b;
+    assert_int_equal(mc_hostagg_init(&a, 2), 0);
+    assert_int_equal(mc_hostagg_init(&b, 2), 0);
+    struct mc_hostagg_val v = { .sent_pkt = 1 };
+    for (uint8_t i = 1; i <= 3; i++) { /* the third evicts the first: one dropped */
+        struct mc_addr x = ip(i);
+        mc_hostagg_add_soon(&a, 4, &x, &v);
+    }
+    mc_hostagg_move(&b, &a); /* b empty: swap */
+    assert_int_equal(a.n, 0);
+    assert_int_equal(a.dropped_keys, 0);
+    assert_int_equal(b.n, 2);
+    assert_int_equal(b.dropped_keys, 1);
+    struct mc_addr x = ip(3);
+    mc_hostagg_add(&a, 4, &x, &v);
+    mc_hostagg_move(&b, &a); /* b busy: merge into host 3's entry */
+    assert_int_equal(a.n, 0);
+    assert_int_equal(b.n, 2);
+    struct mc_hostagg_entry e;
+    assert_int_equal(mc_hostagg_get(&b, 4, &x, &e), 1);
+    assert_int_equal(e.v.sent_pkt, 2);
+    mc_hostagg_free(&a);
+    mc_hostagg_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_move),
         cmocka_unit_test(test_times_exact),
         cmocka_unit_test(test_add_soon_settles),
         cmocka_unit_test(test_popped_places_are_reused),
