@@ -142,6 +142,24 @@ __attribute__((unused)) static int rs_free_port(int bus)
     return -1;
 }
 
+/* Starts argv[0] from PATH with its output discarded; it dies with the test process. Returns its pid, or -1. */
+__attribute__((unused)) static pid_t rs_spawn(const char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
 /* Forks and execs redis-server for s (its log goes to DIR/redis-<port>.log). */
 __attribute__((unused)) static void rs_exec(struct rs_server *s)
 {
@@ -171,19 +189,7 @@ __attribute__((unused)) static void rs_exec(struct rs_server *s)
     for (int i = 0; i < s->n_extra; i++)
         argv[a++] = s->extra[i];
     argv[a] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open("/dev/null", O_RDWR);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execvp("redis-server", (char *const *)argv);
-        _exit(127);
-    }
-    s->pid = pid;
+    s->pid = rs_spawn(argv);
 }
 
 /* Synchronous hiredis context to s, or NULL. Free with redisFree. */

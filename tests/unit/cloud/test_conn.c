@@ -22,6 +22,14 @@
         }                                                     \
     } while (0)
 
+/* Default configuration for the single node s. */
+static void one_node(struct mc_cloud_conn_config *cfg, struct rs_server *s)
+{
+    mc_cloud_conn_config_defaults(cfg);
+    cfg->nodes[0] = rs_addr(s);
+    cfg->n_nodes = 1;
+}
+
 struct readyw {
     struct mc_cloud_conn *c;
     int n;
@@ -112,9 +120,7 @@ static void test_unix_set_get(void **state)
     assert_non_null(s);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct mc_cloud_conn_config cfg;
-    mc_cloud_conn_config_defaults(&cfg);
-    cfg.nodes[0] = rs_addr(s);
-    cfg.n_nodes = 1;
+    one_node(&cfg, s);
     memset(connected_nodes, 0, sizeof(connected_nodes));
     uint64_t connects0 = MC_CTR_GET(cloud_conn, connects);
     struct mc_cloud_conn *c = open_conn(loop, &cfg, 1);
@@ -231,9 +237,7 @@ static void test_auth(void **state)
 
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct mc_cloud_conn_config cfg;
-    mc_cloud_conn_config_defaults(&cfg);
-    cfg.nodes[0] = rs_addr(s);
-    cfg.n_nodes = 1;
+    one_node(&cfg, s);
     struct rs_outcome o[2];
 
     /* password only, and SELECT 3 */
@@ -325,9 +329,7 @@ static void test_kill_restart(void **state)
     assert_non_null(s);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct mc_cloud_conn_config cfg;
-    mc_cloud_conn_config_defaults(&cfg);
-    cfg.nodes[0] = rs_addr(s);
-    cfg.n_nodes = 1;
+    one_node(&cfg, s);
     cfg.connect_timeout_ms = 500;
     cfg.backoff_min_ms = 50;
     cfg.backoff_max_ms = 200;
@@ -390,9 +392,7 @@ static void test_stop_timeout(void **state)
     assert_non_null(s);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct mc_cloud_conn_config cfg;
-    mc_cloud_conn_config_defaults(&cfg);
-    cfg.nodes[0] = rs_addr(s);
-    cfg.n_nodes = 1;
+    one_node(&cfg, s);
     cfg.command_timeout_ms = 1000;
     cfg.connect_timeout_ms = 500;
     cfg.backoff_min_ms = 50;
@@ -445,9 +445,7 @@ static void test_bound_and_free(void **state)
     assert_non_null(s);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     struct mc_cloud_conn_config cfg;
-    mc_cloud_conn_config_defaults(&cfg);
-    cfg.nodes[0] = rs_addr(s);
-    cfg.n_nodes = 1;
+    one_node(&cfg, s);
     cfg.max_inflight = 8;
     struct mc_cloud_conn *c = open_conn(loop, &cfg, 1);
     static struct pump p;

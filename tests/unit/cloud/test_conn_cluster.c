@@ -19,18 +19,7 @@
 /* Runs a program to completion, output discarded; returns its exit status or -1. */
 static int run_prog(const char *const argv[])
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open("/dev/null", O_RDWR);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = rs_spawn(argv);
     int st;
     if (pid < 0 || waitpid(pid, &st, 0) != pid)
         return -1;
