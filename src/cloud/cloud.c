@@ -421,12 +421,6 @@ static int connected_nodes(const struct mc_cloud *c)
     return __atomic_load_n(&c->nodes_up, __ATOMIC_RELAXED);
 }
 
-static void add_host(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, const struct mc_hostagg_val *v)
-{
-    if (is_local(c, ver, a))
-        mc_hostagg_add_soon(&c->batch, ver, a, v); /* many flows, a table beyond the caches: prefetched */
-}
-
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
 
 /* Takes a flow's packets and bytes since its last report into the batch; final: it is leaving. */
@@ -437,26 +431,23 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int 
     static const struct side fresh;
     int reported = (f->state & MC_FLOW_F_CLOUD) != 0;
     const struct side *s = reported ? &c->sides[slot] : &fresh;
-    struct mc_hostagg_val cli = { 0 }, srv = { 0 };
-    uint32_t dp0 = f->pkts[0] - s->pkts[0], dp1 = f->pkts[1] - s->pkts[1];
-    uint64_t do0 = f->octets[0] - s->octets[0], do1 = f->octets[1] - s->octets[1];
+    struct mc_hostagg_flow d = { .pkts = { f->pkts[0] - s->pkts[0], f->pkts[1] - s->pkts[1] },
+                                 .bytes = { f->octets[0] - s->octets[0], f->octets[1] - s->octets[1] } };
     if (!reported) {
-        cli.flows = srv.flows = 1;
-        cli.first_seen = srv.first_seen = f->first_ms;
+        d.flows = 1;
+        d.first_seen = f->first_ms;
         /* the user a record carries is its client's; a flow leaving asks
          * through mc_cloud_user_of, which it calls next anyway */
         if (c->cfg.lookups && !final)
             request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
     }
-    if (!dp0 && !dp1 && !cli.flows)
+    if (!d.pkts[0] && !d.pkts[1] && !d.flows)
         return;
-    cli.sent_pkt = srv.rcvd_pkt = dp0;
-    cli.rcvd_pkt = srv.sent_pkt = dp1;
-    cli.sent_bytes = srv.rcvd_bytes = do0;
-    cli.rcvd_bytes = srv.sent_bytes = do1;
-    cli.last_seen = srv.last_seen = mc_flow_last_ms(f);
-    add_host(c, f->key.ip_ver, &f->key.addr[0], &cli);
-    add_host(c, f->key.ip_ver, &f->key.addr[1], &srv);
+    d.last_seen = mc_flow_last_ms(f);
+    unsigned sides = (unsigned)is_local(c, f->key.ip_ver, &f->key.addr[0]) |
+                     (unsigned)is_local(c, f->key.ip_ver, &f->key.addr[1]) << 1;
+    if (sides)
+        mc_hostagg_add_flow(&c->batch, f->key.ip_ver, &f->key.addr[0], &f->key.addr[1], &d, sides);
     if (final)
         return; /* nothing will be reported for this slot's flow again */
     f->state |= MC_FLOW_F_CLOUD;
@@ -735,6 +726,9 @@ void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_
 {
     if (f->state & MC_FLOW_F_CLOUD)
         __builtin_prefetch(&c->sides[slot]);
+    /* the front's lines of both hosts: many flows, a table beyond the caches */
+    mc_hostagg_prefetch(&c->batch, f->key.ip_ver, &f->key.addr[0]);
+    mc_hostagg_prefetch(&c->batch, f->key.ip_ver, &f->key.addr[1]);
     if (c->cfg.lookups)
         __builtin_prefetch(&c->hot[cache_set(addr_tag(f->key.ip_ver, &f->key.addr[0])) * CACHE_WAYS]);
 }
@@ -743,7 +737,7 @@ void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
 {
     if (!c->cfg.lookups)
         return;
-    mc_flow_dirty_drain(c->flows, visit_unasked, c);
+    mc_flow_visit_live(c->flows, visit_unasked, c);
     uint64_t deadline = wall_ms() + timeout_ms;
     /* the host deltas stay here: the flows' export adds the rest, and each
      * host goes out once, not once now and once at exit */

@@ -11,6 +11,8 @@
  */
 #include "cloud/hostagg.h"
 
+#include "common/bigmem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,8 +61,11 @@ int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
     return 0;
 }
 
+static void front_free(struct mc_hostagg *h);
+
 void mc_hostagg_free(struct mc_hostagg *h)
 {
+    front_free(h);
     free(h->e);
     free(h->links);
     free(h->buckets);
@@ -177,25 +182,13 @@ static void add_val(struct mc_hostagg_slot *s, const struct mc_hostagg_val *v)
         s->last_seen = v->last_seen;
 }
 
-/*
- * The live entry (index + 1) of (ver, addr) with hash x, or 0.  A hit deeper
- * in its chain moves to the front: busy hosts stay where
- * mc_hostagg_add_soon's prefetch looks (the chain head), instead of sinking
- * behind newer hosts.
- */
+/* The live entry (index + 1) of (ver, addr) with hash x, or 0. */
 static uint32_t find(struct mc_hostagg *h, uint32_t x, uint8_t ver, const struct mc_addr *addr)
 {
-    uint32_t *head = &h->buckets[x & (h->nb - 1)];
-    for (uint32_t *pp = head, i1; (i1 = *pp) != 0; pp = &h->links[i1 - 1].next) {
-        struct mc_hostagg_link *l = &h->links[i1 - 1];
-        if (l->hash != x || l->ver != ver || !same_addr(&h->e[i1 - 1].addr, addr))
-            continue;
-        if (pp != head) {
-            *pp = l->next;
-            l->next = *head;
-            *head = i1;
-        }
-        return i1;
+    for (uint32_t i1 = h->buckets[x & (h->nb - 1)]; i1; i1 = h->links[i1 - 1].next) {
+        const struct mc_hostagg_link *l = &h->links[i1 - 1];
+        if (l->hash == x && l->ver == ver && same_addr(&h->e[i1 - 1].addr, addr))
+            return i1;
     }
     return 0;
 }
@@ -297,51 +290,150 @@ int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr
     return i1 != 0;
 }
 
-/*
- * The queue holds MC_HOSTAGG_SOON adds.  An add entering it prefetches its
- * bucket; a few adds later, the bucket's first link and entry (the host
- * itself, mostly: see find); leaving, it is applied.
- */
-void mc_hostagg_add_soon(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
-                         const struct mc_hostagg_val *v)
+/* ---- the front ---------------------------------------------------------- */
+
+/* 2 MiB, one huge page: adds land anywhere in it, and a TLB miss per add
+ * (a page walk, nested under a hypervisor) would cost more than the line */
+#define FRONT_MIN_SLOTS 32768u
+#define FRONT_MAX_SLOTS 131072u  /* 8 MiB: more hosts than half of this between flushes are moved in as they come */
+
+static struct mc_hostagg_front_slot *front_alloc(uint32_t slots)
 {
-    /* the bucket array is small and mostly cached; entries are not: of the
-     * 16 adds of lead, 4 go to the bucket and 12 to the link and entry */
-    enum { Q = MC_HOSTAGG_SOON, HALF = 4 };
-    if (h->soon_n == Q) {
-        struct mc_hostagg_soon *s = &h->soon[h->soon_head];
-        add_hashed(h, s->hash, s->ver, &s->addr, &s->v);
-        h->soon_head = (h->soon_head + 1) % Q;
-        h->soon_n--;
+    return mc_big_alloc((size_t)slots * sizeof(struct mc_hostagg_front_slot)); /* zeroed */
+}
+
+static void front_free(struct mc_hostagg *h)
+{
+    if (h->front)
+        mc_big_free(h->front, ((size_t)h->front_mask + 1) * sizeof(*h->front));
+    h->front = NULL;
+}
+
+/* Sizes the front for h->cap hosts at most, half full at most (short probe runs). */
+static void front_size(struct mc_hostagg *h, uint32_t slots)
+{
+    h->front_mask = slots - 1;
+    h->front_max = slots / 2 < h->cap ? slots / 2 : h->cap;
+}
+
+static struct mc_hostagg_front_slot *front_find(struct mc_hostagg *h, uint32_t x, uint8_t ver,
+                                                const struct mc_addr *addr)
+{
+    for (uint32_t i = x & h->front_mask;; i = (i + 1) & h->front_mask) {
+        struct mc_hostagg_front_slot *s = &h->front[i];
+        if (s->ver == 0 || (s->ver == ver && same_addr(&s->addr, addr)))
+            return s;
     }
-    if (h->soon_n >= HALF) {
-        const struct mc_hostagg_soon *m = &h->soon[(h->soon_head + h->soon_n - HALF) % Q];
-        uint32_t i1 = h->buckets[m->hash & (h->nb - 1)];
-        if (i1) {
-            /* an entry is 72 bytes: it may straddle two lines */
-            const char *e = (const char *)&h->e[i1 - 1];
-            __builtin_prefetch(&h->links[i1 - 1], 1);
-            __builtin_prefetch(e, 1);
-            __builtin_prefetch(e + sizeof(h->e[0]) - 1, 1);
+}
+
+/* Moves every front host into the table, emptying the front (one pass: the scan reads each slot anyway). */
+static void front_drain(struct mc_hostagg *h)
+{
+    if (!h->front_n)
+        return;
+    for (uint32_t i = 0; i <= h->front_mask; i++) {
+        struct mc_hostagg_front_slot *s = &h->front[i];
+        if (!s->ver)
+            continue;
+        struct mc_hostagg_val v = { s->sent_pkt, s->rcvd_pkt, s->sent_bytes, s->rcvd_bytes, s->flows,
+                                    s->first_seen, s->last_seen };
+        add_hashed(h, hash_addr(s->ver, &s->addr), s->ver, &s->addr, &v);
+        s->ver = 0;
+    }
+    h->front_n = 0;
+}
+
+/* Twice the slots, the hosts rehashed; 0, or -1 when at its largest or out of memory. */
+static int front_grow(struct mc_hostagg *h)
+{
+    uint32_t slots = (h->front_mask + 1) * 2;
+    if (slots > FRONT_MAX_SLOTS || slots / 4 >= h->cap)
+        return -1;
+    struct mc_hostagg_front_slot *old = h->front, *f = front_alloc(slots);
+    if (!f)
+        return -1;
+    uint32_t old_slots = h->front_mask + 1;
+    h->front = f;
+    front_size(h, slots);
+    for (uint32_t i = 0; i < old_slots; i++)
+        if (old[i].ver)
+            *front_find(h, hash_addr(old[i].ver, &old[i].addr), old[i].ver, &old[i].addr) = old[i];
+    mc_big_free(old, (size_t)old_slots * sizeof(*old));
+    return 0;
+}
+
+static void front_open(struct mc_hostagg *h)
+{
+    h->front = front_alloc(FRONT_MIN_SLOTS);
+    if (h->front)
+        front_size(h, FRONT_MIN_SLOTS);
+}
+
+/* One host's side of a flow (side 0: it sent pkts[0]). */
+static void front_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
+                      const struct mc_hostagg_flow *d, int side)
+{
+    uint32_t x = hash_addr(ver, addr);
+    struct mc_hostagg_front_slot *s = front_find(h, x, ver, addr);
+    if (!s->ver) {
+        if (h->front_n >= h->front_max) {
+            if (front_grow(h) != 0)
+                front_drain(h); /* at its largest: the table takes what it holds */
+            s = front_find(h, x, ver, addr);
+        }
+        memset(s, 0, sizeof(*s)); /* a drained slot keeps its old values */
+        s->addr = *addr;
+        s->ver = ver;
+        h->front_n++;
+    }
+    uint64_t sent = s->sent_pkt + d->pkts[side], rcvd = s->rcvd_pkt + d->pkts[!side], flows = s->flows + d->flows;
+    if ((sent | rcvd | flows) >> 32) {
+        /* beyond the slot's 32 bits: this flow goes to the table (sums commute) */
+        struct mc_hostagg_val v = { d->pkts[side], d->pkts[!side], d->bytes[side], d->bytes[!side], d->flows,
+                                    d->first_seen, d->last_seen };
+        add_hashed(h, x, ver, addr, &v);
+        return;
+    }
+    s->sent_pkt = (uint32_t)sent;
+    s->rcvd_pkt = (uint32_t)rcvd;
+    s->flows = (uint32_t)flows;
+    s->sent_bytes += d->bytes[side];
+    s->rcvd_bytes += d->bytes[!side];
+    if (d->first_seen && (!s->first_seen || d->first_seen < s->first_seen))
+        s->first_seen = d->first_seen;
+    if (d->last_seen > s->last_seen)
+        s->last_seen = d->last_seen;
+}
+
+void mc_hostagg_add_flow(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *first,
+                         const struct mc_addr *second, const struct mc_hostagg_flow *d, unsigned sides)
+{
+    if (!h->front)
+        front_open(h);
+    for (int side = 0; side < 2; side++) {
+        if (!(sides & (1u << side)))
+            continue;
+        const struct mc_addr *a = side ? second : first;
+        if (h->front) {
+            front_add(h, ver, a, d, side);
+        } else {
+            /* no memory for a front: the table alone */
+            struct mc_hostagg_val v = { d->pkts[side], d->pkts[!side], d->bytes[side], d->bytes[!side], d->flows,
+                                        d->first_seen, d->last_seen };
+            add_hashed(h, hash_addr(ver, a), ver, a, &v);
         }
     }
-    struct mc_hostagg_soon *s = &h->soon[(h->soon_head + h->soon_n) % Q];
-    s->hash = hash_addr(ver, addr);
-    s->ver = ver;
-    s->addr = *addr;
-    s->v = *v;
-    h->soon_n++;
-    __builtin_prefetch(&h->buckets[s->hash & (h->nb - 1)]);
+}
+
+void mc_hostagg_prefetch(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr)
+{
+    if (h->front)
+        __builtin_prefetch(&h->front[hash_addr(ver, addr) & h->front_mask], 1);
 }
 
 void mc_hostagg_settle(struct mc_hostagg *h)
 {
-    while (h->soon_n) {
-        struct mc_hostagg_soon *s = &h->soon[h->soon_head];
-        add_hashed(h, s->hash, s->ver, &s->addr, &s->v);
-        h->soon_head = (h->soon_head + 1) % MC_HOSTAGG_SOON;
-        h->soon_n--;
-    }
+    front_drain(h);
 }
 
 void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *in)
@@ -383,6 +475,11 @@ void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
         struct mc_hostagg t = *dst;
         *dst = *src;
         *src = t;
+        /* each keeps its own (empty) front: only the table adds stream into needs one */
+        struct mc_hostagg_front_slot *f = dst->front;
+        uint32_t mask = dst->front_mask, max = dst->front_max;
+        dst->front = src->front, dst->front_mask = src->front_mask, dst->front_max = src->front_max;
+        src->front = f, src->front_mask = mask, src->front_max = max;
         /* drop counts stay with the table that had them */
         dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
         dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
@@ -394,7 +491,9 @@ void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
 
 void mc_hostagg_clear(struct mc_hostagg *h)
 {
-    h->soon_n = h->soon_head = 0;
+    if (h->front_n)
+        memset(h->front, 0, ((size_t)h->front_mask + 1) * sizeof(*h->front));
+    h->front_n = 0;
     memset(h->buckets, 0, (size_t)h->nb * sizeof(*h->buckets));
     h->n = h->used = h->dead = h->dead_head = 0;
     h->free_head = 0;

@@ -43,15 +43,26 @@ struct mc_hostagg_link {
     uint8_t ver;                    /* 4 or 6; 0: dead or free */
 };
 
-/* An add waiting in the prefetch queue (see mc_hostagg_add_soon). */
-struct mc_hostagg_soon {
-    uint32_t hash;
-    uint8_t ver;
+/*
+ * The front: where a stream of adds lands first.  One 64-byte line per host,
+ * found by linear probing (no chains, no age list), so an add costs one cache
+ * line that a prefetch can fetch ahead, where the table behind costs four.
+ * Counters that do not fit its 32-bit fields take the table's way.
+ */
+struct mc_hostagg_front_slot {
     struct mc_addr addr;
-    struct mc_hostagg_val v;
-};
+    uint64_t sent_bytes, rcvd_bytes;
+    uint64_t first_seen, last_seen;
+    uint32_t sent_pkt, rcvd_pkt, flows;
+    uint8_t ver;                    /* 0: empty */
+} __attribute__((aligned(64)));
 
-#define MC_HOSTAGG_SOON 16
+/* A flow's deltas, for both of its hosts at once (mc_hostagg_add_flow). */
+struct mc_hostagg_flow {
+    uint64_t pkts[2], bytes[2];     /* [0]: sent by the first host, [1]: by the second */
+    uint64_t flows;                 /* 1: the flow is new to the table */
+    uint64_t first_seen, last_seen; /* epoch ms; first 0 = unknown */
+};
 
 struct mc_hostagg {
     struct mc_hostagg_slot *e;      /* owned: cap entries */
@@ -63,8 +74,8 @@ struct mc_hostagg {
     uint32_t free_head;             /* freelist through links[].next */
     uint32_t oldest, newest;        /* age list ends (index + 1) */
     uint64_t dropped_keys, dropped_pkts, dropped_bytes; /* evicted when full */
-    struct mc_hostagg_soon soon[MC_HOSTAGG_SOON]; /* adds queued for their prefetches */
-    uint32_t soon_head, soon_n;
+    struct mc_hostagg_front_slot *front; /* owned, NULL until the first add_flow: front_mask + 1 slots */
+    uint32_t front_mask, front_n, front_max; /* front_max: hosts it holds before it is moved in */
 };
 
 /* Creates a table of at most cap hosts; 0 or -1 (no memory). Free with mc_hostagg_free. */
@@ -78,14 +89,17 @@ void mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *add
 int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, struct mc_hostagg_entry *out);
 
 /*
- * The same add, done a few calls later: the host's bucket and entry are
- * prefetched meanwhile, so a stream of adds over a table larger than the
- * CPU caches does not wait on memory for each.  Every other function
- * settles the queued adds first; read n or the entries directly only after
- * mc_hostagg_settle.
+ * Adds a flow's deltas to its hosts (sides: bit 0 the first, bit 1 the
+ * second), made for a stream of flows: they go to the front (see struct
+ * mc_hostagg_front_slot), whose line for a host mc_hostagg_prefetch fetches
+ * ahead.  mc_hostagg_settle moves the front into the table, host by host
+ * (in the front's order, not the adds'); every other function settles
+ * first, and so does a full front.  Read n or the entries directly only
+ * after mc_hostagg_settle.
  */
-void mc_hostagg_add_soon(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
-                         const struct mc_hostagg_val *v);
+void mc_hostagg_add_flow(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *first,
+                         const struct mc_addr *second, const struct mc_hostagg_flow *d, unsigned sides);
+void mc_hostagg_prefetch(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr);
 void mc_hostagg_settle(struct mc_hostagg *h);
 
 /*

@@ -42,6 +42,7 @@ struct mc_template {
     size_t n;
     size_t fixed_len;            /* bytes of every record; 0 when a field is variable-length */
     size_t fixed_part;           /* bytes of the fixed-length fields */
+    int var_all_strings;         /* every variable-length field is a string (a flow without extension: all empty) */
     uint8_t var_idx[MC_TMPL_MAX]; /* the variable-length fields, sized per record */
     size_t n_var;
     size_t max_len;              /* the longest record (strings at their longest), set by the exporter */

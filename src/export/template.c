@@ -103,10 +103,12 @@ static void set_fixed_len(struct mc_template *t)
 {
     t->fixed_part = 0;
     t->n_var = 0;
+    t->var_all_strings = 1;
     for (size_t i = 0; i < t->n; i++) {
-        if (t->f[i].len == MC_IE_VARLEN)
+        if (t->f[i].len == MC_IE_VARLEN) {
             t->var_idx[t->n_var++] = (uint8_t)i;
-        else
+            t->var_all_strings &= t->f[i].ie->type == MC_IE_T_STRING;
+        } else
             t->fixed_part += t->f[i].len;
     }
     t->fixed_len = t->n_var ? 0 : t->fixed_part;
@@ -197,6 +199,10 @@ size_t mc_export_template_record_len(const struct mc_template *t, const struct m
 {
     if (t->fixed_len)
         return t->fixed_len;
+    /* strings come from the flow's extension: without one, each is empty,
+     * one length byte (as mc_export_template_record_put writes them) */
+    if (!env->f->ext && t->var_all_strings)
+        return t->fixed_part + t->n_var;
     /* only the variable-length fields (strings) need this record's values */
     size_t n = t->fixed_part;
     for (size_t k = 0; k < t->n_var; k++)

@@ -679,8 +679,8 @@ void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx
             /* the list points anywhere in the table: fetch ahead, as the export walks do */
             if (k + 8 < t->n_dirty)
                 prefetch_slot(t, t->dirty[k + 8]);
-            if (t->prefetch_cb && k + 4 < t->n_dirty)
-                t->prefetch_cb(t->export_ctx, &t->slots[t->dirty[k + 4]], t->dirty[k + 4]);
+            if (t->prefetch_cb && k + 4 < t->n_dirty && (t->slots[t->dirty[k + 4]].state & MC_FLOW_ST_DIRTY))
+                t->prefetch_cb(t->export_ctx, &t->slots[t->dirty[k + 4]], t->dirty[k + 4]); /* not for a freed slot */
             /* a slot freed (state 0) or already visited since it was listed is skipped */
             struct mc_flow *f = &t->slots[t->dirty[k]];
             if (f->state & MC_FLOW_ST_DIRTY) {
@@ -691,6 +691,18 @@ void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx
     }
     t->n_dirty = 0;
     t->dirty_overflow = 0;
+}
+
+void mc_flow_visit_live(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx)
+{
+    mc_flow_drain(t);
+    /* the expiry lists hold exactly the live flows; the dirty list may hold
+     * many more slots, freed since they were listed */
+    for (int l = 0; l < 2; l++)
+        for (uint32_t i = t->lists[l].head; i; i = t->slots[i].lru_next) {
+            prefetch_ahead(t, i);
+            fn(ctx, &t->slots[i], i);
+        }
 }
 
 uint32_t mc_flow_slot(const struct mc_flow_table *t, const struct mc_flow *f)

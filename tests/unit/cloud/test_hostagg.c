@@ -93,23 +93,30 @@ static void test_merge_empties_source(void **state)
     mc_hostagg_free(&b);
 }
 
+static struct mc_addr host(int i)
+{
+    struct mc_addr a = ip(0);
+    a.b[1] = (uint8_t)(i >> 16), a.b[2] = (uint8_t)(i >> 8), a.b[3] = (uint8_t)i;
+    return a;
+}
+
 /*
- * Adds held in the prefetch queue reach the table when anything else is
- * called: nothing is lost or counted twice, with few hosts or many.
+ * Flows added through the front reach the table when anything else is
+ * called: nothing is lost or counted twice, with few hosts or more than the
+ * front holds (it grows, then moves its hosts in as they come).
  */
-static void test_add_soon_settles(void **state)
+static void test_add_flow_settles(void **state)
 {
     (void)state;
-    for (int hosts = 40; hosts <= 40000; hosts *= 10) {
+    for (int hosts = 40; hosts <= 400000; hosts *= 10) {
         struct mc_hostagg h;
-        assert_int_equal(mc_hostagg_init(&h, 100000), 0);
-        struct mc_hostagg_val v = { .sent_pkt = 1, .sent_bytes = 7, .first_seen = 1000, .last_seen = 1000 };
+        assert_int_equal(mc_hostagg_init(&h, 1000000), 0);
+        struct mc_hostagg_flow d = { .pkts = { 1, 0 }, .bytes = { 7, 0 }, .flows = 1 };
         for (int round = 0; round < 3; round++)
             for (int i = 0; i < hosts; i++) {
-                struct mc_addr a = ip(0);
-                a.b[1] = (uint8_t)(i >> 16), a.b[2] = (uint8_t)(i >> 8), a.b[3] = (uint8_t)i;
-                v.first_seen = v.last_seen = 1000 + (uint64_t)round;
-                mc_hostagg_add_soon(&h, 4, &a, &v);
+                struct mc_addr a = host(i), peer = ip(0);
+                d.first_seen = d.last_seen = 1000 + (uint64_t)round;
+                mc_hostagg_add_flow(&h, 4, &a, &peer, &d, 1);
             }
         mc_hostagg_settle(&h);
         assert_int_equal(h.n, hosts);
@@ -117,23 +124,100 @@ static void test_add_soon_settles(void **state)
         int popped = 0;
         while (mc_hostagg_pop_oldest(&h, &e)) {
             assert_int_equal(e.v.sent_pkt, 3);
+            assert_int_equal(e.v.rcvd_pkt, 0);
             assert_int_equal(e.v.sent_bytes, 21);
+            assert_int_equal(e.v.flows, 3);
             assert_int_equal(e.v.first_seen, 1000);
             assert_int_equal(e.v.last_seen, 1002);
             popped++;
         }
         assert_int_equal(popped, hosts);
-        /* an add still held is seen by a pop without an explicit settle */
-        struct mc_addr a = ip(9);
-        mc_hostagg_add_soon(&h, 4, &a, &v);
+        /* an add still in the front is seen by a pop without an explicit settle */
+        struct mc_addr a = ip(9), peer = ip(0);
+        mc_hostagg_add_flow(&h, 4, &a, &peer, &d, 1);
         assert_int_equal(mc_hostagg_pop_oldest(&h, &e), 1);
         assert_int_equal(e.addr.b[3], 9);
         /* and a clear drops it */
-        mc_hostagg_add_soon(&h, 4, &a, &v);
+        mc_hostagg_add_flow(&h, 4, &a, &peer, &d, 1);
         mc_hostagg_clear(&h);
         assert_int_equal(mc_hostagg_pop_oldest(&h, &e), 0);
         mc_hostagg_free(&h);
     }
+}
+
+/* A flow counts for both of its hosts, mirrored: what one sent the other received. */
+static void test_add_flow_both_sides(void **state)
+{
+    (void)state;
+    struct mc_hostagg h;
+    assert_int_equal(mc_hostagg_init(&h, 8), 0);
+    struct mc_addr cli = ip(1), srv = ip(2);
+    struct mc_hostagg_flow d = { .pkts = { 3, 5 }, .bytes = { 300, 5000 }, .flows = 1, .first_seen = 10, .last_seen = 20 };
+    mc_hostagg_add_flow(&h, 4, &cli, &srv, &d, 3);
+    d.flows = 0, d.first_seen = 0, d.last_seen = 30; /* the same flow, later: no new flow, first time unknown */
+    mc_hostagg_add_flow(&h, 4, &cli, &srv, &d, 2); /* the client is not local this time */
+    struct mc_hostagg_entry e;
+    assert_int_equal(mc_hostagg_get(&h, 4, &cli, &e), 1);
+    assert_int_equal(e.v.sent_pkt, 3);
+    assert_int_equal(e.v.rcvd_pkt, 5);
+    assert_int_equal(e.v.sent_bytes, 300);
+    assert_int_equal(e.v.rcvd_bytes, 5000);
+    assert_int_equal(e.v.flows, 1);
+    assert_int_equal(e.v.first_seen, 10);
+    assert_int_equal(e.v.last_seen, 20);
+    assert_int_equal(mc_hostagg_get(&h, 4, &srv, &e), 1);
+    assert_int_equal(e.v.sent_pkt, 10);
+    assert_int_equal(e.v.rcvd_pkt, 6);
+    assert_int_equal(e.v.sent_bytes, 10000);
+    assert_int_equal(e.v.rcvd_bytes, 600);
+    assert_int_equal(e.v.flows, 1);
+    assert_int_equal(e.v.first_seen, 10);
+    assert_int_equal(e.v.last_seen, 30);
+    /* IPv6 and IPv4 hosts with the same 16 bytes stay apart */
+    mc_hostagg_add_flow(&h, 6, &cli, &srv, &d, 1);
+    assert_int_equal(mc_hostagg_get(&h, 6, &cli, &e), 1);
+    assert_int_equal(e.v.sent_pkt, 3);
+    assert_int_equal(h.n, 3);
+    mc_hostagg_free(&h);
+}
+
+/* Packet counts beyond the front's 32 bits are kept whole. */
+static void test_add_flow_beyond_32_bits(void **state)
+{
+    (void)state;
+    struct mc_hostagg h;
+    assert_int_equal(mc_hostagg_init(&h, 8), 0);
+    struct mc_addr a = ip(1), b = ip(2);
+    struct mc_hostagg_flow d = { .pkts = { 0xF0000000u, 1 }, .bytes = { 1, 1 }, .flows = 1 };
+    for (int i = 0; i < 5; i++)
+        mc_hostagg_add_flow(&h, 4, &a, &b, &d, 1);
+    struct mc_hostagg_entry e;
+    assert_int_equal(mc_hostagg_get(&h, 4, &a, &e), 1);
+    assert_true(e.v.sent_pkt == 5ull * 0xF0000000u);
+    assert_int_equal(e.v.rcvd_pkt, 5);
+    assert_int_equal(e.v.flows, 5);
+    assert_int_equal(h.n, 1);
+    mc_hostagg_free(&h);
+}
+
+/* A front holding more hosts than the table's bound: the table drops the oldest and counts them. */
+static void test_add_flow_bounded(void **state)
+{
+    (void)state;
+    struct mc_hostagg h;
+    assert_int_equal(mc_hostagg_init(&h, 100), 0);
+    struct mc_hostagg_flow d = { .pkts = { 2, 0 }, .bytes = { 10, 0 } };
+    struct mc_addr peer = ip(0);
+    for (int i = 0; i < 1000; i++) {
+        struct mc_addr a = host(i);
+        mc_hostagg_add_flow(&h, 4, &a, &peer, &d, 1);
+    }
+    mc_hostagg_settle(&h);
+    assert_int_equal(h.n, 100);
+    assert_int_equal(h.dropped_keys, 900);
+    assert_int_equal(h.dropped_pkts, 1800);
+    assert_int_equal(h.dropped_bytes, 9000);
+    mc_hostagg_free(&h);
 }
 
 /*
@@ -221,7 +305,8 @@ static void test_move(void **state)
     struct mc_hostagg_val v = { .sent_pkt = 1 };
     for (uint8_t i = 1; i <= 3; i++) { /* the third evicts the first: one dropped */
         struct mc_addr x = ip(i);
-        mc_hostagg_add_soon(&a, 4, &x, &v);
+        struct mc_hostagg_flow d = { .pkts = { v.sent_pkt, 0 } };
+        mc_hostagg_add_flow(&a, 4, &x, &x, &d, 1);
     }
     mc_hostagg_move(&b, &a); /* b empty: swap */
     assert_int_equal(a.n, 0);
@@ -245,7 +330,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_move),
         cmocka_unit_test(test_times_exact),
-        cmocka_unit_test(test_add_soon_settles),
+        cmocka_unit_test(test_add_flow_settles),
+        cmocka_unit_test(test_add_flow_both_sides),
+        cmocka_unit_test(test_add_flow_beyond_32_bits),
+        cmocka_unit_test(test_add_flow_bounded),
         cmocka_unit_test(test_popped_places_are_reused),
         cmocka_unit_test(test_add_merges_same_host),
         cmocka_unit_test(test_full_table_drops_oldest),
