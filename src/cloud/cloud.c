@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cloud/hostagg.h"
@@ -167,6 +168,7 @@ struct cache_cold {
 
 struct mc_cloud {
     struct mc_cloud_config cfg;
+    size_t prefix_len;             /* strlen(cfg.prefix): keys are built per host per flush */
 
     /* ---- packet thread ---- */
     struct mc_flow_table *flows;   /* borrowed */
@@ -305,7 +307,7 @@ static int is_local(const struct mc_cloud *c, uint8_t ver, const struct mc_addr 
  * the last 32 bits dotted for IPv4-mapped and IPv4-compatible addresses.
  * buf holds at least 46 bytes.
  */
-static void ipv6_text(const struct mc_addr *a, char *buf)
+static size_t ipv6_text(const struct mc_addr *a, char *buf)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned g[8];
@@ -341,20 +343,18 @@ static void ipv6_text(const struct mc_addr *a, char *buf)
                 p += mc_u64_text(a->b[k], p);
                 *p++ = k < 15 ? '.' : 0;
             }
-            return;
+            return (size_t)(p - 1 - buf);
         }
-        int started = 0;
-        for (int s = 12; s >= 0; s -= 4) {
-            unsigned d = (g[i] >> s) & 0xf;
-            if (d || started || s == 0) {
-                *p++ = hex[d];
-                started = 1;
-            }
-        }
+        /* hex without leading zeros, written from its last digit */
+        int n = 1 + (g[i] >= 0x10) + (g[i] >= 0x100) + (g[i] >= 0x1000);
+        for (int k = n - 1, v = (int)g[i]; k >= 0; k--, v >>= 4)
+            p[k] = hex[v & 0xf];
+        p += n;
         if (i < 7)
             *p++ = ':';
     }
     *p = 0;
+    return (size_t)(p - buf);
 }
 
 /* Decimal text of 0..255, three characters and a length each: IPv4 text without divisions. */
@@ -373,7 +373,8 @@ static const char octet_text[256][4] = {
 #undef R10
 };
 
-static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
+/* The address as text in buf (len >= 46 for any address); returns its length. */
+static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
     if (ver == 4 && len >= 16) {
         /* by table: glibc's inet_ntop formats IPv4 with sprintf, and this runs per host per flush */
@@ -385,30 +386,35 @@ static void addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t le
             *p++ = '.';
         }
         p[-1] = 0;
-        return;
+        return (size_t)(p - 1 - buf);
     }
-    if (ver == 6 && len >= 46) {
-        ipv6_text(a, buf);
-        return;
-    }
+    if (ver == 6 && len >= 46)
+        return ipv6_text(a, buf);
     if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, buf, (socklen_t)len))
         snprintf(buf, len, "?");
+    return strlen(buf);
+}
+
+/* prefix, then name, then the address's text: a key of the layout (docs/CLOUD.md); returns its length. */
+static size_t addr_key(const char *prefix, size_t plen, const char *name, size_t nlen, uint8_t ver,
+                       const struct mc_addr *a, char *buf, size_t len)
+{
+    /* built by hand: this runs for every host of every flush */
+    char t[64];
+    size_t tl = addr_text(ver, a, t, sizeof(t));
+    if (plen + nlen + tl + 1 > len) {
+        int n = snprintf(buf, len, "%s%s%s", prefix, name, t);
+        return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+    }
+    memcpy(buf, prefix, plen);
+    memcpy(buf + plen, name, nlen);
+    memcpy(buf + plen + nlen, t, tl + 1);
+    return plen + nlen + tl;
 }
 
 size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
-    /* built by hand: this runs for every host of every flush */
-    char t[64];
-    addr_text(ver, a, t, sizeof(t));
-    size_t pl = strlen(prefix), tl = strlen(t);
-    if (pl + 3 + tl + 1 > len) {
-        int n = snprintf(buf, len, "%sip.%s", prefix, t);
-        return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
-    }
-    memcpy(buf, prefix, pl);
-    memcpy(buf + pl, "ip.", 3);
-    memcpy(buf + pl + 3, t, tl + 1);
-    return pl + 3 + tl;
+    return addr_key(prefix, strlen(prefix), "ip.", 3, ver, a, buf, len);
 }
 
 /* ======================================================================= */
@@ -883,7 +889,7 @@ static void batch_done(struct mc_cloud *c, struct host_batch *b)
     if (*w)
         (*w)--;
     batch_put(c, b);
-    if (c->pending.n && !c->flushing)
+    if (mc_hostagg_count(&c->pending) && !c->flushing)
         flush_hosts(c);
 }
 
@@ -969,9 +975,14 @@ static size_t pack_values(struct batch_args *a, const struct host_batch *b)
         const struct mc_hostagg_val *v = &b->e[i].v;
         const uint64_t x[7] = { v->sent_pkt, v->rcvd_pkt, v->sent_bytes, v->rcvd_bytes, v->flows, v->first_seen,
                                 v->last_seen };
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(p, x, sizeof(x));
+        p += sizeof(x);
+#else
         for (int k = 0; k < 7; k++)
             for (int byte = 0; byte < 8; byte++)
                 *p++ = (char)(x[k] >> (8 * byte));
+#endif
     }
     return (size_t)(p - a->values);
 }
@@ -1144,7 +1155,7 @@ static void heartbeat(struct mc_cloud *c)
                         MC_CTR_GET(cloud, commands),
                         MC_CTR_GET(cloud, dropped_keys) + c->pending.dropped_keys,
                         MC_CTR_GET(cloud, dropped_pkts) + c->pending.dropped_pkts,
-                        c->pending.n };
+                        mc_hostagg_count(&c->pending) };
     static const char *const names[] = { "started",        "heartbeat",     "interval_ms",   "packets",
                                          "drops",          "flows_active",  "flows_exported", "cloud_commands",
                                          "cloud_dropped_keys", "cloud_dropped_packets", "cloud_pending_keys" };
@@ -1272,11 +1283,9 @@ static void on_lookup_reply(void *privdata, redisReply *r)
     free(lb);
 }
 
-static void lookup_key(struct mc_cloud *c, const struct ask *a, char *key, size_t len)
+static size_t lookup_key(struct mc_cloud *c, const struct ask *a, char *key, size_t len)
 {
-    char ip[64];
-    addr_text(a->ver, &a->ip, ip, sizeof(ip));
-    key_join(key, len, c->cfg.prefix, "user.ip.", ip);
+    return addr_key(c->cfg.prefix, c->prefix_len, "user.ip.", 8, a->ver, &a->ip, key, len);
 }
 
 /* Keeps a lookup whose node cannot take it now for the next flush (bounded). */
@@ -1295,11 +1304,23 @@ static void send_lookups(struct mc_cloud *c, struct lookup_batch *lb)
     char(*keys)[200] = c->args->lookup_keys;
     argv[0] = lb->node < 0 ? "GET" : "MGET", len[0] = strlen(argv[0]);
     for (int i = 0; i < lb->n; i++) {
-        lookup_key(c, &lb->asks[i], keys[i], sizeof(keys[i]));
-        argv[1 + i] = keys[i], len[1 + i] = strlen(keys[i]);
+        len[1 + i] = lookup_key(c, &lb->asks[i], keys[i], sizeof(keys[i]));
+        argv[1 + i] = keys[i];
     }
-    int rc = lb->node < 0 ? mc_cloud_conn_command(c->conn, keys[0], len[1], 2, argv, len, on_lookup_reply, lb)
-                          : mc_cloud_conn_command_node(c->conn, lb->node, 1 + lb->n, argv, len, on_lookup_reply, lb);
+    int rc;
+    if (lb->node < 0) {
+        rc = mc_cloud_conn_command(c->conn, keys[0], len[1], 2, argv, len, on_lookup_reply, lb);
+    } else {
+        /* straight into RESP, as the host batches go */
+        char *p = c->args->resp;
+        *p++ = '*';
+        p += mc_u64_text((uint64_t)(1 + lb->n), p);
+        *p++ = '\r', *p++ = '\n';
+        for (int i = 0; i <= lb->n; i++)
+            p = resp_bulk(p, argv[i], len[i]);
+        rc = mc_cloud_conn_command_resp(c->conn, lb->node, c->args->resp, (size_t)(p - c->args->resp),
+                                        on_lookup_reply, lb);
+    }
     if (rc != 0) {
         for (int i = 0; i < lb->n; i++)
             defer_ask(c, &lb->asks[i]);
@@ -1325,8 +1346,7 @@ static void run_asks(struct mc_cloud *c, struct asks *a)
     int cluster = mc_cloud_conn_is_cluster(c->conn);
     for (uint32_t i = 0; i < a->n; i++) {
         char key[200];
-        lookup_key(c, &a->v[i], key, sizeof(key));
-        int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
+        int node = mc_cloud_conn_node_of(c->conn, key, lookup_key(c, &a->v[i], key, sizeof(key)));
         if (node < 0 || node >= MC_CLOUD_MAX_NODES || !mc_cloud_conn_ready(c->conn, node)) {
             defer_ask(c, &a->v[i]);
             continue;
@@ -1498,7 +1518,7 @@ static void flush_hosts(struct mc_cloud *c)
     enum { MAX_SKIPPED = 256 };
     struct mc_hostagg_entry skipped[MAX_SKIPPED];
     int n_skipped = 0;
-    uint32_t budget = c->pending.n;
+    uint32_t budget = mc_hostagg_count(&c->pending);
     struct mc_hostagg_entry e;
     /* standalone: one open batch per node; cluster: keys of one call must share a slot, so one key each */
     int cluster = mc_cloud_conn_is_cluster(c->conn);
@@ -1510,7 +1530,7 @@ static void flush_hosts(struct mc_cloud *c)
     while (budget-- > 0 && n_skipped < MAX_SKIPPED && any_host_node_open(c, cluster) &&
            mc_hostagg_pop_oldest(&c->pending, &e)) {
         char key[160];
-        size_t klen = mc_cloud_host_key(c->cfg.prefix, e.ver, &e.addr, key, sizeof(key));
+        size_t klen = addr_key(c->cfg.prefix, c->prefix_len, "ip.", 3, e.ver, &e.addr, key, sizeof(key));
         int node = mc_cloud_conn_node_of(c->conn, key, klen);
         if (node < 0 || node >= MC_CLOUD_MAX_NODES || !host_node_open(c, node, cluster)) {
             skipped[n_skipped++] = e;
@@ -1599,9 +1619,9 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     struct mc_cloud *c = w->data;
     static const double step = 0.02;
-    if (c->pending.n)
+    if (mc_hostagg_count(&c->pending))
         flush_pending(c);
-    if ((c->pending.n == 0 && c->n_deferred == 0 && !c->heartbeat_due && mc_cloud_conn_inflight(c->conn) == 0) ||
+    if ((mc_hostagg_count(&c->pending) == 0 && c->n_deferred == 0 && !c->heartbeat_due && mc_cloud_conn_inflight(c->conn) == 0) ||
         wall_ms() >= c->drain_deadline_ms) {
         ev_break(loop, EVBREAK_ALL);
         return;
@@ -1632,6 +1652,12 @@ static void *cloud_main(void *arg)
     struct mc_cloud *c = arg;
     pthread_setname_np(pthread_self(), "mcprobe-cloud"); /* for top -H, perf, gdb; before any work */
     ev_run(c->loop, 0);
+    /* what the cloud costs, apart from the packet thread's share */
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0)
+        MC_CTR_ADD(cloud, thread_cpu_us,
+                   (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000u +
+                       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec));
     return NULL;
 }
 
@@ -1649,6 +1675,7 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     c->cfg = *cfg;
     if (!c->cfg.prefix)
         c->cfg.prefix = "";
+    c->prefix_len = strlen(c->cfg.prefix);
     if (!c->cfg.probe_id)
         c->cfg.probe_id = "mcprobe";
     c->ops_tail = &c->ops;
@@ -1746,9 +1773,9 @@ void mc_cloud_stop(struct mc_cloud *c)
     MC_CTR_ADD(cloud, dropped_keys, c->pending.dropped_keys + c->batch.dropped_keys);
     MC_CTR_ADD(cloud, dropped_pkts, c->pending.dropped_pkts + c->batch.dropped_pkts);
     MC_CTR_ADD(cloud, dropped_bytes, c->pending.dropped_bytes + c->batch.dropped_bytes);
-    MC_CTR_ADD(cloud, undrained_at_exit, c->pending.n);
-    if (c->pending.n)
-        mc_warn("cloud: %u host updates could not be written before exit", c->pending.n);
+    MC_CTR_ADD(cloud, undrained_at_exit, mc_hostagg_count(&c->pending));
+    if (mc_hostagg_count(&c->pending))
+        mc_warn("cloud: %u host updates could not be written before exit", mc_hostagg_count(&c->pending));
     mc_cloud_conn_free(c->conn);
     ev_loop_destroy(c->loop);
     apply_results(c, c->box_results, &c->box_no_user);

@@ -132,7 +132,8 @@ size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *
     X(S, lookup_hits, "cloud.lookup_hits")                                \
     X(S, users_set, "cloud.users_set")                                    \
     X(S, users_removed, "cloud.users_removed")                            \
-    X(S, undrained_at_exit, "cloud.undrained_at_exit")
+    X(S, undrained_at_exit, "cloud.undrained_at_exit")                    \
+    X(S, thread_cpu_us, "cloud.thread_cpu_us")
 MC_CTR_DECLARE(cloud, MC_CLOUD_CTRS)
 
 #endif

@@ -161,12 +161,22 @@ static int take_oldest(struct mc_hostagg *h, struct mc_hostagg_entry *out)
     return 1;
 }
 
+static int front_pop(struct mc_hostagg *h, struct mc_hostagg_entry *out);
+
 int mc_hostagg_pop_oldest(struct mc_hostagg *h, struct mc_hostagg_entry *out)
 {
-    mc_hostagg_settle(h);
-    int r = take_oldest(h, out);
-    reset_if_empty(h);
-    return r;
+    /* the table's entries are older than the front's (it drains into the
+     * table); the front's are popped where they lie, never moved in */
+    if (take_oldest(h, out)) {
+        reset_if_empty(h);
+        return 1;
+    }
+    return front_pop(h, out);
+}
+
+uint32_t mc_hostagg_count(const struct mc_hostagg *h)
+{
+    return h->n + h->front_n;
 }
 
 static void add_val(struct mc_hostagg_slot *s, const struct mc_hostagg_val *v)
@@ -341,6 +351,30 @@ static void front_drain(struct mc_hostagg *h)
         s->ver = 0;
     }
     h->front_n = 0;
+    h->front_cursor = 0;
+}
+
+/*
+ * Takes the next host of the front, in slot order; 0 when it is empty.  A
+ * popped slot is emptied, which breaks the probe runs through it: adds
+ * drain the rest first (see mc_hostagg_add_flow).
+ */
+static int front_pop(struct mc_hostagg *h, struct mc_hostagg_entry *out)
+{
+    while (h->front_n) {
+        struct mc_hostagg_front_slot *s = &h->front[h->front_cursor++];
+        if (!s->ver)
+            continue;
+        out->ver = s->ver;
+        out->addr = s->addr;
+        out->v = (struct mc_hostagg_val){ s->sent_pkt, s->rcvd_pkt, s->sent_bytes, s->rcvd_bytes, s->flows,
+                                          s->first_seen, s->last_seen };
+        s->ver = 0;
+        if (--h->front_n == 0)
+            h->front_cursor = 0;
+        return 1;
+    }
+    return 0;
 }
 
 /* Twice the slots, the hosts rehashed; 0, or -1 when at its largest or out of memory. */
@@ -369,59 +403,70 @@ static void front_open(struct mc_hostagg *h)
         front_size(h, FRONT_MIN_SLOTS);
 }
 
-/* One host's side of a flow (side 0: it sent pkts[0]). */
-static void front_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr,
-                      const struct mc_hostagg_flow *d, int side)
+/* Adds v to the host's front slot (h has a front, not being popped). */
+static void front_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, const struct mc_hostagg_val *v)
 {
     uint32_t x = hash_addr(ver, addr);
     struct mc_hostagg_front_slot *s = front_find(h, x, ver, addr);
     if (!s->ver) {
-        if (h->front_n >= h->front_max) {
-            if (front_grow(h) != 0)
-                front_drain(h); /* at its largest: the table takes what it holds */
-            s = front_find(h, x, ver, addr);
+        if (h->n + h->front_n >= h->cap) {
+            /* the bound holds for the front and the table together: the
+             * table takes the front's hosts, dropping its oldest, and a
+             * new host while it is full */
+            front_drain(h);
+            if (h->n >= h->cap) {
+                add_hashed(h, x, ver, addr, v);
+                return;
+            }
+        } else if (h->front_n >= h->front_max && front_grow(h) != 0) {
+            front_drain(h); /* at its largest: the table takes what it holds */
         }
+        s = front_find(h, x, ver, addr);
         memset(s, 0, sizeof(*s)); /* a drained slot keeps its old values */
         s->addr = *addr;
         s->ver = ver;
         h->front_n++;
     }
-    uint64_t sent = s->sent_pkt + d->pkts[side], rcvd = s->rcvd_pkt + d->pkts[!side], flows = s->flows + d->flows;
+    uint64_t sent = s->sent_pkt + v->sent_pkt, rcvd = s->rcvd_pkt + v->rcvd_pkt, flows = s->flows + v->flows;
     if ((sent | rcvd | flows) >> 32) {
-        /* beyond the slot's 32 bits: this flow goes to the table (sums commute) */
-        struct mc_hostagg_val v = { d->pkts[side], d->pkts[!side], d->bytes[side], d->bytes[!side], d->flows,
-                                    d->first_seen, d->last_seen };
-        add_hashed(h, x, ver, addr, &v);
+        add_hashed(h, x, ver, addr, v); /* beyond the slot's 32 bits: the table takes this add (sums commute) */
         return;
     }
     s->sent_pkt = (uint32_t)sent;
     s->rcvd_pkt = (uint32_t)rcvd;
     s->flows = (uint32_t)flows;
-    s->sent_bytes += d->bytes[side];
-    s->rcvd_bytes += d->bytes[!side];
-    if (d->first_seen && (!s->first_seen || d->first_seen < s->first_seen))
-        s->first_seen = d->first_seen;
-    if (d->last_seen > s->last_seen)
-        s->last_seen = d->last_seen;
+    s->sent_bytes += v->sent_bytes;
+    s->rcvd_bytes += v->rcvd_bytes;
+    if (v->first_seen && (!s->first_seen || v->first_seen < s->first_seen))
+        s->first_seen = v->first_seen;
+    if (v->last_seen > s->last_seen)
+        s->last_seen = v->last_seen;
+}
+
+/* Where a stream of adds should go: the front, opened if need be, unless it is being popped. */
+static int front_ready(struct mc_hostagg *h)
+{
+    if (!h->front)
+        front_open(h);
+    else if (h->front_cursor)
+        front_drain(h); /* popping began: its probe runs have holes */
+    return h->front != NULL;
 }
 
 void mc_hostagg_add_flow(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *first,
                          const struct mc_addr *second, const struct mc_hostagg_flow *d, unsigned sides)
 {
-    if (!h->front)
-        front_open(h);
+    int front = front_ready(h);
     for (int side = 0; side < 2; side++) {
         if (!(sides & (1u << side)))
             continue;
         const struct mc_addr *a = side ? second : first;
-        if (h->front) {
-            front_add(h, ver, a, d, side);
-        } else {
-            /* no memory for a front: the table alone */
-            struct mc_hostagg_val v = { d->pkts[side], d->pkts[!side], d->bytes[side], d->bytes[!side], d->flows,
-                                        d->first_seen, d->last_seen };
-            add_hashed(h, hash_addr(ver, a), ver, a, &v);
-        }
+        struct mc_hostagg_val v = { d->pkts[side], d->pkts[!side], d->bytes[side], d->bytes[!side], d->flows,
+                                    d->first_seen, d->last_seen };
+        if (front)
+            front_add(h, ver, a, &v);
+        else
+            add_hashed(h, hash_addr(ver, a), ver, a, &v); /* no memory for a front: the table alone */
     }
 }
 
@@ -455,12 +500,17 @@ void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *in)
 
 void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
 {
-    mc_hostagg_settle(dst);
-    mc_hostagg_settle(src);
+    /* src's hosts are popped where they lie (table, then front) and added
+     * to dst's front when it has one not being popped: a line per host,
+     * none of the chained table's four */
+    int front = dst->front && !dst->front_cursor;
     struct mc_hostagg_entry e;
-    while (take_oldest(src, &e))
-        add_hashed(dst, hash_addr(e.ver, &e.addr), e.ver, &e.addr, &e.v);
-    reset_if_empty(src);
+    while (mc_hostagg_pop_oldest(src, &e)) {
+        if (front)
+            front_add(dst, e.ver, &e.addr, &e.v);
+        else /* a host also left in dst's front goes out twice: both deltas count */
+            add_hashed(dst, hash_addr(e.ver, &e.addr), e.ver, &e.addr, &e.v);
+    }
     dst->dropped_keys += src->dropped_keys;
     dst->dropped_pkts += src->dropped_pkts;
     dst->dropped_bytes += src->dropped_bytes;
@@ -469,17 +519,11 @@ void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
 
 void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
 {
-    mc_hostagg_settle(src);
-    mc_hostagg_settle(dst);
-    if (dst->n == 0 && dst->cap == src->cap) {
+    if (mc_hostagg_count(dst) == 0 && dst->cap == src->cap) {
+        /* a swap, fronts and all: the hosts in src's front are popped where they lie */
         struct mc_hostagg t = *dst;
         *dst = *src;
         *src = t;
-        /* each keeps its own (empty) front: only the table adds stream into needs one */
-        struct mc_hostagg_front_slot *f = dst->front;
-        uint32_t mask = dst->front_mask, max = dst->front_max;
-        dst->front = src->front, dst->front_mask = src->front_mask, dst->front_max = src->front_max;
-        src->front = f, src->front_mask = mask, src->front_max = max;
         /* drop counts stay with the table that had them */
         dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
         dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
@@ -494,6 +538,7 @@ void mc_hostagg_clear(struct mc_hostagg *h)
     if (h->front_n)
         memset(h->front, 0, ((size_t)h->front_mask + 1) * sizeof(*h->front));
     h->front_n = 0;
+    h->front_cursor = 0;
     memset(h->buckets, 0, (size_t)h->nb * sizeof(*h->buckets));
     h->n = h->used = h->dead = h->dead_head = 0;
     h->free_head = 0;

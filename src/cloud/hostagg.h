@@ -76,6 +76,7 @@ struct mc_hostagg {
     uint64_t dropped_keys, dropped_pkts, dropped_bytes; /* evicted when full */
     struct mc_hostagg_front_slot *front; /* owned, NULL until the first add_flow: front_mask + 1 slots */
     uint32_t front_mask, front_n, front_max; /* front_max: hosts it holds before it is moved in */
+    uint32_t front_cursor;          /* popping: the next slot to look at; 0 when not popping */
 };
 
 /* Creates a table of at most cap hosts; 0 or -1 (no memory). Free with mc_hostagg_free. */
@@ -116,8 +117,11 @@ void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src);
 /* Merges every entry of src into dst (src is emptied). */
 void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src);
 
-/* Removes and returns (in *out) the oldest entry; 0 when empty. */
+/* Removes and returns (in *out) the oldest entry (the front's, in no order, after the table's); 0 when empty. */
 int mc_hostagg_pop_oldest(struct mc_hostagg *h, struct mc_hostagg_entry *out);
+
+/* Hosts held, in the table and in the front. */
+uint32_t mc_hostagg_count(const struct mc_hostagg *h);
 
 /* Empties the table (keeps its memory and the dropped counts). */
 void mc_hostagg_clear(struct mc_hostagg *h);

@@ -696,13 +696,15 @@ void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx
 void mc_flow_visit_live(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx)
 {
     mc_flow_drain(t);
-    /* the expiry lists hold exactly the live flows; the dirty list may hold
-     * many more slots, freed since they were listed */
-    for (int l = 0; l < 2; l++)
-        for (uint32_t i = t->lists[l].head; i; i = t->slots[i].lru_next) {
-            prefetch_ahead(t, i);
+    /* in slot order, a stream the CPU fetches ahead by itself: the expiry
+     * lists would wait on memory for each flow, and the dirty list may hold
+     * many slots freed since */
+    for (uint32_t i = 1; i <= t->high_water; i++) {
+        if (t->prefetch_cb && i + 8 <= t->high_water && (t->slots[i + 8].state & MC_FLOW_ST_MASK) != MC_FLOW_ST_FREE)
+            t->prefetch_cb(t->export_ctx, &t->slots[i + 8], i + 8);
+        if ((t->slots[i].state & MC_FLOW_ST_MASK) != MC_FLOW_ST_FREE)
             fn(ctx, &t->slots[i], i);
-        }
+    }
 }
 
 uint32_t mc_flow_slot(const struct mc_flow_table *t, const struct mc_flow *f)

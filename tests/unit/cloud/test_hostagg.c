@@ -200,6 +200,46 @@ static void test_add_flow_beyond_32_bits(void **state)
     mc_hostagg_free(&h);
 }
 
+/*
+ * Pops take the table's hosts (older) first, then the front's where they lie;
+ * an add in the middle of popping the front loses nothing and counts nothing
+ * twice.
+ */
+static void test_pop_front(void **state)
+{
+    (void)state;
+    struct mc_hostagg h;
+    assert_int_equal(mc_hostagg_init(&h, 1000), 0);
+    struct mc_addr peer = ip(0), old = ip(200);
+    struct mc_hostagg_val v = { .sent_pkt = 5 };
+    mc_hostagg_add(&h, 4, &old, &v); /* the table's */
+    struct mc_hostagg_flow d = { .pkts = { 1, 0 } };
+    for (int i = 1; i <= 100; i++) {
+        struct mc_addr a = host(i);
+        mc_hostagg_add_flow(&h, 4, &a, &peer, &d, 1);
+    }
+    assert_int_equal(mc_hostagg_count(&h), 101);
+    struct mc_hostagg_entry e;
+    assert_int_equal(mc_hostagg_pop_oldest(&h, &e), 1);
+    assert_true(e.addr.b[3] == 200 && e.v.sent_pkt == 5);
+    uint64_t seen[256] = { 0 };
+    for (int k = 0; k < 50; k++) {
+        assert_int_equal(mc_hostagg_pop_oldest(&h, &e), 1);
+        seen[e.addr.b[3]] += e.v.sent_pkt;
+    }
+    assert_int_equal(mc_hostagg_count(&h), 50);
+    for (int i = 1; i <= 100; i++) { /* every host once more, popped or not */
+        struct mc_addr a = host(i);
+        mc_hostagg_add_flow(&h, 4, &a, &peer, &d, 1);
+    }
+    while (mc_hostagg_pop_oldest(&h, &e))
+        seen[e.addr.b[3]] += e.v.sent_pkt;
+    for (int i = 1; i <= 100; i++)
+        assert_int_equal(seen[i], 2);
+    assert_int_equal(mc_hostagg_count(&h), 0);
+    mc_hostagg_free(&h);
+}
+
 /* A front holding more hosts than the table's bound: the table drops the oldest and counts them. */
 static void test_add_flow_bounded(void **state)
 {
@@ -334,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_add_flow_both_sides),
         cmocka_unit_test(test_add_flow_beyond_32_bits),
         cmocka_unit_test(test_add_flow_bounded),
+        cmocka_unit_test(test_pop_front),
         cmocka_unit_test(test_popped_places_are_reused),
         cmocka_unit_test(test_add_merges_same_host),
         cmocka_unit_test(test_full_table_drops_oldest),

@@ -262,6 +262,35 @@ static void test_dirty_tracking(void **state)
     mc_flow_table_free(t);
 }
 
+/* Every flow held is visited once, whether dirty or not; freed slots never are, and the dirty list stays. */
+static void test_visit_live(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    assert_int_equal(mc_flow_track_dirty(t), 0);
+    for (int i = 0; i < 6; i++) {
+        struct mc_pkt p = mk(1, (uint8_t)(20 + i), 1, 2, 6, (uint64_t)i);
+        mc_flow_process(t, &p);
+    }
+    /* the third flow ends with a RST and is exported by a tick: its slot is freed */
+    struct mc_pkt rst = mk(1, 22, 1, 2, 6, 7);
+    rst.tcp_flags = 0x04;
+    mc_flow_process(t, &rst);
+    mc_flow_tick(t, 5000); /* past the TCP end timeout, not the idle one */
+    assert_int_equal(n_out, 1);
+    assert_int_equal(mc_flow_active(t), 5);
+    n_visited = 0;
+    mc_flow_visit_live(t, visit, t);
+    assert_int_equal(n_visited, 5);
+    for (int i = 0; i < n_visited; i++)
+        for (int j = i + 1; j < n_visited; j++)
+            assert_true(visited[i] != visited[j]);
+    n_visited = 0;
+    mc_flow_dirty_drain(t, visit, t); /* the live flows are still listed dirty */
+    assert_int_equal(n_visited, (int)mc_flow_active(t));
+    mc_flow_table_free(t);
+}
+
 static void test_record_size(void **state)
 {
     (void)state;
@@ -283,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_tunnel_ext),
         cmocka_unit_test(test_record_size),
         cmocka_unit_test(test_dirty_tracking),
+        cmocka_unit_test(test_visit_live),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
