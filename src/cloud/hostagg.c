@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 /* Same host: two 64-bit compares instead of a memcmp call (twice per flow per flush). */
@@ -26,25 +27,19 @@ static inline int same_addr(const struct mc_addr *x, const struct mc_addr *y)
     return a0 == b0 && a1 == b1;
 }
 
-static uint32_t hash_addr(uint8_t ver, const struct mc_addr *a)
-{
-    uint64_t x = 0x9e3779b97f4a7c15ull * (ver + 1);
-    for (int i = 0; i < 16; i += 8) {
-        uint64_t w;
-        memcpy(&w, a->b + i, 8);
-        x ^= w;
-        x *= 0xff51afd7ed558ccdull;
-        x ^= x >> 33;
-    }
-    return (uint32_t)x;
-}
-
 #define MIN_BUCKETS 16384u /* 64 KiB: a flush of thousands of hosts never regrows */
 
 int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap)
 {
     memset(h, 0, sizeof(*h));
     h->cap = cap ? cap : 1;
+    /* a seed per table: addresses chosen to share one probe run or chain
+     * cannot be chosen in advance */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ (uint64_t)(uintptr_t)h;
+    x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull;
+    h->seed = x ^ (x >> 29);
     /* buckets grow with the hosts held (grow()), so a table sized for a
      * million hosts that holds thousands stays cache-sized; the entries are
      * sized for the bound but resident only as far as used */
@@ -288,13 +283,13 @@ static void add_hashed(struct mc_hostagg *h, uint32_t x, uint8_t ver, const stru
 void mc_hostagg_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, const struct mc_hostagg_val *v)
 {
     mc_hostagg_settle(h);
-    add_hashed(h, hash_addr(ver, addr), ver, addr, v);
+    add_hashed(h, mc_hostagg_hash(h, ver, addr), ver, addr, v);
 }
 
 int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, struct mc_hostagg_entry *out)
 {
     mc_hostagg_settle(h);
-    uint32_t i1 = find(h, hash_addr(ver, addr), ver, addr);
+    uint32_t i1 = find(h, mc_hostagg_hash(h, ver, addr), ver, addr);
     if (i1)
         slot_out(h, i1, out);
     return i1 != 0;
@@ -347,7 +342,7 @@ static void front_drain(struct mc_hostagg *h)
             continue;
         struct mc_hostagg_val v = { s->sent_pkt, s->rcvd_pkt, s->sent_bytes, s->rcvd_bytes, s->flows,
                                     s->first_seen, s->last_seen };
-        add_hashed(h, hash_addr(s->ver, &s->addr), s->ver, &s->addr, &v);
+        add_hashed(h, mc_hostagg_hash(h, s->ver, &s->addr), s->ver, &s->addr, &v);
         s->ver = 0;
     }
     h->front_n = 0;
@@ -391,7 +386,7 @@ static int front_grow(struct mc_hostagg *h)
     front_size(h, slots);
     for (uint32_t i = 0; i < old_slots; i++)
         if (old[i].ver)
-            *front_find(h, hash_addr(old[i].ver, &old[i].addr), old[i].ver, &old[i].addr) = old[i];
+            *front_find(h, mc_hostagg_hash(h, old[i].ver, &old[i].addr), old[i].ver, &old[i].addr) = old[i];
     mc_big_free(old, (size_t)old_slots * sizeof(*old));
     return 0;
 }
@@ -406,7 +401,7 @@ static void front_open(struct mc_hostagg *h)
 /* Adds v to the host's front slot (h has a front, not being popped). */
 static void front_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr, const struct mc_hostagg_val *v)
 {
-    uint32_t x = hash_addr(ver, addr);
+    uint32_t x = mc_hostagg_hash(h, ver, addr);
     struct mc_hostagg_front_slot *s = front_find(h, x, ver, addr);
     if (!s->ver) {
         if (h->n + h->front_n >= h->cap) {
@@ -466,14 +461,8 @@ void mc_hostagg_add_flow(struct mc_hostagg *h, uint8_t ver, const struct mc_addr
         if (front)
             front_add(h, ver, a, &v);
         else
-            add_hashed(h, hash_addr(ver, a), ver, a, &v); /* no memory for a front: the table alone */
+            add_hashed(h, mc_hostagg_hash(h, ver, a), ver, a, &v); /* no memory for a front: the table alone */
     }
-}
-
-void mc_hostagg_prefetch(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr)
-{
-    if (h->front)
-        __builtin_prefetch(&h->front[hash_addr(ver, addr) & h->front_mask], 1);
 }
 
 void mc_hostagg_settle(struct mc_hostagg *h)
@@ -484,7 +473,7 @@ void mc_hostagg_settle(struct mc_hostagg *h)
 void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *in)
 {
     mc_hostagg_settle(h);
-    uint32_t x = hash_addr(in->ver, &in->addr);
+    uint32_t x = mc_hostagg_hash(h, in->ver, &in->addr);
     uint32_t i1 = find(h, x, in->ver, &in->addr);
     if (i1) {
         add_val(&h->e[i1 - 1], &in->v);
@@ -509,7 +498,7 @@ void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
         if (front)
             front_add(dst, e.ver, &e.addr, &e.v);
         else /* a host also left in dst's front goes out twice: both deltas count */
-            add_hashed(dst, hash_addr(e.ver, &e.addr), e.ver, &e.addr, &e.v);
+            add_hashed(dst, mc_hostagg_hash(dst, e.ver, &e.addr), e.ver, &e.addr, &e.v);
     }
     dst->dropped_keys += src->dropped_keys;
     dst->dropped_pkts += src->dropped_pkts;

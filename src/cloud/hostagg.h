@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "decode/pkt.h"
 
@@ -77,7 +78,28 @@ struct mc_hostagg {
     struct mc_hostagg_front_slot *front; /* owned, NULL until the first add_flow: front_mask + 1 slots */
     uint32_t front_mask, front_n, front_max; /* front_max: hosts it holds before it is moved in */
     uint32_t front_cursor;          /* popping: the next slot to look at; 0 when not popping */
+    uint64_t seed;                  /* of the hash (mc_hostagg_hash) */
 };
+
+/* A host's hash in table h (its seed, then the address's two halves, each mixed in). */
+static inline uint32_t mc_hostagg_hash(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *a)
+{
+    uint64_t x = h->seed ^ (0x9e3779b97f4a7c15ull * (ver + 1u)), w;
+    for (int i = 0; i < 16; i += 8) {
+        memcpy(&w, a->b + i, 8);
+        x ^= w;
+        x *= 0xff51afd7ed558ccdull;
+        x ^= x >> 33;
+    }
+    return (uint32_t)x;
+}
+
+/* Fetches the front line of a host about to be added (see mc_hostagg_add_flow). */
+static inline void mc_hostagg_prefetch(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr)
+{
+    if (h->front)
+        __builtin_prefetch(&h->front[mc_hostagg_hash(h, ver, addr) & h->front_mask], 1);
+}
 
 /* Creates a table of at most cap hosts; 0 or -1 (no memory). Free with mc_hostagg_free. */
 int mc_hostagg_init(struct mc_hostagg *h, uint32_t cap);
@@ -100,7 +122,6 @@ int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr
  */
 void mc_hostagg_add_flow(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *first,
                          const struct mc_addr *second, const struct mc_hostagg_flow *d, unsigned sides);
-void mc_hostagg_prefetch(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr);
 void mc_hostagg_settle(struct mc_hostagg *h);
 
 /*

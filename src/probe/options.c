@@ -396,7 +396,8 @@ const struct mc_opt mc_probe_opts[] = {
     { "cloud-heartbeat", 0, "SECONDS", "5", "Refresh the probe.<id> heartbeat this often (it expires after "
       "three).", set_cloud_heartbeat, 0, CLOUD },
     { "cloud-max-keys", 0, "N", "1000000", "Hosts whose counters are held while Redis is slow or down; beyond, "
-      "the oldest are dropped and counted (cloud.dropped.*). About 100 bytes each.", set_cloud_max_keys, 0,
+      "the oldest are dropped and counted (cloud.dropped.*). About 100 bytes each, and up to 24 MiB in all for the "
+      "hosts of the current flushes.", set_cloud_max_keys, 0,
       CLOUD },
     { "cloud-events-maxlen", 0, "N", "100000", "Approximate length cap of the events stream.", set_cloud_maxlen,
       0, CLOUD },
