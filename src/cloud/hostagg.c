@@ -174,6 +174,15 @@ uint32_t mc_hostagg_count(const struct mc_hostagg *h)
     return h->n + h->front_n;
 }
 
+/* The earliest first time (0: unknown) and the latest last time of both. */
+static inline void merge_times(uint64_t *first, uint64_t *last, const struct mc_hostagg_val *v)
+{
+    if (v->first_seen && (!*first || v->first_seen < *first))
+        *first = v->first_seen;
+    if (v->last_seen > *last)
+        *last = v->last_seen;
+}
+
 static void add_val(struct mc_hostagg_slot *s, const struct mc_hostagg_val *v)
 {
     s->sent_pkt += v->sent_pkt;
@@ -181,10 +190,7 @@ static void add_val(struct mc_hostagg_slot *s, const struct mc_hostagg_val *v)
     s->sent_bytes += v->sent_bytes;
     s->rcvd_bytes += v->rcvd_bytes;
     s->flows += v->flows;
-    if (v->first_seen && (!s->first_seen || v->first_seen < s->first_seen))
-        s->first_seen = v->first_seen;
-    if (v->last_seen > s->last_seen)
-        s->last_seen = v->last_seen;
+    merge_times(&s->first_seen, &s->last_seen, v);
 }
 
 /* The live entry (index + 1) of (ver, addr) with hash x, or 0. */
@@ -432,10 +438,7 @@ static void front_add(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *a
     s->flows = (uint32_t)flows;
     s->sent_bytes += v->sent_bytes;
     s->rcvd_bytes += v->rcvd_bytes;
-    if (v->first_seen && (!s->first_seen || v->first_seen < s->first_seen))
-        s->first_seen = v->first_seen;
-    if (v->last_seen > s->last_seen)
-        s->last_seen = v->last_seen;
+    merge_times(&s->first_seen, &s->last_seen, v);
 }
 
 /* Where a stream of adds should go: the front, opened if need be, unless it is being popped. */
