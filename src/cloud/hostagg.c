@@ -1,12 +1,17 @@
 /*
  * hostagg.c - bounded per-host delta table (see hostagg.h).
  *
- * Entries are chained by hash through a compact link array that also holds
- * the age order, so a chain walk or an age update never touches an entry.  Popping the oldest (once per key per
- * flush) only marks the entry dead (ver 0, never looked for) and lists it:
- * unlinking it from its chain would cost a cache miss or two per key.  Dead
- * entries are all dropped at once when the table empties (the usual end of
- * a flush); before that, one is unlinked for real only when a new entry
+ * Two parts.  The front takes the stream of adds, two per flow: one 64-byte
+ * line per host, found by linear probing, so an add costs the one line a
+ * prefetch fetched ahead; its hosts are popped where they lie.  The chained
+ * table behind it takes the rest (put-backs, merges, what a full front
+ * moves in) and keeps the age order that eviction needs: entries are
+ * chained by hash through a compact link array that also holds the age
+ * order, so a chain walk or an age update never touches an entry.  Popping
+ * the oldest only marks the entry dead (ver 0, never looked for) and lists
+ * it: unlinking it from its chain would cost a cache miss or two per key.
+ * Dead entries are all dropped at once when the table empties (the usual end
+ * of a flush); before that, one is unlinked for real only when a new entry
  * needs its place.
  */
 #include "cloud/hostagg.h"
@@ -337,6 +342,12 @@ static struct mc_hostagg_front_slot *front_find(struct mc_hostagg *h, uint32_t x
     }
 }
 
+static struct mc_hostagg_val front_val(const struct mc_hostagg_front_slot *s)
+{
+    return (struct mc_hostagg_val){ s->sent_pkt, s->rcvd_pkt, s->sent_bytes, s->rcvd_bytes, s->flows,
+                                    s->first_seen, s->last_seen };
+}
+
 /* Moves every front host into the table, emptying the front (one pass: the scan reads each slot anyway). */
 static void front_drain(struct mc_hostagg *h)
 {
@@ -346,8 +357,7 @@ static void front_drain(struct mc_hostagg *h)
         struct mc_hostagg_front_slot *s = &h->front[i];
         if (!s->ver)
             continue;
-        struct mc_hostagg_val v = { s->sent_pkt, s->rcvd_pkt, s->sent_bytes, s->rcvd_bytes, s->flows,
-                                    s->first_seen, s->last_seen };
+        struct mc_hostagg_val v = front_val(s);
         add_hashed(h, mc_hostagg_hash(h, s->ver, &s->addr), s->ver, &s->addr, &v);
         s->ver = 0;
     }
@@ -368,8 +378,7 @@ static int front_pop(struct mc_hostagg *h, struct mc_hostagg_entry *out)
             continue;
         out->ver = s->ver;
         out->addr = s->addr;
-        out->v = (struct mc_hostagg_val){ s->sent_pkt, s->rcvd_pkt, s->sent_bytes, s->rcvd_bytes, s->flows,
-                                          s->first_seen, s->last_seen };
+        out->v = front_val(s);
         s->ver = 0;
         if (--h->front_n == 0)
             h->front_cursor = 0;
