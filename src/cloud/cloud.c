@@ -305,7 +305,7 @@ static int is_local(const struct mc_cloud *c, uint8_t ver, const struct mc_addr 
  * does with one sprintf per group): lowercase hex without leading zeros, the
  * longest run of two or more zero groups (the first on a tie) as "::", and
  * the last 32 bits dotted for IPv4-mapped and IPv4-compatible addresses.
- * buf holds at least 46 bytes.
+ * buf holds at least 46 bytes; returns the text's length.
  */
 static size_t ipv6_text(const struct mc_addr *a, char *buf)
 {
@@ -1621,8 +1621,9 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
     static const double step = 0.02;
     if (mc_hostagg_count(&c->pending))
         flush_pending(c);
-    if ((mc_hostagg_count(&c->pending) == 0 && c->n_deferred == 0 && !c->heartbeat_due && mc_cloud_conn_inflight(c->conn) == 0) ||
-        wall_ms() >= c->drain_deadline_ms) {
+    int idle = mc_hostagg_count(&c->pending) == 0 && c->n_deferred == 0 && !c->heartbeat_due &&
+               mc_cloud_conn_inflight(c->conn) == 0;
+    if (idle || wall_ms() >= c->drain_deadline_ms) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
