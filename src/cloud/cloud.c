@@ -492,6 +492,15 @@ static uint64_t addr_tag(uint8_t ver, const struct mc_addr *ip)
 
 static uint32_t cache_set(uint64_t tag) { return (uint32_t)(tag >> 32) & (CACHE_SLOTS / CACHE_WAYS - 1); }
 
+/* Ahead of visit_unasked: the client's cache set, nothing else. */
+static void prefetch_unasked(void *ctx, struct mc_flow *f, uint32_t slot)
+{
+    struct mc_cloud *c = ctx;
+    (void)slot;
+    if (!(f->state & MC_FLOW_F_CLOUD))
+        __builtin_prefetch(&c->hot[cache_set(addr_tag(f->key.ip_ver, &f->key.addr[0])) * CACHE_WAYS]);
+}
+
 static uint32_t ds_after(const struct mc_cloud *c, uint64_t ms, uint32_t ttl_ms)
 {
     uint64_t ds = (ms > c->started_ms ? ms - c->started_ms : 0) / 100;
@@ -743,7 +752,7 @@ void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
 {
     if (!c->cfg.lookups)
         return;
-    mc_flow_visit_live(c->flows, visit_unasked, c);
+    mc_flow_visit_live(c->flows, visit_unasked, prefetch_unasked, c);
     uint64_t deadline = wall_ms() + timeout_ms;
     /* the host deltas stay here: the flows' export adds the rest, and each
      * host goes out once, not once now and once at exit */

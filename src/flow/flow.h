@@ -184,8 +184,9 @@ typedef void (*mc_flow_visit_fn)(void *ctx, struct mc_flow *f, uint32_t slot);
 int mc_flow_track_dirty(struct mc_flow_table *t);
 void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx);
 uint32_t mc_flow_slot(const struct mc_flow_table *t, const struct mc_flow *f);
-/* Calls fn for every flow held (dirty or not; the dirty list is left as it is). */
-void mc_flow_visit_live(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx);
+/* Calls fn for every flow held (dirty or not; the dirty list is left as it is),
+ * and ahead (NULL: none) for the flow a few slots on, to prefetch what fn will read. */
+void mc_flow_visit_live(struct mc_flow_table *t, mc_flow_visit_fn fn, mc_flow_visit_fn ahead, void *ctx);
 uint32_t mc_flow_capacity(const struct mc_flow_table *t);
 
 /* Bytes allocated for a table of max_flows flows (records, hash, fragment cache). */

@@ -693,15 +693,15 @@ void mc_flow_dirty_drain(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx
     t->dirty_overflow = 0;
 }
 
-void mc_flow_visit_live(struct mc_flow_table *t, mc_flow_visit_fn fn, void *ctx)
+void mc_flow_visit_live(struct mc_flow_table *t, mc_flow_visit_fn fn, mc_flow_visit_fn ahead, void *ctx)
 {
     mc_flow_drain(t);
     /* in slot order, a stream the CPU fetches ahead by itself: the expiry
      * lists would wait on memory for each flow, and the dirty list may hold
      * many slots freed since */
     for (uint32_t i = 1; i <= t->high_water; i++) {
-        if (t->prefetch_cb && i + 8 <= t->high_water && (t->slots[i + 8].state & MC_FLOW_ST_MASK) != MC_FLOW_ST_FREE)
-            t->prefetch_cb(t->export_ctx, &t->slots[i + 8], i + 8);
+        if (ahead && i + 8 <= t->high_water && (t->slots[i + 8].state & MC_FLOW_ST_MASK) != MC_FLOW_ST_FREE)
+            ahead(ctx, &t->slots[i + 8], i + 8);
         if ((t->slots[i].state & MC_FLOW_ST_MASK) != MC_FLOW_ST_FREE)
             fn(ctx, &t->slots[i], i);
     }

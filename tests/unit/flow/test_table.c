@@ -280,7 +280,7 @@ static void test_visit_live(void **state)
     assert_int_equal(n_out, 1);
     assert_int_equal(mc_flow_active(t), 5);
     n_visited = 0;
-    mc_flow_visit_live(t, visit, t);
+    mc_flow_visit_live(t, visit, NULL, t);
     assert_int_equal(n_visited, 5);
     for (int i = 0; i < n_visited; i++)
         for (int j = i + 1; j < n_visited; j++)
