@@ -742,8 +742,8 @@ void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_
     if (f->state & MC_FLOW_F_CLOUD)
         __builtin_prefetch(&c->sides[slot]);
     /* the front's lines of both hosts: many flows, a table beyond the caches */
-    mc_hostagg_prefetch(&c->batch, f->key.ip_ver, &f->key.addr[0]);
-    mc_hostagg_prefetch(&c->batch, f->key.ip_ver, &f->key.addr[1]);
+    __builtin_prefetch(mc_hostagg_front_line(&c->batch, f->key.ip_ver, &f->key.addr[0]));
+    __builtin_prefetch(mc_hostagg_front_line(&c->batch, f->key.ip_ver, &f->key.addr[1]));
     if (c->cfg.lookups)
         __builtin_prefetch(&c->hot[cache_set(addr_tag(f->key.ip_ver, &f->key.addr[0])) * CACHE_WAYS]);
 }

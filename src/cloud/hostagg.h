@@ -94,11 +94,15 @@ static inline uint32_t mc_hostagg_hash(const struct mc_hostagg *h, uint8_t ver, 
     return (uint32_t)x;
 }
 
-/* Fetches the front line of a host about to be added (see mc_hostagg_add_flow). */
-static inline void mc_hostagg_prefetch(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr)
+/*
+ * The front line a host's add will read first, for the caller to prefetch
+ * (NULL before the first add: a prefetch of it is harmless).  An address,
+ * not a prefetching helper: GCC finds such a helper free of side effects
+ * and drops its calls.
+ */
+static inline const void *mc_hostagg_front_line(const struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr)
 {
-    if (h->front)
-        __builtin_prefetch(&h->front[mc_hostagg_hash(h, ver, addr) & h->front_mask], 1);
+    return h->front ? &h->front[mc_hostagg_hash(h, ver, addr) & h->front_mask] : NULL;
 }
 
 /* Creates a table of at most cap hosts; 0 or -1 (no memory). Free with mc_hostagg_free. */
@@ -114,7 +118,7 @@ int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr
 /*
  * Adds a flow's deltas to its hosts (sides: bit 0 the first, bit 1 the
  * second), made for a stream of flows: they go to the front (see struct
- * mc_hostagg_front_slot), whose line for a host mc_hostagg_prefetch fetches
+ * mc_hostagg_front_slot), whose line for a host (mc_hostagg_front_line) a caller fetches
  * ahead.  mc_hostagg_settle moves the front into the table, host by host
  * (in the front's order, not the adds'); every other function settles
  * first, and so does a full front.  Read n or the entries directly only
