@@ -518,20 +518,32 @@ void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
     src->dropped_keys = src->dropped_pkts = src->dropped_bytes = 0;
 }
 
+/* Swaps the tables, fronts and all; the drop counts end up in dst. */
+static void swap_into(struct mc_hostagg *dst, struct mc_hostagg *src)
+{
+    struct mc_hostagg t = *dst;
+    *dst = *src;
+    *src = t;
+    dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
+    dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
+    dst->dropped_bytes += src->dropped_bytes, src->dropped_bytes = 0;
+}
+
 void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
 {
-    if (mc_hostagg_count(dst) == 0 && dst->cap == src->cap) {
-        /* a swap, fronts and all: the hosts in src's front are popped where they lie */
-        struct mc_hostagg t = *dst;
-        *dst = *src;
-        *src = t;
-        /* drop counts stay with the table that had them */
-        dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
-        dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
-        dst->dropped_bytes += src->dropped_bytes, src->dropped_bytes = 0;
-        return; /* src is the old, empty dst: nothing to clear */
+    if (dst->cap != src->cap) {
+        mc_hostagg_merge(dst, src);
+    } else if (mc_hostagg_count(dst) == 0) {
+        swap_into(dst, src); /* the usual case: src's hosts are popped where they lie */
+    } else if (src->front && !src->front_cursor && dst->front_cursor) {
+        /* dst is being popped (a flush was still writing when more came):
+         * what is left of it goes into src's front, a line per host, not
+         * src's hosts into dst's chained table, four lines each */
+        mc_hostagg_merge(src, dst);
+        swap_into(dst, src);
+    } else {
+        mc_hostagg_merge(dst, src);
     }
-    mc_hostagg_merge(dst, src);
 }
 
 void mc_hostagg_clear(struct mc_hostagg *h)

@@ -240,6 +240,44 @@ static void test_pop_front(void **state)
     mc_hostagg_free(&h);
 }
 
+/* A move into a table whose front is being popped: what is left of it and all of src end up in dst, once. */
+static void test_move_into_popping(void **state)
+{
+    (void)state;
+    struct mc_hostagg dst, src;
+    assert_int_equal(mc_hostagg_init(&dst, 1000), 0);
+    assert_int_equal(mc_hostagg_init(&src, 1000), 0);
+    struct mc_addr peer = ip(0);
+    struct mc_hostagg_flow d = { .pkts = { 1, 0 } };
+    for (int i = 1; i <= 100; i++) {
+        struct mc_addr a = host(i);
+        mc_hostagg_add_flow(&dst, 4, &a, &peer, &d, 1);
+        struct mc_addr b = host(i + 100);
+        if (i > 50) { /* src: hosts 51..100 and 151..200 */
+            mc_hostagg_add_flow(&src, 4, &a, &peer, &d, 1);
+            mc_hostagg_add_flow(&src, 4, &b, &peer, &d, 1);
+        }
+    }
+    uint64_t seen[256] = { 0 };
+    struct mc_hostagg_entry e;
+    for (int k = 0; k < 30; k++) { /* dst's flush has begun */
+        assert_int_equal(mc_hostagg_pop_oldest(&dst, &e), 1);
+        seen[e.addr.b[3]] += e.v.sent_pkt;
+    }
+    src.dropped_keys = 3;
+    mc_hostagg_move(&dst, &src);
+    assert_int_equal(mc_hostagg_count(&src), 0);
+    assert_int_equal(dst.n, 0); /* all in a front: none went through the chained table */
+    assert_int_equal(dst.dropped_keys, 3);
+    assert_int_equal(src.dropped_keys, 0);
+    while (mc_hostagg_pop_oldest(&dst, &e))
+        seen[e.addr.b[3]] += e.v.sent_pkt;
+    for (int i = 1; i <= 200; i++)
+        assert_int_equal(seen[i], i <= 50 ? 1 : i <= 100 ? 2 : i <= 150 ? 0 : 1);
+    mc_hostagg_free(&dst);
+    mc_hostagg_free(&src);
+}
+
 /* A front holding more hosts than the table's bound: the table drops the oldest and counts them. */
 static void test_add_flow_bounded(void **state)
 {
@@ -375,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_add_flow_beyond_32_bits),
         cmocka_unit_test(test_add_flow_bounded),
         cmocka_unit_test(test_pop_front),
+        cmocka_unit_test(test_move_into_popping),
         cmocka_unit_test(test_popped_places_are_reused),
         cmocka_unit_test(test_add_merges_same_host),
         cmocka_unit_test(test_full_table_drops_oldest),
