@@ -408,9 +408,12 @@ static int front_grow(struct mc_hostagg *h)
 
 static void front_open(struct mc_hostagg *h)
 {
-    h->front = front_alloc(FRONT_MIN_SLOTS);
+    uint32_t slots = FRONT_MIN_SLOTS;
+    while (slots > 64 && slots / 4 >= h->cap) /* a small bound needs no more than twice its hosts */
+        slots /= 2;
+    h->front = front_alloc(slots);
     if (h->front)
-        front_size(h, FRONT_MIN_SLOTS);
+        front_size(h, slots);
 }
 
 /* Adds v to the host's front slot (h has a front, not being popped). */
