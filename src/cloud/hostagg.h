@@ -118,11 +118,11 @@ int mc_hostagg_get(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *addr
 /*
  * Adds a flow's deltas to its hosts (sides: bit 0 the first, bit 1 the
  * second), made for a stream of flows: they go to the front (see struct
- * mc_hostagg_front_slot), whose line for a host (mc_hostagg_front_line) a caller fetches
- * ahead.  mc_hostagg_settle moves the front into the table, host by host
- * (in the front's order, not the adds'); every other function settles
- * first, and so does a full front.  Read n or the entries directly only
- * after mc_hostagg_settle.
+ * mc_hostagg_front_slot), whose line for a host a caller fetches ahead
+ * (mc_hostagg_front_line).  mc_hostagg_settle moves the front into the
+ * table, host by host (in the front's order, not the adds'); functions that
+ * look hosts up settle first, and so does a full front.  Read n or the
+ * entries directly only after mc_hostagg_settle.
  */
 void mc_hostagg_add_flow(struct mc_hostagg *h, uint8_t ver, const struct mc_addr *first,
                          const struct mc_addr *second, const struct mc_hostagg_flow *d, unsigned sides);
@@ -136,7 +136,11 @@ void mc_hostagg_settle(struct mc_hostagg *h);
  */
 void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *e);
 
-/* Moves src's entries into dst (src is emptied): a swap of the tables when dst is empty (the usual case), else a merge. */
+/*
+ * Moves src's entries into dst (src is emptied): a swap of the tables when
+ * dst is empty (the usual case); when dst is being popped, what is left of
+ * it goes into src's front and the tables swap; else a merge.
+ */
 void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src);
 
 /* Merges every entry of src into dst (src is emptied). */
