@@ -502,6 +502,15 @@ void mc_hostagg_unpop(struct mc_hostagg *h, const struct mc_hostagg_entry *in)
     slot_fill(h, i1, in->ver, &in->addr, &in->v, 1);
 }
 
+/* src's drop counts move to dst. */
+static void take_drops(struct mc_hostagg *dst, struct mc_hostagg *src)
+{
+    dst->dropped_keys += src->dropped_keys;
+    dst->dropped_pkts += src->dropped_pkts;
+    dst->dropped_bytes += src->dropped_bytes;
+    src->dropped_keys = src->dropped_pkts = src->dropped_bytes = 0;
+}
+
 void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
 {
     /* src's hosts are popped where they lie (table, then front) and added
@@ -515,10 +524,7 @@ void mc_hostagg_merge(struct mc_hostagg *dst, struct mc_hostagg *src)
         else /* a host also left in dst's front goes out twice: both deltas count */
             add_hashed(dst, mc_hostagg_hash(dst, e.ver, &e.addr), e.ver, &e.addr, &e.v);
     }
-    dst->dropped_keys += src->dropped_keys;
-    dst->dropped_pkts += src->dropped_pkts;
-    dst->dropped_bytes += src->dropped_bytes;
-    src->dropped_keys = src->dropped_pkts = src->dropped_bytes = 0;
+    take_drops(dst, src);
 }
 
 /* Swaps the tables, fronts and all; the drop counts end up in dst. */
@@ -527,9 +533,7 @@ static void swap_into(struct mc_hostagg *dst, struct mc_hostagg *src)
     struct mc_hostagg t = *dst;
     *dst = *src;
     *src = t;
-    dst->dropped_keys += src->dropped_keys, src->dropped_keys = 0;
-    dst->dropped_pkts += src->dropped_pkts, src->dropped_pkts = 0;
-    dst->dropped_bytes += src->dropped_bytes, src->dropped_bytes = 0;
+    take_drops(dst, src);
 }
 
 void mc_hostagg_move(struct mc_hostagg *dst, struct mc_hostagg *src)
@@ -555,8 +559,6 @@ void mc_hostagg_clear(struct mc_hostagg *h)
         memset(h->front, 0, ((size_t)h->front_mask + 1) * sizeof(*h->front));
     h->front_n = 0;
     h->front_cursor = 0;
-    memset(h->buckets, 0, (size_t)h->nb * sizeof(*h->buckets));
-    h->n = h->used = h->dead = h->dead_head = 0;
-    h->free_head = 0;
-    h->oldest = h->newest = 0;
+    h->n = 0;
+    reset_if_empty(h); /* nothing was handed out (used 0): the buckets are clear already */
 }
