@@ -208,6 +208,8 @@ struct mc_cloud {
     struct asks todo;              /* lookups being sent (reused) */
     struct asks deferred_asks;     /* lookups waiting for their nodes */
     int heartbeat_due;
+    char events_key[160], host_channel[160]; /* <prefix>events and <prefix>events.host.new, made once */
+    size_t events_key_len, host_channel_len;
     int flushing;                  /* in flush_hosts: replies do not start another */
     uint32_t host_inflight[MC_CLOUD_MAX_NODES]; /* script calls awaiting a reply (cluster: [0]) */
     struct host_batch *free_batches;
@@ -542,6 +544,18 @@ static uint32_t cache_put(struct mc_cloud *c, uint64_t tag, int found, uint32_t 
     return (uint32_t)i;
 }
 
+/* Caches user as the address's, until expires_ds; returns its cold record for the attributes (cleared). */
+static struct cache_cold *cache_user(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip, const char *user,
+                                     uint32_t expires_ds)
+{
+    struct cache_cold *k = &c->cold[cache_put(c, addr_tag(ver, ip), 1, expires_ds)];
+    memset(k, 0, sizeof(*k));
+    k->ver = ver;
+    k->ip = *ip;
+    snprintf(k->user, sizeof(k->user), "%s", user);
+    return k;
+}
+
 static void cache_forget(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
     int i = cache_find(c, addr_tag(ver, ip));
@@ -649,11 +663,7 @@ static void apply_results(struct mc_cloud *c, struct result *r, const struct ask
     }
     while (r) {
         struct result *next = r->next;
-        struct cache_cold *k = &c->cold[cache_put(c, addr_tag(r->ver, &r->ip), 1, pos)];
-        memset(k, 0, sizeof(*k));
-        k->ver = r->ver;
-        k->ip = r->ip;
-        snprintf(k->user, sizeof(k->user), "%s", r->user);
+        struct cache_cold *k = cache_user(c, r->ver, &r->ip, r->user, pos);
         memcpy(k->imsi, r->imsi, sizeof(k->imsi));
         memcpy(k->msisdn, r->msisdn, sizeof(k->msisdn));
         free(r);
@@ -812,10 +822,7 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
     o->n_attrs = n_attrs;
     queue_op(c, o);
     /* what this probe learned, it knows at once */
-    struct cache_cold *k = &c->cold[cache_put(c, addr_tag(ver, ip), 1, ds_after(c, wall_ms(), c->cfg.user_cache_ms))];
-    memset(k, 0, sizeof(*k));
-    k->ver = ver, k->ip = *ip;
-    snprintf(k->user, sizeof(k->user), "%s", id);
+    struct cache_cold *k = cache_user(c, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
     for (int i = 0; i < n_attrs; i++) {
         if (strcmp(attrs[2 * i], "imsi") == 0)
             snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
@@ -902,10 +909,16 @@ static void batch_done(struct mc_cloud *c, struct host_batch *b)
         flush_hosts(c);
 }
 
-static void requeue_batch(struct mc_cloud *c, struct host_batch *b)
+/* The batch's deltas back into the pending table, merged with newer ones. */
+static void batch_to_pending(struct mc_cloud *c, const struct host_batch *b)
 {
     for (int i = 0; i < b->n; i++)
         mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
+}
+
+static void requeue_batch(struct mc_cloud *c, struct host_batch *b)
+{
+    batch_to_pending(c, b);
     MC_CTR_ADD(cloud, requeued, (uint64_t)b->n);
     batch_done(c, b);
 }
@@ -947,10 +960,8 @@ static void on_batch_reply(void *privdata, redisReply *r)
 struct batch_args {
     const char *argv[13 + BATCH_KEYS];
     size_t argvlen[13 + BATCH_KEYS];
-    char events_key[160];
     char nums[8][24];
     char values[BATCH_KEYS * HOST_VALUES_LEN];
-    char channel[160];
     char lookup_keys[LOOKUP_BATCH][200];
     char resp[sizeof(HOST_SCRIPT) + 64 + BATCH_KEYS * (200 + HOST_VALUES_LEN) + 2048]; /* the encoded call */
 };
@@ -963,6 +974,15 @@ static char *resp_bulk(char *p, const char *s, size_t l)
     *p++ = '\r', *p++ = '\n';
     memcpy(p, s, l);
     p += l;
+    *p++ = '\r', *p++ = '\n';
+    return p;
+}
+
+/* RESP array header of n elements at p; returns the end. */
+static char *resp_array(char *p, uint64_t n)
+{
+    *p++ = '*';
+    p += mc_u64_text(n, p);
     *p++ = '\r', *p++ = '\n';
     return p;
 }
@@ -1000,84 +1020,62 @@ static size_t pack_values(struct batch_args *a, const struct host_batch *b)
 static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
 {
     struct batch_args *a = c->args;
-    char *p = a->resp;
-    *p++ = '*';
-    p += mc_u64_text((uint64_t)(3 + b->n + b->with_events + 9), p);
-    *p++ = '\r', *p++ = '\n';
+    char *p = resp_array(a->resp, (uint64_t)(3 + b->n + b->with_events + 9));
     p = eval ? resp_bulk(p, "EVAL", 4) : resp_bulk(p, "EVALSHA", 7);
     p = eval ? resp_bulk(p, HOST_SCRIPT, sizeof(HOST_SCRIPT) - 1) : resp_bulk(p, c->sha, 40);
     p = resp_num(p, (uint64_t)(b->n + b->with_events));
     for (int i = 0; i < b->n; i++)
         p = resp_bulk(p, b->text + b->off[i], b->off[i + 1] - b->off[i]);
-    if (b->with_events) {
-        snprintf(a->events_key, sizeof(a->events_key), "%sevents", c->cfg.prefix);
-        p = resp_bulk(p, a->events_key, strlen(a->events_key));
-    }
-    snprintf(a->channel, sizeof(a->channel), "%sevents.host.new", c->cfg.prefix);
+    if (b->with_events)
+        p = resp_bulk(p, c->events_key, c->events_key_len);
     p = resp_num(p, c->cfg.ttl_ms);
     p = resp_num(p, (uint64_t)b->n);
     p = resp_num(p, (uint64_t)b->with_events);
     p = resp_num(p, c->cfg.stream_maxlen);
     p = resp_bulk(p, c->cfg.probe_id, strlen(c->cfg.probe_id));
-    p = resp_bulk(p, a->channel, strlen(a->channel));
+    p = resp_bulk(p, c->host_channel, c->host_channel_len);
     p = resp_num(p, wall_ms());
-    p = resp_num(p, strlen(c->cfg.prefix));
+    p = resp_num(p, c->prefix_len);
     p = resp_bulk(p, a->values, pack_values(a, b));
     return mc_cloud_conn_command_resp(c->conn, b->node, a->resp, (size_t)(p - a->resp), on_batch_reply, b);
 }
 
-static void send_batch(struct mc_cloud *c, struct host_batch *b)
+/* A cluster: one key per call, routed by it (its slot never holds the events stream: no with_events). */
+static int send_batch_argv(struct mc_cloud *c, struct host_batch *b, int eval)
 {
     struct batch_args *a = c->args;
     int argc = 0, nn = 0;
-    if (b->node >= 0) {
-        int eval = b->with_eval || !c->sha[0];
-        b->with_eval = eval;
-        if (send_batch_resp(c, b, eval) != 0) {
-            for (int i = 0; i < b->n; i++)
-                mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
-            batch_put(c, b);
-            return;
-        }
-        (*window_of(c, b))++;
-        MC_CTR_INC(cloud, commands);
-        MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
-        return;
-    }
 #define PUT(s, l) (a->argv[argc] = (s), a->argvlen[argc] = (l), argc++)
 #define PUTS(s) PUT((s), strlen(s))
 #define PUTN(v) (a->argvlen[argc] = mc_u64_text((v), a->nums[nn]), a->argv[argc++] = a->nums[nn++])
-    int eval = b->with_eval || !c->sha[0];
-    b->with_eval = eval;
     PUTS(eval ? "EVAL" : "EVALSHA");
     PUTS(eval ? HOST_SCRIPT : c->sha);
-    PUTN((uint64_t)(b->n + b->with_events));
+    PUTN((uint64_t)b->n);
     for (int i = 0; i < b->n; i++)
         PUT(b->text + b->off[i], b->off[i + 1] - b->off[i]);
-    if (b->with_events) {
-        snprintf(a->events_key, sizeof(a->events_key), "%sevents", c->cfg.prefix);
-        PUTS(a->events_key);
-    }
-    snprintf(a->channel, sizeof(a->channel), "%sevents.host.new", c->cfg.prefix);
     PUTN(c->cfg.ttl_ms);
     PUTN((uint64_t)b->n);
-    PUTN((uint64_t)b->with_events);
+    PUTN((uint64_t)0);
     PUTN(c->cfg.stream_maxlen);
     PUTS(c->cfg.probe_id);
-    PUTS(a->channel);
+    PUT(c->host_channel, c->host_channel_len);
     PUTN(wall_ms());
-    PUTN(strlen(c->cfg.prefix));
+    PUTN(c->prefix_len);
     PUT(a->values, pack_values(a, b));
 #undef PUT
 #undef PUTS
 #undef PUTN
-    int rc = b->node >= 0 ? mc_cloud_conn_command_node(c->conn, b->node, argc, a->argv, a->argvlen, on_batch_reply, b)
-                          : mc_cloud_conn_command(c->conn, b->text, b->off[1], argc, a->argv, a->argvlen,
-                                                  on_batch_reply, b);
+    return mc_cloud_conn_command(c->conn, b->text, b->off[1], argc, a->argv, a->argvlen, on_batch_reply, b);
+}
+
+static void send_batch(struct mc_cloud *c, struct host_batch *b)
+{
+    int eval = b->with_eval || !c->sha[0];
+    b->with_eval = eval;
+    int rc = b->node >= 0 ? send_batch_resp(c, b, eval) : send_batch_argv(c, b, eval);
     if (rc != 0) {
         /* the node is down or busy: the deltas wait for the next flush */
-        for (int i = 0; i < b->n; i++)
-            mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
+        batch_to_pending(c, b);
         batch_put(c, b);
         return;
     }
@@ -1132,13 +1130,12 @@ static void publish_event(struct mc_cloud *c, const char *name, const char *json
 /* Sends an event operation now that both its nodes are ready. */
 static void send_event(struct mc_cloud *c, const char *name, const char *json)
 {
-    char channel[160], stream[160], maxlen[24];
+    char channel[160], maxlen[24];
     snprintf(channel, sizeof(channel), "%sevents.%s", c->cfg.prefix, name);
-    snprintf(stream, sizeof(stream), "%sevents", c->cfg.prefix);
     snprintf(maxlen, sizeof(maxlen), "%u", c->cfg.stream_maxlen);
     const char *pub[] = { "PUBLISH", channel, json };
     send_simple(c, 1, 3, pub);
-    const char *xadd[] = { "XADD", stream, "MAXLEN", "~", maxlen, "*", "type", name, "data", json };
+    const char *xadd[] = { "XADD", c->events_key, "MAXLEN", "~", maxlen, "*", "type", name, "data", json };
     send_simple(c, 1, 10, xadd);
     MC_CTR_INC(cloud, events);
 }
@@ -1321,10 +1318,7 @@ static void send_lookups(struct mc_cloud *c, struct lookup_batch *lb)
         rc = mc_cloud_conn_command(c->conn, keys[0], len[1], 2, argv, len, on_lookup_reply, lb);
     } else {
         /* straight into RESP, as the host batches go */
-        char *p = c->args->resp;
-        *p++ = '*';
-        p += mc_u64_text((uint64_t)(1 + lb->n), p);
-        *p++ = '\r', *p++ = '\n';
+        char *p = resp_array(c->args->resp, (uint64_t)(1 + lb->n));
         for (int i = 0; i <= lb->n; i++)
             p = resp_bulk(p, argv[i], len[i]);
         rc = mc_cloud_conn_command_resp(c->conn, lb->node, c->args->resp, (size_t)(p - c->args->resp),
@@ -1531,9 +1525,7 @@ static void flush_hosts(struct mc_cloud *c)
     struct mc_hostagg_entry e;
     /* standalone: one open batch per node; cluster: keys of one call must share a slot, so one key each */
     int cluster = mc_cloud_conn_is_cluster(c->conn);
-    char ekey[160];
-    snprintf(ekey, sizeof(ekey), "%sevents", c->cfg.prefix);
-    int events_node = cluster ? -1 : mc_cloud_conn_node_of(c->conn, ekey, strlen(ekey));
+    int events_node = cluster ? -1 : mc_cloud_conn_node_of(c->conn, c->events_key, c->events_key_len);
     struct host_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
     c->flushing = 1;
     while (budget-- > 0 && n_skipped < MAX_SKIPPED && any_host_node_open(c, cluster) &&
@@ -1686,6 +1678,10 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     if (!c->cfg.prefix)
         c->cfg.prefix = "";
     c->prefix_len = strlen(c->cfg.prefix);
+    snprintf(c->events_key, sizeof(c->events_key), "%sevents", c->cfg.prefix);
+    snprintf(c->host_channel, sizeof(c->host_channel), "%sevents.host.new", c->cfg.prefix);
+    c->events_key_len = strlen(c->events_key);
+    c->host_channel_len = strlen(c->host_channel);
     if (!c->cfg.probe_id)
         c->cfg.probe_id = "mcprobe";
     c->ops_tail = &c->ops;
@@ -1783,9 +1779,10 @@ void mc_cloud_stop(struct mc_cloud *c)
     MC_CTR_ADD(cloud, dropped_keys, c->pending.dropped_keys + c->batch.dropped_keys);
     MC_CTR_ADD(cloud, dropped_pkts, c->pending.dropped_pkts + c->batch.dropped_pkts);
     MC_CTR_ADD(cloud, dropped_bytes, c->pending.dropped_bytes + c->batch.dropped_bytes);
-    MC_CTR_ADD(cloud, undrained_at_exit, mc_hostagg_count(&c->pending));
-    if (mc_hostagg_count(&c->pending))
-        mc_warn("cloud: %u host updates could not be written before exit", mc_hostagg_count(&c->pending));
+    uint32_t undrained = mc_hostagg_count(&c->pending);
+    MC_CTR_ADD(cloud, undrained_at_exit, undrained);
+    if (undrained)
+        mc_warn("cloud: %u host updates could not be written before exit", undrained);
     mc_cloud_conn_free(c->conn);
     ev_loop_destroy(c->loop);
     apply_results(c, c->box_results, &c->box_no_user);
