@@ -7,6 +7,7 @@ extern const struct mc_ctr_group mc_capture_ctr_group;
 extern const struct mc_ctr_group mc_decode_ctr_group;
 extern const struct mc_ctr_group mc_flow_ctr_group;
 extern const struct mc_ctr_group mc_export_ctr_group;
+extern const struct mc_ctr_group mc_l7_ctr_group;
 extern const struct mc_ctr_group mc_cloud_conn_ctr_group;
 extern const struct mc_ctr_group mc_cloud_ctr_group;
 
@@ -14,6 +15,7 @@ const struct mc_ctr_group *const mc_ctr_groups[] = {
     &mc_capture_ctr_group,
     &mc_decode_ctr_group,
     &mc_flow_ctr_group,
+    &mc_l7_ctr_group,
     &mc_export_ctr_group,
     &mc_cloud_conn_ctr_group,
     &mc_cloud_ctr_group,

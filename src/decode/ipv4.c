@@ -59,6 +59,7 @@ static void commit(struct mc_pkt *pkt, uint8_t proto, uint8_t tos, uint8_t ttl, 
 int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
 {
     DCTR(ipv4_packets);
+    const uint8_t *hdr = mc_cur_ptr(c);
     size_t avail = mc_cur_left(c); /* captured octets from the header on */
     uint8_t ver_ihl = mc_cur_u8(c);
     uint8_t tos = mc_cur_u8(c);
@@ -114,6 +115,8 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
 
     /* the header is valid: commit it */
     commit(pkt, proto, tos, ttl, &src, &dst, ip_len);
+    pkt->l3 = hdr;
+    pkt->l3_len = ip_len < avail ? ip_len : avail;
 
     unsigned offset = frag & IPV4_OFFSET_MASK;
     if (offset != 0 || (frag & IPV4_FLAG_MF) != 0) {

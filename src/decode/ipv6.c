@@ -55,6 +55,7 @@ enum {
 int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
 {
     DCTR(ipv6_packets);
+    const uint8_t *hdr = mc_cur_ptr(c);
     size_t hdr_avail = mc_cur_left(c); /* captured octets from the header on */
     uint32_t vtf = mc_cur_be32(c);
     uint16_t plen = mc_cur_be16(c);
@@ -101,6 +102,8 @@ int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
     pkt->src = src;
     pkt->dst = dst;
     pkt->ip_len = ip_len;
+    pkt->l3 = hdr;
+    pkt->l3_len = ip_len < hdr_avail ? ip_len : hdr_avail;
 
     /* extension headers: each step re-checks the length, the walk is capped */
     for (unsigned n = 0;; n++) {

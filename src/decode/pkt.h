@@ -63,6 +63,7 @@ struct mc_pkt {
     uint8_t tcp_flags;        /* TCP flags byte (FIN..CWR) */
     uint8_t icmp_type, icmp_code;
     uint8_t has_l4;           /* the transport header was read */
+    uint32_t tcp_seq, tcp_ack; /* TCP sequence and acknowledgment numbers (has_l4, proto 6) */
 
     /*
      * IP fragmentation: the outermost fragmented IP header seen, if any.  A
@@ -89,6 +90,10 @@ struct mc_pkt {
 
     /* encapsulation depth so far (every layer counts); capped by MC_DECODE_MAX_DEPTH */
     uint8_t depth;
+
+    /* innermost IP header and what was captured of its datagram (borrowed like payload; nDPI reads it) */
+    const uint8_t *l3;
+    size_t l3_len;
 
     /* transport payload of the innermost header (borrowed until the callback returns) */
     const uint8_t *payload;

@@ -28,7 +28,7 @@
 #define TCP_MIN_HDR 20
 
 /*
- * Decodes a TCP header: sets sport, dport, tcp_flags, has_l4 and the payload
+ * Decodes a TCP header: sets sport, dport, tcp_flags, tcp_seq, tcp_ack, has_l4 and the payload
  * after the options.  Returns MC_LAYER_DONE, or MC_DECODE_ERR with
  * decode.tcp.too_short / bad_offset (has_l4 stays 0).  Options cut by the
  * capture count decode.tcp.options_truncated and leave an empty payload.
@@ -38,7 +38,8 @@ int mc_decode_tcp(struct mc_pkt *pkt, struct mc_cur *c)
     DCTR(tcp_packets);
     uint16_t sport = mc_cur_be16(c);
     uint16_t dport = mc_cur_be16(c);
-    mc_cur_skip(c, 8); /* sequence and acknowledgment numbers */
+    uint32_t seq = mc_cur_be32(c);
+    uint32_t ack = mc_cur_be32(c);
     uint8_t doff = mc_cur_u8(c);
     uint8_t flags = mc_cur_u8(c);
     mc_cur_skip(c, 6); /* window, checksum, urgent pointer */
@@ -54,6 +55,8 @@ int mc_decode_tcp(struct mc_pkt *pkt, struct mc_cur *c)
     pkt->sport = sport;
     pkt->dport = dport;
     pkt->tcp_flags = flags;
+    pkt->tcp_seq = seq;
+    pkt->tcp_ack = ack;
     pkt->has_l4 = 1;
     mc_cur_skip(c, hlen - TCP_MIN_HDR);
     if (!mc_cur_ok(c)) {

@@ -35,7 +35,7 @@ static size_t max_record_len(const struct mc_template *t)
 {
     size_t n = 0;
     for (size_t i = 0; i < t->n; i++)
-        n += t->f[i].len == MC_IE_VARLEN ? 3 + sizeof(((struct mc_flow_ext *)0)->user) : t->f[i].len;
+        n += t->f[i].len == MC_IE_VARLEN ? 3 + mc_ie_max_len(t->f[i].ie) : t->f[i].len;
     return n;
 }
 
@@ -94,6 +94,9 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
             (!cfg->template_spec && cfg->with_user &&
              (mc_export_template_add(&spec, "userName") != 0 || mc_export_template_add(&spec, "mobileIMSI") != 0 ||
               mc_export_template_add(&spec, "mobileMSISDN") != 0)) ||
+            (!cfg->template_spec && cfg->with_app &&
+             (mc_export_template_add(&spec, "applicationId") != 0 ||
+              mc_export_template_add(&spec, "applicationName") != 0)) ||
             mc_export_template_build(&spec, cfg->version, e->biflow, 4, &e->tmpl[0], err, errlen) != 0 ||
             mc_export_template_build(&spec, cfg->version, e->biflow, 6, &e->tmpl[1], err, errlen) != 0)
             goto fail;
@@ -272,8 +275,8 @@ void mc_exporter_free(struct mc_exporter *e)
 void mc_exporter_list_fields(FILE *out)
 {
     fprintf(out, "%-30s %-12s %-6s %s\n", "# name", "id", "length", "description");
-    for (size_t i = 0; i < mc_export_n_ies; i++) {
-        const struct mc_ie *ie = &mc_export_ies[i];
+    for (size_t i = 0, n = mc_export_n_all(); i < n; i++) {
+        const struct mc_ie *ie = mc_export_ie_at(i);
         char id[24], len[8];
         if (ie->pen)
             snprintf(id, sizeof(id), "%u/%u", ie->pen, ie->id);

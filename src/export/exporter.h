@@ -34,6 +34,7 @@ struct mc_export_config {
     uint32_t ingress_if, egress_if; /* ingressInterface / egressInterface values */
     uint32_t pace_pps;            /* 0: send at once; else at most this many export packets per second */
     int with_user;                /* default template also carries userName (the cloud knows users) */
+    int with_app;                 /* default template also carries applicationId/Name (nDPI is on) */
 };
 
 void mc_export_config_defaults(struct mc_export_config *cfg);

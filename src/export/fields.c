@@ -17,6 +17,7 @@
  * templates, and read as zero when the outer header has the other version.
  */
 #include "export/fields.h"
+#include "l7/l7.h"
 
 #include <string.h>
 
@@ -256,74 +257,74 @@ static void get_tun_dst6(const struct mc_ie_env *env, struct mc_ie_val *v) { v->
 #define R (MC_IE_F_REVERSE | MC_IE_F_NOV9)
 
 const struct mc_ie mc_export_ies[] = {
-    { "octetDeltaCount", 1, 0, 8, 8, U, 0, NULL, get_octets, "IP octets, this direction" },
-    { "packetDeltaCount", 2, 0, 8, 8, U, 0, NULL, get_pkts, "packets, this direction" },
-    { "protocolIdentifier", 4, 0, 1, 1, U, 0, NULL, get_proto, "IP protocol" },
-    { "ipClassOfService", 5, 0, 1, 1, U, 0, NULL, get_tos, "ToS / traffic class of the first packet" },
-    { "tcpControlBits", 6, 0, 2, 1, U, 0, NULL, get_tcp_flags, "OR of TCP flags (1 byte in v9)" },
-    { "sourceTransportPort", 7, 0, 2, 2, U, 0, NULL, get_src_port, "source port" },
+    { "octetDeltaCount", 1, 0, 8, 8, U, 0, NULL, get_octets, "IP octets, this direction", 0 },
+    { "packetDeltaCount", 2, 0, 8, 8, U, 0, NULL, get_pkts, "packets, this direction", 0 },
+    { "protocolIdentifier", 4, 0, 1, 1, U, 0, NULL, get_proto, "IP protocol", 0 },
+    { "ipClassOfService", 5, 0, 1, 1, U, 0, NULL, get_tos, "ToS / traffic class of the first packet", 0 },
+    { "tcpControlBits", 6, 0, 2, 1, U, 0, NULL, get_tcp_flags, "OR of TCP flags (1 byte in v9)", 0 },
+    { "sourceTransportPort", 7, 0, 2, 2, U, 0, NULL, get_src_port, "source port", 0 },
     { "sourceIPv4Address", 8, 0, 4, 4, MC_IE_T_IPV4, MC_IE_F_V4, "sourceIPv6Address", get_src_addr,
-      "source address (IPv4 template)" },
-    { "sourceIPv4PrefixLength", 9, 0, 1, 1, U, 0, NULL, get_zero, "always 0 (v5 src_mask)" },
-    { "ingressInterface", 10, 0, 4, 4, U, 0, NULL, get_ingress, "configured input interface" },
-    { "destinationTransportPort", 11, 0, 2, 2, U, 0, NULL, get_dst_port, "destination port" },
+      "source address (IPv4 template)", 0 },
+    { "sourceIPv4PrefixLength", 9, 0, 1, 1, U, 0, NULL, get_zero, "always 0 (v5 src_mask)", 0 },
+    { "ingressInterface", 10, 0, 4, 4, U, 0, NULL, get_ingress, "configured input interface", 0 },
+    { "destinationTransportPort", 11, 0, 2, 2, U, 0, NULL, get_dst_port, "destination port", 0 },
     { "destinationIPv4Address", 12, 0, 4, 4, MC_IE_T_IPV4, MC_IE_F_V4, "destinationIPv6Address",
-      get_dst_addr, "destination address (IPv4 template)" },
-    { "destinationIPv4PrefixLength", 13, 0, 1, 1, U, 0, NULL, get_zero, "always 0 (v5 dst_mask)" },
-    { "egressInterface", 14, 0, 4, 4, U, 0, NULL, get_egress, "configured output interface" },
+      get_dst_addr, "destination address (IPv4 template)", 0 },
+    { "destinationIPv4PrefixLength", 13, 0, 1, 1, U, 0, NULL, get_zero, "always 0 (v5 dst_mask)", 0 },
+    { "egressInterface", 14, 0, 4, 4, U, 0, NULL, get_egress, "configured output interface", 0 },
     { "ipNextHopIPv4Address", 15, 0, 4, 4, MC_IE_T_IPV4, 0, NULL, get_zero_addr,
-      "always 0.0.0.0 (v5 nexthop)" },
-    { "bgpSourceAsNumber", 16, 0, 4, 4, U, 0, NULL, get_zero, "always 0 (v5 src_as)" },
-    { "bgpDestinationAsNumber", 17, 0, 4, 4, U, 0, NULL, get_zero, "always 0 (v5 dst_as)" },
+      "always 0.0.0.0 (v5 nexthop)", 0 },
+    { "bgpSourceAsNumber", 16, 0, 4, 4, U, 0, NULL, get_zero, "always 0 (v5 src_as)", 0 },
+    { "bgpDestinationAsNumber", 17, 0, 4, 4, U, 0, NULL, get_zero, "always 0 (v5 dst_as)", 0 },
     { "flowEndSysUpTime", 21, 0, 4, 4, MC_IE_T_UPTIME, MC_IE_F_V9ONLY, "flowEndMilliseconds",
-      get_end_uptime, "v9 LAST_SWITCHED: ms since exporter boot" },
+      get_end_uptime, "v9 LAST_SWITCHED: ms since exporter boot", 0 },
     { "flowStartSysUpTime", 22, 0, 4, 4, MC_IE_T_UPTIME, MC_IE_F_V9ONLY, "flowStartMilliseconds",
-      get_start_uptime, "v9 FIRST_SWITCHED: ms since exporter boot" },
+      get_start_uptime, "v9 FIRST_SWITCHED: ms since exporter boot", 0 },
     { "sourceIPv6Address", 27, 0, 16, 16, MC_IE_T_IPV6, MC_IE_F_V6, "sourceIPv4Address", get_src_addr,
-      "source address (IPv6 template)" },
+      "source address (IPv6 template)", 0 },
     { "destinationIPv6Address", 28, 0, 16, 16, MC_IE_T_IPV6, MC_IE_F_V6, "destinationIPv4Address",
-      get_dst_addr, "destination address (IPv6 template)" },
+      get_dst_addr, "destination address (IPv6 template)", 0 },
     { "icmpTypeCodeIPv4", 32, 0, 2, 2, U, MC_IE_F_V4, "icmpTypeCodeIPv6", get_icmp,
-      "ICMP type*256+code (IPv4 template)" },
-    { "vlanId", 58, 0, 2, 2, U, 0, NULL, get_vlan, "outer 802.1Q VLAN id" },
-    { "ipVersion", 60, 0, 1, 1, U, 0, NULL, get_ip_version, "4 or 6" },
-    { "mplsTopLabelStackSection", 70, 0, 3, 3, U, 0, NULL, get_mpls_top, "top MPLS label << 4" },
-    { "flowEndReason", 136, 0, 1, 1, U, 0, NULL, get_end_reason, "1 idle 2 active 3 end 4 forced 5 resources" },
+      "ICMP type*256+code (IPv4 template)", 0 },
+    { "vlanId", 58, 0, 2, 2, U, 0, NULL, get_vlan, "outer 802.1Q VLAN id", 0 },
+    { "ipVersion", 60, 0, 1, 1, U, 0, NULL, get_ip_version, "4 or 6", 0 },
+    { "mplsTopLabelStackSection", 70, 0, 3, 3, U, 0, NULL, get_mpls_top, "top MPLS label << 4", 0 },
+    { "flowEndReason", 136, 0, 1, 1, U, 0, NULL, get_end_reason, "1 idle 2 active 3 end 4 forced 5 resources", 0 },
     { "icmpTypeCodeIPv6", 139, 0, 2, 2, U, MC_IE_F_V6, "icmpTypeCodeIPv4", get_icmp,
-      "ICMPv6 type*256+code (IPv6 template)" },
+      "ICMPv6 type*256+code (IPv6 template)", 0 },
     { "flowStartMilliseconds", 152, 0, 8, 0, MC_IE_T_MS, MC_IE_F_NOV9, "flowStartSysUpTime", get_start_ms,
-      "first packet, epoch ms (v9: flowStartSysUpTime)" },
+      "first packet, epoch ms (v9: flowStartSysUpTime)", 0 },
     { "flowEndMilliseconds", 153, 0, 8, 0, MC_IE_T_MS, MC_IE_F_NOV9, "flowEndSysUpTime", get_end_ms,
-      "last packet, epoch ms (v9: flowEndSysUpTime)" },
-    { "dot1qCustomerVlanId", 245, 0, 2, 2, U, 0, NULL, get_inner_vlan, "inner 802.1Q VLAN id" },
-    { "layer2SegmentId", 351, 0, 8, 8, U, 0, NULL, get_l2_segment, "0x01 << 56 | VXLAN VNI, else 0" },
+      "last packet, epoch ms (v9: flowEndSysUpTime)", 0 },
+    { "dot1qCustomerVlanId", 245, 0, 2, 2, U, 0, NULL, get_inner_vlan, "inner 802.1Q VLAN id", 0 },
+    { "layer2SegmentId", 351, 0, 8, 8, U, 0, NULL, get_l2_segment, "0x01 << 56 | VXLAN VNI, else 0", 0 },
     { "userName", 371, 0, MC_IE_VARLEN, 64, MC_IE_T_STRING, 0, NULL, get_user,
-      "user learned for the flow, empty when unknown (v9: 64 bytes)" },
+      "user learned for the flow, empty when unknown (v9: 64 bytes)", 0 },
     { "mobileIMSI", 455, 0, MC_IE_VARLEN, 16, MC_IE_T_STRING, 0, NULL, get_imsi,
-      "IMSI of the flow's subscriber (the cloud user's imsi), empty when none (v9: 16 bytes)" },
+      "IMSI of the flow's subscriber (the cloud user's imsi), empty when none (v9: 16 bytes)", 0 },
     { "mobileMSISDN", 456, 0, MC_IE_VARLEN, 16, MC_IE_T_STRING, 0, NULL, get_msisdn,
-      "MSISDN of the flow's subscriber (the cloud user's msisdn), empty when none (v9: 16 bytes)" },
+      "MSISDN of the flow's subscriber (the cloud user's msisdn), empty when none (v9: 16 bytes)", 0 },
     /* RFC 5103 reverse elements: biflow IPFIX only */
-    { "reverseOctetDeltaCount", 1, MC_PEN_REVERSE, 8, 0, U, R, NULL, get_rev_octets, "IP octets, reverse" },
-    { "reversePacketDeltaCount", 2, MC_PEN_REVERSE, 8, 0, U, R, NULL, get_rev_pkts, "packets, reverse" },
-    { "reverseIpClassOfService", 5, MC_PEN_REVERSE, 1, 0, U, R, NULL, get_rev_tos, "ToS, reverse" },
-    { "reverseTcpControlBits", 6, MC_PEN_REVERSE, 2, 0, U, R, NULL, get_rev_tcp_flags, "TCP flags, reverse" },
+    { "reverseOctetDeltaCount", 1, MC_PEN_REVERSE, 8, 0, U, R, NULL, get_rev_octets, "IP octets, reverse", 0 },
+    { "reversePacketDeltaCount", 2, MC_PEN_REVERSE, 8, 0, U, R, NULL, get_rev_pkts, "packets, reverse", 0 },
+    { "reverseIpClassOfService", 5, MC_PEN_REVERSE, 1, 0, U, R, NULL, get_rev_tos, "ToS, reverse", 0 },
+    { "reverseTcpControlBits", 6, MC_PEN_REVERSE, 2, 0, U, R, NULL, get_rev_tcp_flags, "TCP flags, reverse", 0 },
     { "reverseFlowStartMilliseconds", 152, MC_PEN_REVERSE, 8, 0, MC_IE_T_MS, R, NULL, get_rev_start_ms,
-      "first reverse packet, epoch ms (0: none)" },
+      "first reverse packet, epoch ms (0: none)", 0 },
     { "reverseFlowEndMilliseconds", 153, MC_PEN_REVERSE, 8, 0, MC_IE_T_MS, R, NULL, get_rev_end_ms,
-      "last reverse packet, epoch ms (0: none)" },
+      "last reverse packet, epoch ms (0: none)", 0 },
     /* ours, PEN 32473 (IPFIX only: v9 has no enterprise elements) */
     { "tunnelType", 1, MC_PEN_MC, 1, 0, U, MC_IE_F_NOV9, NULL, get_tunnel_type,
-      "0 none 1 GRE 2 GTP-U 3 VXLAN 4 IP-in-IP 5 ERSPAN 6 PPPoE" },
-    { "tunnelId", 2, MC_PEN_MC, 4, 0, U, MC_IE_F_NOV9, NULL, get_tunnel_id, "GRE key, TEID, VNI" },
+      "0 none 1 GRE 2 GTP-U 3 VXLAN 4 IP-in-IP 5 ERSPAN 6 PPPoE", 0 },
+    { "tunnelId", 2, MC_PEN_MC, 4, 0, U, MC_IE_F_NOV9, NULL, get_tunnel_id, "GRE key, TEID, VNI", 0 },
     { "tunnelSourceIPv4Address", 3, MC_PEN_MC, 4, 0, MC_IE_T_IPV4, MC_IE_F_NOV9, NULL, get_tun_src4,
-      "outer source, IPv4 outer header" },
+      "outer source, IPv4 outer header", 0 },
     { "tunnelDestinationIPv4Address", 4, MC_PEN_MC, 4, 0, MC_IE_T_IPV4, MC_IE_F_NOV9, NULL, get_tun_dst4,
-      "outer destination, IPv4 outer header" },
+      "outer destination, IPv4 outer header", 0 },
     { "tunnelSourceIPv6Address", 5, MC_PEN_MC, 16, 0, MC_IE_T_IPV6, MC_IE_F_NOV9, NULL, get_tun_src6,
-      "outer source, IPv6 outer header" },
+      "outer source, IPv6 outer header", 0 },
     { "tunnelDestinationIPv6Address", 6, MC_PEN_MC, 16, 0, MC_IE_T_IPV6, MC_IE_F_NOV9, NULL, get_tun_dst6,
-      "outer destination, IPv6 outer header" },
+      "outer destination, IPv6 outer header", 0 },
 };
 
 #undef U
@@ -331,11 +332,20 @@ const struct mc_ie mc_export_ies[] = {
 
 const size_t mc_export_n_ies = sizeof(mc_export_ies) / sizeof(mc_export_ies[0]);
 
+size_t mc_export_n_all(void) { return mc_export_n_ies + mc_l7_n_ies(); }
+
+const struct mc_ie *mc_export_ie_at(size_t i)
+{
+    return i < mc_export_n_ies ? &mc_export_ies[i] : mc_l7_ie(i - mc_export_n_ies);
+}
+
 const struct mc_ie *mc_export_ie_find(const char *name, size_t len)
 {
-    for (size_t i = 0; i < mc_export_n_ies; i++)
-        if (strlen(mc_export_ies[i].name) == len && memcmp(mc_export_ies[i].name, name, len) == 0)
-            return &mc_export_ies[i];
+    for (size_t i = 0, n = mc_export_n_all(); i < n; i++) {
+        const struct mc_ie *ie = mc_export_ie_at(i);
+        if (strlen(ie->name) == len && memcmp(ie->name, name, len) == 0)
+            return ie;
+    }
     return NULL;
 }
 
@@ -343,6 +353,9 @@ void mc_export_ie_value(const struct mc_ie *ie, const struct mc_ie_env *env, str
 {
     memset(out, 0, sizeof(*out));
     ie->get(env, out);
+    /* a string never exceeds its element's maximum: records are sized by it */
+    if (ie->type == MC_IE_T_STRING && out->str_len > mc_ie_max_len(ie))
+        out->str_len = mc_ie_max_len(ie);
 }
 
 size_t mc_export_ie_size(const struct mc_ie *ie, uint16_t len, const struct mc_ie_env *env)

@@ -70,9 +70,13 @@ int mc_export_template_parse(const char *spec, struct mc_template_spec *out, cha
             snprintf(err, errlen, "-T: unknown field '%.*s' (see --list-fields)", shown, w);
             return -1;
         }
-        /* the table has fewer rows than MC_TMPL_MAX, so deduplicating bounds n */
-        if (!spec_has(out, ie))
-            out->ie[out->n++] = ie;
+        if (spec_has(out, ie))
+            continue;
+        if (out->n >= MC_TMPL_MAX) {
+            snprintf(err, errlen, "-T: more than %d fields", MC_TMPL_MAX);
+            return -1;
+        }
+        out->ie[out->n++] = ie;
     }
     if (out->n == 0) {
         snprintf(err, errlen, "-T: empty field list");

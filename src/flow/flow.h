@@ -53,9 +53,9 @@ struct mc_flow_ext {
     uint8_t outer_ver;            /* 0 when the flow is not tunnelled */
     struct mc_addr outer_src, outer_dst; /* outer header of the client's first packet */
     uint32_t mpls_top;            /* top MPLS label of the first packet, 0 when none */
-    /* L7: the dissector that owns l7_state (index in the L7 registry) */
-    int l7_id;                    /* -1 when none */
-    void *l7_state;               /* owned by the dissector: freed by its state_free */
+    /* L7: the stage's per-flow state (analyzer, stream positions, nDPI) */
+    int l7_id;                    /* registry index of the analyzer attached, -1 when none */
+    void *l7_state;               /* owned by the L7 stage: freed through the table's ext_release */
     /* cloud: user / subscriber learned for this flow (NUL-terminated, may be empty) */
     char user[64];
     char imsi[16], msisdn[16];
@@ -129,8 +129,20 @@ struct mc_flow_table *mc_flow_table_new(const struct mc_flow_config *cfg, mc_flo
                                         void *ctx);
 void mc_flow_table_free(struct mc_flow_table *t);
 
-/* Installs the per-packet hook (NULL to remove). */
+/*
+ * Installs the per-packet hook (NULL to remove).  Metering stays pipelined:
+ * the table keeps a copy of each packet's IP datagram until it is metered,
+ * so the hook may read pkt->payload and pkt->l3.
+ */
 void mc_flow_set_packet_hook(struct mc_flow_table *t, mc_flow_packet_fn fn, void *ctx);
+
+/*
+ * The extension's destructor: called with ctx on every extension just before
+ * it is freed (a flow exported, flushed, or the table freed), so the owner
+ * of its l7_state can free it.  NULL: extensions are plain memory.
+ */
+typedef void (*mc_flow_ext_release_fn)(void *ctx, struct mc_flow_ext *x);
+void mc_flow_set_ext_release(struct mc_flow_table *t, mc_flow_ext_release_fn fn, void *ctx);
 
 /*
  * Optional: called with the export ctx on a flow about to leave, one flow
@@ -152,8 +164,8 @@ void mc_flow_process(struct mc_flow_table *t, const struct mc_pkt *pkt);
  * Pipelined metering, for the capture loop: decode into mc_flow_next_pkt(t)
  * (a slot owned by the table), then mc_flow_submit(t).  The packet is
  * metered a few packets later, with its cache misses overlapped; its payload
- * pointer must not be used after the capture callback unless a packet hook
- * is installed (then submit meters at once).  mc_flow_drain meters every
+ * pointer must not be used after the capture callback (with a packet hook
+ * installed the table keeps its own copy of the datagram).  mc_flow_drain meters every
  * queued packet; tick, flush_all and mc_flow_process drain first, so the
  * order of events is always the packet order.
  */

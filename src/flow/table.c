@@ -62,6 +62,8 @@ struct pipe_entry {
     struct mc_flow_key k, rk;
     uint32_t h;
     int have_key;
+    uint8_t *copy;            /* owned, with a packet hook: the IP datagram, kept past the capture callback */
+    size_t copy_cap;
 };
 
 struct mc_flow_table {
@@ -86,6 +88,8 @@ struct mc_flow_table {
     mc_flow_packet_fn packet_cb;
     void *packet_ctx;
     mc_flow_prefetch_fn prefetch_cb;
+    mc_flow_ext_release_fn ext_release;
+    void *ext_release_ctx;
 };
 
 void mc_flow_config_defaults(struct mc_flow_config *cfg)
@@ -141,6 +145,8 @@ struct mc_flow_table *mc_flow_table_new(const struct mc_flow_config *cfg, mc_flo
     return t;
 }
 
+static void ext_free(struct mc_flow_table *t, struct mc_flow *f);
+
 void mc_flow_table_free(struct mc_flow_table *t)
 {
     if (!t)
@@ -148,13 +154,32 @@ void mc_flow_table_free(struct mc_flow_table *t)
     if (t->slots) {
         /* slots above the high-water mark were never used (nor their pages touched) */
         for (uint32_t i = 1; i <= t->high_water; i++)
-            free(t->slots[i].ext);
+            ext_free(t, &t->slots[i]);
     }
+    for (int i = 0; i < MC_FLOW_PIPE; i++)
+        free(t->pipe[i].copy);
     mc_big_free(t->slots, ((size_t)t->cfg.max_flows + 1) * sizeof(struct mc_flow));
     mc_big_free(t->buckets, ((size_t)t->mask + 1) * sizeof(uint32_t));
     free(t->frags);
     mc_big_free(t->dirty, ((size_t)t->cfg.max_flows + 1) * sizeof(uint32_t));
     free(t);
+}
+
+void mc_flow_set_ext_release(struct mc_flow_table *t, mc_flow_ext_release_fn fn, void *ctx)
+{
+    t->ext_release = fn;
+    t->ext_release_ctx = ctx;
+}
+
+/* Frees f's extension, letting its owner (L7 state) release what it holds first. */
+static void ext_free(struct mc_flow_table *t, struct mc_flow *f)
+{
+    if (!f->ext)
+        return;
+    if (t->ext_release)
+        t->ext_release(t->ext_release_ctx, f->ext);
+    free(f->ext);
+    f->ext = NULL;
 }
 
 void mc_flow_set_packet_hook(struct mc_flow_table *t, mc_flow_packet_fn fn, void *ctx)
@@ -334,7 +359,7 @@ static void flow_release(struct mc_flow_table *t, uint32_t i, enum mc_flow_end_r
     if (t->export_cb)
         t->export_cb(t->export_ctx, f);
     MC_CTR_INC(flow, exported);
-    free(f->ext);
+    ext_free(t, f);
     memset(f, 0, sizeof(*f));
     f->hnext = t->free_head;
     t->free_head = i;
@@ -555,17 +580,41 @@ static void pipe_meter_oldest(struct mc_flow_table *t)
     t->pipe_len--;
 }
 
+/*
+ * With a packet hook the payload must outlive the capture callback (it is
+ * metered MC_FLOW_PIPE packets later): the captured IP datagram is copied
+ * into the entry and the pointers moved onto the copy.  Returns 0, or -1
+ * when the copy could not be allocated (the packet is then metered at once).
+ */
+static int keep_bytes(struct pipe_entry *e)
+{
+    struct mc_pkt *p = &e->pkt;
+    if (!p->l3 || !p->l3_len || !p->payload_len || p->payload < p->l3 || p->payload + p->payload_len > p->l3 + p->l3_len)
+        return p->payload_len ? -1 : 0; /* nothing a hook reads past the callback, or a payload outside l3 */
+    if (e->copy_cap < p->l3_len) {
+        size_t cap = p->l3_len < 2048 ? 2048 : p->l3_len;
+        uint8_t *n = realloc(e->copy, cap);
+        if (!n)
+            return -1;
+        e->copy = n;
+        e->copy_cap = cap;
+    }
+    memcpy(e->copy, p->l3, p->l3_len);
+    p->payload = e->copy + (p->payload - p->l3);
+    p->l3 = e->copy;
+    return 0;
+}
+
 void mc_flow_submit(struct mc_flow_table *t)
 {
-    if (t->packet_cb) {
-        /* hooks may read the payload, which is only valid until the capture
-         * callback returns: no pipelining then */
+    struct pipe_entry *e = &t->pipe[(t->pipe_head + t->pipe_len) % MC_FLOW_PIPE];
+    if (t->packet_cb && keep_bytes(e) != 0) {
+        /* the bytes could not be kept: meter this one now, in order */
         mc_flow_drain(t);
-        struct pipe_entry *e = &t->pipe[t->pipe_head];
+        e = &t->pipe[t->pipe_head];
         process(t, &e->pkt, NULL, NULL, 0, 0);
         return;
     }
-    struct pipe_entry *e = &t->pipe[(t->pipe_head + t->pipe_len) % MC_FLOW_PIPE];
     /* a later fragment's key depends on earlier packets: found when metered */
     e->have_key = !(e->pkt.frag && !e->pkt.frag_first);
     if (e->have_key) {
@@ -640,8 +689,7 @@ void mc_flow_flush_all(struct mc_flow_table *t, enum mc_flow_end_reason reason)
             f->end_reason = (uint8_t)(l == LIST_ENDED ? MC_END_FIN : reason);
             if (t->export_cb)
                 t->export_cb(t->export_ctx, f);
-            free(f->ext);
-            f->ext = NULL;
+            ext_free(t, f);
             f->state = MC_FLOW_ST_FREE; /* keeps a later dirty drain off this slot */
             MC_CTR_INC(flow, flushed);
             MC_CTR_INC(flow, exported);

@@ -26,6 +26,7 @@
 #include "decode/decode.h"
 #include "export/exporter.h"
 #include "flow/flow.h"
+#include "l7/l7.h"
 #include "probe/probe.h"
 
 #define TICK_MS 100          /* flow expiry granularity on the probe clock */
@@ -36,6 +37,7 @@ struct probe {
     struct mc_flow_table *flows;   /* owned */
     struct mc_exporter *exporter;  /* owned */
     struct mc_cloud *cloud;        /* owned, NULL without --redis */
+    struct mc_l7 *l7;              /* owned, NULL with --no-l7 */
     struct mc_capture *live[MC_PROBE_MAX_SOURCES]; /* owned, live mode */
     int n_live;
     struct mc_capture *cur;        /* borrowed: source being read */
@@ -61,6 +63,8 @@ static double wall_now(void)
 static void on_flow_export(void *ctx, struct mc_flow *f)
 {
     struct probe *p = ctx;
+    if (p->l7)
+        mc_l7_flow_end(p->l7, f); /* pending transactions, the final nDPI verdict */
     if (p->cloud)
         mc_cloud_flow_export(p->cloud, f); /* last deltas, and the user for the record */
     mc_exporter_flow(p->exporter, f, p->now_ms);
@@ -77,6 +81,8 @@ static void probe_tick(struct probe *p)
 {
     mc_flow_tick(p->flows, p->now_ms);
     mc_exporter_tick(p->exporter, p->now_ms);
+    if (p->l7 && p->n_live)
+        mc_l7_flush(p->l7); /* live: transactions visible as they happen */
     if (p->cloud) {
         mc_cloud_set_stats(p->cloud, MC_CTR_GET(capture, packets),
                            MC_CTR_GET(capture, kernel_drops) + MC_CTR_GET(capture, if_drops), mc_flow_active(p->flows),
@@ -376,6 +382,7 @@ int main(int argc, char **argv)
         mc_warn("no collector (-n) and no --json: flows are metered and counted only");
 
     p.conf.export.with_user = p.conf.cloud_on && p.conf.cloud.lookups;
+    p.conf.export.with_app = !p.conf.l7_off && p.conf.l7.dpi;
     p.exporter = mc_exporter_new(&p.conf.export, err, sizeof(err));
     if (!p.exporter) {
         fprintf(stderr, "mcprobe: %s\n", err);
@@ -386,6 +393,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcprobe: cannot allocate a flow table of %u flows\n", p.conf.flow.max_flows);
         mc_exporter_free(p.exporter);
         return 2;
+    }
+    if (!p.conf.l7_off) {
+        p.l7 = mc_l7_new(&p.conf.l7, err, sizeof(err));
+        if (!p.l7) {
+            fprintf(stderr, "mcprobe: %s\n", err);
+            mc_flow_table_free(p.flows);
+            mc_exporter_free(p.exporter);
+            return 2;
+        }
+        mc_l7_attach(p.l7, p.flows);
     }
     if (p.conf.cloud_on) {
         static char probe_id[400], source[256];
@@ -446,6 +463,8 @@ int main(int argc, char **argv)
         mc_cloud_resolve_users(p.cloud, 5000); /* a file is read faster than lookups answer */
     mc_flow_flush_all(p.flows, MC_END_FORCED);
     mc_exporter_flush(p.exporter, p.now_ms);
+    if (p.l7)
+        mc_l7_flush(p.l7);
     if (p.cloud) {
         mc_cloud_set_stats(p.cloud, MC_CTR_GET(capture, packets),
                            MC_CTR_GET(capture, kernel_drops) + MC_CTR_GET(capture, if_drops), 0,
@@ -467,6 +486,7 @@ int main(int argc, char **argv)
     if (p.conf.counters_path && write_counters(p.conf.counters_path) != 0)
         rc = 1;
     mc_flow_table_free(p.flows);
+    mc_l7_free(p.l7);
     mc_exporter_free(p.exporter);
     for (int i = 0; i < p.n_live; i++)
         mc_capture_close(p.live[i]);

@@ -27,6 +27,7 @@ void mc_probe_conf_defaults(struct mc_probe_conf *conf)
     mc_flow_config_defaults(&conf->flow);
     mc_export_config_defaults(&conf->export);
     mc_cloud_config_defaults(&conf->cloud);
+    mc_l7_config_defaults(&conf->l7);
     conf->stats_interval = 10;
     conf->cpu = -1;
 }
@@ -107,6 +108,37 @@ UINT_SETTER(set_cloud_cpu, cloud.cpu, 0, 1023, 1)
 UINT_SETTER(set_cloud_maxlen, cloud.stream_maxlen, 1, 100000000, 1)
 UINT_SETTER(set_redis_connect_timeout, cloud.conn.connect_timeout_ms, 10, 600000, 1)
 UINT_SETTER(set_redis_timeout, cloud.conn.command_timeout_ms, 10, 600000, 1)
+UINT_SETTER(set_l7_max_buffer, l7.max_buffer, 4096, 16777216, 1)
+UINT_SETTER(set_l7_max_text, l7.max_text, 16, 65535, 1)
+UINT_SETTER(set_dpi_packets, l7.dpi_max_packets, 1, 1000, 1)
+
+static int set_l7_log(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->l7.log_path = keep(arg);
+    return 0;
+}
+
+static int set_l7_only(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->l7.only = keep(arg);
+    return 0;
+}
+
+static int set_no_dpi(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    CONF->l7.dpi = 0;
+    return 0;
+}
+
+static int set_no_l7(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    CONF->l7_off = 1;
+    return 0;
+}
 
 static int add_nodes(struct mc_probe_conf *conf, const char *arg, int cluster, char *err, size_t errlen)
 {
@@ -312,6 +344,7 @@ FLAG_SETTER(set_list_fields, list_fields)
 #define EXP "Export"
 #define GEN "General"
 #define CLOUD "MicroCloud"
+#define L7 "Application layer"
 
 const struct mc_opt mc_probe_opts[] = {
     { "interface", 'i', "IFACE|FILE", NULL,
@@ -369,6 +402,25 @@ const struct mc_opt mc_probe_opts[] = {
       "Also write one JSON object per exported record to PATH (- for standard output), keyed by the IANA "
       "names of the exported elements.",
       set_json, 0, EXP },
+
+    { "l7-log", 0, "PATH|-", NULL,
+      "Write one JSON object per application transaction (a DNS query with its answer, an HTTP request with "
+      "its response, a MySQL command with its result, ...) to PATH (- for standard output), appending; "
+      "SIGHUP reopens it. Keys: protocol, the flow's 5-tuple as in --json, flowStartMilliseconds, "
+      "transactionStartMilliseconds and the analyzer's elements (--list-fields).",
+      set_l7_log, 0, L7 },
+    { "l7", 0, "NAME[,NAME...]", "all", "Analyzers that may attach to flows (dns, http, mysql, tns; none: no "
+      "analyzer, nDPI still classifies).", set_l7_only, 0, L7 },
+    { "no-dpi", 0, NULL, NULL, "Do not classify flows with nDPI (applicationId and applicationName stay empty; "
+      "analyzers attach by port and payload only).", set_no_dpi, 0, L7 },
+    { "no-l7", 0, NULL, NULL, "No application-layer work at all: neither analyzers nor nDPI.", set_no_l7, 0, L7 },
+    { "dpi-max-packets", 0, "N", "32", "Packets of a flow nDPI may look at before it must decide (its state "
+      "is freed then).", set_dpi_packets, 0, L7 },
+    { "l7-max-buffer", 0, "BYTES", "131072", "Bytes an analyzed flow may hold: each direction's out-of-order "
+      "TCP segments and its partial message may each use a quarter (counted as l7.tcp.ooo_dropped and "
+      "l7.buffer_exceeded beyond).", set_l7_max_buffer, 0, L7 },
+    { "l7-max-text", 0, "BYTES", "1024", "Longest query text kept (mysqlQuery, oracleSql).", set_l7_max_text,
+      0, L7 },
 
     { "redis", 0, "NODE[,NODE...]", NULL,
       "Write to (and read from) the MicroCloud: standalone Redis nodes given as host:port, [v6]:port or "

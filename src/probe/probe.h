@@ -9,6 +9,7 @@
 #include "common/options.h"
 #include "export/exporter.h"
 #include "flow/flow.h"
+#include "l7/l7.h"
 
 #define MC_PROBE_MAX_SOURCES 64
 
@@ -19,6 +20,8 @@ struct mc_probe_conf {
     struct mc_flow_config flow;
     struct mc_export_config export;
     struct mc_cloud_config cloud;
+    struct mc_l7_config l7;
+    int l7_off;               /* --no-l7: neither analyzers nor nDPI */
     int cloud_on;             /* --redis or --redis-cluster given */
     const char *locate[64];   /* --cloud-locate keys */
     int n_locate;

@@ -1,0 +1,98 @@
+/*
+ * dpi.c - nDPI (Debian libndpi-dev, 4.x) behind the few calls the stage
+ * needs: a flow state, one packet, a final verdict and names spelled as
+ * ndpiReader spells them, so labels compare with ndpiReader line by line.
+ *
+ * nDPI keeps its own direction logic and reads the IP header itself, so it
+ * is handed the innermost IP datagram as captured.  Its per-flow state
+ * (a few KiB) lives only until the verdict: the caller frees it then.
+ */
+#include "l7/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <ndpi/ndpi_api.h>
+
+struct mc_l7_dpi {
+    struct ndpi_detection_module_struct *mod;
+};
+
+struct mc_l7_dpi *mc_l7_dpi_new(char *err, size_t errlen)
+{
+    struct mc_l7_dpi *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "nDPI: out of memory");
+        return NULL;
+    }
+    d->mod = ndpi_init_detection_module(ndpi_no_prefs);
+    if (!d->mod) {
+        snprintf(err, errlen, "nDPI: ndpi_init_detection_module failed");
+        free(d);
+        return NULL;
+    }
+    NDPI_PROTOCOL_BITMASK all;
+    NDPI_BITMASK_SET_ALL(all);
+    ndpi_set_protocol_detection_bitmask2(d->mod, &all);
+    ndpi_finalize_initialization(d->mod);
+    return d;
+}
+
+void mc_l7_dpi_free(struct mc_l7_dpi *d)
+{
+    if (!d)
+        return;
+    ndpi_exit_detection_module(d->mod);
+    free(d);
+}
+
+void *mc_l7_dpi_flow_new(void)
+{
+    size_t n = ndpi_detection_get_sizeof_ndpi_flow_struct();
+    void *f = ndpi_flow_malloc(n);
+    if (f)
+        memset(f, 0, n);
+    return f;
+}
+
+void mc_l7_dpi_flow_free(void *flow)
+{
+    if (flow)
+        ndpi_free_flow(flow); /* what the dissectors allocated inside, then the struct */
+}
+
+int mc_l7_dpi_packet(struct mc_l7_dpi *d, void *flow, const uint8_t *l3, size_t len, uint64_t ms,
+                     uint16_t *master, uint16_t *app)
+{
+    if (len > 0xffff)
+        len = 0xffff; /* nDPI takes a 16-bit length; the IP headers inside say the rest */
+    ndpi_protocol p = ndpi_detection_process_packet(d->mod, flow, l3, (unsigned short)len, ms);
+    *master = p.master_protocol;
+    *app = p.app_protocol;
+    if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN && p.master_protocol == NDPI_PROTOCOL_UNKNOWN)
+        return 0;
+    /* known, but nDPI may still refine it (TLS SNI, DNS answer): keep feeding it */
+    return !ndpi_extra_dissection_possible(d->mod, flow);
+}
+
+void mc_l7_dpi_giveup(struct mc_l7_dpi *d, void *flow, uint16_t *master, uint16_t *app, int *guessed)
+{
+    uint8_t g = 0;
+    ndpi_protocol p = ndpi_detection_giveup(d->mod, flow, 1, &g);
+    *master = p.master_protocol;
+    *app = p.app_protocol;
+    *guessed = g;
+}
+
+void mc_l7_dpi_name(struct mc_l7_dpi *d, uint16_t master, uint16_t app, char *buf, size_t len)
+{
+    ndpi_protocol p = NDPI_PROTOCOL_NULL;
+    p.master_protocol = master;
+    p.app_protocol = app;
+    ndpi_protocol2name(d->mod, p, buf, (u_int)len);
+}
+
+const char *mc_l7_dpi_proto_name(struct mc_l7_dpi *d, uint16_t id)
+{
+    return ndpi_get_proto_name(d->mod, id);
+}

@@ -1,0 +1,200 @@
+/*
+ * l7.h - the application-layer stage: analyzers attached to flows, fed each
+ * direction's payload in order, emitting transactions.
+ *
+ * An analyzer is one const struct mc_l7_analyzer in its own file
+ * (src/l7/<proto>.c), listed once in the registry (registry.c).  It is
+ * attached to a flow by nDPI's verdict, by a server port, or by a cheap check
+ * of the first payload bytes; from then on it receives:
+ *   - UDP: each datagram's payload, whole;
+ *   - TCP: each direction's bytes in sequence order, exactly once.  A gap
+ *     (bytes the capture lost or never saw) is announced through gap() and
+ *     never filled with guessed bytes; retransmissions, overlaps and
+ *     out-of-order segments are sorted out (and counted) before data().
+ * Its per-flow state is state_size bytes, zeroed, owned by the framework;
+ * what it allocates beyond that it frees in release().  Messages split over
+ * segments are collected in a struct mc_l7_buf, capped per flow.
+ *
+ * Transactions (a DNS query and its answer, an HTTP request and its
+ * response, ...) are emitted with mc_l7_tx_begin / mc_l7_tx_* / mc_l7_tx_end:
+ * they become one JSON line on --l7-log, keyed by the same element names as
+ * the analyzer's `fields`, which are also the flow record's elements (the
+ * values of the flow's first transaction, kept in the analyzer's state).
+ * Cloud aggregates are written through the aggregation interface
+ * (cloud/agg.h) reached with mc_l7_agg(); a NULL aggregator means no cloud.
+ *
+ * Counters: each analyzer file declares and defines its own group
+ * (MC_CTR_DECLARE/MC_CTR_DEFINE(l7_<name>, ...), names "l7.<name>.<reason>"),
+ * listed in common/counters.c.
+ *
+ * Adding a protocol: docs/internals/analyzers.md.
+ */
+#ifndef MC_L7_L7_H
+#define MC_L7_L7_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/ctr_macros.h"
+#include "flow/flow.h"
+#include "flow/ie.h"
+
+#define MC_L7_TCP 0x01
+#define MC_L7_UDP 0x02
+
+#define MC_L7_MAX_PORTS 8
+
+struct mc_l7_ctx;
+struct mc_agg;
+
+struct mc_l7_analyzer {
+    const char *name;              /* "dns": the `protocol` of its transactions */
+    uint8_t l4;                    /* MC_L7_TCP | MC_L7_UDP */
+    uint16_t ports[MC_L7_MAX_PORTS]; /* server ports that attach it; 0 ends the list */
+    const char *const *ndpi;       /* nDPI protocol names that attach it, NULL-terminated; NULL: none */
+    /*
+     * Cheap check of the first payload bytes a direction sent (dir 0: the
+     * client's).  Returns 1 when this looks like the protocol.  NULL: only
+     * ports and nDPI attach it.  Must not read beyond n.
+     */
+    int (*detect)(const uint8_t *p, size_t n, int dir);
+    size_t state_size;             /* per-flow state, zeroed before init */
+    void (*init)(struct mc_l7_ctx *x, void *st);
+    /* In-order payload of direction dir (TCP) or one datagram (UDP). */
+    void (*data)(struct mc_l7_ctx *x, void *st, int dir, const uint8_t *p, size_t n);
+    /* len bytes of dir were lost before the next data(): resynchronise. */
+    void (*gap)(struct mc_l7_ctx *x, void *st, int dir, uint32_t len);
+    /* The flow ends (before its record is exported): emit what is pending. */
+    void (*end)(struct mc_l7_ctx *x, void *st);
+    /* Frees what st owns (NULL: nothing); st itself belongs to the framework. */
+    void (*release)(void *st);
+    /* Its information elements: flow record fields and transaction keys. */
+    const struct mc_ie *fields;
+    size_t n_fields;
+};
+
+/* The registry (registry.c): every analyzer, in attach-priority order. */
+extern const struct mc_l7_analyzer *const mc_l7_analyzers[];
+extern const size_t mc_l7_n_analyzers;
+
+/* Looks an analyzer up by name; NULL when unknown. */
+const struct mc_l7_analyzer *mc_l7_find(const char *name);
+
+/* ---- what an analyzer callback sees ------------------------------------ */
+
+/* The flow being analysed (borrowed for the call). */
+const struct mc_flow *mc_l7_flow(const struct mc_l7_ctx *x);
+/* Time of the packet being analysed (at end(): the flow's last packet), epoch ms. */
+uint64_t mc_l7_now_ms(const struct mc_l7_ctx *x);
+/* The cloud aggregator, or NULL without --redis. */
+struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x);
+/* Longest query/statement text kept (--l7-max-text), bytes. */
+size_t mc_l7_max_text(const struct mc_l7_ctx *x);
+
+/* The analyzer state of f when analyzer a owns it, else NULL (for field getters). */
+const void *mc_l7_state_of(const struct mc_flow *f, const struct mc_l7_analyzer *a);
+
+/*
+ * A bounded byte collector for messages split across segments.  The cap is
+ * the per-flow --l7-max-buffer shared by both directions; a refused append
+ * counts l7.buffer_exceeded and returns -1 (the analyzer then skips the
+ * message and resynchronises).  Owned memory: free with mc_l7_buf_free.
+ */
+struct mc_l7_buf {
+    uint8_t *p;
+    uint32_t len, cap;
+};
+int mc_l7_buf_append(struct mc_l7_ctx *x, struct mc_l7_buf *b, const uint8_t *p, size_t n);
+void mc_l7_buf_consume(struct mc_l7_buf *b, size_t n);
+void mc_l7_buf_reset(struct mc_l7_buf *b);
+void mc_l7_buf_free(struct mc_l7_buf *b);
+
+/* ---- transactions ------------------------------------------------------ */
+
+/*
+ * One transaction: begin, add fields (names must be elements of the
+ * analyzer's `fields`, so the log and the flow record speak one vocabulary),
+ * end.  start_ms is when the transaction began (the request).  Fields are
+ * written in the order added.  One transaction open at a time per context.
+ */
+void mc_l7_tx_begin(struct mc_l7_ctx *x, uint64_t start_ms);
+void mc_l7_tx_u64(struct mc_l7_ctx *x, const char *name, uint64_t v);
+void mc_l7_tx_str(struct mc_l7_ctx *x, const char *name, const char *s, size_t n);
+/* An already-formatted JSON value (array, object): the caller guarantees validity. */
+void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_t n);
+void mc_l7_tx_end(struct mc_l7_ctx *x);
+
+/* JSON string escaping shared with the log: RFC 8259, invalid UTF-8 as U+FFFD. */
+void mc_l7_json_string(FILE *out, const char *s, size_t n);
+
+/* ---- the stage, as the probe drives it --------------------------------- */
+
+struct mc_l7_config {
+    const char *log_path;     /* --l7-log: NULL none, "-" stdout, else a file */
+    int dpi;                  /* nDPI classification (default 1; --no-dpi) */
+    uint32_t max_buffer;      /* --l7-max-buffer: bytes buffered per flow (reassembly + messages), default 65536 */
+    uint32_t max_text;        /* --l7-max-text: query text kept, default 1024 */
+    uint32_t dpi_max_packets; /* packets per flow nDPI may look at before giving up, default 32 */
+    const char *only;         /* --l7 NAME,...: analyzers enabled (NULL: all) */
+    /* the analyzers to use: NULL means the registry (tests and fuzz targets give their own) */
+    const struct mc_l7_analyzer *const *analyzers;
+    size_t n_analyzers;
+};
+
+void mc_l7_config_defaults(struct mc_l7_config *cfg);
+
+struct mc_l7;
+
+/* Creates the stage (opens the log, starts nDPI).  NULL with err on failure. */
+struct mc_l7 *mc_l7_new(const struct mc_l7_config *cfg, char *err, size_t errlen);
+void mc_l7_free(struct mc_l7 *l);
+
+/* The aggregator analyzers write to (borrowed; NULL: none). */
+void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg);
+
+/* Installs the stage on a flow table: packet hook and extension release. */
+void mc_l7_attach(struct mc_l7 *l, struct mc_flow_table *t);
+
+/* One packet of f in direction dir (the flow table's packet hook). */
+void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, int dir);
+
+/* f is leaving the table: analyzers emit what is pending (call before export). */
+void mc_l7_flow_end(struct mc_l7 *l, struct mc_flow *f);
+
+/* Flushes the transaction log (end of capture, periodically). */
+void mc_l7_flush(struct mc_l7 *l);
+
+/* Reopens the log file (SIGHUP). 0 or -1. */
+int mc_l7_reopen(struct mc_l7 *l);
+
+/* Every element the stage adds to flow records: the framework's own, then each analyzer's. */
+size_t mc_l7_n_ies(void);
+const struct mc_ie *mc_l7_ie(size_t i);
+
+#define MC_L7_CTRS(X, S)                                                      \
+    X(S, flows_attached, "l7.flows_attached")                                \
+    X(S, attached_port, "l7.attached.port")                                  \
+    X(S, attached_payload, "l7.attached.payload")                            \
+    X(S, attached_ndpi, "l7.attached.ndpi")                                  \
+    X(S, state_alloc_failed, "l7.state_alloc_failed")                        \
+    X(S, transactions, "l7.transactions")                                    \
+    X(S, log_errors, "l7.log_errors")                                        \
+    X(S, buffer_exceeded, "l7.buffer_exceeded")                              \
+    X(S, tcp_segments, "l7.tcp.segments")                                    \
+    X(S, tcp_in_order, "l7.tcp.in_order")                                    \
+    X(S, tcp_retransmit, "l7.tcp.retransmit")                                \
+    X(S, tcp_overlap, "l7.tcp.overlap")                                      \
+    X(S, tcp_out_of_order, "l7.tcp.out_of_order")                            \
+    X(S, tcp_gap, "l7.tcp.gap")                                              \
+    X(S, tcp_gap_bytes, "l7.tcp.gap_bytes")                                  \
+    X(S, tcp_mid_stream, "l7.tcp.mid_stream")                                \
+    X(S, tcp_ooo_dropped, "l7.tcp.ooo_dropped")                              \
+    X(S, dpi_flows, "l7.dpi.flows")                                          \
+    X(S, dpi_detected, "l7.dpi.detected")                                    \
+    X(S, dpi_guessed, "l7.dpi.guessed")                                      \
+    X(S, dpi_undetected, "l7.dpi.undetected")                                \
+    X(S, dpi_alloc_failed, "l7.dpi.alloc_failed")
+MC_CTR_DECLARE(l7, MC_L7_CTRS)
+
+#endif /* MC_L7_L7_H */
