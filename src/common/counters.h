@@ -3,7 +3,8 @@
  *
  * Each stage declares its counters once in an X-macro list (name in the
  * enum, stable dotted name for humans and the cloud), owns one array of
- * uint64_t, and registers the group here so the stats line, --json stats and
+ * uint64_t, and registers the group here (at load time, from a constructor
+ * MC_CTR_DEFINE writes) so the stats line, --json stats and
  * the docs test can walk every counter.  The packet path is single-threaded:
  * increments are plain adds.
  */
@@ -21,8 +22,11 @@ struct mc_ctr_group {
     size_t n;
 };
 
-/* Every group, in stage order; NULL-terminated. Defined in counters.c. */
-extern const struct mc_ctr_group *const mc_ctr_groups[];
+/* Registers a group (MC_CTR_DEFINE does, from a constructor); kept in pipeline order. */
+void mc_ctr_register(const struct mc_ctr_group *g);
+
+/* Every registered group, in pipeline order; NULL-terminated. */
+const struct mc_ctr_group *const *mc_ctr_groups(void);
 
 /* Looks up a counter by dotted name; returns NULL when unknown. */
 const uint64_t *mc_ctr_find(const char *name);

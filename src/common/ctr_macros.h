@@ -23,7 +23,11 @@
     uint64_t mc_##stage##_ctr[MC_##stage##_CTR_COUNT];                                         \
     static const char *const mc_##stage##_ctr_names[] = { LIST(MC_CTR_NAME_, stage) };                \
     const struct mc_ctr_group mc_##stage##_ctr_group = {                                       \
-        #stage, mc_##stage##_ctr_names, mc_##stage##_ctr, MC_##stage##_CTR_COUNT };
+        #stage, mc_##stage##_ctr_names, mc_##stage##_ctr, MC_##stage##_CTR_COUNT };                   \
+    __attribute__((constructor)) static void mc_##stage##_ctr_register(void)                         \
+    {                                                                                          \
+        mc_ctr_register(&mc_##stage##_ctr_group);                                              \
+    }
 
 #define MC_CTR_INC(stage, id) (mc_##stage##_ctr[MC_CTR_ID_##stage##_##id]++)
 #define MC_CTR_ADD(stage, id, v) (mc_##stage##_ctr[MC_CTR_ID_##stage##_##id] += (v))

@@ -581,16 +581,22 @@ static void pipe_meter_oldest(struct mc_flow_table *t)
 }
 
 /*
- * With a packet hook the payload must outlive the capture callback (it is
- * metered MC_FLOW_PIPE packets later): the captured IP datagram is copied
- * into the entry and the pointers moved onto the copy.  Returns 0, or -1
- * when the copy could not be allocated (the packet is then metered at once).
+ * With a packet hook the IP datagram must outlive the capture callback (it
+ * is metered MC_FLOW_PIPE packets later): it is copied into the entry and
+ * the pointers moved onto the copy.  Headers-only packets too: nDPI reads
+ * l3 of a SYN or a bare ACK.  Returns 0, or -1 when the copy could not be
+ * allocated or the payload lies outside l3 (the packet is then metered at once).
  */
 static int keep_bytes(struct pipe_entry *e)
 {
     struct mc_pkt *p = &e->pkt;
-    if (!p->l3 || !p->l3_len || !p->payload_len || p->payload < p->l3 || p->payload + p->payload_len > p->l3 + p->l3_len)
-        return p->payload_len ? -1 : 0; /* nothing a hook reads past the callback, or a payload outside l3 */
+    if (!p->l3 || !p->l3_len) {
+        p->l3 = NULL;
+        p->l3_len = 0;
+        return p->payload_len ? -1 : 0;
+    }
+    if (p->payload_len && (p->payload < p->l3 || p->payload + p->payload_len > p->l3 + p->l3_len))
+        return -1; /* a payload outside the datagram: cannot happen with our decoders, but never read stale bytes */
     if (e->copy_cap < p->l3_len) {
         size_t cap = p->l3_len < 2048 ? 2048 : p->l3_len;
         uint8_t *n = realloc(e->copy, cap);
@@ -600,7 +606,8 @@ static int keep_bytes(struct pipe_entry *e)
         e->copy_cap = cap;
     }
     memcpy(e->copy, p->l3, p->l3_len);
-    p->payload = e->copy + (p->payload - p->l3);
+    if (p->payload_len)
+        p->payload = e->copy + (p->payload - p->l3);
     p->l3 = e->copy;
     return 0;
 }

@@ -25,7 +25,7 @@
  *
  * Counters: each analyzer file declares and defines its own group
  * (MC_CTR_DECLARE/MC_CTR_DEFINE(l7_<name>, ...), names "l7.<name>.<reason>"),
- * listed in common/counters.c.
+ * registered by MC_CTR_DEFINE itself.
  *
  * Adding a protocol: docs/internals/analyzers.md.
  */
