@@ -13,10 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* An IPv4 or IPv6 address; IPv4 uses bytes 0..3, the rest are zero. */
-struct mc_addr {
-    uint8_t b[16];
-};
+#include "common/addr.h"
+
 
 enum mc_tunnel_type {
     MC_TUNNEL_NONE = 0,
