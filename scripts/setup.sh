@@ -11,6 +11,8 @@ PKGS=(
     # real peers used by tests, demo and benchmarks
     tshark nfdump softflowd libndpi-bin redis-server redis-tools
     python3 python3-redis tcpdump
+    # live application-layer partners (tests/integration/test_l7_live.py)
+    dnsmasq-base dnsutils nginx-light curl mariadb-server mariadb-client
 )
 
 missing=()
