@@ -64,10 +64,11 @@ struct mc_pkt {
     uint32_t tcp_seq, tcp_ack; /* TCP sequence and acknowledgment numbers (has_l4, proto 6) */
 
     /*
-     * IP fragmentation: the outermost fragmented IP header seen, if any.  A
-     * first fragment (offset 0) is decoded through; a later one stops the
-     * decode there, and the flow layer counts it in the flow its first
-     * fragment went to (matched on ver/src/dst/proto/id).
+     * IP fragmentation: the outermost fragmented IP header seen, if any,
+     * that was not reassembled (see reasm below).  A first fragment (offset
+     * 0) is decoded through; a later one stops the decode there, and the
+     * flow layer counts it in the flow its first fragment went to (matched
+     * on ver/src/dst/proto/id).
      */
     uint8_t frag;             /* 1 when some IP header was a fragment */
     uint8_t frag_first;       /* 1 when that header had offset 0 */
@@ -96,6 +97,18 @@ struct mc_pkt {
     /* transport payload of the innermost header (borrowed until the callback returns) */
     const uint8_t *payload;
     size_t payload_len;
+
+    /*
+     * Fragment reassembly (decode/reasm.h).  reasm is set by the caller like
+     * ts_ms (NULL: fragments are decoded one by one, as described above).
+     * held: this frame is a fragment the reassembler kept; it is metered
+     * later with its datagram, so the caller must not meter it now.
+     * frag_frames: the capture frames a reassembled (or given-up) datagram
+     * stands for, all metered by this one packet; 0 for an ordinary frame.
+     */
+    struct mc_reasm *reasm;   /* borrowed */
+    uint8_t held;
+    uint32_t frag_frames;
 };
 
 #endif /* MC_DECODE_PKT_H */

@@ -39,7 +39,8 @@ enum { LIST_OPEN = 0, LIST_ENDED = 1 };
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
-/* Fragment cache: maps an IP fragment series to the flow of its first fragment. */
+/* Fragment cache: maps an IP fragment series to the flow of its first fragment,
+ * for fragments the decoder did not reassemble (no reassembler, or refused). */
 #define FRAG_SLOTS 4096
 #define FRAG_TTL_MS 30000
 
@@ -48,7 +49,7 @@ struct frag_entry {
     uint32_t id;
     uint8_t ver, proto;
     struct mc_addr src, dst;
-    struct mc_flow_key key;   /* flow of the first fragment, oriented as stored */
+    struct mc_flow_key key;   /* key of the first fragment, oriented as it went */
 };
 
 struct list {
@@ -464,7 +465,9 @@ static void process(struct mc_flow_table *t, const struct mc_pkt *p, struct mc_f
         now = t->now_ms;
     }
     t->now_ms = now;
-    MC_CTR_INC(flow, packets);
+    /* a reassembled datagram is metered once for all the frames that carried it */
+    uint32_t frames = p->frag_frames ? p->frag_frames : 1;
+    MC_CTR_ADD(flow, packets, frames);
 
     struct mc_flow_key k, rk;
     uint32_t h;
@@ -528,13 +531,13 @@ static void process(struct mc_flow_table *t, const struct mc_pkt *p, struct mc_f
         }
     }
     f->dir_last[dir] = rel;
-    f->pkts[dir]++;
+    f->pkts[dir] += frames;
     f->octets[dir] += p->ip_len;
     f->tcp_flags[dir] |= p->tcp_flags;
     if (p->tunnel_depth || p->n_mpls)
         note_tunnel(f, p);
     if (p->frag && p->frag_first)
-        frag_remember(t, p, &f->key);
+        frag_remember(t, p, &k); /* as the packet went: a later fragment takes its direction */
 
     /* the flow stays where it is queued (see the top of the file) unless TCP ended it */
     if (p->proto == 6 && (f->state & MC_FLOW_ST_MASK) == MC_FLOW_ST_OPEN &&
@@ -612,6 +615,32 @@ static int keep_bytes(struct pipe_entry *e)
     return 0;
 }
 
+/*
+ * With a packet hook, two more stages on the way to metering: EXT_AHEAD
+ * packets before its turn, the extension of a packet's flow (the chain
+ * head, whose record came in at the middle stage; most chains are one
+ * long) is fetched; STATE_AHEAD packets before, the L7 state it points to.
+ * Hints only: a wrong guess costs a wasted line.
+ */
+#define EXT_AHEAD 5
+#define STATE_AHEAD 2
+
+static void prefetch_ext(const struct mc_flow_table *t)
+{
+    const struct pipe_entry *a = &t->pipe[(t->pipe_head + EXT_AHEAD) % MC_FLOW_PIPE];
+    const struct pipe_entry *b = &t->pipe[(t->pipe_head + STATE_AHEAD) % MC_FLOW_PIPE];
+    if (a->have_key) {
+        const struct mc_flow *f = &t->slots[t->buckets[a->h & t->mask]];
+        if (f->ext)
+            __builtin_prefetch(f->ext);
+    }
+    if (b->have_key) {
+        const struct mc_flow *f = &t->slots[t->buckets[b->h & t->mask]];
+        if (f->ext && f->ext->l7_state)
+            __builtin_prefetch(f->ext->l7_state);
+    }
+}
+
 void mc_flow_submit(struct mc_flow_table *t)
 {
     struct pipe_entry *e = &t->pipe[(t->pipe_head + t->pipe_len) % MC_FLOW_PIPE];
@@ -633,9 +662,16 @@ void mc_flow_submit(struct mc_flow_table *t)
     t->pipe_len++;
     if (t->pipe_len > MC_FLOW_PIPE / 2) {
         const struct pipe_entry *mid = &t->pipe[(t->pipe_head + t->pipe_len - 1 - MC_FLOW_PIPE / 2) % MC_FLOW_PIPE];
-        if (mid->have_key)
-            __builtin_prefetch(&t->slots[t->buckets[mid->h & t->mask]]);
+        if (mid->have_key) {
+            uint32_t i = t->buckets[mid->h & t->mask];
+            if (t->packet_cb)
+                prefetch_slot(t, i); /* the hook reads the extension pointer, on the second line */
+            else
+                __builtin_prefetch(&t->slots[i]);
+        }
     }
+    if (t->packet_cb && t->pipe_len == MC_FLOW_PIPE)
+        prefetch_ext(t);
     if (t->pipe_len == MC_FLOW_PIPE)
         pipe_meter_oldest(t);
 }

@@ -84,6 +84,18 @@ void mc_l7_dpi_giveup(struct mc_l7_dpi *d, void *flow, uint16_t *master, uint16_
     *guessed = g;
 }
 
+void mc_l7_dpi_guess(struct mc_l7_dpi *d, const struct mc_flow_key *k, uint16_t *master, uint16_t *app)
+{
+    uint32_t h[2] = { 0, 0 }; /* host byte order; 0 (no address match) for IPv6 */
+    if (k->ip_ver == 4)
+        for (int i = 0; i < 2; i++)
+            h[i] = (uint32_t)k->addr[i].b[0] << 24 | (uint32_t)k->addr[i].b[1] << 16 |
+                   (uint32_t)k->addr[i].b[2] << 8 | k->addr[i].b[3];
+    ndpi_protocol p = ndpi_guess_undetected_protocol(d->mod, NULL, k->proto, h[0], k->port[0], h[1], k->port[1]);
+    *master = p.master_protocol;
+    *app = p.app_protocol;
+}
+
 void mc_l7_dpi_name(struct mc_l7_dpi *d, uint16_t master, uint16_t app, char *buf, size_t len)
 {
     ndpi_protocol p = NDPI_PROTOCOL_NULL;

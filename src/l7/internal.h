@@ -67,6 +67,9 @@ int mc_l7_dpi_packet(struct mc_l7_dpi *d, void *flow, const uint8_t *l3, size_t 
                      uint16_t *master, uint16_t *app);
 /* Final verdict with nDPI's guess (by ports and addresses); *guessed set when it was a guess. */
 void mc_l7_dpi_giveup(struct mc_l7_dpi *d, void *flow, uint16_t *master, uint16_t *app, int *guessed);
+/* The guess by ports and addresses alone, for a flow nDPI never saw a packet of
+ * (as ndpiReader guesses it); IPv6 addresses take no part, as in nDPI 4.2. */
+void mc_l7_dpi_guess(struct mc_l7_dpi *d, const struct mc_flow_key *k, uint16_t *master, uint16_t *app);
 /* ndpiReader's name for the pair: "DNS", "TLS.Google", "Unknown". */
 void mc_l7_dpi_name(struct mc_l7_dpi *d, uint16_t master, uint16_t app, char *buf, size_t len);
 /* nDPI's name for one protocol id (for analyzer attach by name). */

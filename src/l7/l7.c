@@ -244,7 +244,8 @@ static void release_flow(void *ctx, struct mc_flow_ext *x)
     x->l7_id = -1;
 }
 
-static struct l7_flow *flow_state(struct mc_l7 *l, struct mc_flow *f)
+/* The flow's state, made on first use; with_dpi: with an nDPI flow (when nDPI is on). */
+static struct l7_flow *flow_state(struct mc_l7 *l, struct mc_flow *f, int with_dpi)
 {
     struct mc_flow_ext *x = mc_flow_ext_get(f);
     if (!x)
@@ -256,7 +257,7 @@ static struct l7_flow *flow_state(struct mc_l7 *l, struct mc_flow *f)
         MC_CTR_INC(l7, state_alloc_failed);
         return NULL;
     }
-    if (l->dpi) {
+    if (l->dpi && with_dpi) {
         lf->dpi = mc_l7_dpi_flow_new();
         if (!lf->dpi) {
             MC_CTR_INC(l7, dpi_alloc_failed);
@@ -530,8 +531,10 @@ static void dpi_giveup(struct mc_l7 *l, struct l7_flow *lf)
     uint16_t m, a;
     int guessed;
     mc_l7_dpi_giveup(l->dpi, lf->dpi, &m, &a, &guessed);
-    if (m || a)
+    if (guessed)
         MC_CTR_INC(l7, dpi_guessed);
+    else if (m || a)
+        MC_CTR_INC(l7, dpi_detected); /* known, only its refinement (SNI, answer) was cut short */
     else
         MC_CTR_INC(l7, dpi_undetected);
     dpi_verdict(l, lf, m, a);
@@ -722,22 +725,25 @@ static void tcp_segment(struct mc_l7_ctx *x, const struct mc_pkt *pkt, int dir)
 void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, int dir)
 {
     int l4 = l4_bit(f->key.proto);
-    if (!l4 || (f->key.proto == 6 && !pkt->has_l4))
+    if (!l4 || (f->state & MC_FLOW_F_L7_DONE) || (f->key.proto == 6 && !pkt->has_l4))
         return;
     struct l7_flow *lf = f->ext ? f->ext->l7_state : NULL;
     if (!lf) {
         /* state only for flows that carry something (or open with a SYN) */
         if (!pkt->payload_len && !(pkt->tcp_flags & TH_SYN))
             return;
-        if (!(lf = flow_state(l, f)))
+        if (!(lf = flow_state(l, f, 1)))
             return;
     }
     if (!lf->dpi_done)
         run_dpi(l, lf, pkt);
     if (!lf->decided && (pkt->payload_len || lf->dpi_done))
         try_attach(l, f, lf, pkt, dir);
-    if (!lf->a)
+    if (!lf->a) {
+        if (lf->decided && lf->dpi_done)
+            f->state |= MC_FLOW_F_L7_DONE; /* classified, nothing attached: later packets cost one bit test */
         return;
+    }
     struct mc_l7_ctx *x = &l->ctx;
     x->f = f;
     x->lf = lf;
@@ -756,11 +762,37 @@ void mc_l7_attach(struct mc_l7 *l, struct mc_flow_table *t)
     mc_flow_set_ext_release(t, release_flow, l);
 }
 
+/*
+ * A TCP/UDP flow nDPI never saw (no payload and no SYN: the tail of a
+ * connection, a bare ACK, fragments without ports): ndpiReader still labels
+ * it by ports and addresses, so it is guessed the same way, in a state
+ * without an nDPI flow (a continuation record may still attach an analyzer).
+ */
+static void guess_unseen(struct mc_l7 *l, struct mc_flow *f)
+{
+    if (!l->dpi || !l4_bit(f->key.proto))
+        return;
+    struct l7_flow *lf = flow_state(l, f, 0);
+    if (!lf)
+        return;
+    uint16_t m, a;
+    mc_l7_dpi_guess(l->dpi, &f->key, &m, &a);
+    if (m || a)
+        MC_CTR_INC(l7, dpi_guessed);
+    else
+        MC_CTR_INC(l7, dpi_undetected);
+    lf->app_master = m;
+    lf->app_id = a;
+    mc_l7_dpi_name(l->dpi, m, a, lf->app_name, sizeof(lf->app_name));
+}
+
 void mc_l7_flow_end(struct mc_l7 *l, struct mc_flow *f)
 {
     struct l7_flow *lf = f->ext ? f->ext->l7_state : NULL;
-    if (!lf)
+    if (!lf) {
+        guess_unseen(l, f);
         return;
+    }
     dpi_giveup(l, lf);
     if (!lf->a)
         return;
