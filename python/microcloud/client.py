@@ -255,6 +255,37 @@ class Cloud:
         base = self.prefix + "ip."
         return {k[len(base):]: _ints(h) for k, h in self._scan_hashes("ip.*").items()}
 
+    # --- application layer (dns.*, http.host.*, mysql.server.*, oracle.server.*) ---
+
+    def dns_top(self, minute=None, count=10):
+        """[(name, queries)] of dns.top.<minute> (default: the current minute), busiest first."""
+        import time as _time
+        if minute is None:
+            minute = int(_time.time()) // 60
+        key = self.key("dns.top.%d" % int(minute))
+        rows = self._for(key).zrevrange(key, 0, count - 1 if count else -1, withscores=True)
+        return [(_s(m), int(sc)) for m, sc in rows]
+
+    def dns_name(self, name):
+        """The dns.name.<qname> hash (numeric fields as ints), or None."""
+        h = self._hgetall(self.key("dns.name." + name.rstrip(".").lower()))
+        return _ints(h) if h is not None else None
+
+    def dns_names(self):
+        """{qname: dns.name hash} over all nodes."""
+        base = self.prefix + "dns.name."
+        return {k[len(base):]: _ints(h) for k, h in self._scan_hashes("dns.name.*").items()}
+
+    def http_hosts(self):
+        """{host: http.host hash} over all nodes."""
+        base = self.prefix + "http.host."
+        return {k[len(base):]: _ints(h) for k, h in self._scan_hashes("http.host.*").items()}
+
+    def db_servers(self, kind="mysql"):
+        """{addr:port: <kind>.server hash} over all nodes (kind: mysql or oracle)."""
+        base = self.prefix + kind + ".server."
+        return {k[len(base):]: _ints(h) for k, h in self._scan_hashes(kind + ".server.*").items()}
+
     def user_of(self, ip):
         """The user id bound to ip (user.ip.<addr>), or None."""
         key = self.key("user.ip." + normalise_ip(ip))
