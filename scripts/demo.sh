@@ -35,9 +35,10 @@ for _ in $(seq 50); do [ -S "$work/redis.sock" ] && break; sleep 0.1; done
 # a user the cloud knows: the probe's records for her address carry her name
 redis-cli -s "$work/redis.sock" SET user.ip.192.168.1.13 alice >/dev/null
 
-echo "== 4. mcprobe -i demo.pcap -n 127.0.0.1:$port -V 10 --redis unix:$work/redis.sock --json flows.json"
+echo "== 4. mcprobe -i demo.pcap -n 127.0.0.1:$port -V 10 --redis unix:$work/redis.sock --json flows.json --l7-log l7.json"
 "$MCPROBE" -i "$work/demo.pcap" -n "127.0.0.1:$port" -V 10 --uniflow --export-pps 2000 \
-    --redis "unix:$work/redis.sock" --probe-id demo --json "$work/flows.json" --stats-interval 0
+    --redis "unix:$work/redis.sock" --probe-id demo --json "$work/flows.json" --l7-log "$work/l7.json" \
+    --stats-interval 0
 sleep 1
 kill "$nfpid"
 wait "$nfpid" 2>/dev/null || true
@@ -59,3 +60,11 @@ head -16 "$work/hosts.txt"   # (a file, not a pipe: head closing early would sto
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" probes
 echo "events: $(redis-cli -s "$work/redis.sock" XLEN events) in the stream, e.g.:"
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" replay --count 3
+echo
+echo "== 8. the application layer: transactions ($(wc -l <"$work/l7.json") in l7.json, e.g. a DNS and an HTTP one),"
+echo "      then what the cloud aggregated in real time: the DNS top names and the HTTP hosts"
+grep -m1 '"protocol":"dns"' "$work/l7.json" || true
+grep -m1 '"protocol":"http"' "$work/l7.json" || true
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" dns top --minute latest --count 10
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" http hosts >"$work/http.txt"
+head -11 "$work/http.txt"

@@ -266,6 +266,17 @@ class Cloud:
         rows = self._for(key).zrevrange(key, 0, count - 1 if count else -1, withscores=True)
         return [(_s(m), int(sc)) for m, sc in rows]
 
+    def dns_minutes(self):
+        """The epoch minutes that have a dns.top.<minute> set, oldest first (every node)."""
+        base = self.prefix + "dns.top."
+        out = set()
+        for c in self._primaries():
+            for k in c.scan_iter(match=self._glob(base) + "*", count=1000):
+                tail = _s(k)[len(base):]
+                if tail.isdigit():
+                    out.add(int(tail))
+        return sorted(out)
+
     def dns_name(self, name):
         """The dns.name.<qname> hash (numeric fields as ints), or None."""
         h = self._hgetall(self.key("dns.name." + name.rstrip(".").lower()))
