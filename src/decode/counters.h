@@ -101,6 +101,27 @@
     X(S, erspan_too_short, "decode.erspan.too_short")                          \
     X(S, erspan_bad_version, "decode.erspan.bad_version")                      \
     X(S, erspan_non_ether, "decode.erspan.non_ether")                          \
+    /* fragment reassembly (reasm.c) */                                        \
+    X(S, reasm_fragments, "decode.reasm.fragments")                            \
+    X(S, reasm_datagrams, "decode.reasm.datagrams")                            \
+    X(S, reasm_completed, "decode.reasm.completed")                            \
+    X(S, reasm_given_up, "decode.reasm.given_up")                              \
+    X(S, reasm_released_frames, "decode.reasm.released_frames")                \
+    X(S, reasm_timeouts, "decode.reasm.timeouts")                              \
+    X(S, reasm_flushed, "decode.reasm.flushed")                                \
+    X(S, reasm_evicted_datagrams, "decode.reasm.evicted_datagrams")            \
+    X(S, reasm_evicted_memory, "decode.reasm.evicted_memory")                  \
+    X(S, reasm_no_memory, "decode.reasm.no_memory")                            \
+    X(S, reasm_truncated, "decode.reasm.truncated")                            \
+    X(S, reasm_bad_length, "decode.reasm.bad_length")                          \
+    X(S, reasm_too_big, "decode.reasm.too_big")                                \
+    X(S, reasm_bad_header, "decode.reasm.bad_header")                          \
+    X(S, reasm_too_many_frames, "decode.reasm.too_many_frames")                \
+    X(S, reasm_last_conflict, "decode.reasm.last_conflict")                    \
+    X(S, reasm_duplicates, "decode.reasm.duplicates")                          \
+    X(S, reasm_overlaps, "decode.reasm.overlaps")                              \
+    X(S, reasm_overlap_conflicts, "decode.reasm.overlap_conflicts")            \
+    X(S, reasm_too_many_holes, "decode.reasm.too_many_holes")                  \
     /* frames that ended in a known non-IP payload */                          \
     X(S, nonip_llc, "decode.nonip.llc")                                        \
     X(S, nonip_arp, "decode.nonip.arp")                                        \

@@ -153,13 +153,28 @@ void mc_decode_ip_enter(struct mc_pkt *pkt)
     pkt->payload_len = 0;
 }
 
+int mc_decode_run(struct mc_pkt *pkt, int layer, struct mc_cur *c)
+{
+    while (layer > MC_LAYER_DONE && layer < MC_LAYER_NON_IP) {
+        if (pkt->depth >= MC_DECODE_MAX_DEPTH) {
+            DCTR(depth_exceeded);
+            return MC_DECODE_ERR;
+        }
+        pkt->depth++;
+        layer = decoders[layer](pkt, c);
+    }
+    return layer;
+}
+
 int mc_decode_packet(struct mc_pkt *pkt, const uint8_t *data, size_t caplen)
 {
     /* keep what the caller set, reset everything the decoders fill */
     uint64_t ts_ms = pkt->ts_ms;
     uint32_t cap = pkt->caplen, wire = pkt->wirelen, ifindex = pkt->ifindex;
     int linktype = pkt->linktype;
+    struct mc_reasm *reasm = pkt->reasm;
     memset(pkt, 0, sizeof(*pkt));
+    pkt->reasm = reasm;
     pkt->ts_ms = ts_ms;
     pkt->caplen = cap;
     pkt->wirelen = wire;
@@ -174,15 +189,7 @@ int mc_decode_packet(struct mc_pkt *pkt, const uint8_t *data, size_t caplen)
     }
 
     struct mc_cur c = mc_cur_make(data, caplen);
-    while (layer > MC_LAYER_DONE && layer < MC_LAYER_NON_IP) {
-        if (pkt->depth >= MC_DECODE_MAX_DEPTH) {
-            DCTR(depth_exceeded);
-            layer = MC_DECODE_ERR;
-            break;
-        }
-        pkt->depth++;
-        layer = decoders[layer](pkt, &c);
-    }
+    layer = mc_decode_run(pkt, layer, &c);
 
     /* one committed IP header is enough: the frame is metered on it */
     if (pkt->ip_ver != 0) {

@@ -92,8 +92,12 @@ int mc_decode_layer_for_ipproto(uint8_t proto);
 int mc_decode_layer_for_dlt(int dlt);
 
 /*
- * Decodes one captured frame.  pkt->ts_ms, caplen, wirelen, linktype and
- * ifindex must be set by the caller; everything else is (re)initialised.
+ * Decodes one captured frame.  pkt->ts_ms, caplen, wirelen, linktype,
+ * ifindex and reasm (NULL: no reassembly) must be set by the caller;
+ * everything else is (re)initialised.  With a reassembler, a fragment it
+ * keeps returns MC_DECODED_IP with pkt->held set (do not meter it: it is
+ * metered with its datagram), and the frame completing a datagram decodes
+ * the whole of it (see decode/reasm.h).
  * data is borrowed for the call.  Returns an enum mc_decode_result:
  * MC_DECODED_IP whenever at least one IP header was read (even if an inner
  * layer was then malformed: the frame is then metered on the last good IP

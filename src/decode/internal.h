@@ -32,4 +32,12 @@ void mc_decode_ip_enter(struct mc_pkt *pkt);
  */
 int mc_decode_ppp_next(struct mc_cur *c);
 
+/*
+ * The dispatch loop of mc_decode_packet(): decodes from layer on with c,
+ * charging pkt->depth, until a decoder ends it.  Returns the last value a
+ * decoder returned (MC_LAYER_DONE, MC_LAYER_NON_IP or MC_DECODE_ERR).
+ * reasm.c runs it over the bytes of a datagram it gives up.
+ */
+int mc_decode_run(struct mc_pkt *pkt, int layer, struct mc_cur *c);
+
 #endif /* MC_DECODE_INTERNAL_H */

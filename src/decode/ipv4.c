@@ -27,6 +27,7 @@
  * Options are skipped by IHL, so no option walk is needed.
  */
 #include "decode/internal.h"
+#include "decode/reasm.h"
 
 #define IPV4_MIN_HDR 20
 #define IPV4_FLAG_MF 0x2000
@@ -54,7 +55,10 @@ static void commit(struct mc_pkt *pkt, uint8_t proto, uint8_t tos, uint8_t ttl, 
  * (decode.ipv4.truncated) or the total length is impossible
  * (decode.ipv4.bad_total_length); ip_len is then the declared total length
  * when it is at least the header length, else the captured length.  A total
- * length of 0 (TSO/GSO captures) means "the captured length".
+ * length of 0 (TSO/GSO captures) means "the captured length".  With
+ * pkt->reasm a fragment goes to the reassembler: kept (pkt->held set,
+ * MC_LAYER_DONE), or completing its datagram, which is then decoded on from
+ * its transport header with ip_len and frag_frames covering every frame.
  */
 int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
 {
@@ -121,7 +125,8 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
     unsigned offset = frag & IPV4_OFFSET_MASK;
     if (offset != 0 || (frag & IPV4_FLAG_MF) != 0) {
         DCTR(ipv4_fragments);
-        if (!pkt->frag) {
+        int mine = !pkt->frag;
+        if (mine) {
             pkt->frag = 1;
             pkt->frag_first = offset == 0;
             pkt->frag_ver = 4;
@@ -129,6 +134,33 @@ int mc_decode_ipv4(struct mc_pkt *pkt, struct mc_cur *c)
             pkt->frag_id = id;
             pkt->frag_src = src;
             pkt->frag_dst = dst;
+        }
+        if (pkt->reasm) {
+            struct mc_reasm_frag fr = {
+                .ver = 4, .proto = proto, .more = (frag & IPV4_FLAG_MF) != 0, .id = id,
+                .offset = offset * 8u, .hdr = hdr, .hdr_len = hlen, .data = mc_cur_ptr(c),
+                .len = total >= hlen ? total - hlen : 0,
+                .captured = options_ok && total <= avail,
+            };
+            struct mc_reasm_out out;
+            int rr = mc_reasm_add(pkt->reasm, pkt, &fr, &out);
+            if (rr == MC_REASM_HELD) {
+                pkt->held = 1; /* metered later, with its datagram */
+                return MC_LAYER_DONE;
+            }
+            if (rr == MC_REASM_DONE) {
+                /* decode on over the whole datagram, headed by its offset-0 fragment's header */
+                if (mine)
+                    pkt->frag = pkt->frag_first = 0;
+                pkt->tos = out.dgram[1];
+                pkt->ttl = out.dgram[8];
+                pkt->ip_len = out.octets;
+                pkt->frag_frames = out.frames;
+                pkt->l3 = out.dgram;
+                pkt->l3_len = out.len;
+                *c = mc_cur_make(out.dgram + out.hdr_len, out.len - out.hdr_len);
+                return mc_decode_layer_for_ipproto(proto);
+            }
         }
         if (offset != 0)
             return MC_LAYER_DONE; /* no transport header in a later fragment */

@@ -30,6 +30,7 @@
  * units), minus '2'."  The fragment header is a fixed 8 octets.
  */
 #include "decode/internal.h"
+#include "decode/reasm.h"
 
 #define IPV6_HDR_LEN 40
 #define IPV6_MAX_EXT 8 /* extension headers walked before giving up */
@@ -51,6 +52,10 @@ enum {
  * ip_len = 40 + payload length (40 + captured octets when payload length is
  * 0, as in TSO/GSO captures and jumbograms).  A later fragment commits with
  * proto = the fragment header's next header and returns MC_LAYER_DONE.
+ * With pkt->reasm a fragment goes to the reassembler: kept (pkt->held set,
+ * MC_LAYER_DONE), or completing its datagram, whose walk then goes on from
+ * the header after the fragment header with ip_len and frag_frames covering
+ * every frame.
  */
 int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
 {
@@ -106,6 +111,8 @@ int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
     pkt->l3_len = ip_len < hdr_avail ? ip_len : hdr_avail;
 
     /* extension headers: each step re-checks the length, the walk is capped */
+    size_t pos = IPV6_HDR_LEN; /* offset of the header `next` names, from hdr */
+    size_t nh_off = 6;         /* offset of the octet holding `next` */
     for (unsigned n = 0;; n++) {
         size_t len;
         switch (next) {
@@ -137,7 +144,9 @@ int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
             }
             DCTR(ipv6_fragments);
             unsigned offset = off_m >> 3;
-            if (!pkt->frag) {
+            int more = off_m & 1;
+            int mine = !pkt->frag;
+            if (mine) {
                 pkt->frag = 1;
                 pkt->frag_first = offset == 0;
                 pkt->frag_ver = 6;
@@ -147,10 +156,42 @@ int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
                 pkt->frag_dst = dst;
             }
             next = fnext;
+            /* an atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946) */
+            if (pkt->reasm && (offset != 0 || more)) {
+                pkt->proto = fnext;
+                struct mc_reasm_frag fr = {
+                    .ver = 6, .proto = fnext, .more = (uint8_t)more, .id = id, .offset = offset * 8u,
+                    .hdr = hdr, .hdr_len = pos, .nh_off = nh_off, .data = mc_cur_ptr(c),
+                    .len = mc_cur_left(c), .captured = plen != 0 && plen <= avail,
+                };
+                struct mc_reasm_out out;
+                int rr = mc_reasm_add(pkt->reasm, pkt, &fr, &out);
+                if (rr == MC_REASM_HELD) {
+                    pkt->held = 1; /* metered later, with its datagram */
+                    return MC_LAYER_DONE;
+                }
+                if (rr == MC_REASM_DONE) {
+                    /* walk on over the whole datagram, from what followed the fragment header */
+                    if (mine)
+                        pkt->frag = pkt->frag_first = 0;
+                    pkt->tos = (uint8_t)(out.dgram[0] << 4 | out.dgram[1] >> 4);
+                    pkt->ttl = out.dgram[7];
+                    pkt->ip_len = out.octets;
+                    pkt->frag_frames = out.frames;
+                    pkt->l3 = hdr = out.dgram;
+                    pkt->l3_len = out.len;
+                    *c = mc_cur_make(out.dgram + out.hdr_len, out.len - out.hdr_len);
+                    next = out.proto;
+                    pos = out.hdr_len;
+                    continue;
+                }
+            }
             if (offset != 0) {
                 pkt->proto = fnext;
                 return MC_LAYER_DONE; /* later fragment: no transport header */
             }
+            nh_off = pos;
+            pos += 8;
             continue;
         }
         uint8_t enext = mc_cur_peek8(c, 0);
@@ -162,6 +203,8 @@ int mc_decode_ipv6(struct mc_pkt *pkt, struct mc_cur *c)
             pkt->proto = next;
             return MC_DECODE_ERR;
         }
+        nh_off = pos;
+        pos += len;
         next = enext;
     }
 }

@@ -62,7 +62,15 @@ struct mc_flow_ext {
     /* cloud: user / subscriber learned for this flow (NUL-terminated, may be empty) */
     char user[64];
     char imsi[16], msisdn[16];
+    /* room the L7 stage reserved (mc_flow_ext_reserve) for its per-flow state, in the same
+     * allocation so a packet's L7 work follows one pointer, not two */
+    _Alignas(16) unsigned char tail[];
 };
+
+/* Every extension allocated from now on has at least `bytes` of tail (only grows). */
+void mc_flow_ext_reserve(size_t bytes);
+/* The tail every extension has. */
+size_t mc_flow_ext_tail(void);
 
 struct mc_flow {
     struct mc_flow_key key;

@@ -30,12 +30,15 @@ struct l7_dir {
 
 #define L7_NAME_LEN 48
 
-/* ext->l7_state: the stage's per-flow state, then the analyzer's. */
+/* ext->l7_state: the stage's per-flow state, then the analyzer's; in the
+ * extension's tail (mc_flow_ext_reserve), or allocated apart for an
+ * extension made before the stage existed. */
 struct l7_flow {
     const struct mc_l7_analyzer *a; /* attached analyzer, NULL none */
     uint8_t decided;        /* no more attach attempts */
     uint8_t tries[2];       /* payload packets each direction offered to detect() */
     uint8_t dpi_done;       /* nDPI gave its verdict (or gave up) */
+    uint8_t in_tail;        /* lives in the extension's tail (not freed on its own) */
     uint16_t dpi_pkts;      /* packets nDPI looked at */
     uint16_t app_master, app_id; /* nDPI protocols (0 unknown) */
     char app_name[L7_NAME_LEN];  /* "DNS", "HTTP.Google": ndpiReader's spelling */

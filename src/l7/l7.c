@@ -173,6 +173,8 @@ struct mc_l7 *mc_l7_new(const struct mc_l7_config *cfg, char *err, size_t errlen
                         l->dpi_analyzer[id] = (int16_t)(i + 1);
         }
     }
+    /* flows made from now on carry the stage's state in their extension */
+    mc_flow_ext_reserve(sizeof(struct l7_flow) + l->state_size);
     l->ctx.l = l;
     return l;
 fail:
@@ -239,7 +241,8 @@ static void release_flow(void *ctx, struct mc_flow_ext *x)
     free_segs(&lf->dir[0]);
     free_segs(&lf->dir[1]);
     mc_l7_dpi_flow_free(lf->dpi);
-    free(lf);
+    if (!lf->in_tail)
+        free(lf);
     x->l7_state = NULL;
     x->l7_id = -1;
 }
@@ -252,8 +255,14 @@ static struct l7_flow *flow_state(struct mc_l7 *l, struct mc_flow *f, int with_d
         return NULL;
     if (x->l7_state)
         return x->l7_state;
-    struct l7_flow *lf = calloc(1, sizeof(*lf) + l->state_size);
-    if (!lf) {
+    /* in the extension's tail (reserved by mc_l7_new) when it is there: one allocation, one pointer */
+    size_t need = sizeof(struct l7_flow) + l->state_size;
+    struct l7_flow *lf;
+    if (mc_flow_ext_tail() >= need) {
+        lf = (struct l7_flow *)x->tail;
+        memset(lf, 0, need);
+        lf->in_tail = 1;
+    } else if (!(lf = calloc(1, need))) {
         MC_CTR_INC(l7, state_alloc_failed);
         return NULL;
     }

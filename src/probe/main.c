@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "decode/counters.h"
 #include "decode/decode.h"
+#include "decode/reasm.h"
 #include "export/exporter.h"
 #include "flow/flow.h"
 #include "l7/l7.h"
@@ -38,6 +39,7 @@ struct probe {
     struct mc_exporter *exporter;  /* owned */
     struct mc_cloud *cloud;        /* owned, NULL without --redis */
     struct mc_l7 *l7;              /* owned, NULL with --no-l7 */
+    struct mc_reasm *reasm;        /* owned, NULL with --no-reassembly */
     struct mc_capture *live[MC_PROBE_MAX_SOURCES]; /* owned, live mode */
     int n_live;
     struct mc_capture *cur;        /* borrowed: source being read */
@@ -77,8 +79,20 @@ static void on_flow_prefetch(void *ctx, const struct mc_flow *f, uint32_t slot)
         mc_cloud_flow_prefetch(p->cloud, f, slot);
 }
 
+/* Meters a datagram the reassembler gave up: one packet standing for its frames. */
+static void on_reasm_release(void *ctx, const struct mc_pkt *held)
+{
+    struct probe *p = ctx;
+    *mc_flow_next_pkt(p->flows) = *held;
+    mc_flow_submit(p->flows);
+}
+
 static void probe_tick(struct probe *p)
 {
+    if (p->reasm) {
+        mc_reasm_expire(p->reasm, p->now_ms);
+        mc_reasm_drain(p->reasm, on_reasm_release, p);
+    }
     mc_flow_tick(p->flows, p->now_ms);
     mc_exporter_tick(p->exporter, p->now_ms);
     if (p->l7 && p->n_live)
@@ -159,11 +173,16 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
     pkt->wirelen = wirelen;
     pkt->linktype = linktype;
     pkt->ifindex = p->cur_ifindex;
+    pkt->reasm = p->reasm;
     int r = mc_decode_packet(pkt, data, caplen);
     if (pkt->ts_ms > p->now_ms)
         p->now_ms = pkt->ts_ms;
-    if (r == MC_DECODED_IP)
+    int touched = p->reasm && mc_reasm_touched(pkt); /* only fragments can make it give datagrams up */
+    /* a fragment the reassembler keeps is metered with its datagram, later */
+    if (r == MC_DECODED_IP && !pkt->held)
         mc_flow_submit(p->flows);
+    if (touched)
+        mc_reasm_drain(p->reasm, on_reasm_release, p); /* after this frame: packet order kept */
     if (p->now_ms >= p->next_tick_ms || ++p->since_tick >= TICK_EVERY_PKTS)
         probe_tick(p);
 }
@@ -442,6 +461,17 @@ int main(int argc, char **argv)
         }
         mc_info("packet thread on CPU %d", p.conf.cpu);
     }
+    if (!p.conf.reasm_off) {
+        p.reasm = mc_reasm_new(&p.conf.reasm);
+        if (!p.reasm) {
+            fprintf(stderr, "mcprobe: cannot allocate the fragment reassembler\n");
+            mc_cloud_stop(p.cloud);
+            mc_flow_table_free(p.flows);
+            mc_l7_free(p.l7);
+            mc_exporter_free(p.exporter);
+            return 2;
+        }
+    }
     the_probe = &p;
     p.started = wall_now();
     p.next_stats = p.started + p.conf.stats_interval;
@@ -461,6 +491,10 @@ int main(int argc, char **argv)
     /* end of input or signal: every flow leaves, every datagram is sent */
     if (p.cloud && p.n_live == 0)
         mc_cloud_resolve_users(p.cloud, 5000); /* a file is read faster than lookups answer */
+    if (p.reasm) { /* fragments still held are metered before their flows leave */
+        mc_reasm_flush(p.reasm);
+        mc_reasm_drain(p.reasm, on_reasm_release, &p);
+    }
     mc_flow_flush_all(p.flows, MC_END_FORCED);
     mc_exporter_flush(p.exporter, p.now_ms);
     if (p.l7)
@@ -486,6 +520,7 @@ int main(int argc, char **argv)
     if (p.conf.counters_path && write_counters(p.conf.counters_path) != 0)
         rc = 1;
     mc_flow_table_free(p.flows);
+    mc_reasm_free(p.reasm);
     mc_l7_free(p.l7);
     mc_exporter_free(p.exporter);
     for (int i = 0; i < p.n_live; i++)

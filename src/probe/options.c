@@ -28,6 +28,7 @@ void mc_probe_conf_defaults(struct mc_probe_conf *conf)
     mc_export_config_defaults(&conf->export);
     mc_cloud_config_defaults(&conf->cloud);
     mc_l7_config_defaults(&conf->l7);
+    mc_reasm_config_defaults(&conf->reasm);
     conf->stats_interval = 10;
     conf->cpu = -1;
 }
@@ -92,6 +93,9 @@ UINT_SETTER(set_idle, flow.idle_timeout_ms, 1, 86400, 1000)
 UINT_SETTER(set_lifetime, flow.active_timeout_ms, 1, 86400, 1000)
 UINT_SETTER(set_tcp_end, flow.tcp_end_timeout_ms, 0, 3600, 1000)
 UINT_SETTER(set_max_flows, flow.max_flows, 1, 100000000, 1)
+UINT_SETTER(set_reasm_timeout, reasm.timeout_ms, 1, 600, 1000)
+UINT_SETTER(set_reasm_datagrams, reasm.max_datagrams, 1, 1000000, 1)
+UINT_SETTER(set_reasm_memory, reasm.max_bytes, 128, 4194304, 1024)
 UINT_SETTER(set_domain, export.domain_id, 0, 4294967295ull, 1)
 UINT_SETTER(set_mtu, export.mtu, 576, 65000, 1)
 UINT_SETTER(set_tpl_refresh, export.template_refresh_ms, 1, 86400, 1000)
@@ -338,6 +342,7 @@ FLAG_SETTER(set_help, help)
 FLAG_SETTER(set_version_flag, version)
 FLAG_SETTER(set_dump_config, dump_config)
 FLAG_SETTER(set_list_fields, list_fields)
+FLAG_SETTER(set_no_reasm, reasm_off)
 
 #define CAP "Capture"
 #define FLOW "Flow cache"
@@ -370,6 +375,19 @@ const struct mc_opt mc_probe_opts[] = {
       "Flow table capacity. When full, the least recently active flow is exported early "
       "(counter flow.evicted.table_full). Memory is about 128 bytes per flow held plus 4 per slot.",
       set_max_flows, 0, FLOW },
+    { "no-reassembly", 0, NULL, NULL,
+      "Do not reassemble IP fragments: a first fragment is metered on its own ports and later ones in its "
+      "flow, and nothing inside a fragmented datagram (tunnels, application payload) is seen whole.",
+      set_no_reasm, 0, FLOW },
+    { "reassembly-timeout", 0, "SECONDS", "30",
+      "Give up a fragmented datagram this long after its first fragment; its frames are then metered on "
+      "what they show (decode.reasm.timeouts).", set_reasm_timeout, 0, FLOW },
+    { "reassembly-max-datagrams", 0, "N", "4096",
+      "Fragmented datagrams in progress; beyond, the oldest is given up (decode.reasm.evicted_datagrams).",
+      set_reasm_datagrams, 0, FLOW },
+    { "reassembly-max-memory", 0, "KIB", "8192",
+      "Memory for fragments held; beyond, the oldest datagram is given up (decode.reasm.evicted_memory).",
+      set_reasm_memory, 0, FLOW },
 
     { "collector", 'n', "HOST:PORT", NULL,
       "Send flow records over UDP to this collector (IPv6 as [addr]:port). Each collector receives every "

@@ -7,6 +7,7 @@
 #include "capture/capture.h"
 #include "cloud/cloud.h"
 #include "common/options.h"
+#include "decode/reasm.h"
 #include "export/exporter.h"
 #include "flow/flow.h"
 #include "l7/l7.h"
@@ -22,6 +23,8 @@ struct mc_probe_conf {
     struct mc_cloud_config cloud;
     struct mc_l7_config l7;
     int l7_off;               /* --no-l7: neither analyzers nor nDPI */
+    struct mc_reasm_config reasm;
+    int reasm_off;            /* --no-reassembly: fragments metered one by one */
     int cloud_on;             /* --redis or --redis-cluster given */
     const char *locate[64];   /* --cloud-locate keys */
     int n_locate;

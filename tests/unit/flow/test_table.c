@@ -203,6 +203,50 @@ static void test_fragments_follow_first(void **state)
     mc_flow_table_free(t);
 }
 
+/* A server's later fragment counts in its own direction, not the flow's forward one. */
+static void test_fragments_keep_direction(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt query = mk(1, 2, 5000, 53, 17, 0);
+    struct mc_pkt first = mk(2, 1, 53, 5000, 17, 1);
+    first.frag = first.frag_first = 1;
+    first.frag_ver = 4, first.frag_proto = 17, first.frag_id = 9;
+    first.frag_src = first.src, first.frag_dst = first.dst;
+    struct mc_pkt later = mk(2, 1, 0, 0, 17, 2);
+    later.has_l4 = 0;
+    later.frag = 1;
+    later.frag_ver = 4, later.frag_proto = 17, later.frag_id = 9;
+    later.frag_src = later.src, later.frag_dst = later.dst;
+    mc_flow_process(t, &query);
+    mc_flow_process(t, &first);
+    mc_flow_process(t, &later);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    assert_int_equal(n_out, 1);
+    assert_int_equal(out[0].pkts[MC_FLOW_FWD], 1);
+    assert_int_equal(out[0].pkts[MC_FLOW_REV], 2);
+    mc_flow_table_free(t);
+}
+
+/* A reassembled datagram is one packet standing for every frame that carried it. */
+static void test_reassembled_frames(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = table(16);
+    struct mc_pkt p = mk(1, 2, 5000, 53, 17, 0);
+    p.frag_frames = 3;
+    p.ip_len = 3000;
+    mc_flow_process(t, &p);
+    p = mk(2, 1, 53, 5000, 17, 1); /* an ordinary frame: frag_frames 0 counts one */
+    mc_flow_process(t, &p);
+    assert_int_equal(MC_CTR_GET(flow, packets), 4);
+    mc_flow_flush_all(t, MC_END_FORCED);
+    assert_int_equal(out[0].pkts[MC_FLOW_FWD], 3);
+    assert_int_equal(out[0].octets[MC_FLOW_FWD], 3000);
+    assert_int_equal(out[0].pkts[MC_FLOW_REV], 1);
+    mc_flow_table_free(t);
+}
+
 static void test_tunnel_ext(void **state)
 {
     (void)state;
@@ -291,6 +335,49 @@ static void test_visit_live(void **state)
     mc_flow_table_free(t);
 }
 
+static uint8_t hook_l3[4][64];
+static size_t hook_l3_len[4];
+static int n_hooked;
+
+static void copy_l3(void *ctx, struct mc_flow *f, const struct mc_pkt *p, int dir)
+{
+    (void)ctx, (void)f, (void)dir;
+    assert_true(n_hooked < 4 && p->l3_len <= sizeof(hook_l3[0]));
+    memcpy(hook_l3[n_hooked], p->l3, p->l3_len);
+    hook_l3_len[n_hooked++] = p->l3_len;
+}
+
+static void test_pipeline_keeps_headers_only_datagrams(void **state)
+{
+    (void)state;
+    /* a hook (nDPI) reads the IP header of a SYN or bare ACK too: metered
+     * MC_FLOW_PIPE packets later, it must not see the reused capture buffer */
+    struct mc_flow_table *t = table(16);
+    mc_flow_set_packet_hook(t, copy_l3, NULL);
+    n_hooked = 0;
+    static uint8_t frame[40];
+    for (int i = 0; i < 4; i++) {
+        struct mc_pkt *p = mc_flow_next_pkt(t);
+        *p = mk(1, 2, 1000, 80, 6, 1000 + (uint64_t)i);
+        memset(frame, 0x40 + i, sizeof(frame));
+        p->l3 = frame;
+        p->l3_len = sizeof(frame);
+        p->payload = frame + sizeof(frame);
+        p->payload_len = 0;
+        mc_flow_submit(t);
+    }
+    memset(frame, 0xee, sizeof(frame)); /* the capture moved on */
+    mc_flow_drain(t);
+    assert_int_equal(n_hooked, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(hook_l3_len[i], sizeof(frame));
+        for (size_t k = 0; k < sizeof(frame); k++)
+            assert_int_equal(hook_l3[i][k], 0x40 + i);
+    }
+    mc_flow_flush_all(t, MC_END_FORCED);
+    mc_flow_table_free(t);
+}
+
 static void test_record_size(void **state)
 {
     (void)state;
@@ -309,8 +396,11 @@ int main(void)
         cmocka_unit_test(test_table_full_evicts_lru),
         cmocka_unit_test(test_tcp_end),
         cmocka_unit_test(test_fragments_follow_first),
+        cmocka_unit_test(test_fragments_keep_direction),
+        cmocka_unit_test(test_reassembled_frames),
         cmocka_unit_test(test_tunnel_ext),
         cmocka_unit_test(test_record_size),
+        cmocka_unit_test(test_pipeline_keeps_headers_only_datagrams),
         cmocka_unit_test(test_dirty_tracking),
         cmocka_unit_test(test_visit_live),
     };
