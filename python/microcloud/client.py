@@ -16,6 +16,7 @@ from redis.cluster import RedisCluster
 from . import keyspace
 
 HOST_INT_FIELDS = ("sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes", "flows", "first_seen", "last_seen")
+HOST_COUNTERS = ("sent_pkt", "rcvd_pkt", "flows")
 PROBE_STR_FIELDS = ("version", "source")
 STREAM_KEY = "events"
 
@@ -251,9 +252,11 @@ class Cloud:
         return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
     def hosts(self):
-        """{ip: host dict} over all nodes."""
+        """{ip: host dict} over all nodes, for the hosts a probe metered: an ip.<addr> hash with
+        only a passive-DNS `name` (an address seen in a DNS answer, never in traffic) is not one."""
         base = self.prefix + "ip."
-        return {k[len(base):]: _ints(h) for k, h in self._scan_hashes("ip.*").items()}
+        return {k[len(base):]: _ints(h) for k, h in self._scan_hashes("ip.*").items()
+                if any(f in h for f in HOST_COUNTERS)}
 
     # --- application layer (dns.*, http.host.*, mysql.server.*, oracle.server.*) ---
 

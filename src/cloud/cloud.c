@@ -3,10 +3,10 @@
  *
  * Packet thread                         Cloud thread (libev loop)
  *   tick: drain dirty flows               async wake / flush timer:
- *     -> per-host deltas (batch)            take mailbox: batch, ops, stats
- *   trylock mailbox, hand batch over  ->    merge batch into pending
- *   take lookup results               <-    one EVALSHA per host key
- *                                           replies: requeue failures, events
+ *     -> per-host deltas (batch)            take mailbox: batch, aggregates, ops, stats
+ *   analyzers: mc_agg_* (agg)               into the writer's pending tables (write.c)
+ *   trylock mailbox, hand both over   ->    plain commands per key, batched per node
+ *   take lookup results               <-    replies: put back what did not run, events
  * The mailbox mutex is held only to swap pointers; the packet thread uses
  * trylock and simply keeps aggregating when it is busy.
  */
@@ -25,74 +25,16 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cloud/aggtab.h"
 #include "cloud/hostagg.h"
+#include "cloud/write.h"
 #include "common/text.h"
 #include "common/log.h"
 
 MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
 
-/*
- * Host updates, many keys per call.  KEYS = the ip.<addr> keys, then the
- * events stream when it lives on the same node (standalone) so the host.new
- * events cost no extra command.  ARGV = ttl_ms, n_hosts, with_events,
- * stream_maxlen, probe_id, channel, now_ms, key prefix length, then the
- * values: one binary string of n_hosts x 7 little-endian 64-bit integers
- * (sent_pkt rcvd_pkt sent_bytes rcvd_bytes flows first_seen last_seen; a
- * time 0 is unknown), read with the struct library of Redis's Lua.  Seven
- * stores per host where decimal text took seven conversions each way.
- * Returns one character per host, '1' when its key was created by this call
- * (a new host), else '0': one reply object for the whole call.
- */
-static const char HOST_SCRIPT[] =
-    "local ttl, n, ev = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1'\n"
-    "local vals, pos = ARGV[9], 1\n"
-    "local out = {}\n"
-    "for i = 1, n do\n"
-    "  local k = KEYS[i]\n"
-    "  local sp, rp, sb, rb, fl, fs, ls\n"
-    "  sp, rp, sb, rb, fl, fs, ls, pos = struct.unpack('<I8I8I8I8I8I8I8', vals, pos)\n"
-    "  local new = redis.call('EXISTS', k) == 0\n"
-    "  redis.call('HINCRBY', k, 'sent_pkt', sp)\n"
-    "  redis.call('HINCRBY', k, 'rcvd_pkt', rp)\n"
-    "  redis.call('HINCRBY', k, 'sent_bytes', sb)\n"
-    "  redis.call('HINCRBY', k, 'rcvd_bytes', rb)\n"
-    "  redis.call('HINCRBY', k, 'flows', fl)\n"
-    "  if fs ~= 0 then\n"
-    "    local f = tonumber(redis.call('HGET', k, 'first_seen') or '0')\n"
-    "    if f == 0 or fs < f then redis.call('HSET', k, 'first_seen', string.format('%d', fs)) end\n"
-    "  end\n"
-    "  if ls ~= 0 then\n"
-    "    local l = tonumber(redis.call('HGET', k, 'last_seen') or '0')\n"
-    "    if ls > l then redis.call('HSET', k, 'last_seen', string.format('%d', ls)) end\n"
-    "  end\n"
-    "  redis.call('PEXPIRE', k, ttl)\n"
-    "  out[i] = '0'\n"
-    "  if new then\n"
-    "    out[i] = '1'\n"
-    "    if ev then\n"
-    "      local j = '{\"ip\":\"' .. string.sub(k, tonumber(ARGV[8]) + 4) .. '\",\"probe\":\"' .. ARGV[5] ..\n"
-    "                '\",\"ts\":' .. ARGV[7] .. '}'\n"
-    "      redis.call('PUBLISH', ARGV[6], j)\n"
-    "      redis.call('XADD', KEYS[n + 1], 'MAXLEN', '~', ARGV[4], '*', 'type', 'host.new', 'data', j)\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return table.concat(out)\n";
-
-#define BATCH_KEYS 128 /* hosts per script call */
-#define HOST_VALUES_LEN 56 /* a host's values in a script call: 7 x 64 bits */
 #define LOOKUP_BATCH 128 /* addresses per MGET */
-/*
- * Script calls in flight per standalone node (and single-key calls in a
- * cluster): enough to keep Redis busy over a local link, few enough that a
- * flush of many hosts reuses a handful of batch buffers instead of
- * allocating and faulting in megabytes; the rest waits in the pending table,
- * where later deltas merge into it.
- */
-#define HOST_WINDOW 8
-#define HOST_WINDOW_CLUSTER 256
-#define FREE_BATCHES 16
-
+#define AGG_MAX_BYTES (32u << 20) /* default bound of each aggregates table */
 #define MAX_OPS 10000     /* user operations and events queued between two flushes */
 #define USER_LEN 64
 #define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
@@ -100,7 +42,7 @@ static const char HOST_SCRIPT[] =
 #define CACHE_WAYS 4      /* one 64-byte line of hot slots per set */
 #define MAX_ATTRS 16
 
-enum op_kind { OP_USER_SET, OP_USER_REMOVE, OP_EVENT };
+enum op_kind { OP_USER_SET, OP_USER_REMOVE };
 
 struct op {
     struct op *next;
@@ -175,6 +117,7 @@ struct mc_cloud {
     struct side *sides;            /* owned: capacity + 1 */
     size_t sides_bytes;
     struct mc_hostagg batch;       /* deltas since the last handoff */
+    struct mc_agg agg;             /* aggregates since the last handoff (mc_cloud_agg) */
     struct op *ops, **ops_tail;    /* queued for the next handoff */
     int n_ops;
     struct asks asks;              /* lookups for the next handoff */
@@ -189,6 +132,7 @@ struct mc_cloud {
     /* ---- mailbox (mutex) ---- */
     pthread_mutex_t mu;
     struct mc_hostagg box;         /* handed-over deltas, merged until taken */
+    struct mc_agg box_agg;         /* handed-over aggregates, merged until taken */
     struct op *box_ops, **box_ops_tail;
     struct result *box_results;
     struct asks box_asks;          /* lookups handed over */
@@ -202,24 +146,17 @@ struct mc_cloud {
     ev_async wake;
     ev_timer flush_timer, heartbeat_timer, stop_timer;
     struct mc_cloud_conn *conn;
-    struct mc_hostagg pending;     /* deltas not yet accepted by Redis */
+    struct mc_cloud_writer *writer; /* owned: host deltas and aggregates not yet accepted by Redis */
     struct op *deferred, **deferred_tail; /* operations waiting for their nodes */
     int n_deferred;
     struct asks todo;              /* lookups being sent (reused) */
     struct asks deferred_asks;     /* lookups waiting for their nodes */
     int heartbeat_due;
-    char events_key[160], host_channel[160]; /* <prefix>events and <prefix>events.host.new, made once */
-    size_t events_key_len, host_channel_len;
-    int flushing;                  /* in flush_hosts: replies do not start another */
-    uint32_t host_inflight[MC_CLOUD_MAX_NODES]; /* script calls awaiting a reply (cluster: [0]) */
-    struct host_batch *free_batches;
-    int n_free_batches;
-    struct batch_args *args;       /* owned: argument buffers of a script call */
+    struct batch_args *args;       /* owned: buffers of a lookup call */
     int nodes_up;                  /* written by the cloud thread (atomically), read for the stats line */
     /* lookups asked by the packet thread and answered (or given up) by the cloud thread */
     atomic_uint_fast64_t lookups_asked, lookups_done;
     struct stats seen_stats;
-    char sha[41];                  /* HOST_SCRIPT's SHA1 once a node loaded it */
     uint64_t started_ms;
     int draining;
     uint64_t drain_deadline_ms;
@@ -684,6 +621,20 @@ static void free_ops(struct op *o)
 
 enum { HANDOFF_WAIT = 1, HANDOFF_HOSTS = 2 };
 
+/* The packet thread's aggregate refusals, to the counters (packet thread). */
+static void agg_counts(struct mc_cloud *c)
+{
+    MC_CTR_ADD(cloud, agg_dropped_ops, c->agg.dropped_ops);
+    MC_CTR_ADD(cloud, agg_dropped_events, c->agg.dropped_events);
+    MC_CTR_ADD(cloud, agg_refused_long, c->agg.refused_long);
+    c->agg.dropped_ops = c->agg.dropped_events = c->agg.refused_long = 0;
+}
+
+struct mc_agg *mc_cloud_agg(struct mc_cloud *c)
+{
+    return c ? &c->agg : NULL;
+}
+
 /* Hands queued operations, lookups, stats and (HANDOFF_HOSTS) the batch to the cloud thread. */
 static void handoff(struct mc_cloud *c, int how)
 {
@@ -693,8 +644,11 @@ static void handoff(struct mc_cloud *c, int how)
         MC_CTR_INC(cloud, batches_deferred); /* busy for a moment: keep aggregating */
         return;
     }
-    if (how & HANDOFF_HOSTS)
+    uint32_t agg_lost = 0;
+    if (how & HANDOFF_HOSTS) {
         mc_hostagg_move(&c->box, &c->batch);
+        agg_lost = mc_agg_move(&c->box_agg, &c->agg);
+    }
     if (c->ops) {
         *c->box_ops_tail = c->ops;
         c->box_ops_tail = c->ops_tail;
@@ -708,6 +662,8 @@ static void handoff(struct mc_cloud *c, int how)
     asks_move(&c->no_user, &c->box_no_user); /* no_user is empty: a swap */
     c->box_stats = c->stats;
     pthread_mutex_unlock(&c->mu);
+    MC_CTR_ADD(cloud, agg_dropped_ops, agg_lost);
+    agg_counts(c);
     if (lost) {
         MC_CTR_ADD(cloud, dropped_ops, lost);
         atomic_fetch_add(&c->lookups_done, lost);
@@ -850,120 +806,10 @@ int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const 
 /* Cloud thread                                                            */
 /* ======================================================================= */
 
-/* Host deltas on their way in one script call: kept until Redis accepts them, requeued if not. */
-struct host_batch {
-    struct mc_cloud *c;
-    struct host_batch *next;    /* on the free list */
-    int n;
-    int with_events;            /* the script wrote the host.new events itself */
-    int with_eval;              /* sent as EVAL (script not loaded there yet) */
-    int node;                   /* standalone: the node all keys live on (routed once); cluster: -1 */
-    struct mc_hostagg_entry e[BATCH_KEYS];
-    /* ip.<addr> of each entry, made once when routed, packed: key i is
-     * text[off[i] .. off[i + 1]) (only the bytes used are ever touched) */
-    uint32_t off[BATCH_KEYS + 1];
-    char text[BATCH_KEYS * 160];
-};
-
-static void publish_event(struct mc_cloud *c, const char *name, const char *json);
-static void send_batch(struct mc_cloud *c, struct host_batch *b);
-
-static void flush_hosts(struct mc_cloud *c);
-
-static struct host_batch *batch_get(struct mc_cloud *c)
-{
-    struct host_batch *b = c->free_batches;
-    if (b) {
-        c->free_batches = b->next;
-        c->n_free_batches--;
-        return b;
-    }
-    return malloc(sizeof(*b)); /* not calloc: only the first n entries are ever read */
-}
-
-static void batch_put(struct mc_cloud *c, struct host_batch *b)
-{
-    if (c->n_free_batches >= FREE_BATCHES) {
-        free(b);
-        return;
-    }
-    b->next = c->free_batches;
-    c->free_batches = b;
-    c->n_free_batches++;
-}
-
-/* The count of script calls in flight that b's call belongs to (a cluster has one window). */
-static uint32_t *window_of(struct mc_cloud *c, const struct host_batch *b)
-{
-    return &c->host_inflight[b->node >= 0 ? b->node : 0];
-}
-
-/* A script call got its reply (or none): its window slot is free again. */
-static void batch_done(struct mc_cloud *c, struct host_batch *b)
-{
-    uint32_t *w = window_of(c, b);
-    if (*w)
-        (*w)--;
-    batch_put(c, b);
-    if (mc_hostagg_count(&c->pending) && !c->flushing)
-        flush_hosts(c);
-}
-
-/* The batch's deltas back into the pending table, merged with newer ones. */
-static void batch_to_pending(struct mc_cloud *c, const struct host_batch *b)
-{
-    for (int i = 0; i < b->n; i++)
-        mc_hostagg_add(&c->pending, b->e[i].ver, &b->e[i].addr, &b->e[i].v);
-}
-
-static void requeue_batch(struct mc_cloud *c, struct host_batch *b)
-{
-    batch_to_pending(c, b);
-    MC_CTR_ADD(cloud, requeued, (uint64_t)b->n);
-    batch_done(c, b);
-}
-
-static void on_batch_reply(void *privdata, redisReply *r)
-{
-    struct host_batch *b = privdata;
-    struct mc_cloud *c = b->c;
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !b->with_eval) {
-        b->with_eval = 1; /* this node lost its scripts (restart): send the text */
-        (*window_of(c, b))--; /* taken again by the resend */
-        send_batch(c, b);
-        return;
-    }
-    if (!r || r->type != REDIS_REPLY_STRING || r->len != (size_t)b->n) {
-        if (r)
-            MC_CTR_INC(cloud, write_errors);
-        requeue_batch(c, b);
-        return;
-    }
-    MC_CTR_ADD(cloud, keys_written, (uint64_t)b->n);
-    for (int i = 0; i < b->n; i++) {
-        if (r->str[i] != '1')
-            continue;
-        if (b->with_events) {
-            MC_CTR_INC(cloud, events);
-            continue;
-        }
-        char ip[64], json[256];
-        addr_text(b->e[i].ver, &b->e[i].addr, ip, sizeof(ip));
-        snprintf(json, sizeof(json), "{\"ip\":\"%s\",\"probe\":\"%s\",\"ts\":%llu}", ip, c->cfg.probe_id,
-                 (unsigned long long)wall_ms());
-        publish_event(c, "host.new", json);
-    }
-    batch_done(c, b);
-}
-
-/* Argument buffers of one script call (cloud thread only; reused). */
+/* Buffers of one lookup call (cloud thread only; reused). */
 struct batch_args {
-    const char *argv[13 + BATCH_KEYS];
-    size_t argvlen[13 + BATCH_KEYS];
-    char nums[8][24];
-    char values[BATCH_KEYS * HOST_VALUES_LEN];
     char lookup_keys[LOOKUP_BATCH][200];
-    char resp[sizeof(HOST_SCRIPT) + 64 + BATCH_KEYS * (200 + HOST_VALUES_LEN) + 2048]; /* the encoded call */
+    char resp[LOOKUP_BATCH * 216 + 64]; /* the encoded MGET */
 };
 
 /* RESP bulk string s[0..l) at p; returns the end. */
@@ -987,103 +833,6 @@ static char *resp_array(char *p, uint64_t n)
     return p;
 }
 
-static char *resp_num(char *p, uint64_t v)
-{
-    char t[20];
-    return resp_bulk(p, t, mc_u64_text(v, t));
-}
-
-/*
- * The batch's values as the script reads them (struct.unpack '<I8' x 7 per
- * host: little-endian 64-bit) into a->values; returns their length.
- */
-static size_t pack_values(struct batch_args *a, const struct host_batch *b)
-{
-    char *p = a->values;
-    for (int i = 0; i < b->n; i++) {
-        const struct mc_hostagg_val *v = &b->e[i].v;
-        const uint64_t x[7] = { v->sent_pkt, v->rcvd_pkt, v->sent_bytes, v->rcvd_bytes, v->flows, v->first_seen,
-                                v->last_seen };
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        memcpy(p, x, sizeof(x));
-        p += sizeof(x);
-#else
-        for (int k = 0; k < 7; k++)
-            for (int byte = 0; byte < 8; byte++)
-                *p++ = (char)(x[k] >> (8 * byte));
-#endif
-    }
-    return (size_t)(p - a->values);
-}
-
-/* Standalone: encodes the call straight into RESP, without an argv to encode again. */
-static int send_batch_resp(struct mc_cloud *c, struct host_batch *b, int eval)
-{
-    struct batch_args *a = c->args;
-    char *p = resp_array(a->resp, (uint64_t)(3 + b->n + b->with_events + 9));
-    p = eval ? resp_bulk(p, "EVAL", 4) : resp_bulk(p, "EVALSHA", 7);
-    p = eval ? resp_bulk(p, HOST_SCRIPT, sizeof(HOST_SCRIPT) - 1) : resp_bulk(p, c->sha, 40);
-    p = resp_num(p, (uint64_t)(b->n + b->with_events));
-    for (int i = 0; i < b->n; i++)
-        p = resp_bulk(p, b->text + b->off[i], b->off[i + 1] - b->off[i]);
-    if (b->with_events)
-        p = resp_bulk(p, c->events_key, c->events_key_len);
-    p = resp_num(p, c->cfg.ttl_ms);
-    p = resp_num(p, (uint64_t)b->n);
-    p = resp_num(p, (uint64_t)b->with_events);
-    p = resp_num(p, c->cfg.stream_maxlen);
-    p = resp_bulk(p, c->cfg.probe_id, strlen(c->cfg.probe_id));
-    p = resp_bulk(p, c->host_channel, c->host_channel_len);
-    p = resp_num(p, wall_ms());
-    p = resp_num(p, c->prefix_len);
-    p = resp_bulk(p, a->values, pack_values(a, b));
-    return mc_cloud_conn_command_resp(c->conn, b->node, a->resp, (size_t)(p - a->resp), on_batch_reply, b);
-}
-
-/* A cluster: one key per call, routed by it (its slot never holds the events stream: no with_events). */
-static int send_batch_argv(struct mc_cloud *c, struct host_batch *b, int eval)
-{
-    struct batch_args *a = c->args;
-    int argc = 0, nn = 0;
-#define PUT(s, l) (a->argv[argc] = (s), a->argvlen[argc] = (l), argc++)
-#define PUTS(s) PUT((s), strlen(s))
-#define PUTN(v) (a->argvlen[argc] = mc_u64_text((v), a->nums[nn]), a->argv[argc++] = a->nums[nn++])
-    PUTS(eval ? "EVAL" : "EVALSHA");
-    PUTS(eval ? HOST_SCRIPT : c->sha);
-    PUTN((uint64_t)b->n);
-    for (int i = 0; i < b->n; i++)
-        PUT(b->text + b->off[i], b->off[i + 1] - b->off[i]);
-    PUTN(c->cfg.ttl_ms);
-    PUTN((uint64_t)b->n);
-    PUTN((uint64_t)0);
-    PUTN(c->cfg.stream_maxlen);
-    PUTS(c->cfg.probe_id);
-    PUT(c->host_channel, c->host_channel_len);
-    PUTN(wall_ms());
-    PUTN(c->prefix_len);
-    PUT(a->values, pack_values(a, b));
-#undef PUT
-#undef PUTS
-#undef PUTN
-    return mc_cloud_conn_command(c->conn, b->text, b->off[1], argc, a->argv, a->argvlen, on_batch_reply, b);
-}
-
-static void send_batch(struct mc_cloud *c, struct host_batch *b)
-{
-    int eval = b->with_eval || !c->sha[0];
-    b->with_eval = eval;
-    int rc = b->node >= 0 ? send_batch_resp(c, b, eval) : send_batch_argv(c, b, eval);
-    if (rc != 0) {
-        /* the node is down or busy: the deltas wait for the next flush */
-        batch_to_pending(c, b);
-        batch_put(c, b);
-        return;
-    }
-    (*window_of(c, b))++;
-    MC_CTR_INC(cloud, commands);
-    MC_CTR_ADD(cloud, host_updates, (uint64_t)b->n);
-}
-
 static void on_ignore(void *privdata, redisReply *r)
 {
     (void)privdata;
@@ -1101,43 +850,6 @@ static void send_simple(struct mc_cloud *c, int key_arg, int argc, const char **
         MC_CTR_INC(cloud, commands);
     else
         MC_CTR_INC(cloud, refused);
-}
-
-/* PUBLISH on events.<name> and XADD to the capped events stream. */
-static void run_op(struct mc_cloud *c, struct op *o);
-
-/*
- * Publishes an event as an operation: when the node of its channel or of the
- * stream cannot take it now (another node answered first, or it is down),
- * it waits with the deferred operations instead of being lost.
- */
-static void publish_event(struct mc_cloud *c, const char *name, const char *json)
-{
-    struct op *o = calloc(1, sizeof(*o));
-    if (!o || !(o->attrs[0] = strdup(name)) || !(o->attrs[1] = strdup(json))) {
-        MC_CTR_INC(cloud, refused);
-        if (o) {
-            o->n_attrs = 1;
-            free_ops(o);
-        }
-        return;
-    }
-    o->kind = OP_EVENT;
-    o->n_attrs = 1;
-    run_op(c, o);
-}
-
-/* Sends an event operation now that both its nodes are ready. */
-static void send_event(struct mc_cloud *c, const char *name, const char *json)
-{
-    char channel[160], maxlen[24];
-    snprintf(channel, sizeof(channel), "%sevents.%s", c->cfg.prefix, name);
-    snprintf(maxlen, sizeof(maxlen), "%u", c->cfg.stream_maxlen);
-    const char *pub[] = { "PUBLISH", channel, json };
-    send_simple(c, 1, 3, pub);
-    const char *xadd[] = { "XADD", c->events_key, "MAXLEN", "~", maxlen, "*", "type", name, "data", json };
-    send_simple(c, 1, 10, xadd);
-    MC_CTR_INC(cloud, events);
 }
 
 static int key_ready(struct mc_cloud *c, const char *key);
@@ -1159,9 +871,9 @@ static void heartbeat(struct mc_cloud *c)
                         c->seen_stats.flows_active,
                         c->seen_stats.flows_exported,
                         MC_CTR_GET(cloud, commands),
-                        MC_CTR_GET(cloud, dropped_keys) + c->pending.dropped_keys,
-                        MC_CTR_GET(cloud, dropped_pkts) + c->pending.dropped_pkts,
-                        mc_hostagg_count(&c->pending) };
+                        MC_CTR_GET(cloud, dropped_keys) + mc_cloud_writer_hosts(c->writer)->dropped_keys,
+                        MC_CTR_GET(cloud, dropped_pkts) + mc_cloud_writer_hosts(c->writer)->dropped_pkts,
+                        mc_cloud_writer_pending_keys(c->writer) };
     static const char *const names[] = { "started",        "heartbeat",     "interval_ms",   "packets",
                                          "drops",          "flows_active",  "flows_exported", "cloud_commands",
                                          "cloud_dropped_keys", "cloud_dropped_packets", "cloud_pending_keys" };
@@ -1400,22 +1112,9 @@ static void defer_op(struct mc_cloud *c, struct op *o)
     c->n_deferred++;
 }
 
-/* Runs one user operation or event, or defers it while its nodes are not ready; takes o. */
+/* Runs one user operation, or defers it while its nodes are not ready; takes o. */
 static void run_op(struct mc_cloud *c, struct op *o)
 {
-    if (o->kind == OP_EVENT) {
-        char channel[200], stream[200];
-        key_join(channel, sizeof(channel), c->cfg.prefix, "events.", o->attrs[0]);
-        key_join(stream, sizeof(stream), c->cfg.prefix, "events", "");
-        if (!key_ready(c, channel) || !key_ready(c, stream)) {
-            defer_op(c, o);
-            return;
-        }
-        send_event(c, o->attrs[0], o->attrs[1]);
-        o->next = NULL;
-        free_ops(o);
-        return;
-    }
     char ip[64], ukey[200], ipkey[200], since[24];
     addr_text(o->ver, &o->ip, ip, sizeof(ip));
     key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
@@ -1462,25 +1161,6 @@ static int any_node_ready(struct mc_cloud *c)
     return 0;
 }
 
-/* 1 when node can take another script call: ready, and its window not full. */
-static int host_node_open(struct mc_cloud *c, int node, int cluster)
-{
-    if (cluster)
-        return c->host_inflight[0] < HOST_WINDOW_CLUSTER && mc_cloud_conn_ready(c->conn, node);
-    return c->host_inflight[node] < HOST_WINDOW && mc_cloud_conn_ready(c->conn, node);
-}
-
-static int any_host_node_open(struct mc_cloud *c, int cluster)
-{
-    if (cluster)
-        return c->host_inflight[0] < HOST_WINDOW_CLUSTER && any_node_ready(c);
-    int n = mc_cloud_conn_nodes(c->conn);
-    for (int i = 0; i < n && i < MC_CLOUD_MAX_NODES; i++)
-        if (host_node_open(c, i, 0))
-            return 1;
-    return 0;
-}
-
 /* Runs a list of operations, in order. */
 static void run_ops(struct mc_cloud *c, struct op *ops)
 {
@@ -1503,76 +1183,14 @@ static void flush_pending(struct mc_cloud *c)
     run_ops(c, ops);
     asks_move(&c->todo, &c->deferred_asks); /* todo is empty: a swap */
     run_asks(c, &c->todo);
-    flush_hosts(c);
-}
-
-/*
- * Sends pending host keys, one script call per BATCH_KEYS keys of a node,
- * while windows are open; each reply opens its window again (batch_done).
- */
-static void flush_hosts(struct mc_cloud *c)
-{
-    /*
-     * Oldest first.  An entry whose node cannot take it now is set aside and
-     * put back in front afterwards; once no node can take anything, the
-     * rest stays where it is, so a down or saturated cloud costs O(1) per
-     * flush, not a walk over every pending host.
-     */
-    enum { MAX_SKIPPED = 256 };
-    struct mc_hostagg_entry skipped[MAX_SKIPPED];
-    int n_skipped = 0;
-    uint32_t budget = mc_hostagg_count(&c->pending);
-    struct mc_hostagg_entry e;
-    /* standalone: one open batch per node; cluster: keys of one call must share a slot, so one key each */
-    int cluster = mc_cloud_conn_is_cluster(c->conn);
-    int events_node = cluster ? -1 : mc_cloud_conn_node_of(c->conn, c->events_key, c->events_key_len);
-    struct host_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
-    c->flushing = 1;
-    while (budget-- > 0 && n_skipped < MAX_SKIPPED && any_host_node_open(c, cluster) &&
-           mc_hostagg_pop_oldest(&c->pending, &e)) {
-        char key[160];
-        size_t klen = addr_key(c->cfg.prefix, c->prefix_len, "ip.", 3, e.ver, &e.addr, key, sizeof(key));
-        int node = mc_cloud_conn_node_of(c->conn, key, klen);
-        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !host_node_open(c, node, cluster)) {
-            skipped[n_skipped++] = e;
-            continue;
-        }
-        struct host_batch *b = open[node];
-        if (!b) {
-            b = batch_get(c);
-            if (!b) {
-                skipped[n_skipped++] = e;
-                continue;
-            }
-            b->c = c;
-            b->n = 0;
-            b->off[0] = 0;
-            b->with_eval = 0;
-            b->node = cluster ? -1 : node;
-            b->with_events = node == events_node;
-            open[node] = b;
-        }
-        memcpy(b->text + b->off[b->n], key, klen);
-        b->off[b->n + 1] = b->off[b->n] + (uint32_t)klen;
-        b->e[b->n++] = e;
-        if (b->n == BATCH_KEYS || cluster) {
-            open[node] = NULL;
-            send_batch(c, b);
-        }
-    }
-    for (int i = 0; i < MC_CLOUD_MAX_NODES; i++)
-        if (open[i])
-            send_batch(c, open[i]);
-    while (n_skipped > 0)
-        mc_hostagg_unpop(&c->pending, &skipped[--n_skipped]);
-    c->flushing = 0;
+    mc_cloud_writer_flush(c->writer, 1);
 }
 
 /* Takes what the packet thread handed over, then writes. */
 static void take_mailbox(struct mc_cloud *c)
 {
     pthread_mutex_lock(&c->mu);
-    mc_hostagg_move(&c->pending, &c->box);
+    mc_cloud_writer_take(c->writer, &c->box, &c->box_agg);
     struct op *ops = c->box_ops;
     c->box_ops = NULL;
     c->box_ops_tail = &c->box_ops;
@@ -1620,33 +1238,16 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     struct mc_cloud *c = w->data;
     static const double step = 0.02;
-    if (mc_hostagg_count(&c->pending))
+    if (mc_cloud_writer_pending_keys(c->writer))
         flush_pending(c);
-    int idle = mc_hostagg_count(&c->pending) == 0 && c->n_deferred == 0 && !c->heartbeat_due &&
-               mc_cloud_conn_inflight(c->conn) == 0;
+    int idle = mc_cloud_writer_pending_keys(c->writer) == 0 && mc_cloud_writer_inflight(c->writer) == 0 &&
+               c->n_deferred == 0 && !c->heartbeat_due && mc_cloud_conn_inflight(c->conn) == 0;
     if (idle || wall_ms() >= c->drain_deadline_ms) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
     ev_timer_set(w, step, 0);
     ev_timer_start(loop, w);
-}
-
-static void on_script_loaded(void *privdata, redisReply *r)
-{
-    struct mc_cloud *c = privdata;
-    if (r && r->type == REDIS_REPLY_STRING && r->len == 40) {
-        memcpy(c->sha, r->str, 40);
-        c->sha[40] = 0;
-    }
-}
-
-static void on_node_connect(void *ctx, int node)
-{
-    struct mc_cloud *c = ctx;
-    const char *argv[] = { "SCRIPT", "LOAD", HOST_SCRIPT };
-    size_t len[] = { 6, 4, strlen(HOST_SCRIPT) };
-    mc_cloud_conn_command_node(c->conn, node, 3, argv, len, on_script_loaded, c);
 }
 
 static void *cloud_main(void *arg)
@@ -1678,10 +1279,6 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     if (!c->cfg.prefix)
         c->cfg.prefix = "";
     c->prefix_len = strlen(c->cfg.prefix);
-    snprintf(c->events_key, sizeof(c->events_key), "%sevents", c->cfg.prefix);
-    snprintf(c->host_channel, sizeof(c->host_channel), "%sevents.host.new", c->cfg.prefix);
-    c->events_key_len = strlen(c->events_key);
-    c->host_channel_len = strlen(c->host_channel);
     if (!c->cfg.probe_id)
         c->cfg.probe_id = "mcprobe";
     c->ops_tail = &c->ops;
@@ -1694,8 +1291,11 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
         memset(c->hot, 0, CACHE_SLOTS * sizeof(*c->hot));
     c->cold = calloc(CACHE_SLOTS, sizeof(*c->cold));
     c->args = malloc(sizeof(*c->args));
-    if (!c->hot || !c->cold || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 || mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
-        mc_hostagg_init(&c->pending, c->cfg.max_keys) != 0) {
+    size_t agg_bytes = c->cfg.agg_max_bytes ? c->cfg.agg_max_bytes : AGG_MAX_BYTES;
+    if (!c->hot || !c->cold || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 ||
+        mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
+        mc_agg_init(&c->agg, c->cfg.prefix, c->cfg.max_keys, agg_bytes) != 0 ||
+        mc_agg_init(&c->box_agg, c->cfg.prefix, c->cfg.max_keys, agg_bytes) != 0) {
         snprintf(err, errlen, "cloud: cannot allocate tables for %u keys", c->cfg.max_keys);
         goto fail;
     }
@@ -1704,11 +1304,17 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
         snprintf(err, errlen, "cloud: cannot create an event loop");
         goto fail;
     }
-    c->cfg.conn.on_connect = on_node_connect;
-    c->cfg.conn.ctx = c;
     c->conn = mc_cloud_conn_new(c->loop, &c->cfg.conn, err, errlen);
     if (!c->conn)
         goto fail;
+    struct mc_cloud_writer_config wc = { .prefix = c->cfg.prefix, .probe_id = c->cfg.probe_id,
+                                         .ttl_ms = c->cfg.ttl_ms, .stream_maxlen = c->cfg.stream_maxlen,
+                                         .max_keys = c->cfg.max_keys, .agg_max_bytes = agg_bytes };
+    c->writer = mc_cloud_writer_new(c->loop, c->conn, &c->cfg.conn, &wc);
+    if (!c->writer) {
+        snprintf(err, errlen, "cloud: cannot allocate tables for %u keys", c->cfg.max_keys);
+        goto fail;
+    }
     ev_async_init(&c->wake, on_wake);
     c->wake.data = c;
     ev_async_start(c->loop, &c->wake);
@@ -1741,9 +1347,11 @@ fail:
         mc_cloud_conn_free(c->conn);
     if (c->loop)
         ev_loop_destroy(c->loop);
+    mc_cloud_writer_free(c->writer);
     mc_hostagg_free(&c->batch);
     mc_hostagg_free(&c->box);
-    mc_hostagg_free(&c->pending);
+    mc_agg_free(&c->agg);
+    mc_agg_free(&c->box_agg);
     free(c->hot);
     free(c->cold);
     free(c->args);
@@ -1776,13 +1384,16 @@ void mc_cloud_stop(struct mc_cloud *c)
     handoff(c, HANDOFF_WAIT | HANDOFF_HOSTS);
     pthread_join(c->thread, NULL);
     /* the thread has stopped: its counters and tables are ours now */
-    MC_CTR_ADD(cloud, dropped_keys, c->pending.dropped_keys + c->batch.dropped_keys);
-    MC_CTR_ADD(cloud, dropped_pkts, c->pending.dropped_pkts + c->batch.dropped_pkts);
-    MC_CTR_ADD(cloud, dropped_bytes, c->pending.dropped_bytes + c->batch.dropped_bytes);
-    uint32_t undrained = mc_hostagg_count(&c->pending);
+    mc_cloud_writer_close(c->writer); /* what is still in flight goes back to pending, and counts as undrained */
+    const struct mc_hostagg *pending = mc_cloud_writer_hosts(c->writer);
+    MC_CTR_ADD(cloud, dropped_keys, pending->dropped_keys + c->batch.dropped_keys);
+    MC_CTR_ADD(cloud, dropped_pkts, pending->dropped_pkts + c->batch.dropped_pkts);
+    MC_CTR_ADD(cloud, dropped_bytes, pending->dropped_bytes + c->batch.dropped_bytes);
+    agg_counts(c);
+    uint32_t undrained = mc_cloud_writer_pending_keys(c->writer);
     MC_CTR_ADD(cloud, undrained_at_exit, undrained);
     if (undrained)
-        mc_warn("cloud: %u host updates could not be written before exit", undrained);
+        mc_warn("cloud: %u key updates could not be written before exit", undrained);
     mc_cloud_conn_free(c->conn);
     ev_loop_destroy(c->loop);
     apply_results(c, c->box_results, &c->box_no_user);
@@ -1792,14 +1403,11 @@ void mc_cloud_stop(struct mc_cloud *c)
     free_ops(c->ops);
     free_ops(c->box_ops);
     free_ops(c->deferred);
-    while (c->free_batches) {
-        struct host_batch *b = c->free_batches;
-        c->free_batches = b->next;
-        free(b);
-    }
+    mc_cloud_writer_free(c->writer);
     mc_hostagg_free(&c->batch);
     mc_hostagg_free(&c->box);
-    mc_hostagg_free(&c->pending);
+    mc_agg_free(&c->agg);
+    mc_agg_free(&c->box_agg);
     if (c->sides)
         munmap(c->sides, c->sides_bytes);
     free(c->hot);

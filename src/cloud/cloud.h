@@ -5,14 +5,15 @@
  * Two threads.  The packet thread (the probe's main loop) never waits on
  * Redis: every --cloud-flush-ms it walks the flows that saw packets since
  * the last flush (the flow table's dirty list), adds their new packets and
- * bytes to one entry per host, and hands that batch to the cloud thread
- * through a mailbox it only ever try-locks.  The cloud thread (libev +
- * hiredis async, src/cloud/conn.c) merges batches into a bounded pending
- * table and sends one script call per host key per flush; what cannot be
- * sent (node down, slow, over its in-flight bound) stays pending, merged
- * with later deltas, until the bound forces the oldest out as
- * cloud.dropped.*.  It also writes the probe heartbeat, publishes events and
- * runs the user lookups whose answers the packet thread caches.
+ * bytes to one entry per host, and hands that batch, with the analyzers'
+ * aggregates (mc_cloud_agg, agg.h), to the cloud thread through a mailbox it
+ * only ever try-locks.  The cloud thread (libev; conn.c, write.c, pipe.c)
+ * merges them into bounded pending tables and writes each key once per flush
+ * as plain pipelined commands; what cannot be sent (node down, slow, over
+ * its in-flight bound) stays pending, merged with later data, until the
+ * bound drops the oldest hosts (cloud.dropped.*) or refuses new aggregates
+ * (cloud.agg.dropped.*).  It also writes the probe heartbeat, publishes
+ * events and runs the user lookups whose answers the packet thread caches.
  */
 #ifndef MC_CLOUD_CLOUD_H
 #define MC_CLOUD_CLOUD_H
@@ -49,6 +50,7 @@ struct mc_cloud_config {
     uint32_t negative_cache_ms;  /* "no user" kept this long, default 10000 */
     uint32_t drain_timeout_ms;   /* at stop: how long to wait for pending writes, default 5000 */
     int cpu;                     /* the cloud thread's CPU (--cloud-cpu), -1: any */
+    size_t agg_max_bytes;        /* bound of each aggregates table (agg.h), bytes; 0: 32 MiB */
 };
 
 void mc_cloud_config_defaults(struct mc_cloud_config *cfg);
@@ -110,6 +112,13 @@ const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_ad
  */
 void mc_cloud_stop(struct mc_cloud *c);
 
+/*
+ * The aggregation interface of this cloud (agg.h), for the packet thread's
+ * analyzers; NULL when c is NULL.  Its operations go out with the host
+ * counters at each flush.
+ */
+struct mc_agg *mc_cloud_agg(struct mc_cloud *c);
+
 /* Key text for an address: "ip.<addr>" with the prefix (buf of at least 128 bytes); returns its length. */
 size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len);
 
@@ -119,6 +128,7 @@ size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *
     X(S, keys_written, "cloud.keys_written")                              \
     X(S, host_updates, "cloud.host_updates")                              \
     X(S, commands, "cloud.commands")                                      \
+    X(S, batches, "cloud.batches")                                        \
     X(S, write_errors, "cloud.write_errors")                              \
     X(S, requeued, "cloud.requeued")                                      \
     X(S, dropped_keys, "cloud.dropped.keys")                              \
@@ -133,7 +143,14 @@ size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *
     X(S, users_set, "cloud.users_set")                                    \
     X(S, users_removed, "cloud.users_removed")                            \
     X(S, undrained_at_exit, "cloud.undrained_at_exit")                    \
-    X(S, thread_cpu_us, "cloud.thread_cpu_us")
+    X(S, thread_cpu_us, "cloud.thread_cpu_us")                            \
+    X(S, agg_keys_written, "cloud.agg.keys_written")                      \
+    X(S, agg_requeued, "cloud.agg.requeued")                              \
+    X(S, agg_dropped_ops, "cloud.agg.dropped.ops")                        \
+    X(S, agg_dropped_events, "cloud.agg.dropped.events")                  \
+    X(S, agg_dropped_pending, "cloud.agg.dropped.pending")                \
+    X(S, agg_refused_long, "cloud.agg.refused.too_long")                  \
+    X(S, agg_events_undecided, "cloud.agg.events_undecided")
 MC_CTR_DECLARE(cloud, MC_CLOUD_CTRS)
 
 #endif

@@ -850,6 +850,12 @@ static void refresh_schedule(struct mc_cloud_conn *c, double delay)
 
 /* ---- public API ---- */
 
+/* See conn.h. */
+void mc_cloud_conn_refresh_slots(struct mc_cloud_conn *c)
+{
+    refresh_schedule(c, REFRESH_DELAY);
+}
+
 /* Fills cfg with the documented defaults (no nodes, standalone, db 0, no AUTH). */
 void mc_cloud_conn_config_defaults(struct mc_cloud_conn_config *cfg)
 {

@@ -90,6 +90,13 @@ int mc_cloud_conn_command_node(struct mc_cloud_conn *c, int node, int argc, cons
 int mc_cloud_conn_command_resp(struct mc_cloud_conn *c, int node, const char *cmd, size_t len, mc_cloud_reply_fn fn,
                                void *privdata);
 
+/*
+ * Cluster only (else nothing): the slot map is stale (a MOVED seen on
+ * another connection to the nodes, such as a pipe's); a CLUSTER SLOTS
+ * refresh is scheduled, coalesced with any other.
+ */
+void mc_cloud_conn_refresh_slots(struct mc_cloud_conn *c);
+
 /* Nodes currently known (standalone: n_nodes; cluster: masters in the slot map). */
 int mc_cloud_conn_nodes(const struct mc_cloud_conn *c);
 
@@ -135,7 +142,17 @@ int mc_cloud_conn_parse_addr(const char *spec, char *host, size_t hostlen, int *
     X(S, moved, "cloud.conn.moved")                                       \
     X(S, ask, "cloud.conn.ask")                                           \
     X(S, slot_refreshes, "cloud.conn.slot_refreshes")                     \
-    X(S, auth_errors, "cloud.conn.auth_errors")
+    X(S, auth_errors, "cloud.conn.auth_errors")                           \
+    X(S, pipe_connects, "cloud.pipe.connects")                            \
+    X(S, pipe_connect_errors, "cloud.pipe.connect_errors")                \
+    X(S, pipe_disconnects, "cloud.pipe.disconnects")                      \
+    X(S, pipe_timeouts, "cloud.pipe.timeouts")                            \
+    X(S, pipe_requests, "cloud.pipe.requests")                            \
+    X(S, pipe_commands, "cloud.pipe.commands")                            \
+    X(S, pipe_bytes, "cloud.pipe.bytes")                                  \
+    X(S, pipe_error_replies, "cloud.pipe.error_replies")                  \
+    X(S, pipe_failed, "cloud.pipe.failed")                                \
+    X(S, pipe_protocol_errors, "cloud.pipe.protocol_errors")
 MC_CTR_DECLARE(cloud_conn, MC_CLOUD_CONN_CTRS)
 
 #endif

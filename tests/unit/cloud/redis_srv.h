@@ -337,7 +337,7 @@ struct rs_outcome {
     char str[64];           /* the string reply, cut to fit (binary-safe) */
 };
 
-static void rs_on_reply(void *privdata, struct redisReply *r)
+__attribute__((unused)) static void rs_on_reply(void *privdata, struct redisReply *r)
 {
     struct rs_outcome *o = privdata;
     o->calls++;
@@ -361,7 +361,7 @@ struct rs_outcomes {
     int n;
 };
 
-static int rs_all_answered(void *arg)
+__attribute__((unused)) static int rs_all_answered(void *arg)
 {
     const struct rs_outcomes *w = arg;
     for (int i = 0; i < w->n; i++)
