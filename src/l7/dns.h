@@ -15,7 +15,7 @@
 #define MC_DNS_NAME_MAX 255    /* text bytes of a name kept (longer text is cut) */
 #define MC_DNS_ANSWERS_MAX 512 /* text bytes of dnsAnswers: whole items only */
 #define MC_DNS_ADDRS 8         /* A/AAAA answers kept for passive DNS */
-#define MC_DNS_MAX_HOPS 64     /* compression pointers followed per name */
+#define MC_DNS_MAX_HOPS 32     /* compression pointers followed per name */
 
 /* One DNS message as the analyzer uses it. */
 struct mc_dns_msg {
@@ -93,8 +93,7 @@ extern const struct mc_l7_analyzer mc_l7_dns;
     X(S, tcp_skipped, "l7.dns.tcp.skipped")                                  \
     X(S, tcp_partial_at_end, "l7.dns.tcp.partial_at_end")                    \
     X(S, tcp_gap_desync, "l7.dns.tcp.gap_desync")                            \
-    X(S, link_local_ignored, "l7.dns.link_local_ignored")                    \
-    X(S, agg_refused, "l7.dns.agg_refused")
+    X(S, link_local_ignored, "l7.dns.link_local_ignored")
 MC_CTR_DECLARE(l7_dns, MC_L7_DNS_CTRS)
 
 #endif /* MC_L7_DNS_H */

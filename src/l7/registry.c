@@ -3,8 +3,16 @@
  * two claim a flow by port or by payload, the first listed wins.
  */
 #include "l7/l7.h"
+#include "l7/dns.h"
+#include "l7/http.h"
+#include "l7/mysql.h"
+#include "l7/tns.h"
 
 const struct mc_l7_analyzer *const mc_l7_analyzers[] = {
+    &mc_l7_dns, /* first: its detect() is the stricter (binary header) check */
+    &mc_l7_http,
+    &mc_l7_mysql,
+    &mc_l7_tns,
     NULL, /* keeps the array non-empty; not counted */
 };
 

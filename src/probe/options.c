@@ -107,6 +107,7 @@ UINT_SETTER(set_cloud_ttl, cloud.ttl_ms, 1, 31536000, 1000)
 UINT_SETTER(set_cloud_flush, cloud.flush_ms, 10, 60000, 1)
 UINT_SETTER(set_cloud_heartbeat, cloud.heartbeat_ms, 1, 3600, 1000)
 UINT_SETTER(set_cloud_max_keys, cloud.max_keys, 16, 100000000, 1)
+UINT_SETTER(set_cloud_agg_max, cloud.agg_max_bytes, 1, 4096, 1u << 20)
 UINT_SETTER(set_cpu, cpu, 0, 1023, 1)
 UINT_SETTER(set_cloud_cpu, cloud.cpu, 0, 1023, 1)
 UINT_SETTER(set_cloud_maxlen, cloud.stream_maxlen, 1, 100000000, 1)
@@ -461,14 +462,17 @@ const struct mc_opt mc_probe_opts[] = {
       CLOUD },
     { "cloud-ttl", 0, "SECONDS", "300", "Host keys (ip.<addr>) expire this long after their last update.",
       set_cloud_ttl, 0, CLOUD },
-    { "cloud-flush-ms", 0, "MS", "500", "Send the aggregated host counters this often (one command per key "
-      "per flush).", set_cloud_flush, 0, CLOUD },
+    { "cloud-flush-ms", 0, "MS", "500", "Send the aggregated host counters and analyzer aggregates this often "
+      "(each key's merged updates once per flush).", set_cloud_flush, 0, CLOUD },
     { "cloud-heartbeat", 0, "SECONDS", "5", "Refresh the probe.<id> heartbeat this often (it expires after "
       "three).", set_cloud_heartbeat, 0, CLOUD },
     { "cloud-max-keys", 0, "N", "1000000", "Hosts whose counters are held while Redis is slow or down; beyond, "
       "the oldest are dropped and counted (cloud.dropped.*). About 100 bytes each, and up to 24 MiB in all for the "
       "hosts of the current flushes.", set_cloud_max_keys, 0,
       CLOUD },
+    { "cloud-agg-max-bytes", 0, "MIB", "32", "Memory for the analyzers' aggregates held between flushes (and, "
+      "while Redis is slow or down, waiting for it), per table; beyond, operations are refused and counted "
+      "(cloud.agg.dropped.*).", set_cloud_agg_max, 0, CLOUD },
     { "cloud-events-maxlen", 0, "N", "100000", "Approximate length cap of the events stream.", set_cloud_maxlen,
       0, CLOUD },
     { "local-networks", 0, "CIDR[,CIDR...]", NULL, "Only hosts in these networks get ip.<addr> keys (default: "
