@@ -9,63 +9,11 @@
  * stdio buffering; mc_exporter_flush calls fflush.
  */
 #include "export/internal.h"
+#include "common/json.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <sys/socket.h>
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t k;
-    uint32_t cp;
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    k = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-    if (k > n)
-        return 0;
-    cp = s[0] & (0x7f >> k);
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    /* overlong forms, surrogates, beyond U+10FFFF */
-    if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
-        cp > 0x10ffff)
-        return 0;
-    return k;
-}
-
-static void put_string(FILE *out, const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    fputc('"', out);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-            i++;
-        } else if (c < 0x20) {
-            fprintf(out, "\\u%04x", c);
-            i++;
-        } else if (c < 0x80) {
-            fputc(c, out);
-            i++;
-        } else {
-            size_t k = utf8_len(s + i, n - i);
-            if (k) {
-                fwrite(s + i, 1, k, out);
-                i += k;
-            } else {
-                fputs("\\ufffd", out);
-                i++;
-            }
-        }
-    }
-    fputc('"', out);
-}
 
 void mc_export_json_record(FILE *out, const struct mc_template *t, const struct mc_ie_env *env)
 {
@@ -85,7 +33,7 @@ void mc_export_json_record(FILE *out, const struct mc_template *t, const struct 
             break;
         case MC_IE_T_STRING:
             /* the same bytes the fixed-length v9 field carries */
-            put_string(out, v.str, len != MC_IE_VARLEN && v.str_len > len ? len : v.str_len);
+            mc_json_string(out, v.str, len != MC_IE_VARLEN && v.str_len > len ? len : v.str_len);
             break;
         default:
             /* clamp as the binary encoder does for fields narrower than the value */

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/json.h"
 #include "common/log.h"
 
 MC_CTR_DEFINE(l7, MC_L7_CTRS)
@@ -342,55 +343,6 @@ void mc_l7_buf_free(struct mc_l7_buf *b)
 
 /* ---- transaction log ---------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    size_t k = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-    if (k > n)
-        return 0;
-    uint32_t cp = s[0] & (0x7f >> k);
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((k == 3 && cp < 0x800) || (k == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return k;
-}
-
-void mc_l7_json_string(FILE *out, const char *str, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    fputc('"', out);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(out, "\\u%04x", c);
-            i++;
-        } else if (c < 0x80) {
-            fputc(c, out);
-            i++;
-        } else {
-            size_t k = utf8_len(s + i, n - i);
-            if (k) {
-                fwrite(s + i, 1, k, out);
-                i += k;
-            } else {
-                fputs("\\ufffd", out);
-                i++;
-            }
-        }
-    }
-    fputc('"', out);
-}
-
 #ifdef MC_DEBUG
 /* One vocabulary: a transaction key must be one of the analyzer's elements. */
 static void check_key(const struct mc_l7_ctx *x, const char *name)
@@ -440,7 +392,7 @@ void mc_l7_tx_str(struct mc_l7_ctx *x, const char *name, const char *s, size_t n
     if (!x->l->log || !x->tx_open)
         return;
     fprintf(x->l->log, ",\"%s\":", name);
-    mc_l7_json_string(x->l->log, s, n);
+    mc_json_string(x->l->log, s, n);
 }
 
 void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_t n)

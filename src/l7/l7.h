@@ -125,8 +125,6 @@ void mc_l7_tx_str(struct mc_l7_ctx *x, const char *name, const char *s, size_t n
 void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_t n);
 void mc_l7_tx_end(struct mc_l7_ctx *x);
 
-/* JSON string escaping shared with the log: RFC 8259, invalid UTF-8 as U+FFFD. */
-void mc_l7_json_string(FILE *out, const char *s, size_t n);
 
 /* ---- the stage, as the probe drives it --------------------------------- */
 

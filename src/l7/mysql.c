@@ -37,6 +37,8 @@
  */
 #include "l7/mysql.h"
 
+#include "common/json.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -555,9 +557,9 @@ static void cloud(struct mc_l7_ctx *x, const struct sess *s, const char *user, c
         FILE *m = fmemopen(json, sizeof(json), "w");
         if (m) {
             fprintf(m, "{\"server\":\"%s\",\"user\":", key + strlen("mysql.server."));
-            mc_l7_json_string(m, user, strlen(user));
+            mc_json_string(m, user, strlen(user));
             fputs(",\"database\":", m);
-            mc_l7_json_string(m, db, strlen(db));
+            mc_json_string(m, db, strlen(db));
             fprintf(m, ",\"client\":\"%s\",\"ts\":%llu,\"error\":%u}", cli, (unsigned long long)now,
                     s->has_err ? s->err.code : 0u);
             long jn = ftell(m);

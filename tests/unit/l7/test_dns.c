@@ -935,13 +935,13 @@ static void test_cloud_aggregates(void **state)
     assert_int_equal(val(&a, "dns.client.10.0.0.1", MC_AGG_INCR, "responses"), 2);
     assert_int_equal(val(&a, "dns.client.10.0.0.1", MC_AGG_INCR, "nxdomain"), 1);
     assert_int_equal(agg_key(&a, "dns.client.10.0.0.1")->ttl_ms, 3600000);
-    /* passive DNS on the answers' addresses, no TTL of ours on ip.* */
+    /* passive DNS on the answers' addresses, with a TTL so an address no probe meters goes away */
     const struct mc_agg_cell *c = cell(&a, "ip.93.184.216.34", MC_AGG_SET, "name");
     assert_non_null(c);
     assert_int_equal(c->vlen, strlen("www.agg.example"));
     assert_memory_equal(a.text + c->val, "www.agg.example", c->vlen);
     assert_non_null(cell(&a, "ip.2001:db8::7", MC_AGG_SET, "name"));
-    assert_int_equal(agg_key(&a, "ip.93.184.216.34")->ttl_ms, 0);
+    assert_int_equal(agg_key(&a, "ip.93.184.216.34")->ttl_ms, 3600000);
     /* one dns.name.new per name, decided by the reply to the queries increment */
     assert_int_equal(a.ne, 2);
     const struct mc_agg_cell *qc = cell(&a, nk, MC_AGG_INCR, "queries");
