@@ -27,6 +27,7 @@
 
 #include "cloud/aggtab.h"
 #include "cloud/hostagg.h"
+#include "cloud/resp.h"
 #include "cloud/write.h"
 #include "common/text.h"
 #include "common/log.h"
@@ -812,27 +813,6 @@ struct batch_args {
     char resp[LOOKUP_BATCH * 216 + 64]; /* the encoded MGET */
 };
 
-/* RESP bulk string s[0..l) at p; returns the end. */
-static char *resp_bulk(char *p, const char *s, size_t l)
-{
-    *p++ = '$';
-    p += mc_u64_text(l, p);
-    *p++ = '\r', *p++ = '\n';
-    memcpy(p, s, l);
-    p += l;
-    *p++ = '\r', *p++ = '\n';
-    return p;
-}
-
-/* RESP array header of n elements at p; returns the end. */
-static char *resp_array(char *p, uint64_t n)
-{
-    *p++ = '*';
-    p += mc_u64_text(n, p);
-    *p++ = '\r', *p++ = '\n';
-    return p;
-}
-
 static void on_ignore(void *privdata, redisReply *r)
 {
     (void)privdata;
@@ -1030,9 +1010,9 @@ static void send_lookups(struct mc_cloud *c, struct lookup_batch *lb)
         rc = mc_cloud_conn_command(c->conn, keys[0], len[1], 2, argv, len, on_lookup_reply, lb);
     } else {
         /* straight into RESP, as the host batches go */
-        char *p = resp_array(c->args->resp, (uint64_t)(1 + lb->n));
+        char *p = mc_resp_array(c->args->resp, (uint64_t)(1 + lb->n));
         for (int i = 0; i <= lb->n; i++)
-            p = resp_bulk(p, argv[i], len[i]);
+            p = mc_resp_bulk(p, argv[i], len[i]);
         rc = mc_cloud_conn_command_resp(c->conn, lb->node, c->args->resp, (size_t)(p - c->args->resp),
                                         on_lookup_reply, lb);
     }

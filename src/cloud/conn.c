@@ -26,6 +26,7 @@
  * req owns a copy of argv so that MOVED/ASK/TRYAGAIN can resend it.
  */
 #include "cloud/conn.h"
+#include "common/hostport.h"
 #include "common/log.h"
 #include "common/text.h"
 
@@ -161,8 +162,6 @@ static void list_remove(struct req **head, struct req **tail, struct req *q)
 int mc_cloud_conn_parse_addr(const char *spec, char *host, size_t hostlen, int *port, int *is_unix, char *err,
                              size_t errlen)
 {
-    const char *hs, *ps = NULL;
-    size_t hl;
     *port = 6379;
     *is_unix = 0;
     if (!spec || !*spec) {
@@ -179,46 +178,7 @@ int mc_cloud_conn_parse_addr(const char *spec, char *host, size_t hostlen, int *
         *port = 0;
         return 0;
     }
-    if (spec[0] == '[') {
-        const char *close = strchr(spec, ']');
-        if (!close || close == spec + 1 || (close[1] != '\0' && close[1] != ':')) {
-            snprintf(err, errlen, "bad bracketed address '%s'", spec);
-            return -1;
-        }
-        hs = spec + 1;
-        hl = (size_t)(close - hs);
-        if (close[1] == ':')
-            ps = close + 2;
-    } else {
-        const char *colon = strchr(spec, ':');
-        hs = spec;
-        if (colon && strchr(colon + 1, ':')) {
-            hl = strlen(spec); /* bare IPv6 literal, default port */
-        } else if (colon) {
-            hl = (size_t)(colon - spec);
-            ps = colon + 1;
-        } else {
-            hl = strlen(spec);
-        }
-    }
-    if (hl == 0 || hl >= hostlen) {
-        snprintf(err, errlen, "bad host in redis node address '%s'", spec);
-        return -1;
-    }
-    if (ps) {
-        long v = 0;
-        size_t i = 0;
-        for (; ps[i] >= '0' && ps[i] <= '9' && i < 6; i++)
-            v = v * 10 + (ps[i] - '0');
-        if (i == 0 || ps[i] != '\0' || v < 1 || v > 65535) {
-            snprintf(err, errlen, "bad port in redis node address '%s'", spec);
-            return -1;
-        }
-        *port = (int)v;
-    }
-    memcpy(host, hs, hl);
-    host[hl] = '\0';
-    return 0;
+    return mc_hostport_split(spec, 6379, "redis node", host, hostlen, port, err, errlen);
 }
 
 static void node_set_name(struct node *n)

@@ -24,6 +24,7 @@
  * call, then PEXPIRE.
  */
 #include "cloud/write.h"
+#include "cloud/resp.h"
 
 #include <ev.h>
 #include <stdio.h>
@@ -243,29 +244,10 @@ static int push_u32(uint32_t **v, uint32_t *n, uint32_t *cap, uint32_t x)
     return 0;
 }
 
-static char *put_head(char *p, unsigned argc)
-{
-    *p++ = '*';
-    p += mc_u64_text(argc, p);
-    *p++ = '\r', *p++ = '\n';
-    return p;
-}
-
-static char *put_bulk(char *p, const char *s, size_t l)
-{
-    *p++ = '$';
-    p += mc_u64_text(l, p);
-    *p++ = '\r', *p++ = '\n';
-    memcpy(p, s, l);
-    p += l;
-    *p++ = '\r', *p++ = '\n';
-    return p;
-}
-
 static char *put_u64(char *p, uint64_t v)
 {
     char t[24];
-    return put_bulk(p, t, mc_u64_text(v, t));
+    return mc_resp_bulk(p, t, mc_u64_text(v, t));
 }
 
 static char *put_i64(char *p, int64_t v)
@@ -275,20 +257,20 @@ static char *put_i64(char *p, int64_t v)
     if (v < 0)
         t[n++] = '-';
     n += mc_u64_text(v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, t + n);
-    return put_bulk(p, t, n);
+    return mc_resp_bulk(p, t, n);
 }
 
 /* A fixed command word, as RESP; l is strlen(s). */
-#define PUT_WORD(p, s) put_bulk((p), (s), sizeof(s) - 1)
+#define PUT_WORD(p, s) mc_resp_bulk((p), (s), sizeof(s) - 1)
 
 /* cmd key field value: HINCRBY, HSETNX, HSET with one integer (bounds: room(64 + kl + fl)). */
 static char *put_kfv(char *p, const char *cmd, size_t cl, const char *k, size_t kl, const char *f, size_t fl,
                      int64_t v, int is_signed)
 {
-    p = put_head(p, 4);
-    p = put_bulk(p, cmd, cl);
-    p = put_bulk(p, k, kl);
-    p = put_bulk(p, f, fl);
+    p = mc_resp_array(p, 4);
+    p = mc_resp_bulk(p, cmd, cl);
+    p = mc_resp_bulk(p, k, kl);
+    p = mc_resp_bulk(p, f, fl);
     return is_signed ? put_i64(p, v) : put_u64(p, (uint64_t)v);
 }
 
@@ -500,7 +482,7 @@ static void add_host(struct mc_cloud_writer *w, struct wbatch *b, const struct m
         p += strlen(PEXPIRE_HEAD);
         memcpy(p, kb, kbl);
         p += kbl;
-        p = put_bulk(p, w->ttl_text, w->ttl_text_len);
+        p = mc_resp_bulk(p, w->ttl_text, w->ttl_text_len);
         b->ref[b->n_cmds++] = (struct cmdref){ R_HOST_TTL, 0, hi };
     }
     b->len = (size_t)(p - b->buf);
@@ -539,7 +521,7 @@ static void add_followup(struct mc_cloud_writer *w, struct wbatch *b, const stru
         p += strlen(PEXPIRE_HEAD);
         memcpy(p, kb, kbl);
         p += kbl;
-        p = put_bulk(p, w->ttl_text, w->ttl_text_len);
+        p = mc_resp_bulk(p, w->ttl_text, w->ttl_text_len);
         b->ref[b->n_cmds++] = (struct cmdref){ R_FU_TTL, 0, fi };
     }
     b->len = (size_t)(p - b->buf);
@@ -597,11 +579,11 @@ static int add_key(struct mc_cloud_writer *w, struct wbatch *b, uint32_t ki)
         case MC_AGG_ZINCR:
             if (c->n == 0)
                 continue;
-            p = put_head(p, 4);
+            p = mc_resp_array(p, 4);
             p = PUT_WORD(p, "ZINCRBY");
-            p = put_bulk(p, key, kl);
+            p = mc_resp_bulk(p, key, kl);
             p = put_i64(p, c->n);
-            p = put_bulk(p, a->text + c->name, c->name_len);
+            p = mc_resp_bulk(p, a->text + c->name, c->name_len);
             break;
         case MC_AGG_SET:
             n_sets++;
@@ -611,11 +593,11 @@ static int add_key(struct mc_cloud_writer *w, struct wbatch *b, uint32_t ki)
             if (room(b, kl + c->name_len + c->vlen + 64) != 0)
                 return -1;
             p = b->buf + b->len;
-            p = put_head(p, 4);
+            p = mc_resp_array(p, 4);
             p = PUT_WORD(p, "HSETNX");
-            p = put_bulk(p, key, kl);
-            p = put_bulk(p, a->text + c->name, c->name_len);
-            p = put_bulk(p, a->text + c->val, c->vlen);
+            p = mc_resp_bulk(p, key, kl);
+            p = mc_resp_bulk(p, a->text + c->name, c->name_len);
+            p = mc_resp_bulk(p, a->text + c->val, c->vlen);
             break;
         default: /* MAX, MIN: in the batch's script call */
             if (push_u32(&b->mm, &b->n_mm, &b->cap_mm, c1 - 1) != 0) {
@@ -631,15 +613,15 @@ static int add_key(struct mc_cloud_writer *w, struct wbatch *b, uint32_t ki)
     if (n_sets) {
         if (room(b, kl + sets_bytes + 64) != 0)
             return -1;
-        char *p = put_head(b->buf + b->len, 2 + 2 * n_sets);
+        char *p = mc_resp_array(b->buf + b->len, 2 + 2 * n_sets);
         p = PUT_WORD(p, "HSET");
-        p = put_bulk(p, key, kl);
+        p = mc_resp_bulk(p, key, kl);
         for (uint32_t c1 = k->head; c1; c1 = a->c[c1 - 1].next) {
             const struct mc_agg_cell *c = &a->c[c1 - 1];
             if (c->kind != MC_AGG_SET)
                 continue;
-            p = put_bulk(p, a->text + c->name, c->name_len);
-            p = put_bulk(p, a->text + c->val, c->vlen);
+            p = mc_resp_bulk(p, a->text + c->name, c->name_len);
+            p = mc_resp_bulk(p, a->text + c->val, c->vlen);
         }
         b->len = (size_t)(p - b->buf);
         if (add_ref(b, R_SETS, 0, bk) != 0)
@@ -668,7 +650,7 @@ static int add_event(struct mc_cloud_writer *w, struct wbatch *b, uint32_t ei, i
         return -1;
     char *p = b->buf + b->len;
     if (part == MC_AGG_PUB) {
-        p = put_head(p, 3);
+        p = mc_resp_array(p, 3);
         p = PUT_WORD(p, "PUBLISH");
         /* the channel: <prefix>events.<name> */
         *p++ = '$';
@@ -679,19 +661,19 @@ static int add_event(struct mc_cloud_writer *w, struct wbatch *b, uint32_t ei, i
         memcpy(p + w->plen + 7, name, e->name_len);
         p += w->plen + 7 + e->name_len;
         *p++ = '\r', *p++ = '\n';
-        p = put_bulk(p, json, e->json_len);
+        p = mc_resp_bulk(p, json, e->json_len);
     } else {
-        p = put_head(p, 10);
+        p = mc_resp_array(p, 10);
         p = PUT_WORD(p, "XADD");
-        p = put_bulk(p, w->events_key, w->events_key_len);
+        p = mc_resp_bulk(p, w->events_key, w->events_key_len);
         p = PUT_WORD(p, "MAXLEN");
         p = PUT_WORD(p, "~");
-        p = put_bulk(p, w->maxlen, w->maxlen_len);
+        p = mc_resp_bulk(p, w->maxlen, w->maxlen_len);
         p = PUT_WORD(p, "*");
         p = PUT_WORD(p, "type");
-        p = put_bulk(p, name, e->name_len);
+        p = mc_resp_bulk(p, name, e->name_len);
         p = PUT_WORD(p, "data");
-        p = put_bulk(p, json, e->json_len);
+        p = mc_resp_bulk(p, json, e->json_len);
     }
     b->len = (size_t)(p - b->buf);
     return add_ref(b, part == MC_AGG_PUB ? R_PUB : R_XADD, 0, bi);
@@ -708,19 +690,19 @@ static int add_minmax(struct wbatch *b, uint32_t from, uint32_t to, int kind, ui
     }
     if (room(b, need) != 0)
         return -1;
-    char *p = put_head(b->buf + b->len, 3 + 4 * (to - from));
+    char *p = mc_resp_array(b->buf + b->len, 3 + 4 * (to - from));
     p = PUT_WORD(p, "EVAL");
-    p = put_bulk(p, MINMAX_SCRIPT, sizeof(MINMAX_SCRIPT) - 1);
+    p = mc_resp_bulk(p, MINMAX_SCRIPT, sizeof(MINMAX_SCRIPT) - 1);
     p = put_u64(p, to - from);
     for (uint32_t i = from; i < to; i++) {
         const struct mc_agg_key *k = &a->k[a->c[b->mm[i]].key];
-        p = put_bulk(p, a->text + k->text, k->len);
+        p = mc_resp_bulk(p, a->text + k->text, k->len);
     }
     for (uint32_t i = from; i < to; i++) {
         const struct mc_agg_cell *c = &a->c[b->mm[i]];
-        p = put_bulk(p, a->text + c->name, c->name_len);
+        p = mc_resp_bulk(p, a->text + c->name, c->name_len);
         p = put_u64(p, (uint64_t)c->n);
-        p = put_bulk(p, c->kind == MC_AGG_MAX ? ">" : "<", 1);
+        p = mc_resp_bulk(p, c->kind == MC_AGG_MAX ? ">" : "<", 1);
     }
     b->len = (size_t)(p - b->buf);
     return add_ref(b, kind, 0, idx);
@@ -732,24 +714,24 @@ static int add_create(struct mc_cloud_writer *w, struct wbatch *b)
 {
     if (room(b, sizeof(CREATE_SCRIPT) + 512 + b->scripted_bytes + (size_t)b->n_scripted * (KEY_MAX + 64)) != 0)
         return -1;
-    char *p = put_head(b->buf + b->len, (unsigned)(3 + b->n_scripted + 1 + 7 + 2 * b->n_scripted));
+    char *p = mc_resp_array(b->buf + b->len, (unsigned)(3 + b->n_scripted + 1 + 7 + 2 * b->n_scripted));
     p = PUT_WORD(p, "EVAL");
-    p = put_bulk(p, CREATE_SCRIPT, sizeof(CREATE_SCRIPT) - 1);
+    p = mc_resp_bulk(p, CREATE_SCRIPT, sizeof(CREATE_SCRIPT) - 1);
     p = put_u64(p, (uint64_t)b->n_scripted + 1);
     char key[KEY_MAX];
     for (int i = 0; i < b->n_fu; i++)
         if (b->fu[i].scripted)
-            p = put_bulk(p, key, mc_cloud_host_key(w->cfg.prefix, b->fu[i].ver, &b->fu[i].addr, key, sizeof(key)));
-    p = put_bulk(p, w->events_key, w->events_key_len);
+            p = mc_resp_bulk(p, key, mc_cloud_host_key(w->cfg.prefix, b->fu[i].ver, &b->fu[i].addr, key, sizeof(key)));
+    p = mc_resp_bulk(p, w->events_key, w->events_key_len);
     p = put_u64(p, (uint64_t)b->n_scripted);
-    p = put_bulk(p, w->cfg.probe_id, strlen(w->cfg.probe_id));
+    p = mc_resp_bulk(p, w->cfg.probe_id, strlen(w->cfg.probe_id));
     p = put_u64(p, wall_ms());
-    p = put_bulk(p, w->maxlen, w->maxlen_len);
+    p = mc_resp_bulk(p, w->maxlen, w->maxlen_len);
     char ch[KEY_MAX];
     memcpy(ch, w->cfg.prefix, w->plen);
     memcpy(ch + w->plen, "events.host.new", 15);
-    p = put_bulk(p, ch, w->plen + 15);
-    p = put_bulk(p, w->ttl_text, w->ttl_text_len);
+    p = mc_resp_bulk(p, ch, w->plen + 15);
+    p = mc_resp_bulk(p, w->ttl_text, w->ttl_text_len);
     p = put_u64(p, w->plen);
     for (int i = 0; i < b->n_fu; i++) {
         const struct followup *u = &b->fu[i];
@@ -782,9 +764,9 @@ static int finish(struct mc_cloud_writer *w, struct wbatch *b)
         const struct mc_agg_key *k = &b->agg.k[b->ttl[i]];
         if (room(b, k->len + 64) != 0)
             return -1;
-        char *p = put_head(b->buf + b->len, 3);
+        char *p = mc_resp_array(b->buf + b->len, 3);
         p = PUT_WORD(p, "PEXPIRE");
-        p = put_bulk(p, b->agg.text + k->text, k->len);
+        p = mc_resp_bulk(p, b->agg.text + k->text, k->len);
         p = put_u64(p, k->ttl_ms);
         b->len = (size_t)(p - b->buf);
         if (add_ref(b, R_TTL, 0, b->ttl[i]) != 0)

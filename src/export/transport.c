@@ -16,6 +16,7 @@
  * capture bursts), does the exporter sleep, at most 1/pace_pps per datagram.
  */
 #include "export/internal.h"
+#include "common/hostport.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -30,41 +31,13 @@
 int mc_export_collector_split(const char *spec, char *host, size_t hostlen, char *port, size_t portlen,
                               char *err, size_t errlen)
 {
-    const char *h, *he, *p;
-    if (spec[0] == '[') {
-        h = spec + 1;
-        he = strchr(h, ']');
-        if (!he || he[1] != ':') {
-            snprintf(err, errlen, "collector '%s': expected [ipv6]:port", spec);
-            return -1;
-        }
-        p = he + 2;
-    } else {
-        he = strrchr(spec, ':');
-        if (!he) {
-            snprintf(err, errlen, "collector '%s': expected host:port", spec);
-            return -1;
-        }
-        if (memchr(spec, ':', (size_t)(he - spec))) {
-            snprintf(err, errlen, "collector '%s': an IPv6 address needs brackets: [addr]:port", spec);
-            return -1;
-        }
-        h = spec;
-        p = he + 1;
-    }
-    size_t hn = (size_t)(he - h);
-    size_t pn = strlen(p);
-    if (hn == 0 || pn == 0 || pn > 5 || strspn(p, "0123456789") != pn || strtol(p, NULL, 10) < 1 || strtol(p, NULL, 10) > 65535) {
-        snprintf(err, errlen, "collector '%s': bad host or port", spec);
+    int p;
+    if (mc_hostport_split(spec, 0, "collector", host, hostlen, &p, err, errlen) != 0)
+        return -1;
+    if ((size_t)snprintf(port, portlen, "%d", p) >= portlen) {
+        snprintf(err, errlen, "collector '%s': port buffer too small", spec);
         return -1;
     }
-    if (hn >= hostlen || pn >= portlen) {
-        snprintf(err, errlen, "collector '%s': host name too long", spec);
-        return -1;
-    }
-    memcpy(host, h, hn);
-    host[hn] = '\0';
-    memcpy(port, p, pn + 1);
     return 0;
 }
 

@@ -1,0 +1,71 @@
+/* hostport.c - "host:port" / "[v6]:port" (see hostport.h). */
+#include "common/hostport.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* A decimal port of 1 to 5 digits in [1, 65535] spanning all of s; -1 otherwise. */
+static int port_of(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 5 || strspn(s, "0123456789") != n)
+        return -1;
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v >= 1 && v <= 65535 ? v : -1;
+}
+
+int mc_hostport_split(const char *spec, int default_port, const char *what, char *host, size_t hostlen, int *port,
+                      char *err, size_t errlen)
+{
+    const char *h, *ps = NULL;
+    size_t hn;
+    if (!spec || !*spec) {
+        snprintf(err, errlen, "empty %s address", what);
+        return -1;
+    }
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close == spec + 1 || (close[1] != '\0' && close[1] != ':') ||
+            (close[1] == '\0' && default_port <= 0)) {
+            snprintf(err, errlen, "%s '%s': expected [ipv6]:port", what, spec);
+            return -1;
+        }
+        h = spec + 1;
+        hn = (size_t)(close - h);
+        if (close[1] == ':')
+            ps = close + 2;
+    } else {
+        const char *colon = strchr(spec, ':');
+        h = spec;
+        if (colon && strchr(colon + 1, ':')) {
+            if (default_port <= 0) {
+                snprintf(err, errlen, "%s '%s': an IPv6 address needs brackets: [addr]:port", what, spec);
+                return -1;
+            }
+            hn = strlen(spec); /* a bare IPv6 literal: the default port */
+        } else if (colon) {
+            hn = (size_t)(colon - spec);
+            ps = colon + 1;
+        } else if (default_port > 0) {
+            hn = strlen(spec);
+        } else {
+            snprintf(err, errlen, "%s '%s': expected host:port", what, spec);
+            return -1;
+        }
+    }
+    int p = ps ? port_of(ps) : default_port;
+    if (hn == 0 || p < 0) {
+        snprintf(err, errlen, "%s '%s': bad host or port", what, spec);
+        return -1;
+    }
+    if (hn >= hostlen) {
+        snprintf(err, errlen, "%s '%s': host name too long", what, spec);
+        return -1;
+    }
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    *port = p;
+    return 0;
+}

@@ -1,0 +1,60 @@
+/* test_hostport.c - the one host:port parser: required and default ports, brackets, bounds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/hostport.h"
+
+static void test_required_port(void **state)
+{
+    (void)state;
+    char h[64], err[128];
+    int p;
+    assert_int_equal(mc_hostport_split("127.0.0.1:2055", 0, "collector", h, sizeof(h), &p, err, sizeof(err)), 0);
+    assert_string_equal(h, "127.0.0.1");
+    assert_int_equal(p, 2055);
+    assert_int_equal(mc_hostport_split("[2001:db8::1]:4739", 0, "collector", h, sizeof(h), &p, err, sizeof(err)), 0);
+    assert_string_equal(h, "2001:db8::1");
+    assert_int_equal(p, 4739);
+    static const char *const bad[] = { "", "host", "::1:2055", "[::1]", "host:", ":2055", "[::1]2055", "[::1",
+                                       "[]:1", "h:0", "h:65536", "h:12a", "h:123456" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(mc_hostport_split(bad[i], 0, "collector", h, sizeof(h), &p, err, sizeof(err)), -1);
+        if (bad[i][0])
+            assert_non_null(strstr(err, bad[i])); /* the message quotes what was given */
+    }
+    assert_non_null(strstr(err, "collector"));
+}
+
+static void test_default_port(void **state)
+{
+    (void)state;
+    char h[64], err[128];
+    int p;
+    assert_int_equal(mc_hostport_split("redis.example", 6379, "redis node", h, sizeof(h), &p, err, sizeof(err)), 0);
+    assert_string_equal(h, "redis.example");
+    assert_int_equal(p, 6379);
+    assert_int_equal(mc_hostport_split("::1", 6379, "redis node", h, sizeof(h), &p, err, sizeof(err)), 0);
+    assert_string_equal(h, "::1");
+    assert_int_equal(p, 6379);
+    assert_int_equal(mc_hostport_split("[fe80::1]", 6379, "redis node", h, sizeof(h), &p, err, sizeof(err)), 0);
+    assert_string_equal(h, "fe80::1");
+    assert_int_equal(mc_hostport_split("[fe80::1]:7000", 6379, "redis node", h, sizeof(h), &p, err, sizeof(err)), 0);
+    assert_int_equal(p, 7000);
+    /* a host longer than the buffer is refused, never cut */
+    char small[4];
+    assert_int_equal(mc_hostport_split("abcd:1", 6379, "redis node", small, sizeof(small), &p, err, sizeof(err)), -1);
+    assert_int_equal(mc_hostport_split("abc:1", 6379, "redis node", small, sizeof(small), &p, err, sizeof(err)), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_required_port),
+        cmocka_unit_test(test_default_port),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
