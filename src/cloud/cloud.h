@@ -22,16 +22,11 @@
 #include <stdint.h>
 
 #include "cloud/conn.h"
+#include "common/cidr.h"
 #include "common/ctr_macros.h"
 #include "flow/flow.h"
 
 #define MC_CLOUD_MAX_NETS 64
-
-struct mc_cidr {
-    uint8_t ver;           /* 4 or 6 */
-    uint8_t bits;          /* prefix length */
-    struct mc_addr net;
-};
 
 struct mc_cloud_config {
     struct mc_cloud_conn_config conn;
@@ -55,8 +50,6 @@ struct mc_cloud_config {
 
 void mc_cloud_config_defaults(struct mc_cloud_config *cfg);
 
-/* Parses "a.b.c.d/n" or "v6/n" (bits default to the full length). 0 or -1. */
-int mc_cloud_parse_cidr(const char *s, struct mc_cidr *out);
 
 struct mc_cloud;
 

@@ -214,7 +214,7 @@ static int set_local_networks(void *vconf, const char *arg, char *err, size_t er
             snprintf(err, errlen, "at most %d networks", MC_CLOUD_MAX_NETS);
             return -1;
         }
-        if (mc_cloud_parse_cidr(tok, &CONF->cloud.nets[CONF->cloud.n_nets]) != 0) {
+        if (mc_cidr_parse(tok, &CONF->cloud.nets[CONF->cloud.n_nets]) != 0) {
             snprintf(err, errlen, "\"%s\" is not an IPv4 or IPv6 network (a.b.c.d/n, v6::/n)", tok);
             return -1;
         }
