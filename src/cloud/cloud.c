@@ -28,6 +28,7 @@
 #include "cloud/aggtab.h"
 #include "cloud/hostagg.h"
 #include "cloud/resp.h"
+#include "cloud/usercache.h"
 #include "cloud/write.h"
 #include "common/text.h"
 #include "common/log.h"
@@ -39,8 +40,6 @@ MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
 #define MAX_OPS 10000     /* user operations and events queued between two flushes */
 #define USER_LEN 64
 #define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
-#define CACHE_SLOTS 16384 /* user cache: sets of CACHE_WAYS slots; a power of 2 */
-#define CACHE_WAYS 4      /* one 64-byte line of hot slots per set */
 #define MAX_ATTRS 16
 
 enum op_kind { OP_USER_SET, OP_USER_REMOVE };
@@ -89,26 +88,6 @@ struct side {
     uint64_t octets[2];
 };
 
-/*
- * The user cache, 4-way set-associative (direct-mapped, two busy clients
- * sharing a slot would ask Redis again at each other's every flow).  Every
- * exported flow asks it, so its hot half is 16 bytes a slot, a set per
- * cache line (256 KiB in all), and answers "no user" or "asked" alone; the
- * cold half with the names is read only for a user found.
- */
-struct cache_hot {
-    uint64_t tag;         /* addr_tag of the address; 0: empty */
-    uint32_t expires_ds;  /* deciseconds after the cloud started */
-    uint32_t found;       /* 1: cold holds the user; 0: no user, or the question is on its way */
-};
-
-struct cache_cold {
-    uint8_t ver;
-    struct mc_addr ip;
-    char user[USER_LEN];
-    char imsi[16], msisdn[16];
-};
-
 struct mc_cloud {
     struct mc_cloud_config cfg;
     size_t prefix_len;             /* strlen(cfg.prefix): keys are built per host per flush */
@@ -123,8 +102,7 @@ struct mc_cloud {
     int n_ops;
     struct asks asks;              /* lookups for the next handoff */
     struct asks no_user;           /* answers taken from the mailbox (reused) */
-    struct cache_hot *hot;         /* owned: CACHE_SLOTS */
-    struct cache_cold *cold;       /* owned: CACHE_SLOTS */
+    struct mc_usercache users;     /* owned: who owns an address (usercache.h) */
     uint64_t next_flush_ms;
     uint64_t now_ms;               /* wall clock of the last tick: cache ages, without a clock call per flow */
     uint32_t now_ds;               /* the same in cache units */
@@ -375,87 +353,19 @@ static void visit_unasked(void *ctx, struct mc_flow *f, uint32_t slot)
         request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
 }
 
-/* A 64-bit tag of an address, never 0 (an empty slot). */
-static uint64_t addr_tag(uint8_t ver, const struct mc_addr *ip)
-{
-    uint64_t a, b;
-    memcpy(&a, ip->b, 8), memcpy(&b, ip->b + 8, 8);
-    uint64_t x = (a ^ (0x9e3779b97f4a7c15ull * ver)) * 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x = (x ^ b) * 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x | 1;
-}
-
-static uint32_t cache_set(uint64_t tag) { return (uint32_t)(tag >> 32) & (CACHE_SLOTS / CACHE_WAYS - 1); }
-
 /* Ahead of visit_unasked: the client's cache set, nothing else. */
 static void prefetch_unasked(void *ctx, struct mc_flow *f, uint32_t slot)
 {
     struct mc_cloud *c = ctx;
     (void)slot;
     if (!(f->state & MC_FLOW_F_CLOUD))
-        __builtin_prefetch(&c->hot[cache_set(addr_tag(f->key.ip_ver, &f->key.addr[0])) * CACHE_WAYS]);
+        __builtin_prefetch(mc_uc_set(&c->users, mc_uc_tag(f->key.ip_ver, &f->key.addr[0])));
 }
 
 static uint32_t ds_after(const struct mc_cloud *c, uint64_t ms, uint32_t ttl_ms)
 {
     uint64_t ds = (ms > c->started_ms ? ms - c->started_ms : 0) / 100;
     return (uint32_t)(ds + (ttl_ms + 99) / 100);
-}
-
-/* The slot holding tag (fresh or not), or -1. */
-static int cache_find(const struct mc_cloud *c, uint64_t tag)
-{
-    const struct cache_hot *set = &c->hot[cache_set(tag) * CACHE_WAYS];
-    for (int w = 0; w < CACHE_WAYS; w++)
-        if (set[w].tag == tag)
-            return (int)(cache_set(tag) * CACHE_WAYS) + w;
-    return -1;
-}
-
-/* The cached answer for an address, when it is fresh; NULL: ask. */
-static const struct cache_hot *cache_fresh(const struct mc_cloud *c, uint64_t tag)
-{
-    int i = cache_find(c, tag);
-    return i >= 0 && c->now_ds < c->hot[i].expires_ds ? &c->hot[i] : NULL;
-}
-
-/* Sets the answer for an address (tag) in its own slot, else an empty one, else the one expiring first; returns the slot. */
-static uint32_t cache_put(struct mc_cloud *c, uint64_t tag, int found, uint32_t expires_ds)
-{
-    int i = cache_find(c, tag);
-    if (i < 0) {
-        uint32_t base = cache_set(tag) * CACHE_WAYS;
-        i = (int)base;
-        for (uint32_t w = 1; w < CACHE_WAYS; w++)
-            if (c->hot[base + w].expires_ds < c->hot[i].expires_ds)
-                i = (int)(base + w);
-    }
-    struct cache_hot *h = &c->hot[i];
-    h->tag = tag;
-    h->expires_ds = expires_ds;
-    h->found = (uint32_t)found;
-    return (uint32_t)i;
-}
-
-/* Caches user as the address's, until expires_ds; returns its cold record for the attributes (cleared). */
-static struct cache_cold *cache_user(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip, const char *user,
-                                     uint32_t expires_ds)
-{
-    struct cache_cold *k = &c->cold[cache_put(c, addr_tag(ver, ip), 1, expires_ds)];
-    memset(k, 0, sizeof(*k));
-    k->ver = ver;
-    k->ip = *ip;
-    snprintf(k->user, sizeof(k->user), "%s", user);
-    return k;
-}
-
-static void cache_forget(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
-{
-    int i = cache_find(c, addr_tag(ver, ip));
-    if (i >= 0)
-        c->hot[i].tag = 0, c->hot[i].expires_ds = 0;
 }
 
 static int asks_push(struct asks *a, uint8_t ver, const struct mc_addr *ip)
@@ -514,28 +424,28 @@ static void ask(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip, uint6
     }
     atomic_fetch_add(&c->lookups_asked, 1);
     /* marked as asked, so the next flows of this host do not ask again */
-    cache_put(c, tag, 0, ds_after(c, c->now_ms, c->cfg.negative_cache_ms));
+    mc_uc_put(&c->users, tag, 0, ds_after(c, c->now_ms, c->cfg.negative_cache_ms));
 }
 
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
-    uint64_t tag = addr_tag(ver, ip);
-    if (!cache_fresh(c, tag)) /* else a fresh answer, or a question already on its way */
+    uint64_t tag = mc_uc_tag(ver, ip);
+    if (!mc_uc_fresh(&c->users, tag, c->now_ds)) /* else a fresh answer, or a question already on its way */
         ask(c, ver, ip, tag);
 }
 
 /* The user cached for an address, or NULL ("no user", or the question is on its way; asked when stale). */
-static const struct cache_cold *user_entry(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
+static const struct mc_uc_cold *user_entry(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
-    uint64_t tag = addr_tag(ver, ip);
-    const struct cache_hot *h = cache_fresh(c, tag);
+    uint64_t tag = mc_uc_tag(ver, ip);
+    const struct mc_uc_hot *h = mc_uc_fresh(&c->users, tag, c->now_ds);
     if (!h) {
         if (c->cfg.lookups)
             ask(c, ver, ip, tag);
         return NULL;
     }
-    const struct cache_cold *k = &c->cold[h - c->hot];
-    if (!h->found || k->ver != ver || memcmp(&k->ip, ip, sizeof(*ip)) != 0)
+    const struct mc_uc_cold *k = mc_uc_cold_of(&c->users, h, ver, ip);
+    if (!k)
         return NULL;
     MC_CTR_INC(cloud, lookup_hits);
     return k;
@@ -543,7 +453,7 @@ static const struct cache_cold *user_entry(struct mc_cloud *c, uint8_t ver, cons
 
 const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
 {
-    const struct cache_cold *k = user_entry(c, ver, ip);
+    const struct mc_uc_cold *k = user_entry(c, ver, ip);
     return k ? k->user : NULL;
 }
 
@@ -553,12 +463,12 @@ static void apply_results(struct mc_cloud *c, struct result *r, const struct ask
     uint32_t neg = ds_after(c, now, c->cfg.negative_cache_ms), pos = ds_after(c, now, c->cfg.user_cache_ms);
     for (uint32_t i = 0; no_user && i < no_user->n; i++) {
         if (i + 8 < no_user->n) /* thousands of answers at once: their sets are not cached */
-            __builtin_prefetch(&c->hot[cache_set(addr_tag(no_user->v[i + 8].ver, &no_user->v[i + 8].ip)) * CACHE_WAYS]);
-        cache_put(c, addr_tag(no_user->v[i].ver, &no_user->v[i].ip), 0, neg);
+            __builtin_prefetch(mc_uc_set(&c->users, mc_uc_tag(no_user->v[i + 8].ver, &no_user->v[i + 8].ip)));
+        mc_uc_put(&c->users, mc_uc_tag(no_user->v[i].ver, &no_user->v[i].ip), 0, neg);
     }
     while (r) {
         struct result *next = r->next;
-        struct cache_cold *k = cache_user(c, r->ver, &r->ip, r->user, pos);
+        struct mc_uc_cold *k = mc_uc_user(&c->users, r->ver, &r->ip, r->user, pos);
         memcpy(k->imsi, r->imsi, sizeof(k->imsi));
         memcpy(k->msisdn, r->msisdn, sizeof(k->msisdn));
         free(r);
@@ -651,7 +561,7 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
     take_flow(c, f, slot, 1);
     /* no need to clear the slot's side state: a new flow there starts unreported */
     if (c->cfg.lookups) {
-        const struct cache_cold *k = user_entry(c, f->key.ip_ver, &f->key.addr[0]);
+        const struct mc_uc_cold *k = user_entry(c, f->key.ip_ver, &f->key.addr[0]);
         struct mc_flow_ext *x = k ? mc_flow_ext_get(f) : NULL;
         if (x) {
             snprintf(x->user, sizeof(x->user), "%s", k->user);
@@ -669,7 +579,7 @@ void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_
     __builtin_prefetch(mc_hostagg_front_line(&c->batch, f->key.ip_ver, &f->key.addr[0]));
     __builtin_prefetch(mc_hostagg_front_line(&c->batch, f->key.ip_ver, &f->key.addr[1]));
     if (c->cfg.lookups)
-        __builtin_prefetch(&c->hot[cache_set(addr_tag(f->key.ip_ver, &f->key.addr[0])) * CACHE_WAYS]);
+        __builtin_prefetch(mc_uc_set(&c->users, mc_uc_tag(f->key.ip_ver, &f->key.addr[0])));
 }
 
 void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
@@ -736,7 +646,7 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
     o->n_attrs = n_attrs;
     queue_op(c, o);
     /* what this probe learned, it knows at once */
-    struct cache_cold *k = cache_user(c, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
+    struct mc_uc_cold *k = mc_uc_user(&c->users, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
     for (int i = 0; i < n_attrs; i++) {
         if (strcmp(attrs[2 * i], "imsi") == 0)
             snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
@@ -756,7 +666,7 @@ int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const 
     if (!o)
         return -1;
     queue_op(c, o);
-    cache_forget(c, ver, ip);
+    mc_uc_forget(&c->users, ver, ip);
     return 0;
 }
 
@@ -1223,13 +1133,10 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     c->deferred_tail = &c->deferred;
     c->started_ms = wall_ms();
     pthread_mutex_init(&c->mu, NULL);
-    c->hot = aligned_alloc(64, CACHE_SLOTS * sizeof(*c->hot)); /* a set per cache line */
-    if (c->hot)
-        memset(c->hot, 0, CACHE_SLOTS * sizeof(*c->hot));
-    c->cold = calloc(CACHE_SLOTS, sizeof(*c->cold));
+    int users_ok = mc_usercache_init(&c->users) == 0;
     c->args = malloc(sizeof(*c->args));
     size_t agg_bytes = c->cfg.agg_max_bytes ? c->cfg.agg_max_bytes : AGG_MAX_BYTES;
-    if (!c->hot || !c->cold || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 ||
+    if (!users_ok || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 ||
         mc_hostagg_init(&c->box, c->cfg.max_keys) != 0 ||
         mc_agg_init(&c->agg, c->cfg.prefix, c->cfg.max_keys, agg_bytes) != 0 ||
         mc_agg_init(&c->box_agg, c->cfg.prefix, c->cfg.max_keys, agg_bytes) != 0) {
@@ -1289,8 +1196,7 @@ fail:
     mc_hostagg_free(&c->box);
     mc_agg_free(&c->agg);
     mc_agg_free(&c->box_agg);
-    free(c->hot);
-    free(c->cold);
+    mc_usercache_free(&c->users);
     free(c->args);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -1347,8 +1253,7 @@ void mc_cloud_stop(struct mc_cloud *c)
     mc_agg_free(&c->box_agg);
     if (c->sides)
         munmap(c->sides, c->sides_bytes);
-    free(c->hot);
-    free(c->cold);
+    mc_usercache_free(&c->users);
     free(c->args);
     pthread_mutex_destroy(&c->mu);
     free(c);
