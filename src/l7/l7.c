@@ -341,6 +341,61 @@ void mc_l7_buf_free(struct mc_l7_buf *b)
     b->len = b->cap = 0;
 }
 
+void mc_l7_body_start(struct mc_l7_body *b, uint32_t len, uint32_t keep)
+{
+    b->len = len;
+    b->got = 0;
+    b->keep = keep < len ? keep : len;
+    b->broken = 0;
+    mc_l7_buf_reset(&b->buf);
+}
+
+/* The complete body: the kept prefix, or NULL when broken. */
+static int body_done(const struct mc_l7_body *b, const uint8_t **body, size_t *body_len)
+{
+    static const uint8_t empty[1];
+    *body = b->broken ? NULL : b->buf.p ? b->buf.p : empty;
+    *body_len = b->broken ? 0 : b->buf.len;
+    return MC_L7_BODY_DONE;
+}
+
+int mc_l7_body_take(struct mc_l7_ctx *x, struct mc_l7_body *b, const uint8_t **p, size_t *n, const uint8_t **body,
+                    size_t *body_len)
+{
+    size_t want = b->len - b->got;
+    if (b->got == 0 && *n >= want) { /* the whole body is here: read it in place */
+        *body = *p;
+        *body_len = want;
+        b->got = b->len;
+        *p += want;
+        *n -= want;
+        return MC_L7_BODY_DONE;
+    }
+    size_t k = want < *n ? want : *n;
+    int r = 0;
+    if (!b->broken && b->got < b->keep) {
+        size_t c = b->keep - b->got < k ? b->keep - b->got : k;
+        if (mc_l7_buf_append(x, &b->buf, *p, c) != 0) {
+            b->broken = 1;
+            r = MC_L7_BODY_REFUSED;
+        }
+    }
+    b->got += (uint32_t)k;
+    *p += k;
+    *n -= k;
+    return b->got == b->len ? r | body_done(b, body, body_len) : r;
+}
+
+int mc_l7_body_gap(struct mc_l7_body *b, uint32_t len, const uint8_t **body, size_t *body_len)
+{
+    if (len > b->len - b->got)
+        return -1;
+    if (b->got < b->keep)
+        b->broken = 1;
+    b->got += len;
+    return b->got == b->len ? body_done(b, body, body_len) : 0;
+}
+
 /* ---- transaction log ---------------------------------------------------- */
 
 #ifdef MC_DEBUG

@@ -110,6 +110,41 @@ void mc_l7_buf_consume(struct mc_l7_buf *b, size_t n);
 void mc_l7_buf_reset(struct mc_l7_buf *b);
 void mc_l7_buf_free(struct mc_l7_buf *b);
 
+/*
+ * The body of a length-framed message arriving over segments (a MySQL
+ * packet, a TNS packet): mc_l7_body_start with its length and how much of
+ * it is worth keeping, then mc_l7_body_take on each segment's bytes.  A
+ * body that arrives whole in one call is handed over in place; a split one
+ * keeps its first `keep` bytes in buf (an mc_l7_buf: capped, refusals
+ * counted) and only counts the rest.  Owned memory: mc_l7_buf_free(&b->buf).
+ */
+struct mc_l7_body {
+    struct mc_l7_buf buf;  /* the kept prefix of a body split over segments */
+    uint32_t len;          /* body length */
+    uint32_t got;          /* bytes seen, or lost in a hole */
+    uint32_t keep;         /* bytes kept: at most len */
+    uint8_t broken;        /* the kept prefix is unusable (refused, or holed) */
+};
+
+#define MC_L7_BODY_DONE 0x1    /* the body is complete: *body, *body_len say what there is of it */
+#define MC_L7_BODY_REFUSED 0x2 /* the collector refused bytes in this call (the prefix is broken) */
+
+void mc_l7_body_start(struct mc_l7_body *b, uint32_t len, uint32_t keep);
+/*
+ * Takes the body's bytes from *p (*n of them), advancing both past what it
+ * took (at most the rest of the body).  Returns MC_L7_BODY_* flags; with
+ * DONE, *body is the whole body in place, the kept prefix, or NULL when the
+ * prefix is broken, and *body_len its length.
+ */
+int mc_l7_body_take(struct mc_l7_ctx *x, struct mc_l7_body *b, const uint8_t **p, size_t *n, const uint8_t **body,
+                    size_t *body_len);
+/*
+ * A hole of len bytes: inside the rest of the body it counts as seen and
+ * breaks the kept prefix when it falls in it (returns 0, or DONE as above);
+ * longer than the rest it returns -1 and changes nothing (framing lost).
+ */
+int mc_l7_body_gap(struct mc_l7_body *b, uint32_t len, const uint8_t **body, size_t *body_len);
+
 /* ---- transactions ------------------------------------------------------ */
 
 /*

@@ -94,13 +94,9 @@ enum resp {
 
 /* One direction's packet framing. */
 struct rx {
-    struct mc_l7_buf buf; /* owned: the kept prefix of a payload split over segments */
-    uint32_t len;         /* payload length of the current packet */
-    uint32_t got;         /* payload bytes of it seen (or lost in a gap) */
-    uint32_t keep;        /* payload bytes kept: min(len, the direction's cap) */
+    struct mc_l7_body body; /* the current packet's payload (owned buffer) */
     uint8_t hdr[4], hlen; /* header bytes collected */
     uint8_t seq;
-    uint8_t broken;       /* the kept prefix is unusable (refused, or holed by a gap) */
     uint8_t cont;         /* the next packet continues a 16 MiB one */
     uint8_t resync;       /* framing lost: waiting for a plausible header at a segment start */
 };
@@ -1002,34 +998,29 @@ static void packet(struct mc_l7_ctx *x, struct sess *s, int dir, const uint8_t *
 {
     struct rx *r = &s->rx[dir];
     if (r->cont) { /* the tail of a 16 MiB payload */
-        if (r->len < PKT_MAX)
+        if (r->body.len < PKT_MAX)
             r->cont = 0;
         return;
     }
-    if (r->len == PKT_MAX) {
+    if (r->body.len == PKT_MAX) {
         r->cont = 1;
         MC_CTR_INC(l7_mysql, large_packet);
     }
     /* the side that sends a greeting is the server, whatever the flow's orientation */
     if (s->phase == PH_GREETING && dir != s->srv && r->seq == 0 && p && n >= 2 && p[0] == 10 && is_digit(p[1]) &&
-        r->len >= 16)
+        r->body.len >= 16)
         s->srv = (uint8_t)dir;
     if (dir == s->srv)
-        server_packet(x, s, r->len, p, n);
+        server_packet(x, s, r->body.len, p, n);
     else
-        client_packet(x, s, r->len, r->seq, p, n);
+        client_packet(x, s, r->body.len, r->seq, p, n);
 }
 
-static void finish(struct mc_l7_ctx *x, struct sess *s, int dir)
+/* The payload is complete (body NULL: its kept prefix was lost): the next header follows. */
+static void finish(struct mc_l7_ctx *x, struct sess *s, int dir, const uint8_t *body, size_t len)
 {
-    struct rx *r = &s->rx[dir];
-    static const uint8_t empty[1];
-    r->hlen = 0;
-    if (r->broken)
-        packet(x, s, dir, NULL, 0);
-    else
-        packet(x, s, dir, r->buf.p ? r->buf.p : empty, r->buf.len);
-    mc_l7_buf_reset(&r->buf);
+    s->rx[dir].hlen = 0;
+    packet(x, s, dir, body, len);
 }
 
 /*
@@ -1078,38 +1069,19 @@ static void mysql_data(struct mc_l7_ctx *x, void *st, int dir, const uint8_t *p,
             if (r->hlen < 4)
                 break;
             struct mc_cur c = mc_cur_make(r->hdr, 4);
-            r->len = mc_cur_le16(&c);
-            r->len |= (uint32_t)mc_cur_u8(&c) << 16;
+            uint32_t len = mc_cur_le16(&c);
+            len |= (uint32_t)mc_cur_u8(&c) << 16;
             r->seq = mc_cur_u8(&c);
-            r->got = 0;
-            r->broken = 0;
             size_t cap = dir == s->srv ? SERVER_KEEP : mc_l7_max_text(x) + CLIENT_KEEP_EXTRA;
-            r->keep = r->len < cap ? r->len : (uint32_t)cap;
-            mc_l7_buf_reset(&r->buf);
+            mc_l7_body_start(&r->body, len, cap < len ? (uint32_t)cap : len);
         }
-        size_t want = r->len - r->got;
-        if (r->got == 0 && n >= want) { /* the whole payload is here: read it in place */
-            r->hlen = 0;
-            packet(x, s, dir, p, want);
-            p += want;
-            n -= want;
-            continue;
-        }
-        if (!n)
-            break; /* the header ended the segment */
-        size_t k = want < n ? want : n;
-        if (!r->broken && r->got < r->keep) {
-            size_t c = r->keep - r->got < k ? r->keep - r->got : k;
-            if (mc_l7_buf_append(x, &r->buf, p, c) != 0) {
-                r->broken = 1;
-                MC_CTR_INC(l7_mysql, packet_refused);
-            }
-        }
-        r->got += (uint32_t)k;
-        p += k;
-        n -= k;
-        if (r->got == r->len)
-            finish(x, s, dir);
+        const uint8_t *body;
+        size_t blen;
+        int got = mc_l7_body_take(x, &r->body, &p, &n, &body, &blen);
+        if (got & MC_L7_BODY_REFUSED)
+            MC_CTR_INC(l7_mysql, packet_refused);
+        if (got & MC_L7_BODY_DONE)
+            finish(x, s, dir, body, blen);
     }
 }
 
@@ -1121,21 +1093,21 @@ static void mysql_gap(struct mc_l7_ctx *x, void *st, int dir, uint32_t len)
     struct rx *r = &s->rx[dir];
     if (r->resync)
         return;
-    if (r->hlen == 4 && len <= r->len - r->got) {
+    const uint8_t *body;
+    size_t blen;
+    int in = r->hlen == 4 ? mc_l7_body_gap(&r->body, len, &body, &blen) : -1;
+    if (in >= 0) {
         /* the hole is inside the payload: the framing holds, the prefix may not */
         MC_CTR_INC(l7_mysql, gap_in_packet);
-        if (r->got < r->keep)
-            r->broken = 1;
-        r->got += len;
-        if (r->got == r->len)
-            finish(x, s, dir);
+        if (in & MC_L7_BODY_DONE)
+            finish(x, s, dir, body, blen);
         return;
     }
     MC_CTR_INC(l7_mysql, gap_resync);
     r->hlen = 0;
     r->cont = 0;
     r->resync = 1;
-    mc_l7_buf_reset(&r->buf);
+    mc_l7_buf_reset(&r->body.buf);
     if (dir == s->srv && s->pend) { /* its answer is lost */
         MC_CTR_INC(l7_mysql, response_lost);
         emit(x, s);
@@ -1175,8 +1147,8 @@ static void mysql_release(void *st)
     struct mysql_state *ms = st;
     if (!ms->s)
         return;
-    mc_l7_buf_free(&ms->s->rx[0].buf);
-    mc_l7_buf_free(&ms->s->rx[1].buf);
+    mc_l7_buf_free(&ms->s->rx[0].body.buf);
+    mc_l7_buf_free(&ms->s->rx[1].body.buf);
     free(ms->s->text);
     free(ms->s);
     ms->s = NULL;

@@ -57,14 +57,10 @@ enum pend { P_NONE, P_CONNECT, P_SQL };
 
 /* One direction's packet framing. */
 struct rx {
-    struct mc_l7_buf buf; /* owned: the kept prefix of a body split over segments */
-    uint32_t len;         /* body length of the current packet (its length minus the header) */
-    uint32_t got;         /* body bytes seen (or lost in a gap) */
-    uint32_t keep;        /* body bytes kept */
+    struct mc_l7_body body; /* the current packet's body: its length minus the header (owned buffer) */
     uint32_t skip;        /* bytes to pass over before the next header (data descriptor) */
     uint8_t hdr[MC_TNS_HDR], hlen;
     uint8_t type;
-    uint8_t broken;       /* the kept prefix is unusable (refused, or holed by a gap) */
     uint8_t resync;       /* framing lost: waiting for a plausible header at a segment start */
 };
 
@@ -660,7 +656,7 @@ static void packet(struct mc_l7_ctx *x, struct sess *s, int dir, const uint8_t *
     }
     if (dir == s->cli) {
         if (r->type == MC_TNS_CONNECT)
-            connect_pkt(x, s, p, n, r->len);
+            connect_pkt(x, s, p, n, r->body.len);
         else if (r->type == MC_TNS_DATA)
             client_data(x, s, p, n);
         return;
@@ -680,16 +676,11 @@ static void packet(struct mc_l7_ctx *x, struct sess *s, int dir, const uint8_t *
     }
 }
 
-static void finish(struct mc_l7_ctx *x, struct sess *s, int dir)
+/* The body is complete (body NULL: its kept prefix was lost): the next header follows. */
+static void finish(struct mc_l7_ctx *x, struct sess *s, int dir, const uint8_t *body, size_t len)
 {
-    static const uint8_t empty[1];
-    struct rx *r = &s->rx[dir];
-    r->hlen = 0;
-    if (r->broken)
-        packet(x, s, dir, NULL, 0);
-    else
-        packet(x, s, dir, r->buf.p ? r->buf.p : empty, r->buf.len);
-    mc_l7_buf_reset(&r->buf);
+    s->rx[dir].hlen = 0;
+    packet(x, s, dir, body, len);
 }
 
 static uint32_t keep_of(const struct sess *s, uint8_t type, uint32_t len)
@@ -730,7 +721,7 @@ static void lose_framing(struct mc_l7_ctx *x, struct sess *s, int dir)
     r->hlen = 0;
     r->skip = 0;
     r->resync = 1;
-    mc_l7_buf_reset(&r->buf);
+    mc_l7_buf_reset(&r->body.buf);
     if (dir != s->cli && s->pend) { /* its answer is lost */
         MC_CTR_INC(l7_tns, no_answer);
         emit(x, s);
@@ -774,35 +765,15 @@ static void tns_data(struct mc_l7_ctx *x, void *st, int dir, const uint8_t *p, s
                 MC_CTR_ADD(l7_tns, resync_skipped, n);
                 return;
             }
-            r->len = len - MC_TNS_HDR;
-            r->got = 0;
-            r->broken = 0;
-            r->keep = keep_of(s, r->type, r->len);
-            mc_l7_buf_reset(&r->buf);
+            mc_l7_body_start(&r->body, len - MC_TNS_HDR, keep_of(s, r->type, len - MC_TNS_HDR));
         }
-        size_t want = r->len - r->got;
-        if (r->got == 0 && n >= want) { /* the whole body is here: read it in place */
-            r->hlen = 0;
-            packet(x, s, dir, p, want);
-            p += want;
-            n -= want;
-            continue;
-        }
-        if (!n)
-            break; /* the header ended the segment */
-        size_t k = want < n ? want : n;
-        if (!r->broken && r->got < r->keep) {
-            size_t c = r->keep - r->got < k ? r->keep - r->got : k;
-            if (mc_l7_buf_append(x, &r->buf, p, c) != 0) {
-                r->broken = 1;
-                MC_CTR_INC(l7_tns, packet_refused);
-            }
-        }
-        r->got += (uint32_t)k;
-        p += k;
-        n -= k;
-        if (r->got == r->len)
-            finish(x, s, dir);
+        const uint8_t *body;
+        size_t blen;
+        int got = mc_l7_body_take(x, &r->body, &p, &n, &body, &blen);
+        if (got & MC_L7_BODY_REFUSED)
+            MC_CTR_INC(l7_tns, packet_refused);
+        if (got & MC_L7_BODY_DONE)
+            finish(x, s, dir, body, blen);
     }
 }
 
@@ -818,14 +789,14 @@ static void tns_gap(struct mc_l7_ctx *x, void *st, int dir, uint32_t len)
         r->skip -= len;
         return;
     }
-    if (r->hlen == MC_TNS_HDR && len <= r->len - r->got) {
+    const uint8_t *body;
+    size_t blen;
+    int in = r->hlen == MC_TNS_HDR ? mc_l7_body_gap(&r->body, len, &body, &blen) : -1;
+    if (in >= 0) {
         /* the hole is inside the body: the framing holds, the prefix may not */
         MC_CTR_INC(l7_tns, gap_in_packet);
-        if (r->got < r->keep)
-            r->broken = 1;
-        r->got += len;
-        if (r->got == r->len)
-            finish(x, s, dir);
+        if (in & MC_L7_BODY_DONE)
+            finish(x, s, dir, body, blen);
         return;
     }
     MC_CTR_INC(l7_tns, gap_resync);
@@ -873,8 +844,8 @@ static void tns_release(void *st)
     struct tns_state *ts = st;
     if (!ts->s)
         return;
-    mc_l7_buf_free(&ts->s->rx[0].buf);
-    mc_l7_buf_free(&ts->s->rx[1].buf);
+    mc_l7_buf_free(&ts->s->rx[0].body.buf);
+    mc_l7_buf_free(&ts->s->rx[1].body.buf);
     free(ts->s->text);
     free(ts->s);
     ts->s = NULL;

@@ -393,6 +393,102 @@ static void test_pipeline_keeps_payload(void **state)
     teardown_stage(t);
 }
 
+/* The length-framed body collector, driven from inside a callback (its context is the stage's). */
+static struct mc_l7_body body;
+static int body_flags[8], n_body_calls;
+static size_t body_out_len;
+static char body_out[64];
+static int body_out_null;
+
+static void body_data(struct mc_l7_ctx *x, void *st, int dir, const uint8_t *p, size_t n)
+{
+    (void)st, (void)dir;
+    const uint8_t *b;
+    size_t bl;
+    while (n) {
+        int r = mc_l7_body_take(x, &body, &p, &n, &b, &bl);
+        body_flags[n_body_calls++ & 7] = r;
+        if (r & MC_L7_BODY_DONE) {
+            body_out_null = b == NULL;
+            body_out_len = bl;
+            if (b)
+                memcpy(body_out, b, bl < sizeof(body_out) ? bl : sizeof(body_out));
+            break;
+        }
+    }
+}
+
+static void test_body_collector(void **state)
+{
+    (void)state;
+    static const struct mc_l7_analyzer coll = { .name = "coll", .l4 = MC_L7_UDP, .ports = { 9998 }, .data = body_data };
+    static const struct mc_l7_analyzer *const list[] = { &coll };
+    struct mc_l7_config cfg;
+    mc_l7_config_defaults(&cfg);
+    cfg.dpi = 0;
+    cfg.analyzers = list;
+    cfg.n_analyzers = 1;
+    cfg.max_buffer = 4096; /* a collector holds 1 KiB */
+    char err[128];
+    l7 = mc_l7_new(&cfg, err, sizeof(err));
+    assert_non_null(l7);
+    struct mc_flow_config fc;
+    mc_flow_config_defaults(&fc);
+    fc.max_flows = 8;
+    struct mc_flow_table *t = mc_flow_table_new(&fc, on_export, NULL);
+    mc_l7_attach(l7, t);
+    mc_ctr_reset();
+
+    /* whole in one piece: handed over in place, nothing kept */
+    mc_l7_body_start(&body, 5, 5);
+    n_body_calls = 0;
+    seg(t, 0, 9998, 17, 0, 0, 0, "abcdeXYZ", 1000);
+    assert_int_equal(body_flags[0], MC_L7_BODY_DONE);
+    assert_int_equal(body_out_len, 5);
+    assert_memory_equal(body_out, "abcde", 5);
+    assert_int_equal(body.buf.len, 0);
+
+    /* split, 3 of 8 bytes kept */
+    mc_l7_body_start(&body, 8, 3);
+    n_body_calls = 0;
+    seg(t, 0, 9998, 17, 0, 0, 0, "ABCDE", 1001);
+    assert_int_equal(body_flags[0], 0);
+    seg(t, 0, 9998, 17, 0, 0, 0, "FGH", 1002);
+    assert_int_equal(body_flags[1], MC_L7_BODY_DONE);
+    assert_int_equal(body_out_len, 3);
+    assert_memory_equal(body_out, "ABC", 3);
+
+    /* a hole inside the kept prefix breaks it; one past the rest is refused */
+    mc_l7_body_start(&body, 10, 10);
+    n_body_calls = 0;
+    seg(t, 0, 9998, 17, 0, 0, 0, "1234", 1003);
+    const uint8_t *b;
+    size_t bl;
+    assert_int_equal(mc_l7_body_gap(&body, 7, &b, &bl), -1);
+    assert_int_equal(body.got, 4);
+    assert_int_equal(mc_l7_body_gap(&body, 6, &b, &bl), MC_L7_BODY_DONE);
+    assert_null(b);
+    assert_int_equal(bl, 0);
+
+    /* a prefix over the collector's cap: refused, counted, the body still ends */
+    mc_l7_body_start(&body, 2000, 2000);
+    n_body_calls = 0;
+    static char big[1201];
+    memset(big, 'b', 1200);
+    seg(t, 0, 9998, 17, 0, 0, 0, big, 1004);
+    assert_int_equal(body_flags[0], MC_L7_BODY_REFUSED);
+    assert_int_equal(MC_CTR_GET(l7, buffer_exceeded), 1);
+    memset(big, 'c', 800);
+    big[800] = 0;
+    seg(t, 0, 9998, 17, 0, 0, 0, big, 1005);
+    assert_int_equal(body_flags[1], MC_L7_BODY_DONE);
+    assert_true(body_out_null);
+    mc_l7_buf_free(&body.buf);
+    mc_flow_table_free(t);
+    mc_l7_free(l7);
+    l7 = NULL;
+}
+
 static void test_only_names_analyzers(void **state)
 {
     (void)state;
@@ -443,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_keeps_payload),
         cmocka_unit_test(test_only_names_analyzers),
         cmocka_unit_test(test_buffer_cap),
+        cmocka_unit_test(test_body_collector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
