@@ -16,67 +16,16 @@
 
 #include "flow/flow.h"
 #include "l7/l7.h"
+#include "unit/l7/record_harness.h"
 
-static const struct mc_l7_analyzer *h_an;  /* the analyzer under test */
 static const struct mc_l7_analyzer *h_only[1];
-static struct mc_l7 *h_l7;
 static struct mc_flow_table *h_t;
 static char h_log[64];
-
-/* The flow record's fields of the last exported flow, by element name. */
-#define H_NF 24
-static char h_rec_name[H_NF][40];
-static char h_rec_str[H_NF][1100];
-static uint64_t h_rec_u[H_NF];
-static int h_n_rec, h_exported;
 
 /* The transaction log, read back by h_end(). */
 #define H_LINES 64
 static char *h_lines[H_LINES];
 static int h_n_lines;
-
-static void h_on_export(void *ctx, struct mc_flow *f)
-{
-    (void)ctx;
-    mc_l7_flow_end(h_l7, f);
-    h_exported++;
-    struct mc_ie_env env = { f, MC_FLOW_FWD, 1, 0, 0, 0 };
-    h_n_rec = 0;
-    for (size_t i = 0; i < h_an->n_fields && i < H_NF; i++) {
-        const struct mc_ie *ie = &h_an->fields[i];
-        struct mc_ie_val v = { 0, NULL, NULL, 0 };
-        ie->get(&env, &v);
-        snprintf(h_rec_name[i], sizeof(h_rec_name[i]), "%s", ie->name);
-        h_rec_u[i] = v.u;
-        h_rec_str[i][0] = 0;
-        if (ie->type == MC_IE_T_STRING) {
-            assert_non_null(v.str);
-            assert_true(v.str_len <= mc_ie_max_len(ie));
-            assert_true(v.str_len < sizeof(h_rec_str[i]));
-            memcpy(h_rec_str[i], v.str, v.str_len);
-            h_rec_str[i][v.str_len] = 0;
-        }
-        h_n_rec++;
-    }
-}
-
-static const char *h_rec_s(const char *name)
-{
-    for (int i = 0; i < h_n_rec; i++)
-        if (strcmp(h_rec_name[i], name) == 0)
-            return h_rec_str[i];
-    fail_msg("no field %s", name);
-    return "";
-}
-
-static uint64_t h_rec_n(const char *name)
-{
-    for (int i = 0; i < h_n_rec; i++)
-        if (strcmp(h_rec_name[i], name) == 0)
-            return h_rec_u[i];
-    fail_msg("no field %s", name);
-    return 0;
-}
 
 /* A fresh stage and table for a, with the given --l7-max-buffer and --l7-max-text (0: defaults). */
 static void h_setup(const struct mc_l7_analyzer *a, uint32_t max_buffer, uint32_t max_text)

@@ -20,60 +20,12 @@
 #include "flow/flow.h"
 #include "l7/http.h"
 #include "l7/l7.h"
+#include "unit/l7/record_harness.h"
 
 /* ---- harness ------------------------------------------------------------- */
 
 static const struct mc_l7_analyzer *const only_http[] = { &mc_l7_http };
-static struct mc_l7 *l7;
 static char log_path[64];
-
-/* The flow record's HTTP fields of the last exported flow, by element name. */
-#define NF 32
-static char rec_name[NF][40];
-static char rec_str[NF][1100];
-static uint64_t rec_u[NF];
-static int n_rec, n_exported;
-
-static void on_export(void *ctx, struct mc_flow *f)
-{
-    (void)ctx;
-    mc_l7_flow_end(l7, f);
-    n_exported++;
-    struct mc_ie_env env = { f, MC_FLOW_FWD, 1, 0, 0, 0 };
-    n_rec = 0;
-    for (size_t i = 0; i < mc_l7_http.n_fields && i < NF; i++) {
-        const struct mc_ie *ie = &mc_l7_http.fields[i];
-        struct mc_ie_val v = { 0, NULL, NULL, 0 };
-        ie->get(&env, &v);
-        snprintf(rec_name[i], sizeof(rec_name[i]), "%s", ie->name);
-        rec_u[i] = v.u;
-        rec_str[i][0] = 0;
-        if (ie->type == MC_IE_T_STRING) {
-            assert_true(v.str_len <= mc_ie_max_len(ie));
-            memcpy(rec_str[i], v.str, v.str_len);
-            rec_str[i][v.str_len] = 0;
-        }
-        n_rec++;
-    }
-}
-
-static const char *rec_s(const char *name)
-{
-    for (int i = 0; i < n_rec; i++)
-        if (strcmp(rec_name[i], name) == 0)
-            return rec_str[i];
-    fail_msg("no field %s", name);
-    return "";
-}
-
-static uint64_t rec_n(const char *name)
-{
-    for (int i = 0; i < n_rec; i++)
-        if (strcmp(rec_name[i], name) == 0)
-            return rec_u[i];
-    fail_msg("no field %s", name);
-    return 0;
-}
 
 struct conn {
     struct mc_flow_table *t;
@@ -86,7 +38,8 @@ static struct mc_flow_table *setup(void)
 {
     memset(mc_l7_http_ctr, 0, sizeof(mc_l7_http_ctr));
     mc_ctr_reset();
-    n_rec = n_exported = 0;
+    h_an = &mc_l7_http;
+    h_n_rec = h_exported = 0;
     struct mc_l7_config cfg;
     mc_l7_config_defaults(&cfg);
     cfg.dpi = 0;
@@ -96,22 +49,22 @@ static struct mc_flow_table *setup(void)
     unlink(log_path);
     cfg.log_path = log_path;
     char err[256];
-    l7 = mc_l7_new(&cfg, err, sizeof(err));
-    assert_non_null(l7);
+    h_l7 = mc_l7_new(&cfg, err, sizeof(err));
+    assert_non_null(h_l7);
     struct mc_flow_config fc;
     mc_flow_config_defaults(&fc);
     fc.max_flows = 64;
-    struct mc_flow_table *t = mc_flow_table_new(&fc, on_export, NULL);
+    struct mc_flow_table *t = mc_flow_table_new(&fc, h_on_export, NULL);
     assert_non_null(t);
-    mc_l7_attach(l7, t);
+    mc_l7_attach(h_l7, t);
     return t;
 }
 
 static void teardown(struct mc_flow_table *t)
 {
     mc_flow_table_free(t);
-    mc_l7_free(l7);
-    l7 = NULL;
+    mc_l7_free(h_l7);
+    h_l7 = NULL;
     unlink(log_path);
 }
 
@@ -168,7 +121,7 @@ static char *lines[256];
 static void finish(struct mc_flow_table *t)
 {
     mc_flow_flush_all(t, MC_END_FORCED);
-    mc_l7_flush(l7);
+    mc_l7_flush(h_l7);
     FILE *f = fopen(log_path, "r");
     assert_non_null(f);
     size_t n = fread(logbuf, 1, sizeof(logbuf) - 1, f);
@@ -238,16 +191,16 @@ static void test_simple_get(void **state)
     has(0, "\"httpRequestBodyLength\":0");
     has(0, "\"httpResponseTimeMs\":25");
     /* the flow record carries the first transaction */
-    assert_int_equal(n_exported, 1);
-    assert_string_equal(rec_s("httpRequestMethod"), "GET");
-    assert_string_equal(rec_s("httpRequestHost"), "Example.COM");
-    assert_string_equal(rec_s("httpRequestTarget"), "/index.html?q=1");
-    assert_string_equal(rec_s("httpContentType"), "text/html; charset=utf-8");
-    assert_string_equal(rec_s("httpReasonPhrase"), "OK");
-    assert_int_equal(rec_n("httpStatusCode"), 200);
-    assert_int_equal(rec_n("httpResponseBodyLength"), 5);
-    assert_int_equal(rec_n("httpResponseTimeMs"), 25);
-    assert_int_equal(rec_n("httpRequestCount"), 1);
+    assert_int_equal(h_exported, 1);
+    assert_string_equal(h_rec_s("httpRequestMethod"), "GET");
+    assert_string_equal(h_rec_s("httpRequestHost"), "Example.COM");
+    assert_string_equal(h_rec_s("httpRequestTarget"), "/index.html?q=1");
+    assert_string_equal(h_rec_s("httpContentType"), "text/html; charset=utf-8");
+    assert_string_equal(h_rec_s("httpReasonPhrase"), "OK");
+    assert_int_equal(h_rec_n("httpStatusCode"), 200);
+    assert_int_equal(h_rec_n("httpResponseBodyLength"), 5);
+    assert_int_equal(h_rec_n("httpResponseTimeMs"), 25);
+    assert_int_equal(h_rec_n("httpRequestCount"), 1);
     assert_int_equal(MC_CTR_GET(l7_http, requests), 1);
     assert_int_equal(MC_CTR_GET(l7_http, responses), 1);
     assert_int_equal(MC_CTR_GET(l7, transactions), 1);
@@ -279,8 +232,8 @@ static void test_keep_alive(void **state)
         has(i, want);
         has(i, "\"httpResponseTimeMs\":7");
     }
-    assert_string_equal(rec_s("httpRequestTarget"), "/0");
-    assert_int_equal(rec_n("httpRequestCount"), 3);
+    assert_string_equal(h_rec_s("httpRequestTarget"), "/0");
+    assert_int_equal(h_rec_n("httpRequestCount"), 3);
     teardown(t);
 }
 
@@ -408,7 +361,7 @@ static void test_unmatched_and_unanswered(void **state)
     assert_int_equal(MC_CTR_GET(l7_http, unanswered), 1);
     assert_int_equal(MC_CTR_GET(l7_http, incomplete), 1);
     /* the flow record takes the first transaction emitted */
-    assert_int_equal(rec_n("httpStatusCode"), 408);
+    assert_int_equal(h_rec_n("httpStatusCode"), 408);
     teardown(t);
 }
 
@@ -735,7 +688,7 @@ static void test_long_values_truncated(void **state)
     snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", target);
     send(&c, 0, req, 1);
     finish(t);
-    assert_int_equal(strlen(rec_s("httpRequestTarget")), 1024);
+    assert_int_equal(strlen(h_rec_s("httpRequestTarget")), 1024);
     assert_int_equal(MC_CTR_GET(l7_http, truncated), 1);
     teardown(t);
 }
@@ -778,7 +731,7 @@ static void test_cloud_aggregates(void **state)
     struct mc_flow_table *t = setup();
     struct mc_agg agg;
     assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
-    mc_l7_set_agg(l7, &agg);
+    mc_l7_set_agg(h_l7, &agg);
     struct conn c = open_conn(t, 80);
     send(&c, 0, "GET /a HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n", 1);
     send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2);
