@@ -33,6 +33,15 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer once, non-interactively.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq || true
+# The servers among these (redis-server, nginx, mariadb-server) would start
+# system instances on install, and a port already taken (80, 3306, 6379)
+# would fail the install; the tests and the demo start private instances of
+# their own, so none is started here (policy-rc.d, only while installing).
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-# The Debian redis-server package starts a system instance on 6379; our tests
-# start their own private servers and never use it.
