@@ -42,7 +42,6 @@ struct l7_flow {
     uint16_t dpi_pkts;      /* packets nDPI looked at */
     uint16_t app_master, app_id; /* nDPI protocols (0 unknown) */
     char app_name[L7_NAME_LEN];  /* "DNS", "HTTP.Google": ndpiReader's spelling */
-    uint32_t buf_bytes;     /* bytes held by the analyzer's mc_l7_bufs */
     uint32_t tx_count;      /* transactions emitted */
     struct l7_dir dir[2];
     void *dpi;              /* owned nDPI flow, NULL once decided */

@@ -869,7 +869,7 @@ static const struct mc_ie l7_ies[] = {
     { "applicationId", 95, 0, 7, 7, U, 0, NULL, get_app_id,
       "nDPI protocol: engine 20 (PANA-L7-PEN) << 48 | PEN 32473 << 16 | nDPI id; 0 unknown", 0 },
     { "applicationName", 96, 0, MC_IE_VARLEN, 32, S, 0, NULL, get_app_name,
-      "nDPI label as ndpiReader prints it (\"DNS\", \"TLS.Google\"); empty without --dpi", L7_NAME_LEN - 1 },
+      "nDPI label as ndpiReader prints it (\"DNS\", \"TLS.Google\"); empty with --no-dpi", L7_NAME_LEN - 1 },
     { "l7Protocol", 100, MC_PEN_MC, MC_IE_VARLEN, 0, S, MC_IE_F_NOV9, NULL, get_l7_protocol,
       "analyzer attached to the flow (dns, http, mysql, tns), empty when none", 16 },
     { "l7TransactionCount", 101, MC_PEN_MC, 4, 0, U, MC_IE_F_NOV9, NULL, get_tx_count,

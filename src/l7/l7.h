@@ -96,8 +96,9 @@ size_t mc_l7_max_text(const struct mc_l7_ctx *x);
 const void *mc_l7_state_of(const struct mc_flow *f, const struct mc_l7_analyzer *a);
 
 /*
- * A bounded byte collector for messages split across segments.  The cap is
- * the per-flow --l7-max-buffer shared by both directions; a refused append
+ * A bounded byte collector for messages split across segments.  Each holds
+ * at most a quarter of --l7-max-buffer (an analyzer keeps one per
+ * direction, beside the stage's two out-of-order queues); a refused append
  * counts l7.buffer_exceeded and returns -1 (the analyzer then skips the
  * message and resynchronises).  Owned memory: free with mc_l7_buf_free.
  */
