@@ -297,6 +297,8 @@ size_t mc_l7_max_text(const struct mc_l7_ctx *x) { return x->l->cfg.max_text; }
 
 int mc_l7_buf_append(struct mc_l7_ctx *x, struct mc_l7_buf *b, const uint8_t *p, size_t n)
 {
+    if (n == 0)
+        return 0; /* nothing to keep (and memcpy may not be given a NULL buffer) */
     /* each direction's message buffer may hold a quarter of the flow's budget */
     size_t cap = x->l->cfg.max_buffer / 4;
     if (n > cap || b->len + n > cap) {
