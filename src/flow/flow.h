@@ -54,6 +54,7 @@ struct mc_flow_key {
 struct mc_flow_ext {
     /* tunnel the flow was seen in */
     uint8_t outer_ver;            /* 0 when the flow is not tunnelled */
+    uint8_t pooled;               /* internal: from the extension pool, not malloc (ext.c) */
     struct mc_addr outer_src, outer_dst; /* outer header of the client's first packet */
     uint32_t mpls_top;            /* top MPLS label of the first packet, 0 when none */
     /* L7: the stage's per-flow state (analyzer, stream positions, nDPI) */
@@ -217,6 +218,8 @@ size_t mc_flow_table_bytes(uint32_t max_flows);
 
 /* Returns the extension of f, allocating it on first use; NULL on allocation failure. */
 struct mc_flow_ext *mc_flow_ext_get(struct mc_flow *f);
+/* Internal to the table: gives an extension's memory back (its owner released what it held). */
+void mc_flow_ext_put(struct mc_flow_ext *x);
 
 #define MC_FLOW_CTRS(X, S)                                                  \
     X(S, created, "flow.created")                                          \

@@ -179,7 +179,7 @@ static void ext_free(struct mc_flow_table *t, struct mc_flow *f)
         return;
     if (t->ext_release)
         t->ext_release(t->ext_release_ctx, f->ext);
-    free(f->ext);
+    mc_flow_ext_put(f->ext);
     f->ext = NULL;
 }
 
@@ -217,30 +217,6 @@ static inline void prefetch_ahead(struct mc_flow_table *t, uint32_t i)
 }
 
 uint32_t mc_flow_active(const struct mc_flow_table *t) { return t->n_active; }
-
-/* Process-wide: the stage reserving it sizes every extension after it. */
-static size_t ext_tail;
-
-void mc_flow_ext_reserve(size_t bytes)
-{
-    if (bytes > ext_tail)
-        ext_tail = (bytes + 15) & ~(size_t)15;
-}
-
-size_t mc_flow_ext_tail(void) { return ext_tail; }
-
-struct mc_flow_ext *mc_flow_ext_get(struct mc_flow *f)
-{
-    if (!f->ext) {
-        f->ext = calloc(1, sizeof(*f->ext) + ext_tail);
-        if (!f->ext) {
-            MC_CTR_INC(flow, ext_alloc_failed);
-            return NULL;
-        }
-        f->ext->l7_id = -1;
-    }
-    return f->ext;
-}
 
 /* ---- hashing ------------------------------------------------------------ */
 
@@ -643,18 +619,11 @@ static void prefetch_ext(const struct mc_flow_table *t)
     const struct mc_flow *f = &t->slots[t->buckets[a->h & t->mask]];
     if (!f->ext)
         return;
-    /* the extension and the head of the L7 state in its tail: malloc aligns to 16, not 64 */
-    size_t n = offsetof(struct mc_flow_ext, tail) + (ext_tail < 192 ? ext_tail : 192);
-    for (size_t o = 0; o < n + 63; o += 64)
+    /* the extension and the head of the L7 state in its tail (pooled blocks are line-aligned) */
+    size_t tail = mc_flow_ext_tail();
+    size_t n = offsetof(struct mc_flow_ext, tail) + (tail < 192 ? tail : 192);
+    for (size_t o = 0; o < n; o += 64)
         __builtin_prefetch((const char *)f->ext + o);
-    /*
-     * And one real load: extensions live in ordinary 4 KiB pages, where a
-     * prefetch that misses the TLB may be dropped; a load walks the page
-     * table, and the out-of-order core overlaps it with this packet's work
-     * (measured: the hook's stall on the state pointer went, -25% CPU).
-     */
-    const void *st = f->ext->l7_state;
-    __asm__ volatile("" : : "r"(st));
 }
 
 void mc_flow_submit(struct mc_flow_table *t)
