@@ -1,7 +1,7 @@
 # MicroCloud top-level entry points.  `make demo` and `make test` are the
 # README's two commands: each installs what is missing (scripts/setup.sh),
 # builds, and runs.  The build itself is CMake (presets in CMakePresets.json).
-.PHONY: all setup build asan demo test test-release test-asan bench fuzz clean
+.PHONY: all setup build asan demo test test-release test-asan bench fuzz install deb clean
 
 JOBS ?= 2
 
@@ -37,6 +37,17 @@ fuzz: setup
 	cmake --preset fuzz >/dev/null
 	cmake --build --preset fuzz -j$(JOBS)
 	@echo "run e.g.: build/fuzz/fuzz/fuzz_decode -max_total_time=300 fuzz/corpus/decode"
+
+# Installs under CMAKE_INSTALL_PREFIX of the release build (/usr/local by
+# default); `make deb` builds the Debian package (docs/INSTALL.md).
+install: build
+	cmake --install build/release
+
+deb: setup
+	cmake -S . -B build/deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >/dev/null
+	cmake --build build/deb -j$(JOBS) --target mcprobe man
+	cd build/deb && cpack -G DEB
+	@ls build/deb/*.deb
 
 clean:
 	rm -rf build

@@ -7,6 +7,8 @@ set -euo pipefail
 PKGS=(
     # build
     build-essential cmake pkg-config clang
+    # man pages and the Debian package (make deb, tests/integration/test_package.py)
+    go-md2man dpkg-dev man-db
     libpcap-dev libhiredis-dev libndpi-dev libev-dev libcmocka-dev
     # real peers used by tests, demo and benchmarks
     tshark nfdump softflowd libndpi-bin redis-server redis-tools
