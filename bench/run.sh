@@ -11,7 +11,9 @@
 # Environment:
 #   BENCH_WORK     work dir for captures, binaries, logs (default build/bench)
 #   BENCH_REPEAT   runs per tool and capture; the lowest CPU time is kept (default 3)
-#   BENCH_TOOLS    tools to run (default "floor mcprobe softflowd ndpiReader")
+#   BENCH_TOOLS    tools to run (default "floor mcprobe mcprobe-l7 softflowd ndpiReader");
+#                  mcprobe is the flow meter alone (--no-l7), like softflowd; mcprobe-l7 its
+#                  default configuration, nDPI and the analyzers on, like ndpiReader
 #   BENCH_PORT     UDP port of the local discard sink the exporters send to (default 39555)
 #   BENCH_TIMEOUT  seconds before a run is killed (default 600)
 set -uo pipefail
@@ -21,7 +23,7 @@ cd "$ROOT" || exit 2
 PY=/usr/bin/python3
 WORK=${BENCH_WORK:-build/bench}
 REPEAT=${BENCH_REPEAT:-3}
-TOOLS=${BENCH_TOOLS:-floor mcprobe softflowd ndpiReader}
+TOOLS=${BENCH_TOOLS:-floor mcprobe mcprobe-l7 softflowd ndpiReader}
 PORT=${BENCH_PORT:-39555}
 TIMEOUT=${BENCH_TIMEOUT:-600}
 MCPROBE=${1:-build/release/mcprobe}
@@ -108,7 +110,7 @@ seen_packets() {
     case "$tool" in
     floor) sed -n 's/^floor: \([0-9]*\) packets.*/\1/p' "$log" | tail -n 1 ;;
     softflowd) sed -n 's/^Packets processed: \([0-9]*\).*/\1/p' "$log" | tail -n 1 ;;
-    mcprobe) if [ -s "$counters" ]; then awk '$1=="flow.packets"{print $2}' "$counters"; fi ;;
+    mcprobe*) if [ -s "$counters" ]; then awk '$1=="flow.packets"{print $2}' "$counters"; fi ;;
     esac
 }
 
@@ -118,8 +120,9 @@ run_tool() {
     local extra=()
     case "$tool" in
     floor) measure "$log" "$WORK/floor" "$file" ;;
-    mcprobe)
+    mcprobe | mcprobe-l7)
         [ "$cap" = flood ] && extra=(-m 1100000)
+        [ "$tool" = mcprobe ] && extra+=(--no-l7)
         rm -f "$counters"
         measure "$log" "$MCPROBE_ABS" -i "$file" -n "127.0.0.1:$PORT" -V 10 -q --stats-interval 0 \
             "${extra[@]}" --counters "$counters"
@@ -148,13 +151,13 @@ for cap in mixed flood; do
     [ "$phase" = probes ] && : >"$res"
     for tool in $TOOLS; do
         case "$phase:$tool" in
-            probes:ndpiReader | ndpi:floor | ndpi:mcprobe | ndpi:softflowd) continue ;;
+            probes:ndpiReader | ndpi:floor | ndpi:mcprobe* | ndpi:softflowd) continue ;;
         esac
-        if [ "$tool" = mcprobe ] && [ $MC_OK = 0 ]; then
+        if [ "${tool%-l7}" = mcprobe ] && [ $MC_OK = 0 ]; then
             printf '%s\tNA\n' "$tool" >>"$res"
             continue
         fi
-        if [ "$tool" != floor ] && [ "$tool" != mcprobe ] && ! have "$tool"; then
+        if [ "$tool" != floor ] && [ "${tool%-l7}" != mcprobe ] && ! have "$tool"; then
             printf '%s\tNA\n' "$tool" >>"$res"
             continue
         fi

@@ -752,8 +752,15 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
         return;
     struct l7_flow *lf = f->ext ? f->ext->l7_state : NULL;
     if (!lf) {
-        /* state only for flows that carry something (or open with a SYN) */
-        if (!pkt->payload_len && !(pkt->tcp_flags & TH_SYN))
+        /*
+         * State only for flows that carry something: a flow of bare SYNs
+         * (a scan, a flood, a refused port) costs its flow record alone,
+         * and nDPI labels it by port when it ends as ndpiReader does.  A SYN
+         * opens the state only towards an analyzer's port, whose stream must
+         * start at the ISN to tell a lost first segment from a late one;
+         * other streams start at their first data, as nDPI's own do mid-stream.
+         */
+        if (!pkt->payload_len && (!(pkt->tcp_flags & TH_SYN) || by_port(l, f, l4) < 0))
             return;
         if (!(lf = flow_state(l, f, 1)))
             return;
