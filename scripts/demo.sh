@@ -36,7 +36,7 @@ for _ in $(seq 50); do [ -S "$work/redis.sock" ] && break; sleep 0.1; done
 redis-cli -s "$work/redis.sock" SET user.ip.192.168.1.13 alice >/dev/null
 
 echo "== 4. mcprobe -i demo.pcap -n 127.0.0.1:$port -V 10 --redis unix:$work/redis.sock --json flows.json --l7-log l7.json"
-"$MCPROBE" -i "$work/demo.pcap" -n "127.0.0.1:$port" -V 10 --uniflow --export-pps 2000 \
+"$MCPROBE" -i "$work/demo.pcap" -n "127.0.0.1:$port" -V 10 --export-pps 2000 \
     --redis "unix:$work/redis.sock" --probe-id demo --json "$work/flows.json" --l7-log "$work/l7.json" \
     --stats-interval 0
 sleep 1
@@ -55,8 +55,7 @@ grep '"userName":"alice"' "$work/flows.json" >"$work/alice.json" || true
 head -2 "$work/alice.json"
 echo
 echo "== 7. what the MicroCloud knows: mcquery hosts (top 15), probes, and the events stream"
-/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" hosts >"$work/hosts.txt"
-head -16 "$work/hosts.txt"   # (a file, not a pipe: head closing early would stop the demo under pipefail)
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" hosts --top 15
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" probes
 echo "events: $(redis-cli -s "$work/redis.sock" XLEN events) in the stream, e.g.:"
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" replay --count 3

@@ -3,7 +3,8 @@
 
 Classic pcap in both byte orders and both timestamp resolutions, and pcapng
 with one or several interfaces (different link types, snapshot lengths and
-if_tsresol), Simple and obsolete Packet Blocks, skipped blocks and a second
+if_tsresol; more than 64 of them), Simple and obsolete Packet Blocks,
+records longer than their snapshot length, skipped blocks and a second
 section in the other byte order.  The frames are built here from scratch;
 nothing is copied from captures.  Standard library only.
 
@@ -101,6 +102,12 @@ def seeds():
     yield "pcapng_two_sections", shb("<") + idb("<", 113, 262144, 0x80 | 10) + epb("<", 0, 5 * 1024 + 512, s) + \
         block("<", 0x40000BAD, b"custom") + shb(">") + idb(">", 1, 0, 6) + idb(">", 113, 0, 3) + \
         epb(">", 1, 1700000000123, s) + epb(">", 0, 1700000000123456, f2)
+    # records longer than the SnapLen (cut), and more interfaces than the first table holds
+    yield "classic_over_snaplen", classic("<", False, 1, [f1, f3]).replace(struct.pack("<I", 65535),
+                                                                          struct.pack("<I", 40), 1)
+    yield "pcapng_over_snaplen", shb("<") + idb("<", 1, 40) + epb("<", 0, 1, f1) + spb("<", f3)
+    yield "pcapng_many_ifs", shb("<") + b"".join(idb("<", 1 + 112 * (i % 2), 0) for i in range(70)) + \
+        epb("<", 0, 1, f1) + epb("<", 64, 2, f2) + epb("<", 69, 3, s)
 
 
 def main():

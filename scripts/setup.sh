@@ -9,10 +9,12 @@ PKGS=(
     build-essential cmake pkg-config clang
     # man pages and the Debian package (make deb, tests/integration/test_package.py)
     go-md2man dpkg-dev man-db
-    libpcap-dev libhiredis-dev libndpi-dev libev-dev libcmocka-dev
+    libpcap-dev libhiredis-dev libndpi-dev libev-dev libcmocka-dev libmicrohttpd-dev
     # real peers used by tests, demo and benchmarks
     tshark nfdump softflowd libndpi-bin redis-server redis-tools
     python3 python3-redis tcpdump
+    # --metrics is scraped by curl and parsed by the Prometheus client's own parser
+    python3-prometheus-client
     # live application-layer partners (tests/integration/test_l7_live.py)
     dnsmasq-base dnsutils nginx-light curl mariadb-server mariadb-client
 )

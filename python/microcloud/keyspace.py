@@ -5,19 +5,22 @@ Redis Cluster: slot = crc16(tag) & 16383.  tag is the key's Redis hash tag: the
 part between the first '{' and the first '}' after it when non-empty, else the
 whole key.  Keys may be str (hashed as UTF-8) or bytes.
 """
+from typing import List, Union
+
+Key = Union[str, bytes, bytearray, memoryview]
 
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 _M64 = (1 << 64) - 1
 
 
-def _bytes(key):
+def _bytes(key: Key) -> bytes:
     if isinstance(key, (bytes, bytearray, memoryview)):
         return bytes(key)
     return str(key).encode("utf-8")
 
 
-def fnv1a64(data):
+def fnv1a64(data: Key) -> int:
     """FNV-1a 64-bit of data (bytes, or str hashed as UTF-8)."""
     h = FNV_OFFSET
     for b in _bytes(data):
@@ -25,7 +28,7 @@ def fnv1a64(data):
     return h
 
 
-def jump_hash(key, n):
+def jump_hash(key: int, n: int) -> int:
     """Jump consistent hash (Lamping and Veach, 2014): a bucket in [0, n) for a 64-bit key."""
     if n < 1:
         raise ValueError("jump_hash needs n >= 1")
@@ -38,7 +41,7 @@ def jump_hash(key, n):
     return b
 
 
-def key_tag(key):
+def key_tag(key: Key) -> bytes:
     """The bytes of key that are hashed: its hash tag when it has a non-empty one, else the whole key."""
     k = _bytes(key)
     s = k.find(b"{")
@@ -49,12 +52,12 @@ def key_tag(key):
     return k
 
 
-def node_for_key(key, n_nodes):
+def node_for_key(key: Key, n_nodes: int) -> int:
     """Index (in the --redis order) of the standalone node that holds key."""
     return jump_hash(fnv1a64(key_tag(key)), n_nodes)
 
 
-def _crc16_table():
+def _crc16_table() -> List[int]:
     table = []
     for i in range(256):
         crc = i << 8
@@ -67,7 +70,7 @@ def _crc16_table():
 _CRC16 = _crc16_table()
 
 
-def crc16(data):
+def crc16(data: Key) -> int:
     """CRC16-XMODEM (polynomial 0x1021, initial 0), the Redis Cluster key hash."""
     crc = 0
     for b in _bytes(data):
@@ -75,6 +78,6 @@ def crc16(data):
     return crc
 
 
-def keyslot(key):
+def keyslot(key: Key) -> int:
     """Redis Cluster hash slot of key."""
     return crc16(key_tag(key)) & 16383

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "capture/pcapfile.h"
 
@@ -37,7 +38,7 @@ struct mc_capture {
     int is_file;
     uint32_t ifindex;
     char source[256];
-    char errstr[PCAP_ERRBUF_SIZE + 64];
+    char errstr[PCAP_ERRBUF_SIZE + 512]; /* room for the permission hint */
     mc_capture_fn fn;   /* valid during mc_capture_dispatch */
     void *ctx;
     /* kernel counters are totals since open: remember them to add only deltas */
@@ -84,6 +85,20 @@ static int set_filter(struct mc_capture *c, const char *bpf)
     return 0;
 }
 
+/* A capture refused for want of privileges says what grants them: an operator's first hour. */
+static void permission_hint(struct mc_capture *c, const char *dev)
+{
+    char self[256] = "/usr/bin/mcprobe"; /* the program setcap must name: this one */
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0)
+        self[n] = 0;
+    snprintf(c->errstr, sizeof(c->errstr),
+             "%s: permission denied (%s). Capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities: run "
+             "as root, or give them to the program (setcap cap_net_raw,cap_net_admin=eip %s), or run the "
+             "systemd unit mcprobe@%s.service, which has them",
+             dev, pcap_geterr(c->p), self, dev);
+}
+
 static int open_live(struct mc_capture *c, const char *dev, const struct mc_capture_config *cfg)
 {
     char eb[PCAP_ERRBUF_SIZE] = "";
@@ -99,6 +114,10 @@ static int open_live(struct mc_capture *c, const char *dev, const struct mc_capt
         pcap_set_buffer_size(c->p, cfg->buffer_mb * 1024 * 1024);
     pcap_set_tstamp_precision(c->p, PCAP_TSTAMP_PRECISION_MICRO);
     int rc = pcap_activate(c->p);
+    if (rc == PCAP_ERROR_PERM_DENIED || (rc < 0 && strstr(pcap_geterr(c->p), "not permitted"))) {
+        permission_hint(c, dev);
+        return -1;
+    }
     if (rc < 0) {
         snprintf(c->errstr, sizeof(c->errstr), "%s: %s", dev, pcap_geterr(c->p));
         return -1;
@@ -311,6 +330,15 @@ int mc_capture_fd(const struct mc_capture *c) { return c->is_file ? -1 : pcap_ge
 uint32_t mc_capture_ifindex(const struct mc_capture *c) { return c->ifindex; }
 const char *mc_capture_source(const struct mc_capture *c) { return c->source; }
 const char *mc_capture_error(const struct mc_capture *c) { return c->errstr; }
+
+uint64_t mc_capture_file_offset(const struct mc_capture *c)
+{
+    if (c->pf.base)
+        return c->pf.pos;
+    FILE *f = c->is_file && c->p ? pcap_file(c->p) : NULL;
+    long off = f ? ftell(f) : -1; /* stdio's own position: what libpcap consumed */
+    return off > 0 ? (uint64_t)off : 0;
+}
 
 void mc_capture_update_stats(struct mc_capture *c)
 {

@@ -57,6 +57,10 @@ uint32_t mc_capture_ifindex(const struct mc_capture *c); /* live: if_nametoindex
 const char *mc_capture_source(const struct mc_capture *c);
 const char *mc_capture_error(const struct mc_capture *c);
 
+/* File mode: bytes of the file read so far (the progress shown on a terminal); 0 for an interface
+ * or when unknown (a pipe). */
+uint64_t mc_capture_file_offset(const struct mc_capture *c);
+
 /* Refreshes capture.kernel_drops / capture.if_drops from pcap_stats (live only). */
 void mc_capture_update_stats(struct mc_capture *c);
 
@@ -67,7 +71,10 @@ void mc_capture_update_stats(struct mc_capture *c);
     X(S, if_drops, "capture.if_drops")                                    \
     X(S, files, "capture.files")                                          \
     X(S, truncated, "capture.truncated")                                  \
-    X(S, file_errors, "capture.file_errors")
+    X(S, file_errors, "capture.file_errors")                              \
+    X(S, over_snaplen, "capture.over_snaplen")                            \
+    X(S, over_max_caplen, "capture.over_max_caplen")                      \
+    X(S, pcapng_if_over_cap, "capture.pcapng_if_over_cap")
 MC_CTR_DECLARE(capture, MC_CAPTURE_CTRS)
 
 #endif

@@ -14,9 +14,16 @@
  *     +--------------------------------+      | captured length octets |
  *
  * "Captured Packet Length: the number of octets captured from the packet
- * (i.e. the length of the Packet Data field)."  A record whose captured
- * length runs past the end of the file ends the read with an error, as in
- * libpcap ("truncated dump file").
+ * (i.e. the length of the Packet Data field).  [It] MUST NOT be greater
+ * than SnapLen."  A record whose captured length runs past the end of the
+ * file ends the read with an error, as in libpcap ("truncated dump file"),
+ * and so does one above 256 KiB ("invalid packet capture length"), as in
+ * libpcap and tshark: that length is the only way to the next record, and a
+ * value that large says the framing is lost.  One above the file's SnapLen
+ * but within 256 KiB still frames the file: it is counted and handed over
+ * cut to SnapLen, as libpcap does (tshark reads it whole; dropping it would
+ * lose a packet both count).  A SnapLen of 0 or above 256 KiB means 256 KiB,
+ * as in libpcap.
  */
 #include "capture/pcapfile.h"
 
@@ -28,11 +35,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdlib.h>
+
+#include "capture/capture.h"
 #include "common/cur.h"
 
 #define WINDOW (2u << 20)        /* pages are prefaulted and released by this much */
-#define MAX_CAPLEN (16u << 20)
-#define PREFETCH_AHEAD 4096      /* bytes of the mapping kept loading ahead of the reader */   /* sanity bound on one record, far above any snaplen */
+#define PREFETCH_AHEAD 4096      /* bytes of the mapping kept loading ahead of the reader */
 
 static uint32_t rd32(struct mc_cur *c, int swapped)
 {
@@ -67,8 +76,14 @@ static void slide(struct mc_pcapfile *f)
  * "Block Total Length: total size of this block, in octets" (a multiple of
  * 4, at least 12).  The Section Header Block's byte-order magic sets the
  * byte order of its section; Interface Description Blocks give each
- * interface's link type and timestamp resolution; Enhanced, Simple and
- * (obsolete) Packet Blocks carry packets; every other block is skipped.
+ * interface's link type, SnapLen and timestamp resolution; Enhanced, Simple
+ * and (obsolete) Packet Blocks carry packets; every other block is skipped.
+ * A section may describe any number of interfaces (an Interface ID is 32
+ * bits): the table grows up to MC_PCAPNG_MAX_IFS, and packets on interfaces
+ * past it are counted and skipped.  A packet longer than its interface's
+ * SnapLen is counted and cut to it (as libpcap does); since every block
+ * carries its length, one above 256 KiB is counted and skipped (libpcap and
+ * tshark stop there).  An error names the offset where the bad block starts.
  */
 #define NG_SHB 0x0a0d0d0au
 #define NG_IDB 1u
@@ -87,28 +102,46 @@ static void open_ng(struct mc_pcapfile *f, const void *base, size_t size)
     madvise((void *)base, size, MADV_SEQUENTIAL);
 }
 
-static int ng_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *err, size_t errlen);
-
-/* The link type of the first interface, read ahead without consuming anything. */
-static int ng_first_linktype(const struct mc_pcapfile *f)
-{
-    struct mc_pcapfile ahead = *f;
-    struct mc_pcapfile_rec rec;
-    char err[8];
-    ng_next(&ahead, &rec, err, sizeof(err));
-    return ahead.linktype;
-}
-
 static uint16_t rd16(struct mc_cur *c, int swapped)
 {
     return swapped ? mc_cur_le16(c) : mc_cur_be16(c);
 }
 
-/* Reads an IDB body: link type, snaplen, if_tsresol. */
-static void ng_idb(struct mc_pcapfile *f, struct mc_cur *b)
+/* The link type of the first interface, read ahead without consuming (or counting) anything; -1: none. */
+static int ng_first_linktype(const struct mc_pcapfile *f)
 {
-    struct mc_pcapng_if ifc = { rd16(b, f->swapped), 1000000 };
-    mc_cur_skip(b, 2 + 4); /* reserved, snaplen */
+    int swapped = 0;
+    for (size_t pos = 0; pos < f->size;) {
+        struct mc_cur c = mc_cur_make(f->base + pos, f->size - pos);
+        uint32_t type = mc_cur_be32(&c);
+        if (type == NG_SHB) {
+            struct mc_cur peek = c;
+            mc_cur_skip(&peek, 4);
+            uint32_t bom = mc_cur_be32(&peek);
+            if (bom != 0x1a2b3c4d && bom != 0x4d3c2b1a)
+                return -1;
+            swapped = bom == 0x4d3c2b1a;
+        } else if (swapped) {
+            type = __builtin_bswap32(type);
+        }
+        uint32_t len = rd32(&c, swapped);
+        if (!mc_cur_ok(&c) || len < 12 || len % 4 || len - 8 > mc_cur_left(&c))
+            return -1;
+        if (type == NG_IDB) {
+            uint16_t linktype = rd16(&c, swapped);
+            return mc_cur_ok(&c) ? linktype : -1;
+        }
+        pos += len;
+    }
+    return -1;
+}
+
+/* Reads an IDB body: link type, snaplen, if_tsresol.  0, or -1 when the table cannot grow. */
+static int ng_idb(struct mc_pcapfile *f, struct mc_cur *b)
+{
+    struct mc_pcapng_if ifc = { rd16(b, f->swapped), 0, 1000000 };
+    mc_cur_skip(b, 2); /* reserved */
+    ifc.snaplen = rd32(b, f->swapped);
     for (int i = 0; i < NG_MAX_OPTIONS && mc_cur_left(b) >= 4; i++) {
         uint16_t code = rd16(b, f->swapped), len = rd16(b, f->swapped);
         if (code == 0)
@@ -124,10 +157,22 @@ static void ng_idb(struct mc_pcapfile *f, struct mc_cur *b)
                 ifc.units = units ? units : 1;
         }
     }
-    if (f->n_ifs < MC_PCAPNG_MAX_IFS)
-        f->ifs[f->n_ifs++] = ifc;
     if (f->linktype < 0)
         f->linktype = ifc.linktype;
+    if (f->n_ifs >= MC_PCAPNG_MAX_IFS) {
+        f->n_ifs++; /* described, not kept: its packets are skipped */
+        return 0;
+    }
+    if (f->n_ifs == f->cap_ifs) {
+        uint32_t cap = f->cap_ifs ? f->cap_ifs * 2 : 8;
+        struct mc_pcapng_if *grown = realloc(f->ifs, cap * sizeof(*grown));
+        if (!grown)
+            return -1;
+        f->ifs = grown;
+        f->cap_ifs = cap;
+    }
+    f->ifs[f->n_ifs++] = ifc;
+    return 0;
 }
 
 static uint64_t ng_ts_us(const struct mc_pcapng_if *ifc, uint64_t ts)
@@ -140,8 +185,10 @@ static uint64_t ng_ts_us(const struct mc_pcapng_if *ifc, uint64_t ts)
 
 static int ng_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *err, size_t errlen)
 {
+    size_t start;
     for (;;) {
-        if (f->pos >= f->size)
+        start = f->pos;
+        if (start >= f->size)
             return 0;
         slide(f);
         struct mc_cur c = mc_cur_make(f->base + f->pos, f->size - f->pos);
@@ -166,7 +213,12 @@ static int ng_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *err
         struct mc_cur b = mc_cur_sub(&c, len - 12); /* body, without the trailing length */
         f->pos += len;
         if (type == NG_IDB) {
-            ng_idb(f, &b);
+            if (ng_idb(f, &b) != 0) {
+                snprintf(err, errlen, "pcapng block at offset %zu: out of memory for %u interfaces", start,
+                         f->n_ifs + 1);
+                f->pos = f->size;
+                return -1;
+            }
             continue;
         }
         uint32_t ifid = 0, caplen, wirelen;
@@ -183,14 +235,29 @@ static int ng_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *err
             caplen = rd32(&b, f->swapped);
             wirelen = rd32(&b, f->swapped);
         } else if (type == NG_SPB) {
+            /* "the minimum value among the Original Packet Length and the SnapLen" of interface 0 */
             wirelen = rd32(&b, f->swapped);
             caplen = (uint32_t)(mc_cur_left(&b) < wirelen ? mc_cur_left(&b) : wirelen);
+            if (f->n_ifs && f->ifs[0].snaplen && caplen > f->ifs[0].snaplen)
+                caplen = f->ifs[0].snaplen; /* the rest is padding */
         } else {
             continue; /* statistics, name resolution, custom blocks... */
         }
-        if (!mc_cur_ok(&b) || caplen > mc_cur_left(&b) || ifid >= (uint32_t)f->n_ifs)
+        if (!mc_cur_ok(&b) || caplen > mc_cur_left(&b) || ifid >= f->n_ifs)
             goto corrupt;
+        if (ifid >= MC_PCAPNG_MAX_IFS) {
+            MC_CTR_INC(capture, pcapng_if_over_cap);
+            continue;
+        }
         const struct mc_pcapng_if *ifc = &f->ifs[ifid];
+        if (caplen > MC_PCAP_MAX_CAPLEN) {
+            MC_CTR_INC(capture, over_max_caplen);
+            continue;
+        }
+        if (ifc->snaplen && caplen > ifc->snaplen) {
+            MC_CTR_INC(capture, over_snaplen);
+            caplen = ifc->snaplen;
+        }
         rec->ts_us = type == NG_SPB ? 0 : ng_ts_us(ifc, ts);
         rec->caplen = caplen;
         rec->wirelen = wirelen;
@@ -199,7 +266,7 @@ static int ng_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *err
         return 1;
     }
 corrupt:
-    snprintf(err, errlen, "truncated or corrupt pcapng block at offset %zu", f->pos);
+    snprintf(err, errlen, "truncated or corrupt pcapng block at offset %zu", start);
     f->pos = f->size;
     return -1;
 }
@@ -268,13 +335,24 @@ int mc_pcapfile_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *e
     uint32_t frac = rd32(&c, f->swapped);
     uint32_t caplen = rd32(&c, f->swapped);
     uint32_t wirelen = rd32(&c, f->swapped);
-    if (!mc_cur_ok(&c) || caplen > MAX_CAPLEN || caplen > mc_cur_left(&c)) {
+    if (mc_cur_ok(&c) && caplen > MC_PCAP_MAX_CAPLEN) {
+        MC_CTR_INC(capture, over_max_caplen);
+        snprintf(err, errlen, "corrupt capture file: the record at offset %zu has a captured length of %u, "
+                 "more than %u", f->pos, caplen, MC_PCAP_MAX_CAPLEN);
+        f->pos = f->size;
+        return -1;
+    }
+    if (!mc_cur_ok(&c) || caplen > mc_cur_left(&c)) {
         snprintf(err, errlen, "truncated or corrupt capture file at offset %zu", f->pos);
         f->pos = f->size;
         return -1;
     }
     rec->ts_us = (uint64_t)sec * 1000000u + (f->nsec ? frac / 1000u : frac);
     rec->caplen = caplen;
+    if (f->snaplen && f->snaplen < caplen) { /* a SnapLen above 256 KiB cannot be below caplen */
+        MC_CTR_INC(capture, over_snaplen);
+        rec->caplen = f->snaplen;
+    }
     rec->wirelen = wirelen;
     rec->data = mc_cur_ptr(&c);
     rec->linktype = f->linktype;
@@ -294,5 +372,6 @@ void mc_pcapfile_close(struct mc_pcapfile *f)
 {
     if (f->base)
         munmap((void *)f->base, f->size);
+    free(f->ifs);
     memset(f, 0, sizeof(*f));
 }

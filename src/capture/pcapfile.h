@@ -7,7 +7,8 @@
  * the pages behind it so the resident size stays a few MiB whatever the file
  * size.  It reads classic pcap and pcapng, including pcapng files whose
  * interfaces differ in snapshot length or link type, which libpcap 1.10
- * refuses; anything else goes through libpcap.
+ * refuses, and any number of interfaces (as Wireshark does); anything else
+ * (and what is not a regular file: a pipe) goes through libpcap.
  */
 #ifndef MC_CAPTURE_PCAPFILE_H
 #define MC_CAPTURE_PCAPFILE_H
@@ -15,10 +16,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MC_PCAPNG_MAX_IFS 64
+/*
+ * The largest captured length a record may have: libpcap's (max_snaplen_for_dlt)
+ * and Wireshark's (WTAP_MAX_PACKET_SIZE_STANDARD) for the link types we decode.
+ */
+#define MC_PCAP_MAX_CAPLEN 262144u
+/* Interfaces kept per pcapng section (16 octets each); packets on later ones are counted and skipped. */
+#define MC_PCAPNG_MAX_IFS 65536u
 
 struct mc_pcapng_if {
     int linktype;
+    uint32_t snaplen;    /* 0: no limit */
     uint64_t units;      /* timestamp units per second (if_tsresol) */
 };
 
@@ -34,8 +42,9 @@ struct mc_pcapfile {
     int linktype;        /* classic pcap; pcapng: of the first interface */
     uint32_t snaplen;
     int ng;              /* pcapng */
-    struct mc_pcapng_if ifs[MC_PCAPNG_MAX_IFS]; /* pcapng: interfaces of the current section */
-    int n_ifs;
+    struct mc_pcapng_if *ifs; /* owned, pcapng: the first MC_PCAPNG_MAX_IFS interfaces of the section */
+    uint32_t n_ifs;      /* pcapng: interfaces the current section described */
+    uint32_t cap_ifs;    /* entries allocated in ifs */
 };
 
 struct mc_pcapfile_rec {
@@ -52,7 +61,19 @@ struct mc_pcapfile_rec {
  */
 int mc_pcapfile_open(struct mc_pcapfile *f, const char *path, char *err, size_t errlen);
 
-/* Next record: 1, 0 at the end, -1 when the file is truncated or corrupt (err set). */
+/*
+ * Next record: 1, 0 at the end, -1 when the file is truncated or corrupt (err
+ * set, naming the offset where the bad record or block starts).
+ *
+ * A record longer than the snapshot length of its file or interface is
+ * handed over cut to it, as libpcap does, and counted (capture.over_snaplen).
+ * A pcapng packet above MC_PCAP_MAX_CAPLEN (capture.over_max_caplen) or on an
+ * interface past MC_PCAPNG_MAX_IFS (capture.pcapng_if_over_cap) is counted
+ * and skipped: its block's length still leads to the next one.  A classic
+ * pcap record above MC_PCAP_MAX_CAPLEN is counted and ends the read with an
+ * error, as in libpcap and tshark: its captured length is the only way to
+ * the next record, and a value that large says the framing itself is lost.
+ */
 int mc_pcapfile_next(struct mc_pcapfile *f, struct mc_pcapfile_rec *rec, char *err, size_t errlen);
 
 void mc_pcapfile_close(struct mc_pcapfile *f);

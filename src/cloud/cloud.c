@@ -24,12 +24,14 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cloud/aggtab.h"
 #include "cloud/hostagg.h"
 #include "cloud/resp.h"
 #include "cloud/usercache.h"
 #include "cloud/write.h"
+#include "common/json.h"
 #include "common/text.h"
 #include "common/log.h"
 
@@ -41,6 +43,9 @@ MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
 #define USER_LEN 64
 #define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
 #define MAX_ATTRS 16
+#define REPORT_EVERY_MS 10000 /* losses (drops, failed commands) are logged at most this often */
+#define ROOM_WAIT_MS 50       /* a file's full batch re-checks the cloud's health this often while it waits */
+#define LOAD_CTR(grp, id) __atomic_load_n(&MC_CTR_GET(grp, id), __ATOMIC_RELAXED)
 
 enum op_kind { OP_USER_SET, OP_USER_REMOVE };
 
@@ -118,6 +123,8 @@ struct mc_cloud {
     struct asks box_no_user;       /* lookups answered "no user" */
     struct stats box_stats;
     int stopping;
+    pthread_cond_t room;           /* the cloud thread took the box's hosts, or a batch of its was answered */
+    uint64_t progress;             /* how often room was signalled */
 
     /* ---- cloud thread ---- */
     pthread_t thread;
@@ -133,12 +140,21 @@ struct mc_cloud {
     int heartbeat_due;
     struct batch_args *args;       /* owned: buffers of a lookup call */
     int nodes_up;                  /* written by the cloud thread (atomically), read for the stats line */
+    int healthy;                   /* same: every node up and answering (a file's full batch waits then) */
+    int box_held;                  /* the box's hosts wait there: the writer has no room for them yet */
+    struct losses { uint64_t keys, pkts, bytes, agg, failed; } told; /* reported so far (report_losses) */
+    uint64_t told_ms;              /* when */
+    char last_err[200];            /* the last command a node refused (or lost), for the report */
     /* lookups asked by the packet thread and answered (or given up) by the cloud thread */
     atomic_uint_fast64_t lookups_asked, lookups_done;
     struct stats seen_stats;
     uint64_t started_ms;
-    int draining;
-    uint64_t drain_deadline_ms;
+    char host[256];                /* gethostname, for the probe events */
+    int start_due;                 /* probe.start waits for its nodes (the cloud may be away at start) */
+    int draining;                  /* stopping: the last writes go out, then probe.stop */
+    int said_stop;                 /* the writer is closed, probe.stop and the last heartbeat are sent */
+    uint64_t data_deadline_ms;     /* the last writes are given up then, */
+    uint64_t drain_deadline_ms;    /* and the probe.stop's answer then */
 };
 
 static uint64_t wall_ms(void)
@@ -302,7 +318,19 @@ static int connected_nodes(const struct mc_cloud *c)
     return __atomic_load_n(&c->nodes_up, __ATOMIC_RELAXED);
 }
 
+/*
+ * How a handoff goes.  WAIT: take the mailbox's lock even when busy (else
+ * try, and keep aggregating when busy).  HOSTS: the host deltas and the
+ * aggregates go too; the hosts stay in the batch when the box cannot take
+ * them without evicting, unless FULL: the batch is full, and goes.  For a
+ * capture file (offline), a full batch first waits while the box is not
+ * empty and the cloud is healthy: a file is read faster than Redis writes,
+ * and waiting loses nothing.
+ */
+enum { HANDOFF_WAIT = 1, HANDOFF_HOSTS = 2, HANDOFF_FULL = 4 };
+
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
+static void handoff(struct mc_cloud *c, int how);
 
 /* Takes a flow's packets and bytes since its last report into the batch; final: it is leaving. */
 static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int final)
@@ -327,8 +355,12 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int 
     d.last_seen = mc_flow_last_ms(f);
     unsigned sides = (unsigned)is_local(c, f->key.ip_ver, &f->key.addr[0]) |
                      (unsigned)is_local(c, f->key.ip_ver, &f->key.addr[1]) << 1;
-    if (sides)
+    if (sides) {
         mc_hostagg_add_flow(&c->batch, f->key.ip_ver, &f->key.addr[0], &f->key.addr[1], &d, sides);
+        /* a flow adds at most two hosts: the batch goes before one of them would evict another */
+        if (c->batch.n + c->batch.front_n + 2 > c->batch.cap)
+            handoff(c, HANDOFF_HOSTS | HANDOFF_FULL);
+    }
     if (final)
         return; /* nothing will be reported for this slot's flow again */
     f->state |= MC_FLOW_F_CLOUD;
@@ -487,8 +519,6 @@ static void free_ops(struct op *o)
     }
 }
 
-enum { HANDOFF_WAIT = 1, HANDOFF_HOSTS = 2 };
-
 /* The packet thread's aggregate refusals, to the counters (packet thread). */
 static void agg_counts(struct mc_cloud *c)
 {
@@ -503,9 +533,37 @@ struct mc_agg *mc_cloud_agg(struct mc_cloud *c)
     return c ? &c->agg : NULL;
 }
 
+/*
+ * Packet thread, mailbox locked: waits while the box holds hosts the cloud
+ * thread has not taken and the cloud is healthy and making progress (a
+ * batch answered within the command timeout and a second).  Past that, the
+ * caller merges, and the bound drops the oldest.
+ */
+static void wait_for_room(struct mc_cloud *c)
+{
+    uint64_t seen = c->progress, since = wall_ms();
+    uint64_t patience = (uint64_t)c->cfg.conn.command_timeout_ms + 1000;
+    while (mc_hostagg_count(&c->box) && __atomic_load_n(&c->healthy, __ATOMIC_RELAXED)) {
+        uint64_t now = wall_ms();
+        if (c->progress != seen)
+            seen = c->progress, since = now;
+        else if (now - since > patience)
+            break;
+        ev_async_send(c->loop, &c->wake); /* the cloud thread looks at the box again */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += ROOM_WAIT_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&c->room, &c->mu, &ts);
+    }
+}
+
 /* Hands queued operations, lookups, stats and (HANDOFF_HOSTS) the batch to the cloud thread. */
 static void handoff(struct mc_cloud *c, int how)
 {
+    if ((how & HANDOFF_FULL) && c->cfg.offline)
+        how |= HANDOFF_WAIT;
     if (how & HANDOFF_WAIT) {
         pthread_mutex_lock(&c->mu);
     } else if (pthread_mutex_trylock(&c->mu) != 0) {
@@ -514,7 +572,13 @@ static void handoff(struct mc_cloud *c, int how)
     }
     uint32_t agg_lost = 0;
     if (how & HANDOFF_HOSTS) {
-        mc_hostagg_move(&c->box, &c->batch);
+        if ((how & HANDOFF_FULL) && mc_hostagg_count(&c->batch) + 2 > c->cfg.max_keys)
+            MC_CTR_INC(cloud, handoffs_full); /* not the last one, at stop */
+        if ((how & HANDOFF_FULL) && c->cfg.offline)
+            wait_for_room(c);
+        uint32_t in_box = mc_hostagg_count(&c->box);
+        if (!in_box || in_box + mc_hostagg_count(&c->batch) <= c->cfg.max_keys || (how & HANDOFF_FULL))
+            mc_hostagg_move(&c->box, &c->batch);
         agg_lost = mc_agg_move(&c->box_agg, &c->agg);
     }
     if (c->ops) {
@@ -582,16 +646,22 @@ void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_
         __builtin_prefetch(mc_uc_set(&c->users, mc_uc_tag(f->key.ip_ver, &f->key.addr[0])));
 }
 
+#define RESOLVE_GRACE_MS 1000 /* how long an unhealthy cloud may still be connecting */
+
 void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
 {
     if (!c->cfg.lookups)
         return;
     mc_flow_visit_live(c->flows, visit_unasked, prefetch_unasked, c);
-    uint64_t deadline = wall_ms() + timeout_ms;
+    uint64_t start = wall_ms(), deadline = start + timeout_ms;
     /* the host deltas stay here: the flows' export adds the rest, and each
      * host goes out once, not once now and once at exit */
     handoff(c, HANDOFF_WAIT);
-    while (atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) && wall_ms() < deadline) {
+    /* a node down cannot answer: its warning said so, and waiting would only
+     * delay the exit; but a node still connecting (a cluster's other masters,
+     * just after start) is not down: unhealthy stops the wait after a grace */
+    while (atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) && wall_ms() < deadline &&
+           (__atomic_load_n(&c->healthy, __ATOMIC_RELAXED) || wall_ms() < start + RESOLVE_GRACE_MS)) {
         struct timespec ts = { 0, 5 * 1000000L };
         nanosleep(&ts, NULL);
         handoff(c, HANDOFF_WAIT);
@@ -682,9 +752,11 @@ struct batch_args {
 
 static void on_ignore(void *privdata, redisReply *r)
 {
-    (void)privdata;
-    if (!r || r->type == REDIS_REPLY_ERROR)
+    struct mc_cloud *c = privdata;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
         MC_CTR_INC(cloud, write_errors);
+        snprintf(c->last_err, sizeof(c->last_err), "%.190s", r ? r->str : "connection lost before the reply");
+    }
 }
 
 /* Sends a command routed by its key argv[key_arg]; counted, never retried. */
@@ -693,7 +765,7 @@ static void send_simple(struct mc_cloud *c, int key_arg, int argc, const char **
     size_t argvlen[64];
     for (int i = 0; i < argc; i++)
         argvlen[i] = strlen(argv[i]);
-    if (mc_cloud_conn_command(c->conn, argv[key_arg], argvlen[key_arg], argc, argv, argvlen, on_ignore, NULL) == 0)
+    if (mc_cloud_conn_command(c->conn, argv[key_arg], argvlen[key_arg], argc, argv, argvlen, on_ignore, c) == 0)
         MC_CTR_INC(cloud, commands);
     else
         MC_CTR_INC(cloud, refused);
@@ -1033,11 +1105,58 @@ static void flush_pending(struct mc_cloud *c)
     mc_cloud_writer_flush(c->writer, 1);
 }
 
+/* 1 when every node is up and answering, the writer's connections too. */
+static int cloud_healthy(struct mc_cloud *c)
+{
+    int n = mc_cloud_conn_nodes(c->conn);
+    for (int i = 0; i < n; i++)
+        if (!mc_cloud_conn_up(c->conn, i) || mc_cloud_writer_stalled(c->writer, i))
+            return 0;
+    return n > 0;
+}
+
+/*
+ * Mailbox locked: the box's hosts go to the writer, unless the cloud is
+ * healthy and the writer holds too many to take them without evicting:
+ * then they wait in the box (and a file's reader waits for them, see
+ * wait_for_room) until answers make room.  A node down or slow: they go,
+ * and --cloud-max-keys drops the oldest.
+ */
+static void take_box_hosts(struct mc_cloud *c)
+{
+    int healthy = cloud_healthy(c);
+    __atomic_store_n(&c->healthy, healthy, __ATOMIC_RELAXED);
+    uint32_t in_box = mc_hostagg_count(&c->box);
+    if (in_box && healthy && in_box + mc_hostagg_count(mc_cloud_writer_hosts(c->writer)) > c->cfg.max_keys) {
+        c->box_held = 1;
+        return;
+    }
+    if (in_box)
+        mc_cloud_writer_take(c->writer, &c->box, NULL);
+    c->box_held = 0;
+    c->progress++;
+    pthread_cond_broadcast(&c->room);
+}
+
+/* The writer: a batch was answered (cloud thread).  Hosts held in the box may fit now. */
+static void on_writer_room(void *ctx)
+{
+    struct mc_cloud *c = ctx;
+    if (!c->box_held)
+        return;
+    pthread_mutex_lock(&c->mu);
+    take_box_hosts(c);
+    c->progress++;
+    pthread_cond_broadcast(&c->room);
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* Takes what the packet thread handed over, then writes. */
 static void take_mailbox(struct mc_cloud *c)
 {
     pthread_mutex_lock(&c->mu);
-    mc_cloud_writer_take(c->writer, &c->box, &c->box_agg);
+    mc_cloud_writer_take(c->writer, NULL, &c->box_agg);
+    take_box_hosts(c);
     struct op *ops = c->box_ops;
     c->box_ops = NULL;
     c->box_ops_tail = &c->box_ops;
@@ -1062,6 +1181,47 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
     take_mailbox(w->data);
 }
 
+/*
+ * Losses since the last report, as warnings: host updates dropped by
+ * --cloud-max-keys, aggregate operations refused, commands that failed.
+ * At most one report per REPORT_EVERY_MS (final: now, at exit), so a
+ * long outage costs a line every few seconds, not one per drop.  Cloud
+ * thread, or the packet thread once it has stopped.
+ */
+static void report_losses(struct mc_cloud *c, int final)
+{
+    uint64_t now = wall_ms();
+    if (!final && now - c->told_ms < REPORT_EVERY_MS)
+        return;
+    const struct mc_hostagg *h = mc_cloud_writer_hosts(c->writer);
+    struct losses l = { .keys = h->dropped_keys + LOAD_CTR(cloud, dropped_keys),
+                        .pkts = h->dropped_pkts + LOAD_CTR(cloud, dropped_pkts),
+                        .bytes = h->dropped_bytes + LOAD_CTR(cloud, dropped_bytes),
+                        .agg = LOAD_CTR(cloud, agg_dropped_ops) + LOAD_CTR(cloud, agg_dropped_events) +
+                               LOAD_CTR(cloud, agg_dropped_pending),
+                        .failed = LOAD_CTR(cloud, write_errors) };
+    double secs = (double)(now - c->told_ms) / 1000.0;
+    int n = mc_cloud_conn_nodes(c->conn), up = 0;
+    for (int i = 0; i < n; i++)
+        up += mc_cloud_conn_up(c->conn, i);
+    if (l.keys > c->told.keys)
+        mc_warn("cloud: dropped %llu host updates (%llu packets, %llu bytes) in the last %.0f s: more than "
+                "--cloud-max-keys (%u) hosts were waiting for Redis (%d of %d nodes up)",
+                (unsigned long long)(l.keys - c->told.keys), (unsigned long long)(l.pkts - c->told.pkts),
+                (unsigned long long)(l.bytes - c->told.bytes), secs, c->cfg.max_keys, up, n);
+    if (l.agg > c->told.agg)
+        mc_warn("cloud: refused %llu analyzer aggregate operations in the last %.0f s: their tables were full "
+                "(--cloud-max-keys, --cloud-agg-max-bytes; cloud.agg.dropped.*)",
+                (unsigned long long)(l.agg - c->told.agg), secs);
+    if (l.failed > c->told.failed) {
+        const char *last = mc_cloud_writer_last_error(c->writer);
+        mc_warn("cloud: %llu commands failed in the last %.0f s (cloud.write_errors; last: %s)",
+                (unsigned long long)(l.failed - c->told.failed), secs, *last ? last : c->last_err);
+    }
+    c->told = l;
+    c->told_ms = now;
+}
+
 static void on_flush_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
@@ -1070,7 +1230,11 @@ static void on_flush_timer(struct ev_loop *loop, ev_timer *w, int revents)
     for (int i = 0; i < mc_cloud_conn_nodes(c->conn); i++)
         up += mc_cloud_conn_ready(c->conn, i);
     __atomic_store_n(&c->nodes_up, up, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->healthy, cloud_healthy(c), __ATOMIC_RELAXED);
+    if (c->box_held)
+        on_writer_room(c); /* a node went down meanwhile: the held hosts go, and the bound applies */
     flush_pending(c); /* retries what a down or slow node could not take */
+    report_losses(c, 0);
 }
 
 static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1085,10 +1249,13 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     struct mc_cloud *c = w->data;
     static const double step = 0.02;
+    if (c->box_held)
+        on_writer_room(c);
     if (mc_cloud_writer_pending_keys(c->writer))
         flush_pending(c);
-    int idle = mc_cloud_writer_pending_keys(c->writer) == 0 && mc_cloud_writer_inflight(c->writer) == 0 &&
-               c->n_deferred == 0 && !c->heartbeat_due && mc_cloud_conn_inflight(c->conn) == 0;
+    int idle = !c->box_held && mc_cloud_writer_pending_keys(c->writer) == 0 &&
+               mc_cloud_writer_inflight(c->writer) == 0 && c->n_deferred == 0 && !c->heartbeat_due &&
+               mc_cloud_conn_inflight(c->conn) == 0;
     if (idle || wall_ms() >= c->drain_deadline_ms) {
         ev_break(loop, EVBREAK_ALL);
         return;
@@ -1133,6 +1300,8 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     c->deferred_tail = &c->deferred;
     c->started_ms = wall_ms();
     pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->room, NULL);
+    c->told_ms = c->started_ms;
     int users_ok = mc_usercache_init(&c->users) == 0;
     c->args = malloc(sizeof(*c->args));
     size_t agg_bytes = c->cfg.agg_max_bytes ? c->cfg.agg_max_bytes : AGG_MAX_BYTES;
@@ -1149,16 +1318,30 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
         goto fail;
     }
     c->conn = mc_cloud_conn_new(c->loop, &c->cfg.conn, err, errlen);
-    if (!c->conn)
+    if (!c->conn) {
+        size_t l = strlen(err);
+        if (l + 8 < errlen) { /* "cloud: " before it, as the other errors say */
+            memmove(err + 7, err, l + 1);
+            memcpy(err, "cloud: ", 7);
+        }
         goto fail;
+    }
     struct mc_cloud_writer_config wc = { .prefix = c->cfg.prefix, .probe_id = c->cfg.probe_id,
                                          .ttl_ms = c->cfg.ttl_ms, .stream_maxlen = c->cfg.stream_maxlen,
-                                         .max_keys = c->cfg.max_keys, .agg_max_bytes = agg_bytes };
+                                         .max_keys = c->cfg.max_keys, .agg_max_bytes = agg_bytes,
+                                         .on_room = on_writer_room, .ctx = c };
     c->writer = mc_cloud_writer_new(c->loop, c->conn, &c->cfg.conn, &wc);
     if (!c->writer) {
         snprintf(err, errlen, "cloud: cannot allocate tables for %u keys", c->cfg.max_keys);
         goto fail;
     }
+    /* a refused configuration (password, database, cluster mode) is said now, not retried in silence */
+    char why[256];
+    if (mc_cloud_conn_check(c->conn, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "cloud: %s", why);
+        goto fail;
+    }
+    c->healthy = cloud_healthy(c);
     ev_async_init(&c->wake, on_wake);
     c->wake.data = c;
     ev_async_start(c->loop, &c->wake);
@@ -1198,6 +1381,7 @@ fail:
     mc_agg_free(&c->box_agg);
     mc_usercache_free(&c->users);
     free(c->args);
+    pthread_cond_destroy(&c->room);
     pthread_mutex_destroy(&c->mu);
     free(c);
     return NULL;
@@ -1224,16 +1408,22 @@ void mc_cloud_stop(struct mc_cloud *c)
     pthread_mutex_lock(&c->mu);
     c->stopping = 1;
     pthread_mutex_unlock(&c->mu);
-    handoff(c, HANDOFF_WAIT | HANDOFF_HOSTS);
+    handoff(c, HANDOFF_WAIT | HANDOFF_HOSTS | HANDOFF_FULL);
     pthread_join(c->thread, NULL);
     /* the thread has stopped: its counters and tables are ours now */
     mc_cloud_writer_close(c->writer); /* what is still in flight goes back to pending, and counts as undrained */
-    const struct mc_hostagg *pending = mc_cloud_writer_hosts(c->writer);
-    MC_CTR_ADD(cloud, dropped_keys, pending->dropped_keys + c->batch.dropped_keys);
-    MC_CTR_ADD(cloud, dropped_pkts, pending->dropped_pkts + c->batch.dropped_pkts);
-    MC_CTR_ADD(cloud, dropped_bytes, pending->dropped_bytes + c->batch.dropped_bytes);
+    /* the report reads the writer's drop counts, the counters hold the rest */
+    MC_CTR_ADD(cloud, dropped_keys, c->batch.dropped_keys + c->box.dropped_keys);
+    MC_CTR_ADD(cloud, dropped_pkts, c->batch.dropped_pkts + c->box.dropped_pkts);
+    MC_CTR_ADD(cloud, dropped_bytes, c->batch.dropped_bytes + c->box.dropped_bytes);
     agg_counts(c);
-    uint32_t undrained = mc_cloud_writer_pending_keys(c->writer);
+    report_losses(c, 1);
+    const struct mc_hostagg *pending = mc_cloud_writer_hosts(c->writer);
+    MC_CTR_ADD(cloud, dropped_keys, pending->dropped_keys);
+    MC_CTR_ADD(cloud, dropped_pkts, pending->dropped_pkts);
+    MC_CTR_ADD(cloud, dropped_bytes, pending->dropped_bytes);
+    /* hosts still held in the box (the deadline came first) were not written either */
+    uint32_t undrained = mc_cloud_writer_pending_keys(c->writer) + mc_hostagg_count(&c->box);
     MC_CTR_ADD(cloud, undrained_at_exit, undrained);
     if (undrained)
         mc_warn("cloud: %u key updates could not be written before exit", undrained);
@@ -1255,6 +1445,7 @@ void mc_cloud_stop(struct mc_cloud *c)
         munmap(c->sides, c->sides_bytes);
     mc_usercache_free(&c->users);
     free(c->args);
+    pthread_cond_destroy(&c->room);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }

@@ -34,7 +34,9 @@ struct mc_cloud_config {
     uint32_t ttl_ms;             /* ip.* keys expire this long after their last update (--cloud-ttl) */
     uint32_t flush_ms;           /* --cloud-flush-ms, default 500 */
     uint32_t heartbeat_ms;       /* probe.<id> refresh period, default 5000; TTL is 3 periods */
-    uint32_t max_keys;           /* bound of host deltas held (batch and pending), default 1,000,000 */
+    uint32_t max_keys;           /* bound of host deltas held (batch, mailbox, pending: each), default 1,000,000 */
+    int offline;                 /* reading capture files: a full batch waits for the writer while the cloud is
+                                    healthy, where a live capture cannot wait and drops the oldest */
     uint32_t stream_maxlen;      /* events stream MAXLEN ~, default 100000 */
     const char *probe_id;        /* borrowed */
     const char *source;          /* borrowed: capture source(s), for the heartbeat */
@@ -118,6 +120,7 @@ size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *
 #define MC_CLOUD_CTRS(X, S)                                                \
     X(S, flushes, "cloud.flushes")                                        \
     X(S, batches_deferred, "cloud.batches_deferred")                      \
+    X(S, handoffs_full, "cloud.handoffs_full")                            \
     X(S, keys_written, "cloud.keys_written")                              \
     X(S, host_updates, "cloud.host_updates")                              \
     X(S, commands, "cloud.commands")                                      \

@@ -14,22 +14,30 @@
  * or lost; redisAsyncFree inside a reply callback is deferred by hiredis).
  *
  * Life of a node: WAIT (backoff timer) -> CONNECTING (connect timer) ->
- * HANDSHAKE (AUTH, SELECT, then PING, or INFO cluster in standalone mode,
- * pipelined; same timer) -> READY.  A node is READY only once the server
- * answered that last command, so a stopped server whose kernel still
- * accepts connections is not mistaken for a live one.  A standalone node
- * whose INFO says cluster_enabled:1 turns the connection to cluster mode,
- * with the given nodes as seeds, before anything is sent.  Every
- * command is wrapped in a struct req that sits on its node's in-flight list
- * in send order (Redis answers in order), so the head is the oldest command
- * and one timer per node enforces command_timeout_ms.  In cluster mode the
- * req owns a copy of argv so that MOVED/ASK/TRYAGAIN can resend it.
+ * HANDSHAKE (AUTH, SELECT, then INFO cluster, pipelined; same timer) ->
+ * READY.  A node is READY only once the server answered that last command,
+ * so a stopped server whose kernel still accepts connections is not
+ * mistaken for a live one.  A standalone node whose INFO says
+ * cluster_enabled:1 turns the connection to cluster mode, with the given
+ * nodes as seeds, before anything is sent; a --redis-cluster seed that says
+ * cluster_enabled:0 is a configuration error.  Every command is wrapped
+ * in a struct req that sits on its node's in-flight list in send order
+ * (Redis answers in order), so the head is the oldest command and one timer
+ * per node enforces command_timeout_ms.  In cluster mode the req owns a
+ * copy of argv so that MOVED/ASK/TRYAGAIN can resend it.
+ *
+ * What the operator is told (node_trouble, node_fine): a node's first
+ * failure at once, naming the node and the cause, then one line a minute
+ * while it lasts, and its recovery.  A refusal that retrying cannot cure
+ * (authentication, SELECT, cluster mode) is an error; mc_cloud_conn_check
+ * turns one met at start into a configuration error for the caller.
  */
 #include "cloud/conn.h"
 #include "common/hostport.h"
 #include "common/log.h"
 #include "common/text.h"
 
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <stdarg.h>
@@ -53,6 +61,9 @@ MC_CTR_DEFINE(cloud_conn, MC_CLOUD_CONN_CTRS)
 #define RETRY_TICK 0.02       /* seconds between passes over the waiting list */
 #define REFRESH_DELAY 0.05    /* coalesces the MOVEDs of one reshard into one CLUSTER SLOTS */
 #define REFRESH_RETRY 0.5     /* when no node is ready to ask */
+#define TROUBLE_REPEAT 60.0   /* while a node stays in trouble, one line this often */
+
+enum trouble { TROUBLE_NONE, TROUBLE_UNREACHABLE, TROUBLE_SLOW, TROUBLE_CONFIG };
 
 enum node_state { NODE_WAIT, NODE_CONNECTING, NODE_HANDSHAKE, NODE_READY, NODE_LOST };
 
@@ -88,7 +99,12 @@ struct node {
     ev_timer cmd_timer;  /* command timeout of the oldest in-flight command */
     uint32_t backoff_ms;
     int hs_auth_failed, hs_failed;
+    char hs_err[128];    /* the handshake's AUTH or SELECT error reply */
     int stalled;         /* the oldest command waited command_timeout_ms: no new ones until a reply */
+    int tried;           /* its first connection attempt has an outcome (mc_cloud_conn_check) */
+    int down;            /* 0: fine; else TROUBLE_*, said at down_since, last told at told */
+    ev_tstamp down_since, told;
+    uint32_t attempts;   /* failures since down */
 };
 
 struct mc_cloud_conn {
@@ -110,6 +126,8 @@ struct mc_cloud_conn {
     size_t fmt_cap;
     int err;
     char errstr[128];
+    int checking;        /* inside mc_cloud_conn_check: configuration errors are its caller's to report */
+    char fatal[448];     /* the first configuration error met, "" when none */
 };
 
 static void node_connect(struct node *n);
@@ -123,6 +141,67 @@ static void set_err(struct mc_cloud_conn *c, const char *fmt, ...)
     vsnprintf(c->errstr, sizeof(c->errstr), fmt, ap);
     va_end(ap);
     c->err = 1;
+}
+
+/* ---- what the operator is told ---- */
+
+/*
+ * n failed (kind: enum trouble).  Its first failure is logged at once with
+ * its cause; the next ones only count, with a line a minute while they go
+ * on: a node down for hours and retried every 5 s writes a line a minute,
+ * not one per attempt.
+ */
+static void node_trouble(struct node *n, int kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void node_trouble(struct node *n, int kind, const char *fmt, ...)
+{
+    struct mc_cloud_conn *c = n->c;
+    char cause[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cause, sizeof(cause), fmt, ap);
+    va_end(ap);
+    set_err(c, "%s: %s", n->name, cause);
+    n->tried = 1;
+    if (kind == TROUBLE_CONFIG && !c->fatal[0])
+        snprintf(c->fatal, sizeof(c->fatal), "%s: %s", n->name, cause);
+    if (c->freeing || (kind == TROUBLE_CONFIG && c->checking))
+        return;
+    int level = kind == TROUBLE_CONFIG ? MC_LOG_ERROR : MC_LOG_WARN;
+    ev_tstamp now = ev_time();
+    if (n->down != kind) {
+        /* a new trouble, or another kind of it (refused after unreachable): said at once */
+        if (!n->down) {
+            n->down_since = now;
+            n->attempts = 0;
+        }
+        n->down = kind;
+        n->told = now;
+        n->attempts++;
+        mc_log(level, "cloud: %s: %s; %s", n->name, cause,
+               kind == TROUBLE_CONFIG ? "check --redis-auth, --redis-db and --redis/--redis-cluster; retrying"
+               : kind == TROUBLE_SLOW ? "its updates wait in memory until it answers"
+                                      : "retrying; its updates wait in memory (up to --cloud-max-keys hosts)");
+        return;
+    }
+    n->attempts++;
+    if (now - n->told >= TROUBLE_REPEAT) {
+        n->told = now;
+        mc_log(level, "cloud: %s: still failing after %.0f s (%u attempts): %s", n->name, now - n->down_since,
+               n->attempts, cause);
+    }
+}
+
+/* n works (connected and answering): its recovery is said when a failure was. */
+static void node_fine(struct node *n)
+{
+    n->tried = 1;
+    if (!n->down)
+        return;
+    if (!n->c->freeing)
+        mc_notice("cloud: %s: %s after %.1f s (%u failed attempts)", n->name,
+                  n->down == TROUBLE_SLOW ? "answering again" : "reachable again", ev_time() - n->down_since,
+                  n->attempts);
+    n->down = TROUBLE_NONE;
 }
 
 /* ---- lists: a req is on exactly one list at a time ---- */
@@ -287,6 +366,7 @@ static void node_ready(struct node *n)
     n->backoff_ms = c->cfg.backoff_min_ms;
     ev_timer_stop(c->loop, &n->timer);
     MC_CTR_INC(cloud_conn, connects);
+    node_fine(n);
     if (c->cfg.on_connect)
         c->cfg.on_connect(c->cfg.ctx, n->idx);
     if (c->cluster && (!c->map_known || c->refresh_wanted) && !c->refresh_inflight)
@@ -299,7 +379,8 @@ static void node_ready(struct node *n)
 static void handshake_done(struct node *n, const redisReply *ping)
 {
     struct mc_cloud_conn *c = n->c;
-    if (!c->cluster && ping->type == REDIS_REPLY_STRING && strstr(ping->str, "cluster_enabled:1")) {
+    int info = ping->type == REDIS_REPLY_STRING;
+    if (!c->cluster && info && strstr(ping->str, "cluster_enabled:1")) {
         /* a cluster node given as a plain node: route by slot, as --redis-cluster would */
         c->cluster = 1;
         mc_info("cloud: %s is a Redis Cluster node: routing by hash slot, the given nodes as seeds", n->name);
@@ -307,11 +388,20 @@ static void handshake_done(struct node *n, const redisReply *ping)
     int noauth = ping->type == REDIS_REPLY_ERROR && strncmp(ping->str, "NOAUTH", 6) == 0;
     if (n->hs_auth_failed || noauth) {
         MC_CTR_INC(cloud_conn, auth_errors);
-        set_err(c, "%s: authentication failed", n->name);
-    } else if (n->hs_failed || ping->type == REDIS_REPLY_ERROR) {
+        if (noauth && !n->hs_auth_failed)
+            node_trouble(n, TROUBLE_CONFIG, "authentication required (%.80s): give --redis-auth", ping->str);
+        else
+            node_trouble(n, TROUBLE_CONFIG, "authentication failed: %s", n->hs_err);
+    } else if (n->hs_failed) {
         MC_CTR_INC(cloud_conn, connect_errors);
-        if (!n->hs_failed)
-            set_err(c, "%s: PING: %.80s", n->name, ping->str);
+        node_trouble(n, TROUBLE_CONFIG, "SELECT %d refused: %s", c->cfg.db, n->hs_err);
+    } else if (ping->type == REDIS_REPLY_ERROR) {
+        MC_CTR_INC(cloud_conn, connect_errors);
+        node_trouble(n, TROUBLE_UNREACHABLE, "INFO cluster: %.80s", ping->str);
+    } else if (c->cluster && info && !strstr(ping->str, "cluster_enabled:1")) {
+        MC_CTR_INC(cloud_conn, connect_errors);
+        node_trouble(n, TROUBLE_CONFIG, "not a Redis Cluster node (cluster_enabled:0): name it with --redis, "
+                     "not --redis-cluster");
     } else {
         node_ready(n);
         return;
@@ -328,7 +418,7 @@ static void auth_cb(redisAsyncContext *ac, void *r, void *privdata)
         return; /* lost or dropped: the disconnect path reconnects */
     if (reply->type == REDIS_REPLY_ERROR) {
         n->hs_auth_failed = 1;
-        set_err(n->c, "%s: AUTH: %.80s", n->name, reply->str);
+        snprintf(n->hs_err, sizeof(n->hs_err), "%.100s", reply->str);
     }
 }
 
@@ -340,7 +430,7 @@ static void select_cb(redisAsyncContext *ac, void *r, void *privdata)
         return;
     if (reply->type == REDIS_REPLY_ERROR && !n->hs_auth_failed) {
         n->hs_failed = 1;
-        set_err(n->c, "%s: SELECT %d: %.80s", n->name, n->c->cfg.db, reply->str);
+        snprintf(n->hs_err, sizeof(n->hs_err), "%.100s", reply->str);
     }
 }
 
@@ -361,7 +451,7 @@ static void connect_cb(const redisAsyncContext *cac, int status)
     if (status != REDIS_OK) {
         /* hiredis frees the context after this callback */
         MC_CTR_INC(cloud_conn, connect_errors);
-        set_err(c, "%s: connect: %.80s", n->name, cac->errstr);
+        node_trouble(n, TROUBLE_UNREACHABLE, "cannot connect: %.100s", cac->errstr);
         n->ac = NULL;
         node_backoff(n);
         return;
@@ -382,9 +472,8 @@ static void connect_cb(const redisAsyncContext *cac, int status)
     }
     if (rc == REDIS_OK && !c->cluster && c->cfg.db != 0)
         rc = redisAsyncCommand(n->ac, select_cb, n, "SELECT %d", c->cfg.db);
-    if (rc == REDIS_OK)
-        rc = c->cluster ? redisAsyncCommand(n->ac, ping_cb, n, "PING")
-                        : redisAsyncCommand(n->ac, ping_cb, n, "INFO cluster"); /* also answers: a cluster node? */
+    if (rc == REDIS_OK) /* a PING that also answers: a cluster node? */
+        rc = redisAsyncCommand(n->ac, ping_cb, n, "INFO cluster");
     /* rc != OK: the context is already disconnecting; the connect timer drops it */
 }
 
@@ -397,7 +486,7 @@ static void disconnect_cb(const redisAsyncContext *cac, int status)
     struct mc_cloud_conn *c = n->c;
     n->ac = NULL; /* hiredis frees it after this callback */
     MC_CTR_INC(cloud_conn, disconnects);
-    set_err(c, "%s: disconnected: %.80s", n->name, cac->err ? cac->errstr : "closed");
+    node_trouble(n, TROUBLE_UNREACHABLE, "connection lost: %.100s", cac->err ? cac->errstr : "closed");
     if (c->cluster)
         refresh_schedule(c, REFRESH_DELAY); /* a master may have failed over */
     node_backoff(n);
@@ -412,7 +501,7 @@ static void node_connect(struct node *n)
     redisAsyncContext *ac = n->is_unix ? redisAsyncConnectUnix(n->host) : redisAsyncConnect(n->host, n->port);
     if (!ac || ac->err) {
         MC_CTR_INC(cloud_conn, connect_errors);
-        set_err(c, "%s: connect: %.80s", n->name, ac ? ac->errstr : "out of memory");
+        node_trouble(n, TROUBLE_UNREACHABLE, "cannot connect: %.100s", ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
         node_backoff(n);
@@ -422,7 +511,7 @@ static void node_connect(struct node *n)
     /* attach before setting the connect callback: that call arms the write watcher */
     if (redisLibevAttach(c->loop, ac) != REDIS_OK) {
         MC_CTR_INC(cloud_conn, connect_errors);
-        set_err(c, "%s: cannot attach to the event loop", n->name);
+        node_trouble(n, TROUBLE_UNREACHABLE, "cannot attach to the event loop");
         redisAsyncFree(ac);
         node_backoff(n);
         return;
@@ -447,7 +536,8 @@ static void node_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         node_connect(n);
     } else if (n->state == NODE_CONNECTING || n->state == NODE_HANDSHAKE) {
         MC_CTR_INC(cloud_conn, connect_errors);
-        set_err(n->c, "%s: connect timeout (%u ms)", n->name, (unsigned)n->c->cfg.connect_timeout_ms);
+        node_trouble(n, TROUBLE_UNREACHABLE, "no answer within %u ms (--redis-connect-timeout)",
+                     (unsigned)n->c->cfg.connect_timeout_ms);
         node_drop(n);
         node_backoff(n);
     }
@@ -478,8 +568,8 @@ static void cmd_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (!n->stalled) {
         n->stalled = 1;
         MC_CTR_INC(cloud_conn, timeouts);
-        set_err(c, "%s: no reply for %u ms: sending nothing new until it answers", n->name,
-                (unsigned)c->cfg.command_timeout_ms);
+        node_trouble(n, TROUBLE_SLOW, "no reply for %u ms (--redis-timeout): sending it nothing new until it answers",
+                     (unsigned)c->cfg.command_timeout_ms);
     }
     timer_restart(c, w, limit);
 }
@@ -711,8 +801,10 @@ static void reply_cb(redisAsyncContext *ac, void *r, void *privdata)
     redisReply *reply = r;
     list_remove(&n->head, &n->tail, q);
     n->inflight--;
-    if (reply && n->stalled)
+    if (reply && n->stalled) {
         n->stalled = 0; /* it answers again */
+        node_fine(n);
+    }
     if (!reply) {
         if (n->ac == ac && n->state == NODE_READY)
             n->state = NODE_LOST; /* hiredis is tearing it down: refuse new commands */
@@ -816,6 +908,32 @@ void mc_cloud_conn_refresh_slots(struct mc_cloud_conn *c)
     refresh_schedule(c, REFRESH_DELAY);
 }
 
+/*
+ * A node's host name that does not exist is a configuration error (a typo
+ * does not heal by retrying); a resolver that cannot answer now is not: the
+ * connection attempts go on resolving.  0, or -1 with err.
+ */
+static int check_name(const char *spec, const char *host, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc == 0) {
+        freeaddrinfo(res);
+        return 0;
+    }
+    if (rc == EAI_NONAME
+#ifdef EAI_NODATA
+        || rc == EAI_NODATA
+#endif
+    ) {
+        snprintf(err, errlen, "redis node '%s': cannot resolve '%s': %s", spec, host, gai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
 /* Fills cfg with the documented defaults (no nodes, standalone, db 0, no AUTH). */
 void mc_cloud_conn_config_defaults(struct mc_cloud_conn_config *cfg)
 {
@@ -881,7 +999,8 @@ struct mc_cloud_conn *mc_cloud_conn_new(struct ev_loop *loop, const struct mc_cl
     for (int i = 0; i < cfg->n_nodes; i++) {
         char host[256];
         int port, is_unix;
-        if (mc_cloud_conn_parse_addr(cfg->nodes[i], host, sizeof(host), &port, &is_unix, err, errlen) != 0)
+        if (mc_cloud_conn_parse_addr(cfg->nodes[i], host, sizeof(host), &port, &is_unix, err, errlen) != 0 ||
+            (!is_unix && check_name(cfg->nodes[i], host, err, errlen) != 0))
             goto fail;
         if (node_new(c, host, port, is_unix) < 0) {
             snprintf(err, errlen, "out of memory");
@@ -983,6 +1102,49 @@ int mc_cloud_conn_command_node(struct mc_cloud_conn *c, int node, int argc, cons
                                const size_t *argvlen, mc_cloud_reply_fn fn, void *privdata)
 {
     return submit(c, node, -1, argc, argv, argvlen, fn, privdata);
+}
+
+static void check_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents; /* only wakes the loop up */
+}
+
+/* 1 once every node given has had its first connection's outcome. */
+static int all_tried(const struct mc_cloud_conn *c, int n_given)
+{
+    for (int i = 0; i < n_given; i++)
+        if (!c->nodes[i]->tried)
+            return 0;
+    return 1;
+}
+
+/* See conn.h. */
+int mc_cloud_conn_check(struct mc_cloud_conn *c, char *err, size_t errlen)
+{
+    int n_given = c->n_nodes; /* the nodes given; a cluster's others are found later */
+    ev_timer deadline;
+    /* a connect attempt ends within its timeout, its handshake included; then some slack */
+    ev_timer_init(&deadline, check_deadline_cb, c->cfg.connect_timeout_ms / 1000. + 0.5, 0.);
+    ev_timer_start(c->loop, &deadline);
+    c->checking = 1;
+    while (!c->fatal[0] && !all_tried(c, n_given) && ev_is_active(&deadline))
+        ev_run(c->loop, EVRUN_ONCE);
+    c->checking = 0;
+    ev_timer_stop(c->loop, &deadline);
+    if (c->fatal[0]) {
+        snprintf(err, errlen, "%s", c->fatal);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when node is connected and answering, however many commands wait for it. */
+int mc_cloud_conn_up(const struct mc_cloud_conn *c, int node)
+{
+    if (node < 0 || node >= c->n_nodes)
+        return 0;
+    const struct node *n = c->nodes[node];
+    return n->state == NODE_READY && n->ac && !n->stalled;
 }
 
 /* Nodes in the table: standalone, the --redis nodes; cluster, the seeds and every master seen. */

@@ -60,10 +60,11 @@ typedef void (*mc_cloud_reply_fn)(void *privdata, struct redisReply *reply);
 struct mc_cloud_conn;
 
 /*
- * Creates the connection set on loop and starts connecting (asynchronously:
- * this never blocks).  Returns NULL with err on a bad configuration (address
- * syntax).  Free with mc_cloud_conn_free, which calls every pending reply
- * callback with NULL.
+ * Creates the connection set on loop and starts connecting (asynchronously,
+ * but for resolving host names).  Returns NULL with err on a bad
+ * configuration (address syntax, a host name that does not exist).  Free
+ * with mc_cloud_conn_free, which calls every pending reply callback with
+ * NULL.
  */
 struct mc_cloud_conn *mc_cloud_conn_new(struct ev_loop *loop, const struct mc_cloud_conn_config *cfg, char *err,
                                         size_t errlen);
@@ -105,6 +106,20 @@ int mc_cloud_conn_node_of(const struct mc_cloud_conn *c, const char *key, size_t
 
 /* 1 when node is connected, authenticated and under max_inflight. */
 int mc_cloud_conn_ready(const struct mc_cloud_conn *c, int node);
+
+/* 1 when node is connected, authenticated and answering (however many commands wait for it). */
+int mc_cloud_conn_up(const struct mc_cloud_conn *c, int node);
+
+/*
+ * At start, before the loop runs anywhere else: runs it until every node
+ * given has answered its handshake or failed once (at most the connect
+ * timeout and half a second).  A node that refused the configuration
+ * (authentication, SELECT, --redis-cluster at a node that is not a cluster
+ * node) makes it return -1 with "node: cause" in err: retrying would not
+ * help.  A node that cannot be reached is not an error (it may come up
+ * later): it was logged as a warning, and is retried.  0 otherwise.
+ */
+int mc_cloud_conn_check(struct mc_cloud_conn *c, char *err, size_t errlen);
 
 /* Commands awaiting a reply on all nodes. */
 uint32_t mc_cloud_conn_inflight(const struct mc_cloud_conn *c);

@@ -27,6 +27,7 @@
 
 #include <ev.h>
 
+#include "common/log.h"
 #include "common/text.h"
 
 #define READ_CHUNK 65536
@@ -59,6 +60,7 @@ struct mc_cloud_pipe {
     char *rbuf;             /* owned: bytes read, not yet scanned */
     size_t rlen, rcap;
     char errstr[160];
+    char reply_err[128];    /* the last error reply to a request */
 };
 
 static void set_err(struct mc_cloud_pipe *p, const char *what, const char *detail)
@@ -215,8 +217,11 @@ static void pipe_close(struct mc_cloud_pipe *p, const char *why, const char *det
 {
     if (p->fd < 0)
         return;
-    if (why)
+    if (why) {
         set_err(p, why, detail);
+        /* the node's trouble is told by conn.c, whose connection shares its fate */
+        mc_debug("cloud: writer connection: %s", p->errstr);
+    }
     ev_io_stop(p->loop, &p->rio);
     ev_io_stop(p->loop, &p->wio);
     ev_timer_stop(p->loop, &p->timer);
@@ -427,8 +432,11 @@ static int take_replies(struct mc_cloud_pipe *p)
             return -1;
         }
         p->stalled = 0;
-        if (r.type == MC_PIPE_ERROR)
+        if (r.type == MC_PIPE_ERROR) {
             MC_CTR_INC(cloud_conn, pipe_error_replies);
+            snprintf(p->reply_err, sizeof(p->reply_err), "%.*s", (int)(l - 3 > 120 ? 120 : l - 3),
+                     p->rbuf + at - (size_t)l + 1);
+        }
         q->r[q->got++] = r;
         if (q->got == q->n) {
             p->head = q->next;
@@ -553,6 +561,16 @@ int mc_cloud_pipe_send(struct mc_cloud_pipe *p, struct mc_cloud_pipe_req *q)
 int mc_cloud_pipe_ready(const struct mc_cloud_pipe *p)
 {
     return p && p->state == P_READY && !p->stalled;
+}
+
+const char *mc_cloud_pipe_last_reply_error(const struct mc_cloud_pipe *p)
+{
+    return p ? p->reply_err : "";
+}
+
+int mc_cloud_pipe_stalled(const struct mc_cloud_pipe *p)
+{
+    return p && p->state == P_READY && p->stalled;
 }
 
 uint32_t mc_cloud_pipe_inflight(const struct mc_cloud_pipe *p)

@@ -92,6 +92,12 @@ uint32_t mc_cloud_pipe_inflight(const struct mc_cloud_pipe *p);
 /* The last connection or protocol error as one line, "" when none; borrowed until the next call. */
 const char *mc_cloud_pipe_errstr(const struct mc_cloud_pipe *p);
 
+/* The last error reply to a request ("OOM command not allowed ..."), "" when none; p may be NULL. */
+const char *mc_cloud_pipe_last_reply_error(const struct mc_cloud_pipe *p);
+
+/* 1 when a request went unanswered for command_timeout_ms (held back until it answers); p may be NULL. */
+int mc_cloud_pipe_stalled(const struct mc_cloud_pipe *p);
+
 /*
  * Scans one RESP reply at p[0..n): fills *out and returns its length, 0 when
  * incomplete, -1 when it is not RESP.  Arrays are skipped whole (type

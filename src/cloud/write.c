@@ -174,6 +174,7 @@ struct mc_cloud_writer {
     uint64_t now_ds;                /* of this flush */
     char ttl_text[24];              /* cfg.ttl_ms as text */
     size_t ttl_text_len;
+    char last_err[240];             /* the last command refused: "node: reply" */
 };
 
 static uint64_t wall_ms(void)
@@ -930,6 +931,8 @@ static void batch_done(struct mc_cloud_pipe_req *q, int ok)
         }
         if (r->type == MC_PIPE_ERROR) {
             MC_CTR_INC(cloud, write_errors); /* WRONGTYPE, OOM, ...: resending would fail again */
+            snprintf(w->last_err, sizeof(w->last_err), "%s: %s", mc_cloud_conn_node_name(w->conn, b->node),
+                     mc_cloud_pipe_last_reply_error(w->pipes[b->node]));
             continue;
         }
         if (f->kind == R_FU_SCRIPT) {
@@ -962,6 +965,8 @@ static void batch_done(struct mc_cloud_pipe_req *q, int ok)
     if (w->inflight[b->node])
         w->inflight[b->node]--;
     batch_put(w, b);
+    if (w->cfg.on_room && !w->flushing)
+        w->cfg.on_room(w->cfg.ctx); /* may hand over more hosts, sent just below */
     if (!w->flushing && (mc_hostagg_count(&w->hosts) || w->n_fu || w->agg.live_keys || w->agg.live_events))
         flush(w, 0);
 }
@@ -1255,6 +1260,16 @@ uint32_t mc_cloud_writer_inflight(const struct mc_cloud_writer *w)
     for (int i = 0; i < MC_CLOUD_MAX_NODES; i++)
         n += w->inflight[i];
     return n;
+}
+
+int mc_cloud_writer_stalled(const struct mc_cloud_writer *w, int node)
+{
+    return node >= 0 && node < MC_CLOUD_MAX_NODES && mc_cloud_pipe_stalled(w->pipes[node]);
+}
+
+const char *mc_cloud_writer_last_error(const struct mc_cloud_writer *w)
+{
+    return w->last_err;
 }
 
 struct mc_hostagg *mc_cloud_writer_hosts(struct mc_cloud_writer *w)

@@ -29,6 +29,8 @@ struct mc_cloud_writer_config {
     uint32_t stream_maxlen;  /* events stream, MAXLEN ~ */
     uint32_t max_keys;       /* hosts pending; aggregate keys pending */
     size_t agg_max_bytes;    /* aggregates pending, bytes */
+    void (*on_room)(void *ctx); /* optional: a batch was answered, before the writer sends more */
+    void *ctx;
 };
 
 struct mc_cloud_writer;
@@ -62,6 +64,12 @@ uint32_t mc_cloud_writer_pending_keys(const struct mc_cloud_writer *w);
 
 /* Batches written and not yet answered. */
 uint32_t mc_cloud_writer_inflight(const struct mc_cloud_writer *w);
+
+/* 1 when the writer's connection to node is stalled (no reply within the command timeout). */
+int mc_cloud_writer_stalled(const struct mc_cloud_writer *w, int node);
+
+/* The last command a node refused, as "node: error reply", "" when none. */
+const char *mc_cloud_writer_last_error(const struct mc_cloud_writer *w);
 
 /* The pending host table (for its drop counts). */
 struct mc_hostagg *mc_cloud_writer_hosts(struct mc_cloud_writer *w);

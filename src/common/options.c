@@ -34,7 +34,10 @@ static int apply(const struct mc_opt *o, void *conf, const char *arg, char *err,
 {
     char e[256] = "";
     if (o->set(conf, arg, e, sizeof(e)) != 0) {
-        snprintf(err, errlen, "--%s%s%s: %s", o->name, arg ? " " : "", arg ? arg : "", e[0] ? e : "invalid value");
+        /* a long value is cut so that the reason, after it, still fits */
+        int cut = arg && strlen(arg) > 120;
+        snprintf(err, errlen, "--%s%s%.*s%s: %s", o->name, arg ? " " : "", cut ? 100 : 120, arg ? arg : "",
+                 cut ? "..." : "", e[0] ? e : "invalid value");
         return -1;
     }
     return 0;

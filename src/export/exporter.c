@@ -1,9 +1,11 @@
 /*
  * exporter.c - the export stage's driver: builds templates, turns each flow
- * into one biflow record or two uniflow records, fills one packet buffer per
+ * into one uniflow record per direction (or, with --biflow in IPFIX, one
+ * biflow record), fills one packet buffer per
  * template (IPv4, IPv6) in the chosen dialect (ipfix.c, nf9.c, nf5.c),
  * sends full or aged packets through transport.c and mirrors every record
- * as a JSON line (json.c).
+ * as a JSON line (json.c); in IPFIX the JSON line is the flow's biflow
+ * record whatever the wire carries, so its consumers see one shape.
  *
  * Templates (IPFIX, v9) travel in the first packet of each template buffer
  * and again in the first packet started after template_refresh_ms of probe
@@ -13,8 +15,8 @@
  * any order.
  */
 #include "export/internal.h"
+#include "common/log.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,7 +83,7 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
         snprintf(err, errlen, "at most %d collectors", MC_EXPORT_MAX_COLLECTORS);
         goto fail;
     }
-    e->biflow = cfg->version == 10 && !cfg->uniflow;
+    e->biflow = cfg->version == 10 && cfg->biflow;
     if (cfg->version == 5) {
         if (cfg->template_spec) {
             snprintf(err, errlen, "-T: NetFlow v5 has a fixed record format");
@@ -100,6 +102,15 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
             mc_export_template_build(&spec, cfg->version, e->biflow, 4, &e->tmpl[0], err, errlen) != 0 ||
             mc_export_template_build(&spec, cfg->version, e->biflow, 6, &e->tmpl[1], err, errlen) != 0)
             goto fail;
+        if (cfg->version == 10 && cfg->json_path) {
+            e->json_t = e->tmpl;
+            if (!e->biflow) {
+                if (mc_export_template_build(&spec, 10, 1, 4, &e->json_tmpl[0], err, errlen) != 0 ||
+                    mc_export_template_build(&spec, 10, 1, 6, &e->json_tmpl[1], err, errlen) != 0)
+                    goto fail;
+                e->json_t = e->json_tmpl;
+            }
+        }
         for (int i = 0; i < 2; i++) {
             size_t need = 20 + 4 + mc_export_template_wire_len(&e->tmpl[i]) + 4 + max_record_len(&e->tmpl[i]) +
                           e->d->slack;
@@ -119,23 +130,33 @@ struct mc_exporter *mc_exporter_new(const struct mc_export_config *cfg, char *er
             goto fail;
         }
     }
+    int rotate = cfg->json_rotate.every_ms || cfg->json_rotate.max_bytes;
+    if (rotate && (!cfg->json_path || strcmp(cfg->json_path, "-") == 0)) {
+        snprintf(err, errlen, "--json-rotate needs --json to a file (not standard output)");
+        goto fail;
+    }
     if (cfg->json_path) {
         if (strcmp(cfg->json_path, "-") == 0) {
             e->json = stdout;
         } else {
-            e->json = fopen(cfg->json_path, "w");
-            if (!e->json) {
-                snprintf(err, errlen, "JSON output '%s': %s", cfg->json_path, strerror(errno));
+            char why[256];
+            e->json_file = mc_rotfile_open(cfg->json_path, 0, &cfg->json_rotate, why, sizeof(why));
+            if (!e->json_file) {
+                snprintf(err, errlen, "JSON output '%s': %s", cfg->json_path, why);
                 goto fail;
             }
-            e->json_owned = 1;
+            e->json = mc_rotfile_stream(e->json_file);
+            if (!(e->json_path = strdup(cfg->json_path))) {
+                snprintf(err, errlen, "exporter: out of memory");
+                goto fail;
+            }
         }
     }
     return e;
 fail:
     mc_export_transport_close(&e->tr);
-    if (e->json_owned)
-        fclose(e->json);
+    mc_rotfile_close(e->json_file);
+    free(e->json_path);
     free(e->buf[0].data);
     free(e->buf[1].data);
     free(e);
@@ -151,6 +172,10 @@ static void boot(struct mc_exporter *e, uint64_t now_ms, const struct mc_flow *f
     e->boot_ms = now_ms;
     if (f && f->first_ms < now_ms)
         e->boot_ms = f->first_ms;
+    /* v9 headers stamp whole seconds (nf9.c): a boot on a whole second keeps
+     * every sysUpTime they carry at or after it */
+    if (e->cfg.version == 9)
+        e->boot_ms -= e->boot_ms % 1000;
 }
 
 static int tmpl_due(const struct mc_exporter *e, const struct mc_export_buf *b, uint64_t now_ms)
@@ -188,7 +213,7 @@ static void add_record(struct mc_exporter *e, const struct mc_flow *f, int dir, 
 {
     struct mc_ie_env env = { f, dir, e->biflow, e->boot_ms, e->cfg.ingress_if, e->cfg.egress_if };
     struct mc_export_buf *b = &e->buf[f->key.ip_ver == 6];
-    if (e->json)
+    if (e->json && !e->json_t)
         mc_export_json_record(e->json, b->t, &env);
     /* The exact size of a record with strings costs a pass over its values:
      * only needed when even the longest such record would not fit. */
@@ -209,12 +234,35 @@ static void add_record(struct mc_exporter *e, const struct mc_flow *f, int dir, 
     MC_CTR_INC(export, records);
 }
 
+/* --json-rotate: between two records, on the probe clock (packet time for files: the same files every run). */
+static void json_rotate(struct mc_exporter *e, uint64_t now_ms)
+{
+    char err[512];
+    int rc = mc_rotfile_check(e->json_file, now_ms, err, sizeof(err));
+    if (rc > 0) {
+        MC_CTR_INC(export, json_rotations);
+        if (*mc_rotfile_last_name(e->json_file))
+            mc_info("JSON output rotated: %s", mc_rotfile_last_name(e->json_file));
+        else
+            mc_warn("JSON output '%s' had been renamed or removed by someone else: started again", e->json_path);
+    } else if (rc < 0) {
+        MC_CTR_INC(export, json_rotate_errors);
+        mc_warn("JSON output rotation: %s", err);
+    }
+}
+
 void mc_exporter_flow(struct mc_exporter *e, const struct mc_flow *f, uint64_t now_ms)
 {
     boot(e, now_ms, f);
+    if (e->json_file)
+        json_rotate(e, now_ms);
     if (e->cfg.version == 5 && f->key.ip_ver == 6) {
         MC_CTR_INC(export, v5_skipped_ipv6);
         return;
+    }
+    if (e->json_t) {
+        struct mc_ie_env env = { f, MC_FLOW_FWD, 1, e->boot_ms, e->cfg.ingress_if, e->cfg.egress_if };
+        mc_export_json_record(e->json, &e->json_t[f->key.ip_ver == 6], &env);
     }
     if (e->biflow) {
         add_record(e, f, MC_FLOW_FWD, now_ms);
@@ -228,6 +276,8 @@ void mc_exporter_flow(struct mc_exporter *e, const struct mc_flow *f, uint64_t n
 void mc_exporter_tick(struct mc_exporter *e, uint64_t now_ms)
 {
     boot(e, now_ms, NULL);
+    if (e->json_file)
+        json_rotate(e, now_ms); /* on time even when no record comes */
     for (int i = 0; i < 2; i++) {
         struct mc_export_buf *b = &e->buf[i];
         if (b->len && now_ms >= b->start_ms + e->cfg.flush_ms) {
@@ -262,14 +312,26 @@ void mc_exporter_free(struct mc_exporter *e)
         if (e->buf[i].len)
             send_packet(e, &e->buf[i], e->buf[i].start_ms);
     mc_export_transport_close(&e->tr);
-    if (e->json) {
+    if (e->json_file && mc_rotfile_close(e->json_file) != 0)
+        MC_CTR_INC(export, json_errors);
+    else if (!e->json_file && e->json)
         fflush(e->json);
-        if (e->json_owned)
-            fclose(e->json);
-    }
+    free(e->json_path);
     free(e->buf[0].data);
     free(e->buf[1].data);
     free(e);
+}
+
+int mc_exporter_reopen(struct mc_exporter *e, char *err, size_t errlen)
+{
+    if (!e->json_file)
+        return 0; /* no file, or standard output */
+    char why[512];
+    if (mc_rotfile_reopen(e->json_file, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "JSON output %s", why);
+        return -1;
+    }
+    return 0;
 }
 
 void mc_exporter_list_fields(FILE *out)

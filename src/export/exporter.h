@@ -3,6 +3,11 @@
  * IPFIX (RFC 7011) export packets sent over UDP to every collector, and
  * optionally into JSON lines carrying the same fields under IANA names.
  *
+ * Records are unidirectional (one per direction that saw packets), as
+ * nProbe and softflowd send them, unless IPFIX biflows are asked for: nfdump
+ * and other common collectors read RFC 5103 reverse elements as forward
+ * ones.  The JSON lines of IPFIX are one biflow object per flow either way.
+ *
  * Time is the caller's: in file mode the packet time, so the output does not
  * depend on how fast a file is read.  Nothing here blocks: sends use
  * MSG_DONTWAIT and a full socket buffer is counted, not waited on.
@@ -15,13 +20,15 @@
 #include <stdio.h>
 
 #include "common/ctr_macros.h"
+#include "common/rotfile.h"
 #include "flow/flow.h"
 
 #define MC_EXPORT_MAX_COLLECTORS 8
 
 struct mc_export_config {
     int version;                  /* 5, 9 or 10 (IPFIX, default) */
-    int uniflow;                  /* 1: two unidirectional records per biflow, even in IPFIX */
+    int biflow;                   /* IPFIX only, 1: one RFC 5103 biflow record per flow instead of one
+                                     record per direction (--biflow; most collectors read only uniflows) */
     uint32_t domain_id;           /* IPFIX observation domain / v9 source id / v5 engine id (low 8 bits) */
     const char *template_spec;    /* borrowed: -T field list (IANA names, comma/space separated); NULL = default */
     uint32_t template_refresh_ms; /* resend templates at least this often (probe time), default 30000 */
@@ -31,6 +38,7 @@ struct mc_export_config {
     const char *collectors[MC_EXPORT_MAX_COLLECTORS]; /* borrowed: "host:port", "[v6]:port" */
     int n_collectors;
     const char *json_path;        /* borrowed: NULL none, "-" stdout, else a file (truncated) */
+    struct mc_rotate json_rotate; /* --json-rotate: when the file is renamed and started again (all 0: never) */
     uint32_t ingress_if, egress_if; /* ingressInterface / egressInterface values */
     uint32_t pace_pps;            /* 0: send at once; else at most this many export packets per second */
     int with_user;                /* default template also carries userName (the cloud knows users) */
@@ -60,6 +68,18 @@ void mc_exporter_tick(struct mc_exporter *e, uint64_t now_ms);
 void mc_exporter_flush(struct mc_exporter *e, uint64_t now_ms);
 
 /*
+ * Reopens the JSON file by its name, appending (SIGHUP: logrotate renamed the
+ * old one, which gets every record written before).  Standard output is left
+ * as it is.  0, or -1 with err set when the name cannot be opened: the old
+ * file is kept then, so no record is lost.  Rotation (json_rotate) goes on
+ * beside it: before each flow's records and at each tick the file is renamed
+ * PATH.YYYYMMDDTHHMMSSZ and started again when due (common/rotfile.h), on the
+ * probe clock of now_ms; it logs and counts itself (export.json.rotations,
+ * export.json.rotate_errors) and a failure keeps the old file.
+ */
+int mc_exporter_reopen(struct mc_exporter *e, char *err, size_t errlen);
+
+/*
  * Test hook: fn receives every export datagram (borrowed for the call), in
  * addition to the collectors' sockets.  fn NULL removes it.  ctx is borrowed.
  */
@@ -78,7 +98,9 @@ void mc_exporter_list_fields(FILE *out);
     X(S, send_would_block, "export.send_would_block")                     \
     X(S, v5_skipped_ipv6, "export.v5.skipped_ipv6")                       \
     X(S, json_records, "export.json.records")                             \
-    X(S, json_errors, "export.json.errors")
+    X(S, json_errors, "export.json.errors")                               \
+    X(S, json_rotations, "export.json.rotations")                         \
+    X(S, json_rotate_errors, "export.json.rotate_errors")
 MC_CTR_DECLARE(export, MC_EXPORT_CTRS)
 
 #endif /* MC_EXPORT_EXPORTER_H */

@@ -183,7 +183,9 @@ extern const struct mc_export_dialect mc_export_nf5;
 struct mc_exporter {
     struct mc_export_config cfg;   /* copy; its borrowed strings are not used after new */
     const struct mc_export_dialect *d;
-    int biflow;                    /* IPFIX without --uniflow */
+    int biflow;                    /* IPFIX with --biflow: one record per flow on the wire */
+    struct mc_template json_tmpl[2]; /* IPFIX uniflow: the biflow templates of the JSON lines */
+    const struct mc_template *json_t; /* IPFIX: the JSON lines' templates (tmpl or json_tmpl); else NULL */
     struct mc_template tmpl[2];    /* [0] IPv4, [1] IPv6 (v5: [0] names the v5 fields) */
     struct mc_export_buf buf[2];
     int booted;
@@ -191,8 +193,9 @@ struct mc_exporter {
     uint64_t seq;                  /* IPFIX: data records sent; v5: flows sent */
     uint32_t pkt_seq;              /* v9: packets sent */
     struct mc_export_transport tr;
-    FILE *json;                    /* NULL, stdout (borrowed) or owned */
-    int json_owned;
+    FILE *json;                    /* NULL, stdout (borrowed) or json_file's stream */
+    struct mc_rotfile *json_file;  /* owned: --json to a file (rotated, reopened), else NULL */
+    char *json_path;               /* owned copy of cfg->json_path, for the messages */
 };
 
 /* Writes one JSON line for the record env of template t (json.c). */

@@ -72,11 +72,16 @@ static void nf9_finish(struct mc_exporter *e, struct mc_export_buf *b, uint64_t 
         b->len += pad;
         mc_put16(b->data + b->set_off + 2, (uint32_t)(b->len - b->set_off));
     }
-    uint64_t up = now_ms > e->boot_ms ? now_ms - e->boot_ms : 0;
+    /* Collectors place a record at (UNIX Secs in ms) - sysUpTime + its
+     * uptime, and UNIX Secs has whole seconds: both header fields describe
+     * the start of the current second (the boot is on a whole second,
+     * exporter.c) so the records keep their millisecond times. */
+    uint64_t at = now_ms - now_ms % 1000;
+    uint64_t up = at > e->boot_ms ? at - e->boot_ms : 0;
     mc_put16(b->data, 9);
     mc_put16(b->data + 2, b->nrec + b->ntmpl);
     mc_put32(b->data + 4, (uint32_t)up);
-    mc_put32(b->data + 8, (uint32_t)(now_ms / 1000));
+    mc_put32(b->data + 8, (uint32_t)(at / 1000));
     mc_put32(b->data + 12, e->pkt_seq);
     mc_put32(b->data + 16, e->cfg.domain_id);
     e->pkt_seq++;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Biflow IPFIX default; uniflow and v9 drop the reverse elements. */
+/* The default list; the reverse elements stay in biflow IPFIX (--biflow) only. */
 static const char *const default_fields[] = {
     "sourceIPv4Address", "destinationIPv4Address", "sourceTransportPort", "destinationTransportPort",
     "protocolIdentifier", "ipClassOfService", "tcpControlBits", "packetDeltaCount", "octetDeltaCount",
@@ -132,7 +132,7 @@ int mc_export_template_build(const struct mc_template_spec *spec, int version, i
             if (!biflow)
                 continue;
         } else if (version == 9 && (ie->flags & MC_IE_F_NOV9)) {
-            snprintf(err, errlen, "-T: field '%s' needs IPFIX (-v 10)", ie->name);
+            snprintf(err, errlen, "-T: field '%s' needs IPFIX (-V 10)", ie->name);
             return -1;
         }
         if (spec_has(&seen, ie))

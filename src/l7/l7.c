@@ -201,13 +201,17 @@ int mc_l7_reopen(struct mc_l7 *l)
 {
     if (!l->log_owned)
         return 0;
-    fclose(l->log);
-    l->log = NULL;
+    /* the new file first: if it cannot be opened, transactions keep going to the old one */
+    FILE *old = l->log;
     char err[256];
     if (open_log(l, err, sizeof(err)) != 0) {
-        mc_err("%s", err);
+        mc_err("%s (still writing to the file it had)", err);
+        l->log = old;
+        l->log_owned = 1;
         return -1;
     }
+    if (fclose(old) != 0) /* writes what was buffered for the old file */
+        MC_CTR_INC(l7, log_errors);
     return 0;
 }
 
@@ -880,7 +884,7 @@ static const struct mc_ie l7_ies[] = {
     { "applicationName", 96, 0, MC_IE_VARLEN, 32, S, 0, NULL, get_app_name,
       "nDPI label as ndpiReader prints it (\"DNS\", \"TLS.Google\"); empty with --no-dpi", L7_NAME_LEN - 1 },
     { "l7Protocol", 100, MC_PEN_MC, MC_IE_VARLEN, 0, S, MC_IE_F_NOV9, NULL, get_l7_protocol,
-      "analyzer attached to the flow (dns, http, mysql, tns), empty when none", 16 },
+      "analyzer attached to the flow (dns, http, mysql, tns, sip), empty when none", 16 },
     { "l7TransactionCount", 101, MC_PEN_MC, 4, 0, U, MC_IE_F_NOV9, NULL, get_tx_count,
       "transactions the analyzer emitted for the flow", 0 },
 };

@@ -199,7 +199,10 @@ void mc_l7_flow_end(struct mc_l7 *l, struct mc_flow *f);
 /* Flushes the transaction log (end of capture, periodically). */
 void mc_l7_flush(struct mc_l7 *l);
 
-/* Reopens the log file (SIGHUP). 0 or -1. */
+/*
+ * Reopens the log file by its name, appending (SIGHUP: logrotate renamed the
+ * old one).  0, or -1 after logging why: the old file is kept then.
+ */
 int mc_l7_reopen(struct mc_l7 *l);
 
 /* Every element the stage adds to flow records: the framework's own, then each analyzer's. */

@@ -3,8 +3,10 @@
  *
  * Files are read in a row on the packet clock; live interfaces run under a
  * libev loop (one io watcher per interface, a timer for expiry and stats,
- * signal watchers for a clean stop).  On SIGINT/SIGTERM or at the end of the
- * input every flow is exported and the export sockets are flushed.
+ * signal watchers).  On SIGINT/SIGTERM or at the end of the input every flow
+ * is exported and the export sockets are flushed; SIGHUP reopens the output
+ * files (logrotate) and SIGUSR1 prints the statistics, both without stopping.
+ * Signal handlers only set flags (libev's do the same); the packet thread acts.
  */
 #include <ev.h>
 #include <pthread.h>
@@ -28,7 +30,10 @@
 #include "export/exporter.h"
 #include "flow/flow.h"
 #include "l7/l7.h"
+#include "probe/metrics.h"
+#include "probe/privs.h"
 #include "probe/probe.h"
+#include "probe/report.h"
 
 #define TICK_MS 100          /* flow expiry granularity on the probe clock */
 #define TICK_EVERY_PKTS 1024 /* ... and at least this often in packets */
@@ -50,9 +55,17 @@ struct probe {
     double next_stats;             /* wall clock of the next stats line */
     double started;
     struct ev_loop *loop;
+    struct mc_metrics *metrics;    /* owned, NULL without --metrics; stopped by main() on every path */
+    struct mc_probe_user user;     /* --user, looked up at start */
+    int user_switched;
+    struct mc_rate_mark first_mark, last_mark; /* at start, and at the last stats line: rates since */
+    struct mc_progress progress;   /* files on a terminal */
+    int show_progress;
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested;   /* SIGINT, SIGTERM */
+static volatile sig_atomic_t reopen_requested; /* SIGHUP */
+static volatile sig_atomic_t stats_requested;  /* SIGUSR1 */
 static struct probe *the_probe; /* for the file-mode signal handler only */
 
 static double wall_now(void)
@@ -103,6 +116,10 @@ static void probe_tick(struct probe *p)
                            MC_CTR_GET(flow, exported));
         mc_cloud_tick(p->cloud, (uint64_t)(wall_now() * 1000.0)); /* the cloud runs on wall time */
     }
+    if (p->metrics) {
+        struct mc_metrics_gauges g = { mc_flow_active(p->flows), p->started };
+        mc_metrics_update(p->metrics, &g, wall_now(), 0);
+    }
     p->next_tick_ms = p->now_ms + TICK_MS;
     p->since_tick = 0;
 }
@@ -113,14 +130,21 @@ static void print_stats(struct probe *p, const char *when)
         mc_capture_update_stats(p->cur);
     for (int i = 0; i < p->n_live; i++)
         mc_capture_update_stats(p->live[i]);
-    mc_info("%s: packets %llu, drops kernel %llu interface %llu; decoded ip %llu, non-ip %llu, "
-            "undecodable %llu; flows active %u, created %llu, exported %llu, evicted %llu; "
+    /* rates over the interval since the previous line; at exit over the whole run */
+    struct mc_rate_mark mark = { wall_now(), MC_CTR_GET(capture, packets), MC_CTR_GET(capture, bytes),
+                                 MC_CTR_GET(flow, created) };
+    char pkt_rates[96], flow_rates[48];
+    mc_rates_text(strcmp(when, "exit") == 0 ? &p->first_mark : &p->last_mark, &mark, pkt_rates, sizeof(pkt_rates),
+                  flow_rates, sizeof(flow_rates));
+    p->last_mark = mark;
+    mc_info("%s: packets %llu%s, drops kernel %llu interface %llu; decoded ip %llu, non-ip %llu, "
+            "undecodable %llu; flows active %u, created %llu%s, exported %llu, evicted %llu; "
             "export records %llu, datagrams %llu",
-            when, (unsigned long long)MC_CTR_GET(capture, packets),
+            when, (unsigned long long)MC_CTR_GET(capture, packets), pkt_rates,
             (unsigned long long)MC_CTR_GET(capture, kernel_drops), (unsigned long long)MC_CTR_GET(capture, if_drops),
             (unsigned long long)MC_CTR_GET(decode, ip_frames), (unsigned long long)MC_CTR_GET(decode, nonip_frames),
             (unsigned long long)MC_CTR_GET(decode, bad_frames), mc_flow_active(p->flows),
-            (unsigned long long)MC_CTR_GET(flow, created), (unsigned long long)MC_CTR_GET(flow, exported),
+            (unsigned long long)MC_CTR_GET(flow, created), flow_rates, (unsigned long long)MC_CTR_GET(flow, exported),
             (unsigned long long)MC_CTR_GET(flow, evicted_table_full), (unsigned long long)MC_CTR_GET(export, records),
             (unsigned long long)MC_CTR_GET(export, packets));
     if (p->cloud) {
@@ -187,20 +211,95 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
         probe_tick(p);
 }
 
+/*
+ * The signals the probe handles are held (blocked) from start-up until its
+ * loop is ready for them: one sent early waits instead of killing the probe,
+ * and threads started meanwhile (the cloud's) inherit the mask, so only the
+ * packet thread ever takes them.
+ */
+static void hold_signals(int how)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(how, &set, NULL);
+}
+
+/* SIGHUP: the output files start again under their names (logrotate renamed the old ones). */
+static void reopen_outputs(struct probe *p)
+{
+    char err[512];
+    mc_info("SIGHUP: reopening the output files");
+    if (mc_exporter_reopen(p->exporter, err, sizeof(err)) != 0)
+        mc_err("%s", err);
+    if (p->l7)
+        mc_l7_reopen(p->l7); /* logs its own error */
+}
+
+/* SIGUSR1: the statistics now, even under -q (they were asked for). */
+static void stats_now(struct probe *p)
+{
+    int level = mc_log_level;
+    if (mc_log_level < MC_LOG_INFO)
+        mc_log_level = MC_LOG_INFO;
+    print_stats(p, "stats");
+    print_reasons();
+    mc_log_level = level;
+}
+
+/* Acts, in the packet thread, on what the handlers asked for. */
+static void serve_signals(struct probe *p)
+{
+    if (reopen_requested) {
+        reopen_requested = 0;
+        reopen_outputs(p);
+    }
+    if (stats_requested) {
+        stats_requested = 0;
+        stats_now(p);
+    }
+}
+
+/* File mode: async-signal-safe, it only sets a flag and makes the read return (run_files acts). */
 static void on_file_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reopen_requested = 1;
+    else if (sig == SIGUSR1)
+        stats_requested = 1;
+    else
+        stop_requested = 1;
     if (the_probe && the_probe->cur)
         mc_capture_break(the_probe->cur);
+}
+
+/* --user: the captures are open and the sockets bound; nothing left needs a privilege. */
+static int switch_user(struct probe *p)
+{
+    char err[512];
+    if (mc_probe_user_switch(&p->user, err, sizeof(err)) != 0) {
+        mc_err("%s", err);
+        return -1;
+    }
+    p->user_switched = 1;
+    mc_info("running as user %s (uid %u, gid %u), without capabilities", p->user.name, (unsigned)p->user.uid,
+            (unsigned)p->user.gid);
+    return 0;
 }
 
 /* Reads every file source in a row; returns 0, or 1 when a source failed. */
 static int run_files(struct probe *p)
 {
     int rc = 0;
+    if (p->show_progress)
+        mc_progress_start(&p->progress, p->conf.sources, p->conf.n_sources, wall_now());
     for (int s = 0; s < p->conf.n_sources && !stop_requested; s++) {
         char err[512];
+        if (p->show_progress)
+            mc_progress_next(&p->progress, p->conf.sources[s]);
         struct mc_capture *c = mc_capture_open(p->conf.sources[s], &p->conf.capture, err, sizeof(err));
         if (!c) {
             mc_err("%s", err);
@@ -216,6 +315,11 @@ static int run_files(struct probe *p)
         }
         p->cur = c;
         p->cur_ifindex = 0;
+        if (p->conf.user && !p->user_switched && switch_user(p) != 0) {
+            p->cur = NULL;
+            mc_capture_close(c);
+            return 1;
+        }
         mc_info("reading %s (link type %d)", p->conf.sources[s], mc_capture_linktype(c));
         for (;;) {
             int n = mc_capture_dispatch(c, 4096, on_frame, p);
@@ -226,11 +330,17 @@ static int run_files(struct probe *p)
                 rc = 1;
                 break;
             }
+            serve_signals(p);
             maybe_stats(p);
+            if (p->show_progress)
+                mc_progress_show(&p->progress, mc_capture_file_offset(c), wall_now());
         }
         p->cur = NULL;
         mc_capture_close(c);
+        serve_signals(p);
     }
+    if (p->show_progress)
+        mc_progress_end(&p->progress, wall_now(), !stop_requested);
     return rc;
 }
 
@@ -273,22 +383,30 @@ static void on_cloud_timer(struct ev_loop *loop, ev_timer *w, int revents)
         mc_cloud_tick(p->cloud, (uint64_t)(wall_now() * 1000.0));
 }
 
+/* libev runs this in the loop, not in the handler: it may do real work. */
 static void on_live_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    (void)w, (void)revents;
-    mc_info("signal %d: stopping", w->signum);
-    ev_break(loop, EVBREAK_ALL);
+    (void)revents;
+    if (w->signum == SIGHUP) {
+        reopen_outputs(the_probe);
+    } else if (w->signum == SIGUSR1) {
+        stats_now(the_probe);
+    } else {
+        mc_info("signal %d: stopping", w->signum);
+        ev_break(loop, EVBREAK_ALL);
+    }
 }
 
 static int run_live(struct probe *p)
 {
     ev_io io[MC_PROBE_MAX_SOURCES];
     ev_timer timer;
-    ev_signal sigint, sigterm;
+    ev_signal sigs[4];
+    static const int signums[4] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
     p->loop = ev_default_loop(EVFLAG_AUTO);
     p->now_ms = wall_ms();
     for (int i = 0; i < p->conf.n_sources; i++) {
-        char err[512];
+        char err[1024]; /* a refused capture explains how to get the privileges */
         struct mc_capture *c = mc_capture_open(p->conf.sources[i], &p->conf.capture, err, sizeof(err));
         if (!c) {
             mc_err("%s", err);
@@ -310,6 +428,8 @@ static int run_live(struct probe *p)
         ev_io_start(p->loop, &io[i]);
         mc_info("capturing on %s (link type %d)", p->conf.sources[i], mc_capture_linktype(c));
     }
+    if (p->conf.user && switch_user(p) != 0)
+        return 1;
     ev_timer_init(&timer, on_live_timer, TICK_MS / 1000.0, TICK_MS / 1000.0);
     ev_timer_start(p->loop, &timer);
     ev_timer cloud_timer;
@@ -318,11 +438,15 @@ static int run_live(struct probe *p)
         ev_timer_init(&cloud_timer, on_cloud_timer, every, every);
         ev_timer_start(p->loop, &cloud_timer);
     }
-    ev_signal_init(&sigint, on_live_signal, SIGINT);
-    ev_signal_init(&sigterm, on_live_signal, SIGTERM);
-    ev_signal_start(p->loop, &sigint);
-    ev_signal_start(p->loop, &sigterm);
+    for (int i = 0; i < 4; i++) {
+        ev_signal_init(&sigs[i], on_live_signal, signums[i]);
+        ev_signal_start(p->loop, &sigs[i]);
+    }
+    hold_signals(SIG_UNBLOCK);
     ev_run(p->loop, 0);
+    hold_signals(SIG_BLOCK); /* the final export is not interrupted; a signal now waits for the exit */
+    for (int i = 0; i < 4; i++)
+        ev_signal_stop(p->loop, &sigs[i]);
     /* drain what the kernel already holds before the final flush */
     for (int i = 0; i < p->n_live; i++) {
         p->cur = p->live[i];
@@ -355,10 +479,14 @@ static int sources_are_files(const struct mc_probe_conf *conf)
     return f != NULL;
 }
 
-int main(int argc, char **argv)
+/* The probe's whole run; *conf (its configuration) and *metrics (its server) are for main to release
+ * whatever path returned. */
+static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct mc_metrics **metrics)
 {
     static struct probe p;
     char err[1024];
+    *conf = &p.conf;
+    hold_signals(SIG_BLOCK); /* until the loop can act on them */
     mc_probe_conf_defaults(&p.conf);
     if (mc_opt_parse(mc_probe_opts, mc_probe_n_opts, &p.conf, argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "mcprobe: %s\nTry 'mcprobe --help'.\n", err);
@@ -384,7 +512,9 @@ int main(int argc, char **argv)
         mc_exporter_list_fields(stdout);
         return 0;
     }
-    mc_log_level = p.conf.quiet ? MC_LOG_WARN : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
+    mc_log_level = p.conf.quiet ? MC_LOG_NOTICE : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
+    if (p.conf.syslog)
+        mc_log_open_syslog("mcprobe");
     if (p.conf.n_locate) {
         int n = p.conf.cloud.conn.n_nodes && !p.conf.cloud.conn.cluster ? p.conf.cloud.conn.n_nodes : 1;
         for (int i = 0; i < p.conf.n_locate; i++) {
@@ -397,9 +527,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcprobe: no capture source: give -i IFACE or -i FILE\nTry 'mcprobe --help'.\n");
         return 2;
     }
+    if (p.conf.user && mc_probe_user_lookup(p.conf.user, &p.user, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mcprobe: %s\n", err);
+        return 2;
+    }
     if (p.conf.export.n_collectors == 0 && !p.conf.export.json_path)
         mc_warn("no collector (-n) and no --json: flows are metered and counted only");
 
+    if (p.conf.metrics) {
+        /* the server's thread starts with the signals held, like the cloud's */
+        p.metrics = *metrics = mc_metrics_start(p.conf.metrics, err, sizeof(err));
+        if (!p.metrics) {
+            fprintf(stderr, "mcprobe: %s\n", err);
+            return 2;
+        }
+        struct mc_metrics_gauges g = { 0, wall_now() };
+        mc_metrics_update(p.metrics, &g, wall_now(), 1);
+        mc_info("metrics: Prometheus text format at http://%s/metrics", p.conf.metrics);
+    }
     p.conf.export.with_user = p.conf.cloud_on && p.conf.cloud.lookups;
     p.conf.export.with_app = !p.conf.l7_off && p.conf.l7.dpi;
     p.exporter = mc_exporter_new(&p.conf.export, err, sizeof(err));
@@ -435,9 +580,12 @@ int main(int argc, char **argv)
             p.conf.cloud.probe_id = probe_id;
         }
         p.conf.cloud.source = source;
+        p.conf.cloud.offline = sources_are_files(&p.conf); /* a file waits for a healthy cloud, never drops */
         p.cloud = mc_cloud_start(&p.conf.cloud, err, sizeof(err));
         if (!p.cloud || mc_cloud_attach(p.cloud, p.flows) != 0) {
             fprintf(stderr, "mcprobe: %s\n", p.cloud ? "cloud: cannot allocate per-flow state" : err);
+            mc_cloud_stop(p.cloud);
+            mc_l7_free(p.l7);
             mc_flow_table_free(p.flows);
             mc_exporter_free(p.exporter);
             return 2;
@@ -476,16 +624,25 @@ int main(int argc, char **argv)
     }
     the_probe = &p;
     p.started = wall_now();
+    p.first_mark.t = p.last_mark.t = p.started;
+    p.show_progress = !p.conf.quiet && isatty(STDERR_FILENO); /* a person is watching */
     p.next_stats = p.started + p.conf.stats_interval;
 
     int rc;
     if (sources_are_files(&p.conf)) {
+        /* A stop interrupts a read waiting on a pipe (-i /dev/stdin); SIGHUP and SIGUSR1 must not make
+         * it fail, so it resumes, and they are acted on once it returns (at once for a file). */
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_file_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGHUP, &sa, NULL);
+        sigaction(SIGUSR1, &sa, NULL);
+        hold_signals(SIG_UNBLOCK);
         rc = run_files(&p);
+        hold_signals(SIG_BLOCK); /* the final export is not interrupted; a signal now waits for the exit */
     } else {
         rc = run_live(&p);
     }
@@ -531,5 +688,16 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     mc_debug("cpu user %.3fs sys %.3fs, peak rss %ld KiB", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
              ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, ru.ru_maxrss);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct mc_probe_conf *conf;
+    struct mc_metrics *metrics = NULL;
+    int rc = probe_main(argc, argv, &conf, &metrics);
+    mc_metrics_stop(metrics); /* its thread stops last: it serves the counters until the exit */
+    mc_probe_conf_release(conf); /* the option strings, on every exit path */
+    mc_log_close();
     return rc;
 }

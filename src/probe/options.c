@@ -9,15 +9,44 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Option strings must outlive parsing; config-file values are copied here. */
+/*
+ * Option strings must outlive parsing (config-file lines are reused), so
+ * setters copy them here; the conf points into the copies, including those a
+ * setter only split (--local-networks) or gave up on (an error), and every
+ * copy is freed once, by mc_probe_conf_release.
+ */
+static char **kept;
+static size_t n_kept, kept_cap;
+
 static char *keep(const char *s)
 {
+    if (n_kept == kept_cap) {
+        size_t cap = kept_cap ? kept_cap * 2 : 32;
+        char **grown = realloc(kept, cap * sizeof(*kept));
+        if (!grown) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        kept = grown;
+        kept_cap = cap;
+    }
     char *d = strdup(s);
     if (!d) {
         fprintf(stderr, "out of memory\n");
         exit(1);
     }
+    kept[n_kept++] = d;
     return d;
+}
+
+void mc_probe_conf_release(struct mc_probe_conf *conf)
+{
+    for (size_t i = 0; i < n_kept; i++)
+        free(kept[i]);
+    free(kept);
+    kept = NULL;
+    n_kept = kept_cap = 0;
+    mc_probe_conf_defaults(conf); /* nothing left pointing into the copies */
 }
 
 void mc_probe_conf_defaults(struct mc_probe_conf *conf)
@@ -282,10 +311,18 @@ static int set_template(void *vconf, const char *arg, char *err, size_t errlen)
     return 0;
 }
 
+static int set_biflow(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)arg, (void)err, (void)errlen;
+    CONF->export.biflow = 1;
+    return 0;
+}
+
+/* Uniflow records became the default; the option stays for old command lines and config files. */
 static int set_uniflow(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)arg, (void)err, (void)errlen;
-    CONF->export.uniflow = 1;
+    CONF->export.biflow = 0;
     return 0;
 }
 
@@ -326,6 +363,23 @@ static int set_counters(void *vconf, const char *arg, char *err, size_t errlen)
     return 0;
 }
 
+static int set_metrics(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->metrics = keep(arg);
+    return 0;
+}
+
+static int set_user(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    if (!*arg) {
+        snprintf(err, errlen, "expected a user name");
+        return -1;
+    }
+    CONF->user = keep(arg);
+    return 0;
+}
+
 static int set_config(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)vconf, (void)arg, (void)err, (void)errlen;
@@ -344,6 +398,7 @@ FLAG_SETTER(set_version_flag, version)
 FLAG_SETTER(set_dump_config, dump_config)
 FLAG_SETTER(set_list_fields, list_fields)
 FLAG_SETTER(set_no_reasm, reasm_off)
+FLAG_SETTER(set_syslog, syslog)
 
 #define CAP "Capture"
 #define FLOW "Flow cache"
@@ -401,9 +456,15 @@ const struct mc_opt mc_probe_opts[] = {
       "\"sourceIPv4Address,destinationIPv4Address,octetDeltaCount\"); --list-fields shows them. Address "
       "elements are mapped to IPv4 or IPv6 per flow.",
       set_template, 0, EXP },
+    { "biflow", 0, NULL, NULL,
+      "IPFIX: export each flow as one RFC 5103 biflow record (forward elements plus reverse ones) instead "
+      "of one record per direction. Collectors without RFC 5103 support (nfdump 1.7, for one) misread "
+      "biflows; v5 and v9 records are always unidirectional. --json is one biflow object per flow in IPFIX "
+      "either way.",
+      set_biflow, 0, EXP },
     { "uniflow", 0, NULL, NULL,
-      "Export each bidirectional flow as two unidirectional records instead of an RFC 5103 biflow (always "
-      "so in v5 and v9).",
+      "One record per direction: the default since --biflow exists; kept for old command lines (cancels "
+      "an earlier --biflow).",
       set_uniflow, 0, EXP },
     { "domain-id", 0, "N", "0", "IPFIX observation domain id / NetFlow v9 source id / v5 engine id.", set_domain,
       0, EXP },
@@ -419,7 +480,9 @@ const struct mc_opt mc_probe_opts[] = {
       set_pace, 0, EXP },
     { "json", 0, "PATH|-", NULL,
       "Also write one JSON object per exported record to PATH (- for standard output), keyed by the IANA "
-      "names of the exported elements.",
+      "names of the exported elements. In IPFIX the object is the flow's biflow record (with the reverse "
+      "elements) with or without --biflow."
+      " The file is truncated at start; SIGHUP reopens it by its name, appending (see SIGNALS in mcprobe(8)).",
       set_json, 0, EXP },
 
     { "l7-log", 0, "PATH|-", NULL,
@@ -428,7 +491,7 @@ const struct mc_opt mc_probe_opts[] = {
       "SIGHUP reopens it. Keys: protocol, the flow's 5-tuple as in --json, flowStartMilliseconds, "
       "transactionStartMilliseconds and the analyzer's elements (--list-fields).",
       set_l7_log, 0, L7 },
-    { "l7", 0, "NAME[,NAME...]", "all", "Analyzers that may attach to flows (dns, http, mysql, tns; none: no "
+    { "l7", 0, "NAME[,NAME...]", "all", "Analyzers that may attach to flows (dns, http, mysql, tns, sip; none: no "
       "analyzer, nDPI still classifies).", set_l7_only, 0, L7 },
     { "no-dpi", 0, NULL, NULL, "Do not classify flows with nDPI (applicationId and applicationName stay empty; "
       "analyzers attach by port and payload only).", set_no_dpi, 0, L7 },
@@ -466,9 +529,10 @@ const struct mc_opt mc_probe_opts[] = {
       "(each key's merged updates once per flush).", set_cloud_flush, 0, CLOUD },
     { "cloud-heartbeat", 0, "SECONDS", "5", "Refresh the probe.<id> heartbeat this often (it expires after "
       "three).", set_cloud_heartbeat, 0, CLOUD },
-    { "cloud-max-keys", 0, "N", "1000000", "Hosts whose counters are held while Redis is slow or down; beyond, "
-      "the oldest are dropped and counted (cloud.dropped.*). About 100 bytes each, and up to 24 MiB in all for the "
-      "hosts of the current flushes.", set_cloud_max_keys, 0,
+    { "cloud-max-keys", 0, "N", "1000000", "Hosts whose updates may wait for Redis (a node down or slow, or "
+      "behind the traffic); beyond, the oldest are dropped, counted (cloud.dropped.*) and reported. Not a bound per "
+      "flush: more hosts go out in parts, and a capture file waits for a healthy Redis. About 100 bytes each, and "
+      "up to 24 MiB in all for the hosts of the current flushes.", set_cloud_max_keys, 0,
       CLOUD },
     { "cloud-agg-max-bytes", 0, "MIB", "32", "Memory for the analyzers' aggregates held between flushes (and, "
       "while Redis is slow or down, waiting for it), per table; beyond, operations are refused and counted "
@@ -492,11 +556,28 @@ const struct mc_opt mc_probe_opts[] = {
       "only (default: any): a core of its own keeps its caches warm.", set_cpu, 0, GEN },
     { "verbose", 'v', NULL, NULL, "More output: -v adds debug messages and the full counter list at exit.",
       set_verbose, 1, GEN },
-    { "quiet", 'q', NULL, NULL, "Only print warnings and errors.", set_quiet, 0, GEN },
+    { "quiet", 'q', NULL, NULL, "Only print errors, warnings and notices (a failed part working again).", set_quiet, 0, GEN },
     { "stats-interval", 0, "SECONDS", "10", "Print a statistics line this often (0: only at exit).", set_stats, 0,
       GEN },
-    { "counters", 0, "PATH", NULL, "At exit, write every counter as \"name value\" lines to PATH.",
+    { "counters", 0, "PATH", NULL, "At exit, write every counter as \"name value\" lines to PATH (SIGUSR1 "
+      "prints the statistics at any time).",
       set_counters, 0, GEN },
+    { "metrics", 0, "ADDR:PORT", NULL,
+      "Serve every counter in Prometheus text format over HTTP at http://ADDR:PORT/metrics (':PORT' or "
+      "'PORT': every address). Counters are mcprobe_<name with dots as underscores>_total, refreshed every "
+      "second; gauges mcprobe_flows_active, mcprobe_start_time_seconds.",
+      set_metrics, 0, GEN },
+    { "syslog", 0, NULL, NULL,
+      "Send log lines to syslog (facility daemon, ident mcprobe, levels error, warning, notice, info, debug "
+      "as LOG_ERR ... LOG_DEBUG) instead of standard error. Errors in the options themselves are still "
+      "printed on standard error.",
+      set_syslog, 0, GEN },
+    { "user", 0, "NAME", NULL,
+      "Started as root, switch to this user (its uid, group and supplementary groups, no capabilities "
+      "left) once the captures are open and the sockets bound; refuse to run if the switch fails. Files "
+      "opened later (--json and --l7-log reopened on SIGHUP, --counters at exit, capture files after the "
+      "first) are opened as NAME.",
+      set_user, 0, GEN },
     { "list-fields", 0, NULL, NULL, "List the information elements -T accepts and exit.", set_list_fields, 0,
       GEN },
     { "dump-config", 0, NULL, NULL, "Print an example configuration file documenting every option and exit.",

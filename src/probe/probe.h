@@ -33,10 +33,16 @@ struct mc_probe_conf {
     int quiet;
     unsigned stats_interval;  /* seconds between stats lines, 0: only at exit */
     const char *counters_path; /* file for the final counter dump */
+    const char *metrics;      /* --metrics ADDR:PORT, NULL: no HTTP endpoint */
+    int syslog;               /* --syslog: log lines to syslog (daemon), not stderr */
+    const char *user;         /* --user NAME: switch to it once the captures are open */
     int help, version, dump_config, list_fields;
 };
 
 void mc_probe_conf_defaults(struct mc_probe_conf *conf);
+
+/* Frees the option strings the setters kept (conf points into them) and resets conf: once, at exit. */
+void mc_probe_conf_release(struct mc_probe_conf *conf);
 
 extern const struct mc_opt mc_probe_opts[];
 extern const size_t mc_probe_n_opts;

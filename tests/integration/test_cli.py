@@ -74,7 +74,8 @@ c.check(open(j1).read() == open(j2).read() and os.path.getsize(j1) > 0,
 # errors are clear
 for args, word in ((["-i", demo, "-V", "7"], "export-version"), (["-i", demo, "--bogus"], "bogus"),
                    (["-i", demo, "-T", "octetDeltaCount,noSuchElement"], "noSuchElement"),
-                   (["-i", demo, "-d", "zero"], "idle-timeout")):
+                   (["-i", demo, "-d", "zero"], "idle-timeout"),
+                   (["-i", demo, "-V", "9", "-T", "tunnelType"], "needs IPFIX (-V 10)")):
     r = probe(args)
     c.check(r.returncode == 2 and word in r.stderr.decode(), "%s: exit %d, stderr %r" % (args, r.returncode, r.stderr[:200]))
 with open(conf, "w") as f:

@@ -60,7 +60,8 @@ def check_topology(c, name, cloud, redis_args):
         h = cloud.host(ip)
         c.check(h is not None and (h["sent_pkt"], h["rcvd_pkt"], h["sent_bytes"], h["rcvd_bytes"]) == (sp, rp, sb, rb),
                 "%s: host %s: cloud %s, tshark %s" % (name, ip, h, (sp, rp, sb, rb)))
-    c.check(set(cloud.hosts()) == set(want), "%s: hosts() %d, tshark %d" % (name, len(cloud.hosts()), len(want)))
+    got = dict(cloud.hosts())  # an iterator of (ip, host) over SCAN
+    c.check(set(got) == set(want), "%s: hosts() %d, tshark %d" % (name, len(got), len(want)))
     c.check("tp" in cloud.probes(), "%s: probes() %s" % (name, list(cloud.probes())))
     rcode, out, err = mcquery(redis_args + ["--json", "hosts"])
     try:
@@ -115,7 +116,7 @@ def detected_cluster(c, cluster):
     want = tshark_hosts(cap)
     bad = [ip for ip, v in want.items() if (lambda h: h and [h["sent_pkt"], h["rcvd_pkt"], h["sent_bytes"],
                                                             h["rcvd_bytes"]])(cloud.host(ip)) != list(v)]
-    c.check(not bad and set(cloud.hosts()) == set(want),
+    c.check(not bad and set(dict(cloud.hosts())) == set(want),
             "detected cluster: %d of %d hosts differ from tshark (%s)" % (len(bad), len(want), bad[:3]))
     rcode, out, err = mcquery(["--redis", cluster.seed, "--json", "hosts"])
     c.check(rcode == 0 and len(json.loads(out or "[]")) == len(want), "detected cluster: mcquery hosts: %s" % err[-200:])

@@ -6,18 +6,28 @@ Three topologies, each written exactly as docs/CLOUD.md says the probe writes
   (a) one node on a unix socket, with a password;
   (b) two standalone TCP nodes, key prefix "mc:";
   (c) a 3-master Redis Cluster made with redis-cli --cluster create, prefix "t:".
-Each checks Cloud.host/hosts/user_of/user/probes/replay/consume/events and
-mcquery's output; the key mapping is checked against known vectors, against
-`redis-cli cluster keyslot` and, when mcprobe has --cloud-locate, against the C
-implementation.  Every redis-server started here is stopped, even on failure.
+Each checks Cloud.host/hosts/users/user_of/user/set_user/remove_user/probes/
+replay/consume/events and mcquery's output (units, --raw, --json, --sort,
+--top, --cidr, users, user ID, the password from the environment or a file);
+hosts() and `mcquery hosts | head` are checked to stream (a node holding
+100,000 hosts answers the first ones after a few SCAN replies); the key
+mapping is checked against known vectors, against `redis-cli cluster keyslot`
+and, when mcprobe has --cloud-locate, against the C implementation.  Every
+redis-server started here is stopped, even on failure.
+
+Run by tests/integration/test_python_venv.py with MC_PYTHON_INSTALLED=1: the
+package and mcquery are then the ones installed in a virtual environment
+(tests/lib/mcpy.py).
 """
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -25,10 +35,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 import mctest  # noqa: E402
 import mcredis  # noqa: E402
+import mcpy  # noqa: E402  (python/ on the path, or the installed package)
 
-PYDIR = os.path.join(mctest.SRC, "python")
-MCQUERY = os.path.join(PYDIR, "mcquery")
-sys.path.insert(0, PYDIR)
+MCQUERY = mcpy.MCQUERY
 
 if not shutil.which("redis-server") or not shutil.which("redis-cli"):
     mctest.skip("redis-server/redis-cli are not installed (apt-get install redis-server redis-tools)")
@@ -41,6 +50,7 @@ except ImportError:
 from microcloud import Cloud, keyspace  # noqa: E402
 from microcloud.client import parse_node  # noqa: E402
 
+print("microcloud from %s, mcquery %s" % (mcpy.check_installed(), MCQUERY[-1]))
 c = mctest.Checker()
 
 
@@ -88,8 +98,8 @@ class Writer:
             return self.on(k).xadd(k, {"type": etype, "data": payload}, maxlen=10000, approximate=True)
 
 
-def mcquery(args, timeout=30):
-    p = subprocess.run([MCQUERY] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+def mcquery(args, timeout=30, env=None):
+    p = subprocess.run(MCQUERY + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, env=env)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
@@ -138,9 +148,25 @@ def check_topology(name, cloud, writer, cli_args, raw_clients):
             and cloud.host("2001:db8::1:1:1:1:1") == hosts["2001:db8:0:1:1:1:1:1"],
             tag + "host() does not write IPv6 as inet_ntop (RFC 5952) does")
     c.check(cloud.host("10.9.9.9") is None, tag + "host(unknown) is not None")
-    got = cloud.hosts()
+    it = cloud.hosts()
+    c.check(iter(it) is it and not isinstance(it, (dict, list)), tag + "hosts() is not an iterator: %r" % type(it))
+    got = dict(it)
     c.check(got == hosts, tag + "hosts(): %d hosts, expected %d; differ: %s" % (
         len(got), len(hosts), sorted(set(got) ^ set(hosts))[:5] or [k for k in got if got[k] != hosts.get(k)][:5]))
+    in4 = {ip for ip in hosts if ip.startswith("10.0.0.")}
+    got = dict(cloud.hosts(cidr="10.0.0.0/24"))
+    c.check(set(got) == in4 and all(got[ip] == hosts[ip] for ip in got),
+            tag + "hosts(cidr=10.0.0.0/24): %s" % sorted(set(got) ^ in4)[:5])
+    want = {ip for ip in hosts if ip.startswith("2001:db8:") or ip in ("192.168.1.1",)}
+    got = set(dict(cloud.hosts(cidr=["2001:db8::/32", "192.168.1.0/30"])))
+    c.check(got == want, tag + "hosts(cidr=[v6, v4]): %s" % sorted(got ^ want)[:5])
+    for bad in ("10.0.0.300", "nope", "", "10.0.0.1/24", "::g"):
+        for call in (cloud.host, cloud.user_of):
+            try:
+                call(bad)
+                c.check(False, tag + "%s(%r) did not raise ValueError" % (call.__name__, bad))
+            except ValueError:
+                pass
 
     # users
     c.check(cloud.user_of("10.0.0.1") == "alice", tag + "user_of(10.0.0.1) = %r" % cloud.user_of("10.0.0.1"))
@@ -150,6 +176,7 @@ def check_topology(name, cloud, writer, cli_args, raw_clients):
     c.check(u == {"name": "Alice", "group": "ops", "ip": "10.0.0.1", "since": writer.now, "probe": "p1"},
             tag + "user(alice) = %r" % u)
     c.check(cloud.user("nobody") == {}, tag + "user(unknown) is not {}")
+    check_user_writes(tag, cloud, writer)
 
     # probes
     got = cloud.probes()
@@ -242,7 +269,7 @@ def check_topology(name, cloud, writer, cli_args, raw_clients):
     c.check(got == [("events.host.new", {"ip": "10.0.0.2"})], tag + "events(events.host.*) = %r" % got)
 
     # mcquery
-    rc, out, err = mcquery(cli_args + ["--json", "hosts"])
+    rc, out, err = mcquery(cli_args + ["--json", "hosts", "--sort", "bytes"])
     try:
         rows = json.loads(out)
     except ValueError:
@@ -250,19 +277,29 @@ def check_topology(name, cloud, writer, cli_args, raw_clients):
     order = sorted(hosts, key=lambda ip: -(hosts[ip]["sent_bytes"] + hosts[ip]["rcvd_bytes"]))
     c.check(rc == 0 and rows is not None and [r["ip"] for r in rows] == order
             and all(dict(hosts[r["ip"]], ip=r["ip"]) == r for r in rows),
+            tag + "mcquery --json hosts --sort bytes: rc %d, %s %s" % (rc, out[:200], err[:300]))
+    rc, out, err = mcquery(cli_args + ["--json", "hosts"])  # streamed: SCAN order, the same hosts
+    try:
+        rows = json.loads(out)
+    except ValueError:
+        rows = None
+    c.check(rc == 0 and rows is not None and sorted(r["ip"] for r in rows) == sorted(hosts)
+            and all(dict(hosts[r["ip"]], ip=r["ip"]) == r for r in rows),
             tag + "mcquery --json hosts: rc %d, %s %s" % (rc, out[:200], err[:300]))
-    rc, out, err = mcquery(cli_args + ["hosts"])
+    rc, out, err = mcquery(cli_args + ["hosts", "--raw", "--sort", "bytes"])
     lines = out.splitlines()
     c.check(rc == 0 and len(lines) == len(hosts) + 1 and lines[0].split()[0] == "IP"
             and [ln.split()[0] for ln in lines[1:]] == order
-            and lines[1].split()[3] == str(hosts[order[0]]["sent_bytes"]),
-            tag + "mcquery hosts: rc %d, %r %s" % (rc, lines[:3], err[:300]))
+            and lines[1].split()[3] == str(hosts[order[0]]["sent_bytes"])
+            and lines[1].split()[6] == str(hosts[order[0]]["last_seen"]),
+            tag + "mcquery hosts --raw --sort bytes: rc %d, %r %s" % (rc, lines[:3], err[:300]))
     rc, out, err = mcquery(cli_args + ["--json", "host", "2001:DB8::3"])
     c.check(rc == 0 and json.loads(out or "null") == hosts["2001:db8::3"], tag + "mcquery --json host: %r %s" % (
         out[:200], err[:300]))
-    rc, out, err = mcquery(cli_args + ["host", "10.0.0.1"])
+    rc, out, err = mcquery(cli_args + ["--raw", "host", "10.0.0.1"])
     c.check(rc == 0 and ("sent_bytes   %d" % hosts["10.0.0.1"]["sent_bytes"]) in out,
-            tag + "mcquery host: %r" % out[:300])
+            tag + "mcquery --raw host: %r" % out[:300])
+    check_mcquery_units(tag, cli_args, hosts)
     rc, out, err = mcquery(cli_args + ["host", "10.9.9.9"])
     c.check(rc == 1 and "unknown" in err, tag + "mcquery host UNKNOWN: rc %d %r" % (rc, err))
     rc, out, err = mcquery(cli_args + ["--json", "probes"])
@@ -280,12 +317,251 @@ def check_topology(name, cloud, writer, cli_args, raw_clients):
     rc, out, err = mcquery(cli_args + ["replay", "--since", str(since)])
     c.check(rc == 0 and [ln.split()[0] for ln in out.splitlines()] == [e[0] for e in cloud.replay(since_ms=since)],
             tag + "mcquery replay --since: %r %s" % (out[:200], err))
+    iso = iso_utc(since)
+    c.check(all(ln.split()[1] == iso_utc(int(ln.split()[0].split("-")[0])) for ln in out.splitlines()),
+            tag + "mcquery replay does not print each event's ISO 8601 UTC time: %r" % out[:200])
+    rc, out2, err = mcquery(cli_args + ["replay", "--since", iso])
+    c.check(rc == 0 and out2 == out, tag + "mcquery replay --since %s (ISO) differs from --since %d: %r %s" % (
+        iso, since, out2[:200], err))
+    rc, out2, err = mcquery(cli_args + ["replay", "--since", iso.replace("Z", "+01:00")])
+    c.check(rc == 0 and len(out2.splitlines()) == len(cloud.replay(since_ms=since - 3600000)),
+            tag + "mcquery replay --since with a UTC offset: %r %s" % (out2[:200], err))
+    rc, out2, err = mcquery(cli_args + ["replay", "--since", "2023-13-45"])
+    c.check(rc == 2 and "ISO 8601" in err, tag + "mcquery replay --since BAD: rc %d %r" % (rc, err[-200:]))
+    check_mcquery_users(tag, cloud, writer, cli_args)
     return allev
+
+
+def iso_utc(ms):
+    """Epoch ms as ISO 8601 UTC with milliseconds, computed here independently of the package."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def unhuman(text, base, units):
+    """'12.3MiB' -> 12.3 * base**2 (units: suffixes by power, '' or 'B' first); None when it does not parse."""
+    m = re.match(r"^(\d+(?:\.\d+)?)([A-Za-z]*)$", text)
+    if not m or m.group(2) not in units:
+        return None
+    return float(m.group(1)) * base ** units.index(m.group(2))
+
+
+def close_to(got, want):
+    return got is not None and abs(got - want) <= max(0.006 * want, 0.5)
+
+
+def raw_holder(writer, key):
+    """The redis-py clients (standalone nodes) holding key, read raw; a cluster: [the cluster client] if it does."""
+    if writer.cluster is not None:
+        return [writer.cluster] if writer.cluster.exists(key) else []
+    return [r for r in writer.nodes if r.exists(key)]
+
+
+def check_user_writes(tag, cloud, writer):
+    """set_user/remove_user write the keys the probe writes, each on the node the contract's mapping names."""
+    p = writer.prefix
+    cloud.set_user("dave", "10.7.0.1", since=1700000000123, group="net", imsi="001010000000009", vlan=12)
+    uk, ik = p + "user.dave", p + "user.ip.10.7.0.1"
+    want = {b"ip": b"10.7.0.1", b"since": b"1700000000123", b"group": b"net", b"imsi": b"001010000000009",
+            b"vlan": b"12"}
+    c.check(raw_holder(writer, uk) == [writer.on(uk)] and writer.on(uk).hgetall(uk) == want,
+            tag + "set_user: %s is not on its node as the probe writes it: %r" % (uk, writer.on(uk).hgetall(uk)))
+    c.check(raw_holder(writer, ik) == [writer.on(ik)] and writer.on(ik).get(ik) == b"dave",
+            tag + "set_user: %s is not on its node: %r" % (ik, writer.on(ik).get(ik)))
+    c.check(cloud.user_of("10.7.0.1") == "dave" and cloud.user("dave")["since"] == 1700000000123,
+            tag + "set_user then user_of/user: %r %r" % (cloud.user_of("10.7.0.1"), cloud.user("dave")))
+    before = int(time.time() * 1000)
+    cloud.set_user("dave", "10.7.0.1", group=None)  # None removes an attribute; since defaults to now
+    u = cloud.user("dave")
+    c.check("group" not in u and u.get("vlan") == "12" and before <= u.get("since", 0) <= before + 60000,
+            tag + "set_user(group=None) / default since: %r" % u)
+    cloud.set_user("erin", "2001:DB8:0::7")
+    c.check(writer.on(p + "user.ip.2001:db8::7").get(p + "user.ip.2001:db8::7") == b"erin",
+            tag + "set_user does not write the address as inet_ntop does")
+    for args, kw, exc in ((("x", "10.0.0.300"), {}, ValueError), (("x", "nope"), {}, ValueError),
+                          (("", "10.7.0.9"), {}, ValueError), (("a" * 64, "10.7.0.9"), {}, ValueError),
+                          (("ip.x", "10.7.0.9"), {}, ValueError), (("x", "10.7.0.9"), {"imsi": "12ab"}, ValueError),
+                          (("x", "10.7.0.9"), {"msisdn": "1" * 16}, ValueError),
+                          (("x", "10.7.0.9"), {"k": object()}, TypeError)):
+        try:
+            cloud.set_user(*args, **kw)
+            c.check(False, tag + "set_user%r %r did not raise %s" % (args, kw, exc.__name__))
+        except exc:
+            pass
+    c.check(not raw_holder(writer, p + "user.x") and not raw_holder(writer, p + "user.ip.10.7.0.9"),
+            tag + "a refused set_user wrote something")
+    # the address goes to frank; removing dave (his address read from his hash) leaves it to frank
+    cloud.set_user("frank", "10.7.0.1")
+    c.check(cloud.remove_user("dave") is True and cloud.user("dave") == {} and cloud.user_of("10.7.0.1") == "frank",
+            tag + "remove_user(dave) after the address went to frank: %r" % cloud.user_of("10.7.0.1"))
+    c.check(cloud.remove_user("frank", "10.7.0.2") is False and cloud.user_of("10.7.0.1") == "frank"
+            and cloud.user("frank").get("ip") == "10.7.0.1", tag + "remove_user(frank, an address not his) removed")
+    c.check(cloud.remove_user("frank") is True and cloud.user_of("10.7.0.1") is None and cloud.user("frank") == {},
+            tag + "remove_user(frank)")
+    c.check(cloud.remove_user("erin", "2001:db8:0:0::7") is True and cloud.user_of("2001:db8::7") is None,
+            tag + "remove_user(erin, v6 text)")
+    # two addresses (dual stack): removing one keeps the other and the user
+    cloud.set_user("gina", "10.7.0.3")
+    cloud.set_user("gina", "2001:db8::33")
+    c.check(cloud.user_of("10.7.0.3") == "gina" and cloud.user_of("2001:db8::33") == "gina",
+            tag + "a user with two addresses")
+    cloud.remove_user("gina", "10.7.0.3")
+    c.check(cloud.user_of("10.7.0.3") is None and cloud.user_of("2001:db8::33") == "gina"
+            and cloud.user("gina").get("ip") == "2001:db8::33", tag + "remove_user of one of two addresses")
+    c.check(cloud.remove_user("gina") is True and cloud.user("gina") == {} and cloud.user_of("2001:db8::33") is None,
+            tag + "remove_user(gina)")
+    try:
+        cloud.remove_user("gina", "10.7.0.999")
+        c.check(False, tag + "remove_user(bad address) did not raise")
+    except ValueError:
+        pass
+
+
+def check_mcquery_units(tag, cli_args, hosts):
+    """Units by default, --top, --sort, --cidr; mistakes are usage errors (2)."""
+    order = sorted(hosts, key=lambda ip: -(hosts[ip]["sent_bytes"] + hosts[ip]["rcvd_bytes"]))
+    rc, out, err = mcquery(cli_args + ["hosts", "--sort", "bytes"])
+    rows = [ln.split() for ln in out.splitlines()[1:]]
+    bad = [r for r in rows if len(r) != 7 or r[0] not in hosts
+           or not close_to(unhuman(r[1], 1000, ["", "k", "M", "G"]), hosts[r[0]]["sent_pkt"])
+           or not close_to(unhuman(r[3], 1024, ["B", "KiB", "MiB", "GiB"]), hosts[r[0]]["sent_bytes"])
+           or not close_to(unhuman(r[4], 1024, ["B", "KiB", "MiB", "GiB"]), hosts[r[0]]["rcvd_bytes"])
+           or r[6] != iso_utc(hosts[r[0]]["last_seen"])]
+    c.check(rc == 0 and len(rows) == len(hosts) and not bad and [r[0] for r in rows] == order,
+            tag + "mcquery hosts (units): rc %d, %d rows, e.g. %r %s" % (rc, len(rows), bad[:2], err[-200:]))
+    c.check(any(r[3].endswith("MiB") for r in rows) and any(r[1].endswith("k") for r in rows),
+            tag + "mcquery hosts shows no unit: %r" % rows[:2])
+    rc, out, err = mcquery(cli_args + ["hosts", "--top", "5"])  # --top alone: by bytes
+    c.check(rc == 0 and [ln.split()[0] for ln in out.splitlines()[1:]] == order[:5],
+            tag + "mcquery hosts --top 5: %r %s" % (out[:300], err[-200:]))
+    rc, out, err = mcquery(cli_args + ["--top", "4", "--json", "hosts", "--sort", "flows"])
+    want = sorted(hosts, key=lambda ip: (-hosts[ip]["flows"], ip))[:4]
+    got = [r["ip"] for r in json.loads(out or "[]")] if rc == 0 else None
+    c.check(got is not None and [hosts[ip]["flows"] for ip in got] == [hosts[ip]["flows"] for ip in want],
+            tag + "mcquery --top 4 --json hosts --sort flows: %r %s" % (got, err[-200:]))
+    rc, out, err = mcquery(cli_args + ["--json", "hosts", "--sort", "ip"])
+    got = [r["ip"] for r in json.loads(out or "[]")] if rc == 0 else None
+    v4 = sorted((ip for ip in hosts if "." in ip and ":" not in ip), key=lambda a: tuple(map(int, a.split("."))))
+    c.check(got is not None and got[:len(v4)] == v4 and len(got) == len(hosts),
+            tag + "mcquery hosts --sort ip: %r" % (got or [])[:8])
+    rc, out, err = mcquery(cli_args + ["--json", "hosts", "--cidr", "10.0.0.0/24", "--cidr", "::/0"])
+    want = {ip for ip in hosts if ip.startswith("10.0.0.") or ":" in ip}
+    got = {r["ip"] for r in json.loads(out or "[]")} if rc == 0 else None
+    c.check(got == want, tag + "mcquery hosts --cidr 10.0.0.0/24 --cidr ::/0: %s" % sorted((got or set()) ^ want)[:5])
+    rc, out, err = mcquery(cli_args + ["hosts", "--cidr", "10.0.0.0/24", "--raw"])
+    got = {ln.split()[0] for ln in out.splitlines()[1:]}
+    c.check(rc == 0 and got == {ip for ip in hosts if ip.startswith("10.0.0.")},
+            tag + "mcquery hosts --cidr (table): %r" % out[:200])
+    for args in (["hosts", "--cidr", "10.0.0.0/33"], ["hosts", "--cidr", "10.0.0.1/24"], ["hosts", "--sort", "nope"],
+                 ["hosts", "--top", "0"], ["host", "10.0.0.1", "--top", "3"], ["--json", "--raw", "hosts"],
+                 ["host", "10.0.0.300"], ["user", "--json", "not an address"]):
+        rc, out, err = mcquery(cli_args + args)
+        ok = rc == 2 and "Traceback" not in err and err.strip()
+        if args[0] == "user":  # not an address: taken as a user id, unknown
+            ok = rc == 1 and out.strip() == "null"
+        c.check(ok, tag + "mcquery %s: rc %d, %r" % (" ".join(args), rc, err[-200:]))
+
+
+def check_mcquery_users(tag, cloud, writer, cli_args):
+    """Cloud.users() streams the users; mcquery users / user ID / user IP."""
+    want = {"alice": cloud.user("alice"), "bob": cloud.user("bob")}
+    it = cloud.users()
+    c.check(iter(it) is it and dict(it) == want, tag + "users() = %r" % (dict(cloud.users()),))
+    c.check(dict(cloud.users(cidr="10.0.0.0/8")) == {"alice": want["alice"]}, tag + "users(cidr=10.0.0.0/8)")
+    rc, out, err = mcquery(cli_args + ["--json", "users"])
+    got = {r.pop("id"): r for r in json.loads(out or "[]")} if rc == 0 else None
+    c.check(got == want, tag + "mcquery --json users: %r %s" % (got, err[-200:]))
+    rc, out, err = mcquery(cli_args + ["users", "--cidr", "2001:db8::/32", "--json"])
+    c.check(rc == 0 and [r["id"] for r in json.loads(out or "[]")] == ["bob"], tag + "mcquery users --cidr: %r" % out)
+    rc, out, err = mcquery(cli_args + ["users", "--sort", "id"])
+    lines = out.splitlines()
+    c.check(rc == 0 and [ln.split()[0] for ln in lines] == ["ID", "alice", "bob"]
+            and lines[1].split()[1:3] == ["10.0.0.1", iso_utc(writer.now)] and "group=ops" in lines[1],
+            tag + "mcquery users: %r %s" % (lines, err[-200:]))
+    rc, out, err = mcquery(cli_args + ["user", "alice"])
+    c.check(rc == 0 and out.split("\n")[0].split() == ["id", "alice"] and "Alice" in out
+            and iso_utc(writer.now) in out, tag + "mcquery user ID: %r %s" % (out, err))
+    rc, out, err = mcquery(cli_args + ["--json", "user", "bob"])
+    c.check(rc == 0 and json.loads(out or "null") == {"id": "bob", "user": want["bob"]},
+            tag + "mcquery --json user ID: %r %s" % (out, err))
+    rc, out, err = mcquery(cli_args + ["user", "--id", "10.0.0.1"])
+    c.check(rc == 1 and "no such user" in err, tag + "mcquery user --id ADDRESS-LIKE-ID: rc %d %r" % (rc, err))
+    rc, out, err = mcquery(cli_args + ["user", "nobody"])
+    c.check(rc == 1 and "no such user" in err, tag + "mcquery user UNKNOWN: rc %d %r" % (rc, err))
+
+
+def check_streaming():
+    """hosts() takes the first host after a few SCAN replies, and `mcquery hosts | head` ends as soon as
+    head has its lines, not after reading every host: counted with INFO commandstats."""
+    n = 100000
+    srv = mcredis.Server(unix=True)
+    r = srv.client(decode=False)
+    r.eval("for i = 1, tonumber(ARGV[1]) do redis.call('HSET', 'ip.10.' .. (math.floor(i / 65536) % 256) .. '.' .."
+           " (math.floor(i / 256) % 256) .. '.' .. (i % 256), 'sent_pkt', i, 'rcvd_pkt', 1, 'sent_bytes', 100 * i,"
+           " 'rcvd_bytes', 100, 'flows', 1, 'first_seen', 1700000000000, 'last_seen', 1700000000000 + i) end",
+           0, n)
+    c.check(r.dbsize() == n, "streaming: %d keys made, expected %d" % (r.dbsize(), n))
+
+    def calls():
+        st = r.info("commandstats")
+        return st.get("cmdstat_scan", {}).get("calls", 0), st.get("cmdstat_hgetall", {}).get("calls", 0)
+
+    cloud = Cloud(nodes=srv.addr)
+    r.config_resetstat()
+    it = cloud.hosts()
+    first = next(iter(it), None)
+    scans, reads = calls()
+    c.check(first is not None and scans <= 3 and reads <= 3000,
+            "streaming: the first host of hosts() came after %d SCAN and %d HGETALL (of %d hosts)" % (scans, reads, n))
+    it.close()
+    for args in (["hosts"], ["--json", "hosts"], ["users"]):
+        r.config_resetstat()
+        t0 = time.time()
+        shell = " ".join("'%s'" % a for a in MCQUERY + ["--redis", srv.addr] + args) + " | head -n 3"
+        p = subprocess.run(["sh", "-c", shell], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        took = time.time() - t0
+        scans, reads = calls()
+        lines = p.stdout.decode().splitlines()
+        if args[0] == "users":  # no user at all: the scan goes through the keyspace, prints the header alone
+            c.check(lines[:1] == ["ID  IP  SINCE  PROBE  ATTRIBUTES"] or len(lines) == 1,
+                    "streaming: mcquery users on a cloud without users: %r" % lines)
+            continue
+        c.check(len(lines) == 3 and reads < n // 10 and b"Traceback" not in p.stderr,
+                "streaming: mcquery %s | head -n 3: %d lines, %d HGETALL of %d hosts, %.1fs, %r" % (
+                    " ".join(args), len(lines), reads, n, took, p.stderr[-300:]))
+        print("mcquery %s | head -n 3: %.2fs, %d SCAN, %d HGETALL" % (" ".join(args), took, scans, reads))
+    cloud.close()
+    srv.stop()
+
+
+def check_auth_sources(addr, password):
+    """The password from $MICROCLOUD_REDIS_AUTH or --redis-auth-file, not only --redis-auth."""
+    d = tempfile.mkdtemp(prefix="mcauth")
+    good, wrong = os.path.join(d, "good"), os.path.join(d, "wrong")
+    for path, text in ((good, "default:%s\n" % password), (wrong, "default:nope\n")):
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o600)
+    base = ["--redis", addr, "--json", "probes"]
+    env = {k: v for k, v in os.environ.items() if k != "MICROCLOUD_REDIS_AUTH"}
+    cases = [("no password", [], {}, 1), ("$MICROCLOUD_REDIS_AUTH", [], {"MICROCLOUD_REDIS_AUTH": password}, 0),
+             ("$MICROCLOUD_REDIS_AUTH user:pass", [], {"MICROCLOUD_REDIS_AUTH": "default:" + password}, 0),
+             ("wrong $MICROCLOUD_REDIS_AUTH", [], {"MICROCLOUD_REDIS_AUTH": "nope"}, 1),
+             ("--redis-auth-file", ["--redis-auth-file", good], {}, 0),
+             ("--redis-auth-file over the environment", ["--redis-auth-file", good], {"MICROCLOUD_REDIS_AUTH": "x"}, 0),
+             ("--redis-auth over the environment", ["--redis-auth", password], {"MICROCLOUD_REDIS_AUTH": "x"}, 0),
+             ("wrong --redis-auth-file", ["--redis-auth-file", wrong], {}, 1),
+             ("missing --redis-auth-file", ["--redis-auth-file", os.path.join(d, "none")], {}, 2),
+             ("both --redis-auth and --redis-auth-file", ["--redis-auth", password, "--redis-auth-file", good], {}, 2)]
+    for what, args, extra, want in cases:
+        rc, out, err = mcquery(args + base, env=dict(env, **extra))
+        c.check(rc == want and "Traceback" not in err and (want == 0 or err.startswith("mcquery:")),
+                "password from %s: rc %d (expected %d), %r" % (what, rc, want, err[-200:]))
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def check_mcquery_events(cli_args, writer, raw_clients, need):
     """mcquery events prints each event as it arrives and exits 0 on SIGINT."""
-    p = subprocess.Popen([MCQUERY] + cli_args + ["events", "events.host.*"], stdout=subprocess.PIPE,
+    p = subprocess.Popen(MCQUERY + cli_args + ["events", "events.host.*"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 10
@@ -408,6 +684,7 @@ def main():
     c.check(cloud.node_of("anything") == 0 and cloud.locate("x") == addr, "(a) node_of/locate")
     rc, out, err = mcquery(["--redis", addr, "--redis-auth", "default:wrong", "hosts"])
     c.check(rc == 1 and "Traceback" not in err and err.startswith("mcquery:"), "wrong password: rc %d %r" % (rc, err))
+    check_auth_sources(addr, "s3cret")
     cloud.close()
     print("(a) done in %.1fs" % (time.time() - t0))
 
@@ -423,7 +700,7 @@ def main():
     c.check(r1.exists("mc:events") + r2.exists("mc:events") == 1 and
             [r1, r2][keyspace.node_for_key("mc:events", 2)].exists("mc:events"), "(b) the stream is not on its node")
     check_mcquery_events(["--redis", "%s,%s" % (a1, a2), "--cloud-prefix", "mc:"], w, [r1, r2], 2)
-    env_rc = subprocess.run([MCQUERY, "--cloud-prefix", "mc:", "--json", "probes"], stdout=subprocess.PIPE,
+    env_rc = subprocess.run(MCQUERY + ["--cloud-prefix", "mc:", "--json", "probes"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=dict(os.environ, MC_REDIS="%s,%s" % (a1, a2)), timeout=30)
     c.check(env_rc.returncode == 0 and len(json.loads(env_rc.stdout or b"{}")) == 3, "MC_REDIS is not the default")
     cloud.close()
@@ -453,6 +730,8 @@ def main():
     print("(c) done in %.1fs" % (time.time() - t0))
 
     check_mapping(int(masters[0][0].split(":")[1]))
+    check_streaming()
+    print("streaming done in %.1fs" % (time.time() - t0))
     print("all done in %.1fs" % (time.time() - t0))
 
 

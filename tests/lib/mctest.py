@@ -85,6 +85,29 @@ def flow_octets(f):
     return int(f.get("octetDeltaCount", 0)) + int(f.get("reverseOctetDeltaCount", 0))
 
 
+# forward key -> the key of the same value seen from the other direction
+_SWAPPED = {"sourceIPv4Address": "destinationIPv4Address", "destinationIPv4Address": "sourceIPv4Address",
+            "sourceIPv6Address": "destinationIPv6Address", "destinationIPv6Address": "sourceIPv6Address",
+            "sourceTransportPort": "destinationTransportPort", "destinationTransportPort": "sourceTransportPort"}
+
+
+def uniflow_records(flows):
+    """The IPFIX records of biflow --json objects as the default (uniflow) export sends them: one per
+    direction with packets; the reverse one has the endpoints swapped and the reverse elements' values."""
+    out = []
+    for f in flows:
+        fwd = dict((k, v) for k, v in f.items() if not k.startswith("reverse"))
+        if int(f.get("packetDeltaCount", 0)):
+            out.append(fwd)
+        if int(f.get("reversePacketDeltaCount", 0)):
+            rev = dict((_SWAPPED.get(k, k), v) for k, v in fwd.items())
+            for k, v in f.items():
+                if k.startswith("reverse"):
+                    rev[k[7].lower() + k[8:]] = v
+            out.append(rev)
+    return out
+
+
 class Checker:
     """Collects failures so one run reports every mismatch, then exits."""
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -317,6 +318,32 @@ static void test_dispatch_max(void **state)
     }
 }
 
+/* The progress of a file run: the offset grows with the records read and ends at the file's size. */
+static void test_file_offset(void **state)
+{
+    (void)state;
+    static const enum fmt fmts[] = { CLASSIC, PCAPNG, KUZNETZOV };
+    for (size_t k = 0; k < 3; k++) {
+        struct frame fr[8];
+        size_t n = mix(fr, 0);
+        struct mc_capture *c = open_file(fmts[k], fr, n, NULL);
+        struct stat st;
+        assert_int_equal(stat(tmp_path, &st), 0);
+        uint64_t size = (uint64_t)st.st_size, start = mc_capture_file_offset(c);
+        assert_true(start < size);
+        struct got g = { 0 };
+        assert_int_equal(mc_capture_dispatch(c, 4, on_frame, &g), 4);
+        uint64_t mid = mc_capture_file_offset(c);
+        assert_true(mid > start + 4 * 16);  /* past four record headers at least */
+        assert_true(mid < size);
+        assert_int_equal(mc_capture_dispatch(c, -1, on_frame, &g), 2);
+        assert_int_equal(mc_capture_dispatch(c, -1, on_frame, &g), MC_CAPTURE_EOF);
+        assert_int_equal(mc_capture_file_offset(c), size);
+        mc_capture_close(c);
+        teardown(NULL);
+    }
+}
+
 static void filtered(enum fmt fmt, int sll)
 {
     struct frame fr[8];
@@ -446,6 +473,7 @@ int main(void)
         cmocka_unit_test_teardown(test_pcapng_all, teardown),
         cmocka_unit_test_teardown(test_libpcap_fallback_all, teardown),
         cmocka_unit_test_teardown(test_dispatch_max, teardown),
+        cmocka_unit_test_teardown(test_file_offset, teardown),
         cmocka_unit_test_teardown(test_filter_udp, teardown),
         cmocka_unit_test_teardown(test_filter_udp_mixed_links, teardown),
         cmocka_unit_test_teardown(test_filter_not_for_second_link, teardown),

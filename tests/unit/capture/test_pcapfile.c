@@ -1,7 +1,9 @@
 /*
  * test_pcapfile.c - the mapped pcap/pcapng reader: both byte orders, both
- * timestamp resolutions, FCS bits, pcapng interfaces and sections, corrupt
- * blocks, and truncation of a valid file at every offset.
+ * timestamp resolutions, FCS bits, pcapng interfaces (any number of them) and
+ * sections, corrupt blocks and the offsets their errors name, records longer
+ * than the snapshot length (cut) or 256 KiB (skipped, or the end of a
+ * classic file), and truncation of a valid file at every offset.
  * Captures are built in memory and written to mkstemp files.
  */
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <cmocka.h>
 
 #include "capture/pcapfile.h"
+#include "common/counters.h"
 
 /* ---- building captures ---- */
 
@@ -545,6 +548,245 @@ static void test_ng_tsresol(void **state)
     }
 }
 
+/* ---- records a capture cannot have written, and many interfaces ---- */
+
+static uint64_t ctr(const char *name)
+{
+    const uint64_t *v = mc_ctr_find(name);
+    assert_non_null(v);
+    return *v;
+}
+
+/* A record header claiming caplen octets, followed by fill octets of data (zeros). */
+static void classic_rec_raw(struct buf *b, uint32_t caplen, size_t fill)
+{
+    put32(b, 9);
+    put32(b, 0);
+    put32(b, caplen);
+    put32(b, caplen);
+    uint8_t *zeros = calloc(1, fill + 1);
+    assert_non_null(zeros);
+    put(b, zeros, fill);
+    free(zeros);
+}
+
+/* Reads a whole file; returns the caplens of the records (at most max), -1 in *rc on an error. */
+static size_t read_caplens(const struct buf *b, uint32_t *caplens, size_t max, int *rc, char *err, size_t errlen)
+{
+    const char *path = write_tmp(b->p, b->n);
+    struct mc_pcapfile f;
+    struct mc_pcapfile_rec r;
+    size_t n = 0;
+    assert_int_equal(mc_pcapfile_open(&f, path, err, errlen), 1);
+    while ((*rc = mc_pcapfile_next(&f, &r, err, errlen)) == 1) {
+        assert_true(n < max);
+        caplens[n++] = r.caplen;
+    }
+    assert_int_equal(mc_pcapfile_next(&f, &r, err, errlen), 0); /* stays at the end */
+    mc_pcapfile_close(&f);
+    teardown(NULL);
+    return n;
+}
+
+static void test_classic_over_snaplen_cut(void **state)
+{
+    (void)state;
+    /* snaplen 64: a 100-octet record is counted and cut to 64 octets (as libpcap does), the next ones read */
+    struct buf b = { 0 };
+    classic_hdr(&b, 1, 0, 64, 1);
+    classic_rec(&b, 1, 0, 60, 60, 1);
+    classic_rec(&b, 2, 0, 100, 100, 2);
+    classic_rec(&b, 3, 0, 64, 1500, 3);
+    uint32_t got[8];
+    int rc;
+    char err[160] = "";
+    mc_ctr_reset();
+    size_t n = read_caplens(&b, got, 8, &rc, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(got[0], 60);
+    assert_int_equal(got[1], 64);
+    assert_int_equal(got[2], 64);
+    assert_int_equal(ctr("capture.over_snaplen"), 1);
+    free(b.p);
+    /* a snaplen of 0, or above 256 KiB, sets no limit below 256 KiB (libpcap's reading) */
+    static const uint32_t unlimited[] = { 0, 262145, 0xffffffffu };
+    for (size_t i = 0; i < sizeof(unlimited) / sizeof(unlimited[0]); i++) {
+        memset(&b, 0, sizeof(b));
+        classic_hdr(&b, 0, 0, unlimited[i], 1);
+        classic_rec(&b, 1, 0, 1500, 1500, 1);
+        mc_ctr_reset();
+        n = read_caplens(&b, got, 8, &rc, err, sizeof(err));
+        assert_int_equal(rc, 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ctr("capture.over_snaplen"), 0);
+        free(b.p);
+    }
+}
+
+static void test_classic_over_max_caplen_stops(void **state)
+{
+    (void)state;
+    /* 256 KiB is read; one octet more ends the read at that record, whole in the file or not */
+    struct buf b = { 0 };
+    classic_hdr(&b, 1, 0, 0, 1);
+    classic_rec_raw(&b, MC_PCAP_MAX_CAPLEN, MC_PCAP_MAX_CAPLEN);
+    size_t at = b.n;
+    classic_rec_raw(&b, MC_PCAP_MAX_CAPLEN + 1, MC_PCAP_MAX_CAPLEN + 1);
+    classic_rec(&b, 1, 0, 60, 60, 1);
+    uint32_t got[8];
+    int rc;
+    char err[160] = "";
+    mc_ctr_reset();
+    size_t n = read_caplens(&b, got, 8, &rc, err, sizeof(err));
+    assert_int_equal(rc, -1);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0], MC_PCAP_MAX_CAPLEN);
+    char want[64];
+    snprintf(want, sizeof(want), "offset %zu", at);
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, "262145"));
+    assert_int_equal(ctr("capture.over_max_caplen"), 1);
+    free(b.p);
+}
+
+static void test_ng_many_interfaces(void **state)
+{
+    (void)state;
+    /* 100 interfaces (libpcap and tshark read them): each packet gets its own interface's link type */
+    struct buf b = { 0 };
+    ng_shb(&b, 1);
+    for (int i = 0; i < 100; i++)
+        ng_idb(&b, (uint16_t)(i % 2 ? 113 : 1), 0, i % 3 ? -1 : 9);
+    static const uint32_t ifids[] = { 0, 63, 64, 65, 99 };
+    for (size_t i = 0; i < sizeof(ifids) / sizeof(ifids[0]); i++)
+        ng_epb(&b, ifids[i], 1000000, 20, 20, (uint8_t)i);
+    const char *path = write_tmp(b.p, b.n);
+    struct mc_pcapfile f;
+    struct mc_pcapfile_rec r;
+    char err[128] = "";
+    assert_int_equal(mc_pcapfile_open(&f, path, err, sizeof(err)), 1);
+    for (size_t i = 0; i < sizeof(ifids) / sizeof(ifids[0]); i++) {
+        assert_int_equal(mc_pcapfile_next(&f, &r, err, sizeof(err)), 1);
+        check_rec(&r, ifids[i] % 3 ? 1000000 : 1000, 20, 20, ifids[i] % 2 ? 113 : 1, (uint8_t)i);
+    }
+    assert_int_equal(f.n_ifs, 100);
+    assert_int_equal(mc_pcapfile_next(&f, &r, err, sizeof(err)), 0);
+    mc_pcapfile_close(&f);
+    free(b.p);
+}
+
+static void test_ng_interfaces_over_cap(void **state)
+{
+    (void)state;
+    /* past the cap an interface is counted, not kept: its packets are skipped; one never described is corrupt */
+    struct buf b = { 0 };
+    ng_shb(&b, 0);
+    for (uint32_t i = 0; i < MC_PCAPNG_MAX_IFS + 2; i++)
+        ng_idb(&b, 1, 0, -1);
+    ng_epb(&b, MC_PCAPNG_MAX_IFS - 1, 5, 20, 20, 1);
+    ng_epb(&b, MC_PCAPNG_MAX_IFS, 6, 20, 20, 2);
+    ng_epb(&b, MC_PCAPNG_MAX_IFS + 1, 7, 20, 20, 3);
+    ng_epb(&b, 0, 8, 21, 21, 4);
+    size_t at = b.n;
+    ng_epb(&b, MC_PCAPNG_MAX_IFS + 2, 9, 20, 20, 5);
+    const char *path = write_tmp(b.p, b.n);
+    struct mc_pcapfile f;
+    struct mc_pcapfile_rec r;
+    char err[128] = "";
+    mc_ctr_reset();
+    assert_int_equal(mc_pcapfile_open(&f, path, err, sizeof(err)), 1);
+    assert_int_equal(mc_pcapfile_next(&f, &r, err, sizeof(err)), 1);
+    check_rec(&r, 5, 20, 20, 1, 1);
+    assert_int_equal(mc_pcapfile_next(&f, &r, err, sizeof(err)), 1);
+    check_rec(&r, 8, 21, 21, 1, 4);
+    assert_int_equal(ctr("capture.pcapng_if_over_cap"), 2);
+    assert_int_equal(f.n_ifs, MC_PCAPNG_MAX_IFS + 2);
+    assert_true(f.cap_ifs <= MC_PCAPNG_MAX_IFS);
+    assert_int_equal(mc_pcapfile_next(&f, &r, err, sizeof(err)), -1);
+    char want[64];
+    snprintf(want, sizeof(want), "offset %zu", at);
+    assert_non_null(strstr(err, want));
+    mc_pcapfile_close(&f);
+    free(b.p);
+}
+
+/* An EPB whose data is fill zero octets, whatever caplen says. */
+static void ng_epb_raw(struct buf *b, uint32_t ifid, uint32_t caplen, size_t fill)
+{
+    size_t at = ng_begin(b, 6);
+    put32(b, ifid);
+    put32(b, 0);
+    put32(b, 1);
+    put32(b, caplen);
+    put32(b, caplen);
+    uint8_t *zeros = calloc(1, fill + 1);
+    assert_non_null(zeros);
+    put(b, zeros, fill);
+    free(zeros);
+    ng_end(b, at);
+}
+
+static void test_ng_over_snaplen_cut_over_max_skipped(void **state)
+{
+    (void)state;
+    /* a packet too long for its interface is cut to its snaplen; every block carries its length, so one
+     * above 256 KiB is skipped */
+    struct buf b = { 0 };
+    ng_shb(&b, 1);
+    ng_idb(&b, 1, 64, -1); /* 0: snaplen 64 */
+    ng_idb(&b, 1, 0, -1);  /* 1: no snaplen */
+    ng_epb(&b, 0, 1, 64, 64, 1);
+    ng_epb(&b, 0, 2, 65, 65, 2);
+    ng_epb_raw(&b, 1, MC_PCAP_MAX_CAPLEN, MC_PCAP_MAX_CAPLEN);
+    ng_epb_raw(&b, 1, MC_PCAP_MAX_CAPLEN + 1, MC_PCAP_MAX_CAPLEN + 1);
+    ng_epb(&b, 1, 3, 1500, 1500, 3);
+    ng_spb(&b, 1500, 100, 4); /* interface 0's snaplen: 64 of the 100 octets are the packet */
+    uint32_t got[8];
+    int rc;
+    char err[160] = "";
+    mc_ctr_reset();
+    size_t n = read_caplens(&b, got, 8, &rc, err, sizeof(err));
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(got[0], 64);
+    assert_int_equal(got[1], 64);
+    assert_int_equal(got[2], MC_PCAP_MAX_CAPLEN);
+    assert_int_equal(got[3], 1500);
+    assert_int_equal(got[4], 64);
+    assert_int_equal(ctr("capture.over_snaplen"), 1);
+    assert_int_equal(ctr("capture.over_max_caplen"), 1);
+    free(b.p);
+}
+
+static void test_ng_error_offset_is_block_start(void **state)
+{
+    (void)state;
+    /* a packet longer than its block, and one on an interface never described: the offset of their block */
+    for (int k = 0; k < 2; k++) {
+        struct buf b = { 0 };
+        ng_shb(&b, k);
+        ng_idb(&b, 1, 0, -1);
+        ng_epb(&b, 0, 1, 10, 10, 1);
+        size_t at = b.n;
+        if (k == 0)
+            ng_epb_raw(&b, 0, 200, 100);
+        else
+            ng_epb(&b, 7, 2, 10, 10, 2);
+        ng_epb(&b, 0, 3, 10, 10, 3);
+        uint32_t got[8];
+        int rc;
+        char err[160] = "";
+        size_t n = read_caplens(&b, got, 8, &rc, err, sizeof(err));
+        assert_int_equal(rc, -1);
+        assert_int_equal(n, 1);
+        char want[64];
+        snprintf(want, sizeof(want), "at offset %zu", at);
+        assert_non_null(strstr(err, want));
+        free(b.p);
+    }
+}
+
 /* ---- truncation at every offset ---- */
 
 static void read_all_prefixes(const struct buf *b)
@@ -613,6 +855,12 @@ int main(void)
         cmocka_unit_test_teardown(test_ng_bad_block_length, teardown),
         cmocka_unit_test_teardown(test_ng_bad_byte_order_magic, teardown),
         cmocka_unit_test_teardown(test_ng_tsresol, teardown),
+        cmocka_unit_test_teardown(test_classic_over_snaplen_cut, teardown),
+        cmocka_unit_test_teardown(test_classic_over_max_caplen_stops, teardown),
+        cmocka_unit_test_teardown(test_ng_many_interfaces, teardown),
+        cmocka_unit_test_teardown(test_ng_interfaces_over_cap, teardown),
+        cmocka_unit_test_teardown(test_ng_over_snaplen_cut_over_max_skipped, teardown),
+        cmocka_unit_test_teardown(test_ng_error_offset_is_block_start, teardown),
         cmocka_unit_test(test_truncate_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,61 @@ static void test_auth(void **state)
     ev_loop_destroy(loop);
 }
 
+/* The start-up check: a refused configuration is an error naming node and cause; an absent node is not. */
+static void test_check(void **state)
+{
+    (void)state;
+    NEED_REDIS();
+    struct rs_server *s = rs_start(1, 0, "--requirepass", "s3cret", NULL);
+    assert_non_null(s);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    struct mc_cloud_conn_config cfg;
+    char err[512];
+    one_node(&cfg, s);
+    static const struct { const char *user, *password; int db, cluster; const char *says; } cases[] = {
+        { NULL, "wrong", 0, 0, "WRONGPASS" },          /* wrong password */
+        { "nobody", "s3cret", 0, 0, "WRONGPASS" },     /* unknown ACL user */
+        { NULL, NULL, 0, 0, "authentication required" },
+        { NULL, "s3cret", 0, 1, "not a Redis Cluster node" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cfg.user = cases[i].user;
+        cfg.password = cases[i].password;
+        cfg.cluster = cases[i].cluster;
+        struct mc_cloud_conn *c = mc_cloud_conn_new(loop, &cfg, err, sizeof(err));
+        assert_non_null(c);
+        double t0 = rs_now();
+        assert_int_equal(mc_cloud_conn_check(c, err, sizeof(err)), -1);
+        assert_true(rs_now() - t0 < 1.0);
+        assert_non_null(strstr(err, rs_addr(s)));
+        if (!strstr(err, cases[i].says))
+            fail_msg("case %zu: %s", i, err);
+        mc_cloud_conn_free(c);
+    }
+    /* the right password: ready after the check */
+    cfg.user = NULL, cfg.password = "s3cret", cfg.cluster = 0;
+    struct mc_cloud_conn *c = mc_cloud_conn_new(loop, &cfg, err, sizeof(err));
+    assert_int_equal(mc_cloud_conn_check(c, err, sizeof(err)), 0);
+    assert_int_equal(mc_cloud_conn_ready(c, 0), 1);
+    assert_int_equal(mc_cloud_conn_up(c, 0), 1);
+    mc_cloud_conn_free(c);
+    /* a node that is not there is no configuration error: the check returns once it failed, not at its timeout */
+    cfg.nodes[0] = "unix:/nonexistent/mc.sock";
+    cfg.connect_timeout_ms = 5000;
+    c = mc_cloud_conn_new(loop, &cfg, err, sizeof(err));
+    double t0 = rs_now();
+    assert_int_equal(mc_cloud_conn_check(c, err, sizeof(err)), 0);
+    assert_true(rs_now() - t0 < 1.0);
+    assert_int_equal(mc_cloud_conn_up(c, 0), 0);
+    assert_non_null(strstr(mc_cloud_conn_errstr(c), "No such file"));
+    mc_cloud_conn_free(c);
+    /* a host name that does not exist fails at once */
+    cfg.nodes[0] = "no-such-host.invalid:6379";
+    assert_null(mc_cloud_conn_new(loop, &cfg, err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot resolve"));
+    ev_loop_destroy(loop);
+}
+
 /* Sends one INCR every tick while armed; counts outcomes. */
 struct pump {
     struct mc_cloud_conn *c;
@@ -471,6 +526,7 @@ int main(void)
         cmocka_unit_test_teardown(test_unix_set_get, rs_teardown),
         cmocka_unit_test_teardown(test_sharding, rs_teardown),
         cmocka_unit_test_teardown(test_auth, rs_teardown),
+        cmocka_unit_test_teardown(test_check, rs_teardown),
         cmocka_unit_test_teardown(test_kill_restart, rs_teardown),
         cmocka_unit_test_teardown(test_stop_timeout, rs_teardown),
         cmocka_unit_test_teardown(test_bound_and_free, rs_teardown),

@@ -52,6 +52,7 @@ static void test_biflow_tcp4_bytes(void **state)
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg);
+    cfg.biflow = 1;
     cfg.domain_id = 0x01020304;
     cfg.ingress_if = 3;
     cfg.egress_if = 7;
@@ -115,6 +116,7 @@ static void test_ipv6_and_icmp(void **state)
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg);
+    cfg.biflow = 1;
     struct mc_exporter *e = mk(&cfg, &log);
     struct mc_flow f6 = udp6_flow(), fi = icmp4_flow();
     mc_exporter_flow(e, &f6, T0 + 10);
@@ -151,8 +153,8 @@ static void test_uniflow_records(void **state)
     (void)state;
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
-    mc_export_config_defaults(&cfg);
-    cfg.uniflow = 1;
+    mc_export_config_defaults(&cfg); /* IPFIX defaults to uniflow records: nfdump and most collectors
+                                        read RFC 5103 reverse elements as forward ones */
     struct mc_exporter *e = mk(&cfg, &log);
     struct mc_flow f = tcp4_flow(), fi = icmp4_flow();
     mc_exporter_flow(e, &f, T0);
@@ -185,6 +187,7 @@ static void test_mtu_sequence_refresh(void **state)
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg);
+    cfg.biflow = 1;
     cfg.template_refresh_pkts = 5;
     struct mc_exporter *e = mk(&cfg, &log);
     for (int i = 0; i < 1000; i++) {
@@ -239,6 +242,7 @@ static void test_refresh_by_time_and_tick(void **state)
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg);
+    cfg.biflow = 1;
     cfg.template_refresh_ms = 1000;
     cfg.template_refresh_pkts = 0;
     cfg.flush_ms = 200;
@@ -278,6 +282,7 @@ static void test_tunnel_fields(void **state)
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg);
+    cfg.biflow = 1; /* one record to read */
     cfg.template_spec = "sourceIPv4Address tunnelType tunnelId tunnelSourceIPv4Address "
                         "tunnelDestinationIPv4Address layer2SegmentId userName mplsTopLabelStackSection "
                         "dot1qCustomerVlanId ipVersion";

@@ -1,4 +1,8 @@
-/* test_json.c - JSON lines: IANA keys of the template in use, values equal to the binary records. */
+/*
+ * test_json.c - JSON lines: IANA keys of the template in use, values equal
+ * to the binary records; in IPFIX one biflow object per flow whether the
+ * wire carries uniflow records (the default) or biflows (--biflow).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +58,11 @@ static void test_biflow_ipv4(void **state)
         "\"reversePacketDeltaCount\":8,\"reverseOctetDeltaCount\":6000,\"reverseTcpControlBits\":27,"
         "\"reverseIpClassOfService\":32,\"reverseFlowStartMilliseconds\":1700000000020,"
         "\"reverseFlowEndMilliseconds\":1700000000950}\n");
+    /* --biflow changes the wire records only */
+    cfg.biflow = 1;
+    char *bi = export_json(&cfg, &f, 1);
+    assert_string_equal(bi, out);
+    free(bi);
     free(out);
 }
 
@@ -62,7 +71,7 @@ static void test_uniflow_ipv6_custom(void **state)
     (void)state;
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg);
-    cfg.uniflow = 1;
+    cfg.version = 9; /* v9 records, and so its JSON lines, are one per direction */
     cfg.template_spec = "sourceIPv4Address destinationIPv4Address packetDeltaCount icmpTypeCodeIPv4 userName";
     struct mc_flow_ext x;
     memset(&x, 0, sizeof(x));
@@ -89,9 +98,9 @@ static void test_v9_and_v5_names(void **state)
     cfg.template_spec = "sourceIPv4Address,flowStartMilliseconds,flowEndMilliseconds";
     struct mc_flow f = icmp4_flow();
     char *out = export_json(&cfg, &f, 1);
-    /* boot = the flow's start: uptimes 0 and 2000 */
-    assert_string_equal(out, "{\"sourceIPv4Address\":\"10.0.0.2\",\"flowStartSysUpTime\":0,"
-                             "\"flowEndSysUpTime\":2000}\n");
+    /* boot = the flow's start (T0 + 100) down to its second: uptimes 100 and 2100 */
+    assert_string_equal(out, "{\"sourceIPv4Address\":\"10.0.0.2\",\"flowStartSysUpTime\":100,"
+                             "\"flowEndSysUpTime\":2100}\n");
     free(out);
     mc_export_config_defaults(&cfg);
     cfg.version = 5;

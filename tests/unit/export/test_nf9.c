@@ -75,6 +75,47 @@ static void test_header_and_records(void **state)
     pktlog_free(&log);
 }
 
+/*
+ * Collectors (nfdump, tshark) place a v9 record at UNIX Secs * 1000 -
+ * sysUpTime + FIRST/LAST_SWITCHED.  UNIX Secs has whole seconds only, so a
+ * header stamped at a time within a second put every record up to 999 ms
+ * early; times off the second, boot and packets, must come back exact.
+ */
+static void test_collector_times_exact(void **state)
+{
+    (void)state;
+    struct pktlog log = { 0 };
+    struct mc_export_config cfg;
+    char err[256] = "";
+    mc_export_config_defaults(&cfg);
+    cfg.version = 9;
+    cfg.template_spec = "sourceIPv4Address flowStartMilliseconds flowEndMilliseconds";
+    struct mc_exporter *e = mc_exporter_new(&cfg, err, sizeof(err));
+    assert_non_null(e);
+    mc_exporter_set_sink(e, pktlog_sink, &log);
+    mc_exporter_tick(e, T0 + 137); /* boot, off the second */
+    struct mc_flow f = tcp4_flow();
+    f.first_ms = T0 + 250;
+    const uint64_t sent[] = { T0 + 5730, T0 + 9999, T0 + 12001 };
+    for (int i = 0; i < 3; i++) {
+        mc_exporter_flow(e, &f, sent[i]);
+        mc_exporter_flush(e, sent[i]);
+        assert_int_equal(log.n, (size_t)i + 1);
+        const uint8_t *p = log.data[i];
+        uint64_t boot = (uint64_t)rd32(p + 8) * 1000 - rd32(p + 4);
+        const uint8_t *r = p + 20 + (i == 0 ? 4 + 4 + 3 * 4 : 0) + 4; /* past the template, if any */
+        assert_int_equal(boot + rd32(r + 4), T0 + 250);       /* forward FIRST_SWITCHED */
+        assert_int_equal(boot + rd32(r + 8), T0 + 250 + 900); /* forward LAST_SWITCHED */
+        r += 12;
+        assert_int_equal(boot + rd32(r + 4), T0 + 250 + 20);
+        assert_int_equal(boot + rd32(r + 8), T0 + 250 + 950);
+        /* the header describes a moment no later than the packet leaves */
+        assert_true((uint64_t)rd32(p + 8) * 1000 <= sent[i]);
+    }
+    mc_exporter_free(e);
+    pktlog_free(&log);
+}
+
 static void test_many_flows(void **state)
 {
     (void)state;
@@ -134,6 +175,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_and_records),
+        cmocka_unit_test(test_collector_times_exact),
         cmocka_unit_test(test_many_flows),
         cmocka_unit_test(test_v9_rejects_enterprise),
     };

@@ -124,6 +124,7 @@ static void test_parse_errors(void **state)
     assert_int_equal(mc_export_template_parse("tunnelId", &s, err, sizeof(err)), 0);
     assert_int_equal(mc_export_template_build(&s, 9, 0, 4, &t, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "tunnelId"));
+    assert_non_null(strstr(err, "(-V 10)")); /* the option that sets the version; -v is --verbose */
     /* only reverse elements: nothing left in uniflow */
     assert_int_equal(mc_export_template_parse("reverseOctetDeltaCount", &s, err, sizeof(err)), 0);
     assert_int_equal(mc_export_template_build(&s, 10, 0, 4, &t, err, sizeof(err)), -1);

@@ -121,7 +121,7 @@ static struct mc_flow varied(int i, struct mc_flow_ext *x)
 
 struct dialect_case {
     const char *name;
-    int version, uniflow;
+    int version, biflow;
     const char *spec;
     uint16_t port;
     const char *count_filter; /* tshark field whose occurrences count records */
@@ -134,7 +134,7 @@ static void run_case(const struct dialect_case *c)
     char err[256] = "";
     mc_export_config_defaults(&cfg);
     cfg.version = c->version;
-    cfg.uniflow = c->uniflow;
+    cfg.biflow = c->biflow;
     cfg.template_spec = c->spec;
     cfg.domain_id = 7;
     cfg.ingress_if = 1;
@@ -195,7 +195,7 @@ static void test_v5(void **state)
     (void)state;
     if (!have_tshark())
         skip();
-    static const struct dialect_case c = { "v5", 5, 1, NULL, 2055, "cflow.srcaddr" };
+    static const struct dialect_case c = { "v5", 5, 0, NULL, 2055, "cflow.srcaddr" };
     run_case(&c);
 }
 
@@ -204,7 +204,7 @@ static void test_v9(void **state)
     (void)state;
     if (!have_tshark())
         skip();
-    static const struct dialect_case c = { "v9", 9, 1, NULL, 2055, "cflow.protocol" };
+    static const struct dialect_case c = { "v9", 9, 0, NULL, 2055, "cflow.protocol" };
     run_case(&c);
 }
 
@@ -213,7 +213,7 @@ static void test_ipfix_biflow(void **state)
     (void)state;
     if (!have_tshark())
         skip();
-    static const struct dialect_case c = { "ipfix biflow", 10, 0, NULL, 4739, "cflow.protocol" };
+    static const struct dialect_case c = { "ipfix biflow", 10, 1, NULL, 4739, "cflow.protocol" };
     run_case(&c);
 }
 
@@ -222,7 +222,7 @@ static void test_ipfix_uniflow(void **state)
     (void)state;
     if (!have_tshark())
         skip();
-    static const struct dialect_case c = { "ipfix uniflow", 10, 1, NULL, 4739, "cflow.protocol" };
+    static const struct dialect_case c = { "ipfix uniflow", 10, 0, NULL, 4739, "cflow.protocol" };
     run_case(&c);
 }
 
@@ -232,7 +232,7 @@ static void test_ipfix_custom(void **state)
     if (!have_tshark())
         skip();
     static const struct dialect_case c = {
-        "ipfix -T", 10, 0,
+        "ipfix -T", 10, 1,
         "%sourceIPv4Address,%destinationIPv4Address protocolIdentifier ipVersion packetDeltaCount "
         "reverseOctetDeltaCount flowStartMilliseconds dot1qCustomerVlanId layer2SegmentId userName "
         "mplsTopLabelStackSection tunnelType tunnelId tunnelSourceIPv4Address tunnelDestinationIPv6Address",

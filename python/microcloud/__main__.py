@@ -1,0 +1,4 @@
+"""python3 -m microcloud: mcquery."""
+from .cli import run
+
+run()
