@@ -76,14 +76,6 @@ U32 = 0xffffffff
 WRAP = 1 << 32  # sysUpTime period, ms
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def udp_socket(port):
     """(bound, bytes queued) of the UDP socket on 127.0.0.1:port, from /proc/net/udp."""
     want = "0100007F:%04X" % port
@@ -108,7 +100,7 @@ def export_to_nfcapd(capture, args, work):
     os.makedirs(work)
     nfdir = os.path.join(work, "nfcapd")
     os.makedirs(nfdir)
-    port = free_port()
+    port = mctest.free_port(socket.SOCK_DGRAM)
     jpath, cpath = os.path.join(work, "flows.json"), os.path.join(work, "counters.txt")
     nf = subprocess.Popen(["nfcapd", "-w", nfdir, "-b", "127.0.0.1", "-p", str(port), "-B", "8388608"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -58,15 +59,6 @@ FIELDS = {
 }
 ADDRESS = ("sourceIPv4Address", "destinationIPv4Address", "sourceIPv6Address", "destinationIPv6Address")
 CORE = ("protocolIdentifier", "packetDeltaCount", "octetDeltaCount")
-
-
-def free_port():
-    import socket
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def run_export(cmd, work, port):
@@ -179,7 +171,7 @@ def main():
             for name, args in modes:
                 label = "%s %s" % (os.path.basename(capture), name)
                 wd = tempfile.mkdtemp(dir=work)
-                port = free_port()
+                port = mctest.free_port(socket.SOCK_DGRAM)
                 jpath = os.path.join(wd, "flows.json")
                 cmd = [mctest.MCPROBE, "-i", capture, "-n", "127.0.0.1:%d" % port, "--json", jpath, "-q",
                        "--stats-interval", "0", "--export-pps", "2000"] + args
@@ -201,7 +193,7 @@ def main():
         # the same tshark check catches softflowd's IPFIX sequence numbering
         if shutil.which("softflowd"):
             wd = tempfile.mkdtemp(dir=work)
-            port = free_port()
+            port = mctest.free_port(socket.SOCK_DGRAM)
             short = os.path.join("/tmp", "mcpd%d.pcap" % os.getpid())  # softflowd truncates long paths
             shutil.copy(captures[0], short)
             try:

@@ -22,14 +22,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import mctest  # noqa: E402
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def scrape(port, path="/metrics", method="GET"):
     r = subprocess.run(["curl", "-s", "-X", method, "-w", "\n%{http_code} %{content_type}", "--max-time", "5",
                         "http://127.0.0.1:%d%s" % (port, path)], stdout=subprocess.PIPE, timeout=10)
@@ -79,7 +71,7 @@ def main():
     c = mctest.Checker()
     wd = tempfile.mkdtemp(prefix="mcmet")
     counters = os.path.join(wd, "counters.txt")
-    port = free_port()
+    port = mctest.free_port()
 
     # configuration errors first: exit 2, the cause named
     for spec, word in (("127.0.0.1:notaport", "port"), ("no.such.name:9100", "not an IP address")):

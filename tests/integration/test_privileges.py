@@ -19,7 +19,6 @@ Skipped (77) when not root or setpriv is missing.
 """
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -32,14 +31,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import mctest  # noqa: E402
 
 NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"]
-
-
-def free_port(kind):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def status_fields(path):
@@ -75,29 +66,17 @@ def check_refused(chk):
     chk.check("mcprobe@lo.service" in line, "... the systemd unit for the interface")
 
 
-def wait_for(proc, pattern, timeout, seen):
-    end = time.time() + timeout
-    while time.time() < end:
-        line = proc.stderr.readline().decode()
-        if not line:
-            return False
-        seen.append(line)
-        if re.search(pattern, line):
-            return True
-    return False
-
-
 def run_as_nobody(chk, counters_dir, expect_written):
     nobody = pwd.getpwnam("nobody")
-    port = free_port(socket.SOCK_DGRAM)
-    mport = free_port(socket.SOCK_STREAM)
+    port = mctest.free_port(socket.SOCK_DGRAM)
+    mport = mctest.free_port(socket.SOCK_STREAM)
     cpath = os.path.join(counters_dir, "counters.txt")
     proc = subprocess.Popen([mctest.MCPROBE, "-i", "lo", "-f", "udp and port %d" % port, "--user", "nobody",
                              "--metrics", "127.0.0.1:%d" % mport, "--stats-interval", "0", "--counters", cpath],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen = []
     try:
-        ok = wait_for(proc, r"running as user nobody", 20, seen)
+        ok = mctest.read_lines_until(proc, r"running as user nobody", 20, seen)
         chk.check(ok, "the probe says it runs as nobody: %r" % "".join(seen)[-400:])
         if ok:
             tasks = os.listdir("/proc/%d/task" % proc.pid)

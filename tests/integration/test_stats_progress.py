@@ -18,7 +18,6 @@
 import os
 import pty
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -73,40 +72,17 @@ def check_exit_rates(chk, captures):
     chk.check(pps >= packets / elapsed * 0.99, "pkt/s %.0f >= packets / test wall time %.0f" % (pps, packets / elapsed))
 
 
-def free_port(kind=socket.SOCK_DGRAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def read_lines_until(proc, pattern, timeout, seen):
-    """Reads proc's stderr lines into seen until one matches pattern; True when one did."""
-    end = time.time() + timeout
-    while time.time() < end:
-        r, _, _ = select.select([proc.stderr], [], [], 0.2)
-        if r:
-            line = proc.stderr.readline().decode()
-            if not line:
-                return False
-            seen.append(line)
-            if re.search(pattern, line):
-                return True
-    return False
-
-
 def check_interval_rates(chk):
     if os.geteuid() != 0:
         print("SKIP part: live interval rates need root (capture on lo)")
         return
-    port = free_port()
+    port = mctest.free_port(socket.SOCK_DGRAM)
     burst = 300
     proc = subprocess.Popen([mctest.MCPROBE, "-i", "lo", "-f", "udp and port %d" % port, "--stats-interval", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seen = []
     try:
-        if not read_lines_until(proc, r" stats: packets ", 15, seen):
+        if not mctest.read_lines_until(proc, r" stats: packets ", 15, seen):
             chk.check(False, "a first stats line within 15 s: %r" % "".join(seen)[-300:])
             return
         tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -117,7 +93,7 @@ def check_interval_rates(chk):
         stats = []
         end = time.time() + 15
         while time.time() < end and len([s for s in stats if s[1] == burst]) < 3:
-            if not read_lines_until(proc, r" stats: packets ", 5, seen):
+            if not mctest.read_lines_until(proc, r" stats: packets ", 5, seen):
                 break
             r = rates(seen[-1])
             if r:

@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 import time
 
+from mctest import free_port  # noqa: F401 (tests use mcredis.free_port)
+
 _procs = []
 
 
@@ -27,14 +29,6 @@ def _cleanup():
 
 
 atexit.register(_cleanup)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Server:

@@ -7,6 +7,9 @@ and real peers (tshark, nfcapd/nfdump).
 import glob
 import json
 import os
+import re
+import select
+import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +18,31 @@ SKIP = 77
 SRC = os.environ.get("MC_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 MCPROBE = os.environ.get("MCPROBE", os.path.join(SRC, "build", "release", "mcprobe"))
 CORPUS = os.path.abspath(os.path.join(SRC, "..", "shared", "corpus"))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port free on 127.0.0.1 now (TCP by default; socket.SOCK_DGRAM for UDP)."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def read_lines_until(proc, pattern, timeout, seen):
+    """Reads proc's stderr lines into seen until one matches pattern (a regex); True when one did."""
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        r, _, _ = select.select([proc.stderr], [], [], 0.2)
+        if r:
+            line = proc.stderr.readline().decode()
+            if not line:
+                return False
+            seen.append(line)
+            if re.search(pattern, line):
+                return True
+    return False
 
 
 def skip(msg):
