@@ -67,3 +67,13 @@ grep -m1 '"protocol":"http"' "$work/l7.json" || true
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" dns top --minute latest --count 10
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" http hosts >"$work/http.txt"
 head -11 "$work/http.txt"
+echo
+echo "== 9. VoIP: 12 generated SIP calls with their RTP (scripts/gen-voip-pcap.py), read by a second probe"
+echo "      writing to the same cloud: the calls as the call layer followed them, and the active users"
+/usr/bin/python3 "$here/scripts/gen-voip-pcap.py" "$work/voip.pcap" --loss 0.01 --jitter 2
+"$MCPROBE" -i "$work/voip.pcap" --redis "unix:$work/redis.sock" --probe-id demo-voip --l7-log "$work/sip.json" \
+    --json "$work/voip-flows.json" \
+    --stats-interval 0 -q
+grep -m1 '"protocol":"sip"' "$work/sip.json" || true
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" voip calls --all --top 6
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" voip users --all --top 6

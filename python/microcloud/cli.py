@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequence, TextIO, Tuple
 
 import redis
@@ -27,9 +28,10 @@ from .units import human_bytes, human_count, iso_ms, parse_time
 AUTH_ENV = "MICROCLOUD_REDIS_AUTH"
 NODES_ENV = "MC_REDIS"
 
-TIME_FIELDS = {"first_seen", "last_seen", "heartbeat", "started", "since"}
+TIME_FIELDS = {"first_seen", "last_seen", "heartbeat", "started", "since", "invite_ms", "ring_ms", "answer_ms",
+               "end_ms", "registered_until", "last_activity"}
 BYTE_FIELDS = {"sent_bytes", "rcvd_bytes", "bytes"}
-AS_STORED = {"interval_ms", "ip", "imsi", "msisdn"}   # numbers that are not amounts: never scaled
+AS_STORED = {"interval_ms", "ip", "imsi", "msisdn", "status", "setup_ms", "duration_ms"}  # never scaled
 
 HOST_COLUMNS = ("sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes", "flows", "last_seen")
 HOST_SORTS = ("ip", "bytes", "packets", "sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes", "flows", "first_seen",
@@ -39,7 +41,10 @@ PROBE_COLUMNS = ("version", "source", "heartbeat", "packets", "drops", "flows_ac
 HTTP_COLUMNS = ("requests", "status_2xx", "status_3xx", "status_4xx", "status_5xx", "bytes", "last_seen")
 DB_COLUMNS = ("logins", "queries", "errors", "last_seen")
 USER_COLUMNS = ("ip", "since", "probe")
-TEXT_FIELDS = {"version", "source", "ip", "probe"}
+CALL_COLUMNS = ("state", "caller", "callee", "invite_ms", "answer_ms", "end_ms", "duration_ms", "end_cause",
+                "hangup_by", "codecs")
+TEXT_FIELDS = {"version", "source", "ip", "probe", "user_agent", "contact", "state", "caller", "callee",
+               "end_cause", "hangup_by", "codecs", "duration_ms", "status", "setup_ms"}
 
 Item = Tuple[str, Record]
 
@@ -355,12 +360,41 @@ def cmd_db(cloud: Cloud, args: argparse.Namespace) -> int:
     return list_out(args, items, "server", "SERVER", DB_COLUMNS)
 
 
+def cmd_voip(cloud: Cloud, args: argparse.Namespace) -> int:
+    if args.what == "users":
+        since = None if args.all else int(time.time() * 1000) - 3600 * 1000
+        rows = cloud.active_voip_users(since)
+        if args.top is not None:
+            rows = rows[:args.top]
+        items = []
+        for aor, last in rows:
+            rec = dict(cloud.voip_user(aor) or {})
+            rec["last_activity"] = last
+            items.append((aor, rec))
+        return list_out(args, items, "uri", "USER", ("last_activity", "ip", "calls", "registered_until",
+                                                      "user_agent"))
+    if args.what == "calls":
+        items = ordered(cloud.calls(active=not args.all), args, "call_id", "invite_ms", None, stream=True)
+        return list_out(args, items, "call_id", "CALL-ID", CALL_COLUMNS)
+    if not args.id:
+        raise UsageError("voip call needs a Call-ID")
+    h = cloud.call(args.id)
+    if args.json:
+        out_json(h)
+        return 0 if h is not None else 1
+    if h is None:
+        print("%s: not in the cloud" % args.id, file=sys.stderr)
+        return 1
+    print_record(h, args.raw)
+    return 0
+
+
 HANDLERS: Dict[str, Callable[[Cloud, argparse.Namespace], int]] = {
     "hosts": cmd_hosts, "host": cmd_host, "probes": cmd_probes, "users": cmd_users, "user": cmd_user,
-    "events": cmd_events, "replay": cmd_replay, "dns": cmd_dns, "http": cmd_http, "db": cmd_db}
+    "events": cmd_events, "replay": cmd_replay, "dns": cmd_dns, "http": cmd_http, "db": cmd_db, "voip": cmd_voip}
 # The commands each output option means something for.
 LISTS = {"hosts", "probes", "users", "http", "db"}
-OPTION_COMMANDS = {"top": LISTS | {"dns"}, "sort": LISTS, "cidr": {"hosts", "users"}}
+OPTION_COMMANDS = {"top": LISTS | {"dns", "voip"}, "sort": LISTS | {"voip"}, "cidr": {"hosts", "users"}}
 
 
 # --- command line -----------------------------------------------------------
@@ -454,6 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=("hosts",))
     p = command("db", help="database servers: 'db mysql' or 'db oracle' (logins, queries, errors)")
     p.add_argument("kind", choices=("mysql", "oracle"))
+    p = command("voip", help="VoIP: 'voip users' (active in the last hour, most recent first), 'voip calls' "
+                             "(running calls), 'voip call ID' (one call)")
+    p.add_argument("what", choices=("users", "calls", "call"))
+    p.add_argument("id", nargs="?", metavar="ID", help="the Call-ID (voip call)")
+    p.add_argument("--all", action="store_true", help="users: every member kept; calls: ended ones too")
     return ap
 
 

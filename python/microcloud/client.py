@@ -415,6 +415,43 @@ class Cloud:
         base = len(self.prefix + kind + ".server.")
         return {k[base:]: _ints(h) for k, h in self._scan_hashes(kind + ".server.*")}
 
+    # --- VoIP (the probes' call layer: docs/CLOUD.md voip.*) -----------------
+
+    ACTIVE_CALL_STATES = ("trying", "ringing", "answered")
+
+    def active_voip_users(self, since_ms: Optional[int] = None) -> List[Tuple[str, int]]:
+        """[(address of record, last activity in epoch ms)] of voip.users, the most recently active
+        first; since_ms: only those active since then (default: all the set keeps, the last hour)."""
+        key = self.key("voip.users")
+        lo = "-inf" if since_ms is None else int(since_ms)
+        rows = self._for(key).zrevrangebyscore(key, "+inf", lo, withscores=True)
+        return [(_s(m), int(sc)) for m, sc in rows]
+
+    def voip_user(self, aor: str) -> Optional[Record]:
+        """The voip.user.<aor> hash (numeric fields as ints), or None."""
+        h = self._hgetall(self.key("voip.user." + aor))
+        return _ints(h, skip=("ip",)) if h is not None else None
+
+    def calls(self, active: bool = False) -> Iterator[Tuple[str, Record]]:
+        """(Call-ID, voip.call hash) over all nodes, as found (an iterator over SCAN); active: only
+        calls still trying, ringing or answered."""
+        base = len(self.prefix + "voip.call.")
+        for k, h in self._scan_hashes("voip.call.*"):
+            if not active or h.get("state") in self.ACTIVE_CALL_STATES:
+                yield k[base:], _ints(h, skip=("caller_ip", "callee_ip"))
+
+    def call(self, call_id: str) -> Optional[Record]:
+        """One call's voip.call.<call-id> hash, or None."""
+        h = self._hgetall(self.key("voip.call." + call_id))
+        return _ints(h, skip=("caller_ip", "callee_ip")) if h is not None else None
+
+    def call_at(self, ip: str, port: int) -> Optional[str]:
+        """The Call-ID whose SDP announced media at ip:port (voip.rtp.*), or None."""
+        a = ipaddress.ip_address(normalise_ip(ip))
+        key = self.key("voip.rtp.%s:%d" % (("[%s]" % a) if a.version == 6 else a, int(port)))
+        v = self._for(key).hget(key, "call_id")
+        return _s(v) if v is not None else None
+
     # --- users -------------------------------------------------------------
 
     def user_of(self, ip: str) -> Optional[str]:

@@ -131,7 +131,7 @@ static int open_live(struct mc_capture *c, const char *dev, const struct mc_capt
 }
 
 /* A missing "dir/x" or "x.pcap" is a missing file, not an interface name. */
-static int looks_like_path(const char *s)
+int mc_capture_is_path(const char *s)
 {
     size_t n = strlen(s);
     return strchr(s, '/') != NULL || (n > 5 && strcmp(s + n - 5, ".pcap") == 0) ||
@@ -186,7 +186,7 @@ struct mc_capture *mc_capture_open(const char *source, const struct mc_capture_c
         rc = c->p ? 0 : -1;
         if (rc == 0)
             MC_CTR_INC(capture, files);
-    } else if (looks_like_path(source)) {
+    } else if (mc_capture_is_path(source)) {
         snprintf(c->errstr, sizeof(c->errstr), "%s: %s", source, strerror(errno ? errno : ENOENT));
         rc = -1;
     } else {

@@ -38,6 +38,10 @@ struct mc_capture *mc_capture_open(const char *source, const struct mc_capture_c
                                    size_t errlen);
 void mc_capture_close(struct mc_capture *c);
 
+/* Whether a source that does not exist names a file rather than an interface: "dir/x", "x.pcap",
+ * "x.pcapng", "x.cap" (interface names have no '/'). */
+int mc_capture_is_path(const char *source);
+
 /*
  * Delivers up to max frames (-1: a buffer's worth) to fn.  Returns the
  * number delivered (0 on a live timeout), MC_CAPTURE_EOF at the end of a
@@ -74,7 +78,9 @@ void mc_capture_update_stats(struct mc_capture *c);
     X(S, file_errors, "capture.file_errors")                              \
     X(S, over_snaplen, "capture.over_snaplen")                            \
     X(S, over_max_caplen, "capture.over_max_caplen")                      \
-    X(S, pcapng_if_over_cap, "capture.pcapng_if_over_cap")
+    X(S, pcapng_if_over_cap, "capture.pcapng_if_over_cap")                \
+    X(S, sources_skipped, "capture.sources_skipped")                      \
+    X(S, dir_entries_skipped, "capture.dir_entries_skipped")
 MC_CTR_DECLARE(capture, MC_CAPTURE_CTRS)
 
 #endif

@@ -366,6 +366,27 @@ int mc_agg_zincr(struct mc_agg *a, const char *key, size_t klen, const char *mem
     return 0;
 }
 
+int mc_agg_zmax(struct mc_agg *a, const char *key, size_t klen, const char *member, size_t mlen, uint64_t score)
+{
+    struct mc_agg_cell *c = a && member ? op_cell(a, key, klen, MC_AGG_ZMAX, member, mlen) : NULL;
+    if (!c)
+        return -1;
+    if (score > (uint64_t)c->n)
+        c->n = (int64_t)score;
+    return 0;
+}
+
+int mc_agg_ztrim(struct mc_agg *a, const char *key, size_t klen, uint64_t cutoff)
+{
+    /* one cell per key: its name is a constant the writer never sends */
+    struct mc_agg_cell *c = a ? op_cell(a, key, klen, MC_AGG_ZTRIM, "<", 1) : NULL;
+    if (!c)
+        return -1;
+    if (cutoff > (uint64_t)c->n)
+        c->n = (int64_t)cutoff;
+    return 0;
+}
+
 int mc_agg_expire(struct mc_agg *a, const char *key, size_t klen, uint32_t ttl_ms)
 {
     if (!a || !ttl_ms || !args_ok(a, klen, 1, 0))
@@ -443,6 +464,8 @@ static uint32_t apply_cell(struct mc_agg *dst, struct mc_agg_cell *d, const stru
         d->n = (int64_t)((uint64_t)d->n + (uint64_t)s->n);
         break;
     case MC_AGG_MAX:
+    case MC_AGG_ZMAX:
+    case MC_AGG_ZTRIM:
         if ((uint64_t)s->n > (uint64_t)d->n)
             d->n = s->n;
         break;

@@ -13,6 +13,8 @@
  *   mc_agg_hmax    the field becomes max(stored, <largest value>)  (a small cached script:
  *   mc_agg_hmin    the field becomes min(stored, <smallest value>)  exact across probes)
  *   mc_agg_zincr   ZINCRBY key <sum of the deltas> member
+ *   mc_agg_zmax    ZADD key GT <largest score> member   (a member's score only rises, across probes)
+ *   mc_agg_ztrim   ZREMRANGEBYSCORE key -inf (<largest cutoff>   (members scored below it go)
  *   mc_agg_expire  PEXPIRE key <last ttl>               (after the key's other commands)
  *   mc_agg_publish PUBLISH <prefix>events.<name> json, and XADD <prefix>events ... type name data json
  *
@@ -50,6 +52,10 @@ int mc_agg_hmin(struct mc_agg *a, const char *key, size_t klen, const char *fiel
 int mc_agg_hset(struct mc_agg *a, const char *key, size_t klen, const char *field, const char *val, size_t vlen);
 /* ZINCRBY: adds delta to the score of member (mlen bytes, binary safe) of sorted set key. */
 int mc_agg_zincr(struct mc_agg *a, const char *key, size_t klen, const char *member, size_t mlen, int64_t delta);
+/* ZADD GT: member's score becomes max(stored, the largest score given) (a last-activity time). */
+int mc_agg_zmax(struct mc_agg *a, const char *key, size_t klen, const char *member, size_t mlen, uint64_t score);
+/* ZREMRANGEBYSCORE: members of sorted set key scored below cutoff are removed (after the key's ZADDs). */
+int mc_agg_ztrim(struct mc_agg *a, const char *key, size_t klen, uint64_t cutoff);
 /* PEXPIRE: key expires ttl_ms after this flush's write (the last ttl of a flush wins); 0 is refused. */
 int mc_agg_expire(struct mc_agg *a, const char *key, size_t klen, uint32_t ttl_ms);
 /* Publishes event `name` (channel events.<name>, and the events stream) with a JSON object payload. */

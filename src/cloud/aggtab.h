@@ -22,7 +22,8 @@
 #include "cloud/agg.h"
 
 /* SETNX: HSETNX, for the writer's own use (a host's first_seen); not in agg.h. */
-enum mc_agg_kind { MC_AGG_INCR = 1, MC_AGG_MAX, MC_AGG_MIN, MC_AGG_SET, MC_AGG_ZINCR, MC_AGG_SETNX };
+enum mc_agg_kind { MC_AGG_INCR = 1, MC_AGG_MAX, MC_AGG_MIN, MC_AGG_SET, MC_AGG_ZINCR, MC_AGG_SETNX, MC_AGG_ZMAX,
+                   MC_AGG_ZTRIM };
 
 struct mc_agg_key {
     uint32_t hnext;        /* hash chain (index + 1) */
@@ -47,7 +48,8 @@ struct mc_agg_cell {
     uint8_t pad;
     uint32_t event;        /* publish_if_new: its event (index + 1); 0: none */
     uint32_t val, vlen;    /* SET, SETNX: the value's text */
-    int64_t n;             /* INCR, ZINCR: the summed delta; MAX, MIN: the value (as uint64_t) */
+    int64_t n;             /* INCR, ZINCR: the summed delta; MAX, MIN, ZMAX: the value, ZTRIM: the cutoff
+                              (as uint64_t) */
 };
 
 struct mc_agg_event {

@@ -325,9 +325,10 @@ static int connected_nodes(const struct mc_cloud *c)
  * them without evicting, unless FULL: the batch is full, and goes.  For a
  * capture file (offline), a full batch first waits while the box is not
  * empty and the cloud is healthy: a file is read faster than Redis writes,
- * and waiting loses nothing.
+ * and waiting loses nothing.  STOP: the last one; the cloud thread learns
+ * it is stopping with the data and stats it carries, never before them.
  */
-enum { HANDOFF_WAIT = 1, HANDOFF_HOSTS = 2, HANDOFF_FULL = 4 };
+enum { HANDOFF_WAIT = 1, HANDOFF_HOSTS = 2, HANDOFF_FULL = 4, HANDOFF_STOP = 8 };
 
 static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
 static void handoff(struct mc_cloud *c, int how);
@@ -593,6 +594,8 @@ static void handoff(struct mc_cloud *c, int how)
     c->box_results = NULL;
     asks_move(&c->no_user, &c->box_no_user); /* no_user is empty: a swap */
     c->box_stats = c->stats;
+    if (how & HANDOFF_STOP)
+        c->stopping = 1;
     pthread_mutex_unlock(&c->mu);
     MC_CTR_ADD(cloud, agg_dropped_ops, agg_lost);
     agg_counts(c);
@@ -773,6 +776,30 @@ static void send_simple(struct mc_cloud *c, int key_arg, int argc, const char **
 
 static int key_ready(struct mc_cloud *c, const char *key);
 
+/*
+ * What the cloud lost and has not written so far.  At stop (c->said_stop:
+ * the writer is closed, and the packet thread waits for this thread) the
+ * packet thread's tables count too: the totals are then the ones
+ * mc_cloud_stop adds to the counters, so the probe.stop event and the last
+ * heartbeat say what the probe's counters say.
+ */
+struct totals {
+    uint64_t dropped_keys, dropped_pkts, unwritten;
+};
+
+static void totals(struct mc_cloud *c, struct totals *t)
+{
+    const struct mc_hostagg *h = mc_cloud_writer_hosts(c->writer);
+    t->dropped_keys = LOAD_CTR(cloud, dropped_keys) + h->dropped_keys;
+    t->dropped_pkts = LOAD_CTR(cloud, dropped_pkts) + h->dropped_pkts;
+    t->unwritten = mc_cloud_writer_pending_keys(c->writer);
+    if (c->said_stop) {
+        t->dropped_keys += c->batch.dropped_keys + c->box.dropped_keys;
+        t->dropped_pkts += c->batch.dropped_pkts + c->box.dropped_pkts;
+        t->unwritten += mc_hostagg_count(&c->box);
+    }
+}
+
 static void heartbeat(struct mc_cloud *c)
 {
     char key[200], v[12][32], ttl[24];
@@ -782,6 +809,8 @@ static void heartbeat(struct mc_cloud *c)
         return;
     }
     c->heartbeat_due = 0;
+    struct totals t;
+    totals(c, &t);
     uint64_t vals[] = { c->started_ms,
                         wall_ms(),
                         c->cfg.heartbeat_ms,
@@ -789,10 +818,10 @@ static void heartbeat(struct mc_cloud *c)
                         c->seen_stats.drops,
                         c->seen_stats.flows_active,
                         c->seen_stats.flows_exported,
-                        MC_CTR_GET(cloud, commands),
-                        MC_CTR_GET(cloud, dropped_keys) + mc_cloud_writer_hosts(c->writer)->dropped_keys,
-                        MC_CTR_GET(cloud, dropped_pkts) + mc_cloud_writer_hosts(c->writer)->dropped_pkts,
-                        mc_cloud_writer_pending_keys(c->writer) };
+                        LOAD_CTR(cloud, commands),
+                        t.dropped_keys,
+                        t.dropped_pkts,
+                        t.unwritten };
     static const char *const names[] = { "started",        "heartbeat",     "interval_ms",   "packets",
                                          "drops",          "flows_active",  "flows_exported", "cloud_commands",
                                          "cloud_dropped_keys", "cloud_dropped_packets", "cloud_pending_keys" };
@@ -814,6 +843,122 @@ static void heartbeat(struct mc_cloud *c)
     const char *exp[] = { "PEXPIRE", key, ttl };
     send_simple(c, 1, 3, exp);
     MC_CTR_INC(cloud, heartbeats);
+}
+
+/* ---- probe.start, probe.stop ---- */
+
+static void json_text(FILE *f, const char *name, const char *s)
+{
+    fprintf(f, ",\"%s\":", name);
+    mc_json_string(f, s, strlen(s));
+}
+
+static void json_u64(FILE *f, const char *name, uint64_t v)
+{
+    fprintf(f, ",\"%s\":%llu", name, (unsigned long long)v);
+}
+
+/* The probe's identity: the first members of both events. */
+static void probe_json_head(const struct mc_cloud *c, FILE *f, uint64_t now)
+{
+    fputs("{\"probe\":", f);
+    mc_json_string(f, c->cfg.probe_id, strlen(c->cfg.probe_id));
+    json_text(f, "host", c->host);
+    json_u64(f, "pid", (uint64_t)getpid());
+    json_text(f, "source", c->cfg.source ? c->cfg.source : "");
+    json_text(f, "version", MC_VERSION);
+    json_u64(f, "started", c->started_ms);
+    json_u64(f, "ts", now);
+}
+
+/*
+ * PUBLISH <prefix>events.<name> json, and XADD <prefix>events MAXLEN ~ N *
+ * type <name> data json: what the writer does for the analyzers' events,
+ * through the command connections, which the writer's state cannot hold up.
+ * -1, nothing sent, while the node of the channel or of the stream is not
+ * ready.
+ */
+static int publish_event(struct mc_cloud *c, const char *name, const char *json)
+{
+    char chan[256], stream[256], maxlen[24];
+    snprintf(chan, sizeof(chan), "%.150sevents.%s", c->cfg.prefix, name);
+    snprintf(stream, sizeof(stream), "%.150sevents", c->cfg.prefix);
+    if (!key_ready(c, chan) || !key_ready(c, stream))
+        return -1;
+    snprintf(maxlen, sizeof(maxlen), "%u", c->cfg.stream_maxlen);
+    const char *pub[] = { "PUBLISH", chan, json };
+    const char *xadd[] = { "XADD", stream, "MAXLEN", "~", maxlen, "*", "type", name, "data", json };
+    send_simple(c, 1, 3, pub);
+    send_simple(c, 1, 10, xadd);
+    MC_CTR_INC(cloud, events);
+    return 0;
+}
+
+/* Builds an event's JSON with fill (open_memstream) and publishes it; -1 when not sent. */
+static int publish_json(struct mc_cloud *c, const char *name, void (*fill)(struct mc_cloud *, FILE *))
+{
+    char *json = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&json, &len);
+    if (!f)
+        return -1;
+    probe_json_head(c, f, wall_ms());
+    fill(c, f);
+    fputc('}', f);
+    int rc = fclose(f) == 0 ? publish_event(c, name, json) : -1;
+    free(json);
+    return rc;
+}
+
+static void fill_start(struct mc_cloud *c, FILE *f)
+{
+    json_u64(f, "export", (uint64_t)c->cfg.export_version);
+    fprintf(f, ",\"biflow\":%s", c->cfg.export_biflow ? "true" : "false");
+    json_u64(f, "collectors", (uint64_t)c->cfg.n_collectors);
+    json_u64(f, "nodes", (uint64_t)mc_cloud_conn_nodes(c->conn)); /* a cluster's: its masters, not the seeds */
+    fprintf(f, ",\"cluster\":%s", mc_cloud_conn_is_cluster(c->conn) ? "true" : "false");
+    json_u64(f, "flush_ms", c->cfg.flush_ms);
+    json_u64(f, "heartbeat_ms", c->cfg.heartbeat_ms);
+}
+
+/* The final counters, as mc_cloud_stop leaves them (call once the writer is closed). */
+static void fill_stop(struct mc_cloud *c, FILE *f)
+{
+    struct totals t;
+    totals(c, &t);
+    json_u64(f, "run_ms", wall_ms() - c->started_ms);
+    json_u64(f, "packets", c->seen_stats.packets);
+    json_u64(f, "drops", c->seen_stats.drops);
+    json_u64(f, "flows_exported", c->seen_stats.flows_exported);
+    json_u64(f, "cloud_keys_written", LOAD_CTR(cloud, keys_written));
+    json_u64(f, "cloud_dropped_keys", t.dropped_keys);
+    json_u64(f, "cloud_dropped_packets", t.dropped_pkts);
+    json_u64(f, "cloud_unwritten", t.unwritten);
+}
+
+/* probe.start, once, when its nodes first take it: at start, or when the cloud first comes up. */
+static void probe_start(struct mc_cloud *c)
+{
+    if (publish_json(c, "probe.start", fill_start) == 0)
+        c->start_due = 0;
+}
+
+/*
+ * The end of the drain: the writer is closed (what it holds stays
+ * unwritten), and probe.stop and the last heartbeat carry the final counts.
+ * A probe.start never sent goes first, so a reader sees both.
+ */
+static void probe_stop(struct mc_cloud *c)
+{
+    mc_cloud_writer_close(c->writer);
+    c->said_stop = 1;
+    if (c->start_due)
+        probe_start(c);
+    int sent = !c->start_due && publish_json(c, "probe.stop", fill_stop) == 0;
+    heartbeat(c);
+    if (!sent || c->heartbeat_due)
+        mc_warn("cloud: %s not written at exit: %s", !sent ? "the probe.stop event" : "the last heartbeat",
+                mc_cloud_conn_nodes(c->conn) ? "its node is down or not answering" : "no node is known");
 }
 
 static void post_result(struct mc_cloud *c, struct result *res)
@@ -1090,9 +1235,11 @@ static void run_ops(struct mc_cloud *c, struct op *ops)
     }
 }
 
-/* The deferred operations, the heartbeat when due, and the pending host keys. */
+/* The deferred operations, probe.start and the heartbeat when due, and the pending host keys. */
 static void flush_pending(struct mc_cloud *c)
 {
+    if (c->start_due)
+        probe_start(c);
     if (c->heartbeat_due)
         heartbeat(c);
     struct op *ops = c->deferred;
@@ -1168,9 +1315,10 @@ static void take_mailbox(struct mc_cloud *c)
     run_asks(c, &c->todo);
     flush_pending(c);
     if (stopping && !c->draining) {
+        /* the last writes, then probe.stop: the data gets the exit wait but a fifth, left for the event's answer */
         c->draining = 1;
         c->drain_deadline_ms = wall_ms() + c->cfg.drain_timeout_ms;
-        heartbeat(c);
+        c->data_deadline_ms = c->drain_deadline_ms - c->cfg.drain_timeout_ms / 5;
         ev_timer_start(c->loop, &c->stop_timer);
     }
 }
@@ -1226,6 +1374,8 @@ static void on_flush_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     struct mc_cloud *c = w->data;
+    if (c->said_stop)
+        return; /* the writer is closed and the totals are said: nothing may move them now */
     int up = 0;
     for (int i = 0; i < mc_cloud_conn_nodes(c->conn); i++)
         up += mc_cloud_conn_ready(c->conn, i);
@@ -1243,20 +1393,29 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
     heartbeat(w->data);
 }
 
-/* While stopping: done when nothing is pending or in flight, or at the deadline. */
+/*
+ * While stopping: the last writes until nothing is pending or in flight, or
+ * until the data deadline; then probe.stop and the last heartbeat, whose
+ * answers are awaited until the exit wait's end.
+ */
 static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct mc_cloud *c = w->data;
     static const double step = 0.02;
-    if (c->box_held)
-        on_writer_room(c);
-    if (mc_cloud_writer_pending_keys(c->writer))
-        flush_pending(c);
-    int idle = !c->box_held && mc_cloud_writer_pending_keys(c->writer) == 0 &&
-               mc_cloud_writer_inflight(c->writer) == 0 && c->n_deferred == 0 && !c->heartbeat_due &&
-               mc_cloud_conn_inflight(c->conn) == 0;
-    if (idle || wall_ms() >= c->drain_deadline_ms) {
+    uint64_t now = wall_ms();
+    if (!c->said_stop) {
+        if (c->box_held)
+            on_writer_room(c);
+        if (mc_cloud_writer_pending_keys(c->writer))
+            flush_pending(c);
+        int idle = !c->box_held && mc_cloud_writer_pending_keys(c->writer) == 0 &&
+                   mc_cloud_writer_inflight(c->writer) == 0 && c->n_deferred == 0 && !c->heartbeat_due &&
+                   mc_cloud_conn_inflight(c->conn) == 0;
+        if (idle || now >= c->data_deadline_ms)
+            probe_stop(c);
+    }
+    if (c->said_stop && (mc_cloud_conn_inflight(c->conn) == 0 || now >= c->drain_deadline_ms)) {
         ev_break(loop, EVBREAK_ALL);
         return;
     }
@@ -1299,6 +1458,9 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     c->box_ops_tail = &c->box_ops;
     c->deferred_tail = &c->deferred;
     c->started_ms = wall_ms();
+    if (gethostname(c->host, sizeof(c->host) - 1) != 0)
+        snprintf(c->host, sizeof(c->host), "localhost");
+    c->start_due = 1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->room, NULL);
     c->told_ms = c->started_ms;
@@ -1405,10 +1567,7 @@ void mc_cloud_stop(struct mc_cloud *c)
         return;
     if (c->flows)
         mc_flow_dirty_drain(c->flows, visit_dirty, c);
-    pthread_mutex_lock(&c->mu);
-    c->stopping = 1;
-    pthread_mutex_unlock(&c->mu);
-    handoff(c, HANDOFF_WAIT | HANDOFF_HOSTS | HANDOFF_FULL);
+    handoff(c, HANDOFF_WAIT | HANDOFF_HOSTS | HANDOFF_FULL | HANDOFF_STOP);
     pthread_join(c->thread, NULL);
     /* the thread has stopped: its counters and tables are ours now */
     mc_cloud_writer_close(c->writer); /* what is still in flight goes back to pending, and counts as undrained */

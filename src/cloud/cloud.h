@@ -40,6 +40,9 @@ struct mc_cloud_config {
     uint32_t stream_maxlen;      /* events stream MAXLEN ~, default 100000 */
     const char *probe_id;        /* borrowed */
     const char *source;          /* borrowed: capture source(s), for the heartbeat */
+    int export_version;          /* what probe.start tells of the flow export: 5, 9 or 10 (-V), */
+    int export_biflow;           /* --biflow, */
+    int n_collectors;            /* and the collectors (-n) */
     struct mc_cidr nets[MC_CLOUD_MAX_NETS]; /* --local-networks; none: every host */
     int n_nets;
     int lookups;                 /* look up user.ip.<addr> for flows' users (default 1) */
@@ -59,6 +62,8 @@ struct mc_cloud;
  * Starts the cloud thread and its connections (asynchronously: this does not
  * wait for Redis).  Returns NULL with err on a bad configuration.  The
  * config's strings must outlive the cloud.  Stop with mc_cloud_stop.
+ * Publishes probe.start (docs/CLOUD.md) as soon as its nodes take it: now,
+ * or when the cloud first comes up.
  */
 struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, size_t errlen);
 
@@ -102,8 +107,10 @@ const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_ad
 
 /*
  * Final flush: takes every flow's deltas (call after the flow table was
- * flushed), sends what is pending, waits up to drain_timeout_ms for the
- * answers, stops the thread and frees everything.
+ * flushed, and mc_cloud_set_stats with the final counts), sends what is
+ * pending, waits for the answers, then publishes probe.stop and writes the
+ * last heartbeat with the final counters (all within drain_timeout_ms),
+ * stops the thread and frees everything.
  */
 void mc_cloud_stop(struct mc_cloud *c);
 

@@ -586,6 +586,16 @@ static int add_key(struct mc_cloud_writer *w, struct wbatch *b, uint32_t ki)
             p = put_i64(p, c->n);
             p = mc_resp_bulk(p, a->text + c->name, c->name_len);
             break;
+        case MC_AGG_ZMAX:
+            p = mc_resp_array(p, 5);
+            p = PUT_WORD(p, "ZADD");
+            p = mc_resp_bulk(p, key, kl);
+            p = PUT_WORD(p, "GT");
+            p = put_i64(p, c->n);
+            p = mc_resp_bulk(p, a->text + c->name, c->name_len);
+            break;
+        case MC_AGG_ZTRIM:
+            continue; /* after the key's ZADDs, below */
         case MC_AGG_SET:
             n_sets++;
             sets_bytes += c->name_len + c->vlen + 32;
@@ -626,6 +636,24 @@ static int add_key(struct mc_cloud_writer *w, struct wbatch *b, uint32_t ki)
         }
         b->len = (size_t)(p - b->buf);
         if (add_ref(b, R_SETS, 0, bk) != 0)
+            return -1;
+    }
+    for (uint32_t c1 = k->head; c1; c1 = a->c[c1 - 1].next) {
+        const struct mc_agg_cell *c = &a->c[c1 - 1];
+        if (c->kind != MC_AGG_ZTRIM)
+            continue;
+        if (room(b, kl + 96) != 0)
+            return -1;
+        char *p = mc_resp_array(b->buf + b->len, 4);
+        p = PUT_WORD(p, "ZREMRANGEBYSCORE");
+        p = mc_resp_bulk(p, key, kl);
+        p = PUT_WORD(p, "-inf");
+        char cut[32];
+        cut[0] = '('; /* exclusive: a member scored at the cutoff stays */
+        size_t cl = 1 + mc_u64_text((uint64_t)c->n, cut + 1);
+        p = mc_resp_bulk(p, cut, cl);
+        b->len = (size_t)(p - b->buf);
+        if (add_ref(b, R_CELL, 0, c1 - 1) != 0)
             return -1;
     }
     if (k->ttl_ms && push_u32(&b->ttl, &b->n_ttl, &b->cap_ttl, bk) != 0) {

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STREAM_BUFFER (64 * 1024)
+#define STREAM_BUFFER (16 * 1024) /* a few records: lines reach the file soon enough when capturing */
 #define MAX_SEQ 100000 /* PATH.STAMP.N: files rotated within one second (tiny sizes, fast reads) */
 
 struct mc_rotfile {

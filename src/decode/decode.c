@@ -170,12 +170,14 @@ int mc_decode_packet(struct mc_pkt *pkt, const uint8_t *data, size_t caplen)
 {
     /* keep what the caller set, reset everything the decoders fill */
     uint64_t ts_ms = pkt->ts_ms;
+    uint16_t ts_us = pkt->ts_us;
     uint32_t cap = pkt->caplen, wire = pkt->wirelen, ifindex = pkt->ifindex;
     int linktype = pkt->linktype;
     struct mc_reasm *reasm = pkt->reasm;
     memset(pkt, 0, sizeof(*pkt));
     pkt->reasm = reasm;
     pkt->ts_ms = ts_ms;
+    pkt->ts_us = ts_us;
     pkt->caplen = cap;
     pkt->wirelen = wire;
     pkt->linktype = linktype;

@@ -39,6 +39,7 @@ enum mc_decode_result {
 struct mc_pkt {
     /* capture */
     uint64_t ts_ms;           /* packet time, epoch milliseconds */
+    uint16_t ts_us;           /* and the microseconds past ts_ms (0-999): for RTP jitter */
     uint32_t caplen, wirelen; /* captured and on-the-wire frame lengths */
     int linktype;             /* DLT_* of the capture */
     uint32_t ifindex;         /* ingress interface index of the capture source */

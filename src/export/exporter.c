@@ -237,7 +237,7 @@ static void add_record(struct mc_exporter *e, const struct mc_flow *f, int dir, 
 /* --json-rotate: between two records, on the probe clock (packet time for files: the same files every run). */
 static void json_rotate(struct mc_exporter *e, uint64_t now_ms)
 {
-    char err[512];
+    char err[3 * 4096]; /* two paths and why */
     int rc = mc_rotfile_check(e->json_file, now_ms, err, sizeof(err));
     if (rc > 0) {
         MC_CTR_INC(export, json_rotations);

@@ -400,7 +400,7 @@ size_t mc_export_ie_encode(const struct mc_ie *ie, uint16_t len, const struct mc
             return len;
         }
     default:
-        /* unsigned, times: big-endian; a counter wider than the field is clamped (v5) */
+        /* unsigned, times, float64 bits: big-endian; a counter wider than the field is clamped (v5) */
         if (len < 8 && v.u >> (8 * len))
             v.u = (1ull << (8 * len)) - 1;
         switch (len) { /* the common widths without a byte loop: this runs per field per record */

@@ -4,15 +4,17 @@
  * IPFIX/v9/v5 records carry the same fields and values.
  *
  * Addresses are text (inet_ntop: RFC 5952 for IPv6), times and counters are
- * integers, strings are escaped per RFC 8259 with invalid UTF-8 bytes
- * replaced by U+FFFD so every line is valid JSON.  Output goes through
- * stdio buffering; mc_exporter_flush calls fflush.
+ * integers, float64 elements numbers (10 significant digits), strings are
+ * escaped per RFC 8259 with invalid UTF-8 bytes replaced by U+FFFD so every
+ * line is valid JSON.  Output goes through stdio buffering;
+ * mc_exporter_flush calls fflush.
  */
 #include "export/internal.h"
 #include "common/json.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <math.h>
 #include <sys/socket.h>
 
 void mc_export_json_record(FILE *out, const struct mc_template *t, const struct mc_ie_env *env)
@@ -35,6 +37,12 @@ void mc_export_json_record(FILE *out, const struct mc_template *t, const struct 
             /* the same bytes the fixed-length v9 field carries */
             mc_json_string(out, v.str, len != MC_IE_VARLEN && v.str_len > len ? len : v.str_len);
             break;
+        case MC_IE_T_FLOAT64: {
+            /* JSON has no NaN or infinity: those would be 0 (our getters never make them) */
+            double d = mc_ie_f64_value(v.u);
+            fprintf(out, "%.10g", isfinite(d) ? d : 0.0);
+            break;
+        }
         default:
             /* clamp as the binary encoder does for fields narrower than the value */
             if (ie->type == MC_IE_T_UNSIGNED && len < 8 && v.u >> (8 * len))

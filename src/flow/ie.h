@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "flow/flow.h"
 
@@ -28,8 +29,24 @@ enum mc_ie_type {
     MC_IE_T_IPV6,       /* ipv6Address, 16 bytes */
     MC_IE_T_MS,         /* dateTimeMilliseconds, 8 bytes, epoch ms */
     MC_IE_T_UPTIME,     /* v9 FIRST/LAST_SWITCHED: 4 bytes, ms since the exporter's boot */
-    MC_IE_T_STRING      /* string: fixed length NUL-padded, or IPFIX variable length */
+    MC_IE_T_STRING,     /* string: fixed length NUL-padded, or IPFIX variable length */
+    MC_IE_T_FLOAT64     /* float64, 8 bytes IEEE 754 big-endian (RFC 7011 6.1.3); IPFIX only */
 };
+
+/* A float64 value travels in mc_ie_val.u as the double's bits: what its encoding is, big-endian. */
+static inline uint64_t mc_ie_f64(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+static inline double mc_ie_f64_value(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
 
 /*
  * What a getter sees: the flow, the direction the record describes, and the
@@ -45,7 +62,7 @@ struct mc_ie_env {
     uint32_t ingress_if, egress_if;
 };
 
-/* A value: u for numbers and times, addr for addresses, str (NUL-terminated, bounded) for strings. */
+/* A value: u for numbers, times and float64 bits, addr for addresses, str (NUL-terminated, bounded) for strings. */
 struct mc_ie_val {
     uint64_t u;
     const uint8_t *addr;     /* borrowed: points into the flow or a static zero address */

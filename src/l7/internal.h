@@ -39,6 +39,7 @@ struct l7_flow {
     uint8_t tries[2];       /* payload packets each direction offered to detect() */
     uint8_t dpi_done;       /* nDPI gave its verdict (or gave up) */
     uint8_t in_tail;        /* lives in the extension's tail (not freed on its own) */
+    uint8_t detach;         /* the analyzer gave the flow up (mc_l7_detach): drop it after the callback */
     uint16_t dpi_pkts;      /* packets nDPI looked at */
     uint16_t app_master, app_id; /* nDPI protocols (0 unknown) */
     char app_name[L7_NAME_LEN];  /* "DNS", "HTTP.Google": ndpiReader's spelling */
@@ -53,6 +54,7 @@ struct mc_l7_ctx {
     struct mc_flow *f;
     struct l7_flow *lf;
     uint64_t now_ms;
+    uint64_t now_us;
     int tx_open;            /* a transaction is being written */
     int tx_fields;
 };

@@ -47,10 +47,11 @@ struct mc_l7 {
     size_t state_size;         /* the largest analyzer's: attach may come after the state is made */
     uint32_t enabled;          /* bit i: an[i] may attach */
     struct mc_l7_dpi *dpi;     /* owned, NULL with --no-dpi */
-    FILE *log;                 /* NULL, stdout (borrowed) or owned */
-    int log_owned;
-    char *log_path;            /* owned copy, for reopen */
+    FILE *log;                 /* NULL, stdout (borrowed) or log_file's stream */
+    struct mc_rotfile *log_file; /* owned: --l7-log to a file (rotated, reopened), else NULL */
+    char *log_path;            /* owned copy, for the messages */
     struct mc_agg *agg;        /* borrowed */
+    struct mc_voip *voip;      /* owned: the call table */
     struct mc_l7_ctx ctx;      /* the one context callbacks get (one packet thread) */
     int16_t dpi_analyzer[1024]; /* nDPI protocol id -> analyzer index + 1, 0 none */
 };
@@ -62,6 +63,7 @@ void mc_l7_config_defaults(struct mc_l7_config *cfg)
     cfg->max_buffer = 131072;
     cfg->max_text = 1024;
     cfg->dpi_max_packets = 32;
+    mc_voip_config_defaults(&cfg->voip);
 }
 
 const struct mc_l7_analyzer *mc_l7_find(const char *name)
@@ -118,15 +120,15 @@ static int open_log(struct mc_l7 *l, char *err, size_t errlen)
         return 0;
     if (strcmp(l->log_path, "-") == 0) {
         l->log = stdout;
-        l->log_owned = 0;
         return 0;
     }
-    l->log = fopen(l->log_path, "a");
-    if (!l->log) {
-        snprintf(err, errlen, "--l7-log '%s': %s", l->log_path, strerror(errno));
+    char why[256];
+    l->log_file = mc_rotfile_open(l->log_path, 1, &l->cfg.log_rotate, why, sizeof(why));
+    if (!l->log_file) {
+        snprintf(err, errlen, "--l7-log '%s': %s", l->log_path, why);
         return -1;
     }
-    l->log_owned = 1;
+    l->log = mc_rotfile_stream(l->log_file);
     return 0;
 }
 
@@ -157,6 +159,11 @@ struct mc_l7 *mc_l7_new(const struct mc_l7_config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "l7: out of memory");
         goto fail;
     }
+    if ((cfg->log_rotate.every_ms || cfg->log_rotate.max_bytes) &&
+        (!cfg->log_path || strcmp(cfg->log_path, "-") == 0)) {
+        snprintf(err, errlen, "--l7-log-rotate needs --l7-log to a file (not standard output)");
+        goto fail;
+    }
     if (open_log(l, err, errlen) != 0)
         goto fail;
     if (cfg->dpi) {
@@ -174,6 +181,10 @@ struct mc_l7 *mc_l7_new(const struct mc_l7_config *cfg, char *err, size_t errlen
                         l->dpi_analyzer[id] = (int16_t)(i + 1);
         }
     }
+    if (!(l->voip = mc_voip_new(&cfg->voip))) {
+        snprintf(err, errlen, "L7: cannot allocate the call table (%u calls)", cfg->voip.max_calls);
+        goto fail;
+    }
     /* flows made from now on carry the stage's state in their extension */
     mc_flow_ext_reserve(sizeof(struct l7_flow) + l->state_size);
     l->ctx.l = l;
@@ -187,32 +198,45 @@ void mc_l7_free(struct mc_l7 *l)
 {
     if (!l)
         return;
-    if (l->log) {
+    if (l->log_file)
+        mc_rotfile_close(l->log_file);
+    else if (l->log)
         fflush(l->log);
-        if (l->log_owned)
-            fclose(l->log);
-    }
     free(l->log_path);
     mc_l7_dpi_free(l->dpi);
+    mc_voip_free(l->voip);
     free(l);
 }
 
 int mc_l7_reopen(struct mc_l7 *l)
 {
-    if (!l->log_owned)
+    if (!l->log_file)
         return 0;
     /* the new file first: if it cannot be opened, transactions keep going to the old one */
-    FILE *old = l->log;
-    char err[256];
-    if (open_log(l, err, sizeof(err)) != 0) {
-        mc_err("%s (still writing to the file it had)", err);
-        l->log = old;
-        l->log_owned = 1;
+    char err[512];
+    if (mc_rotfile_reopen(l->log_file, err, sizeof(err)) != 0) {
+        mc_err("--l7-log %s", err);
         return -1;
     }
-    if (fclose(old) != 0) /* writes what was buffered for the old file */
-        MC_CTR_INC(l7, log_errors);
     return 0;
+}
+
+void mc_l7_rotate(struct mc_l7 *l, uint64_t now_ms)
+{
+    if (!l->log_file)
+        return;
+    char err[3 * 4096]; /* two paths and why */
+    int rc = mc_rotfile_check(l->log_file, now_ms, err, sizeof(err));
+    if (rc > 0) {
+        MC_CTR_INC(l7, log_rotations);
+        if (*mc_rotfile_last_name(l->log_file))
+            mc_info("--l7-log rotated: %s", mc_rotfile_last_name(l->log_file));
+        else
+            mc_warn("--l7-log '%s' had been renamed or removed by someone else: started again", l->log_path);
+    } else if (rc < 0) {
+        MC_CTR_INC(l7, log_rotate_errors);
+        mc_warn("--l7-log rotation: %s", err);
+    }
 }
 
 void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg) { l->agg = agg; }
@@ -296,8 +320,14 @@ const void *mc_l7_state_of(const struct mc_flow *f, const struct mc_l7_analyzer 
 
 const struct mc_flow *mc_l7_flow(const struct mc_l7_ctx *x) { return x->f; }
 uint64_t mc_l7_now_ms(const struct mc_l7_ctx *x) { return x->now_ms; }
+uint64_t mc_l7_now_us(const struct mc_l7_ctx *x) { return x->now_us; }
+void mc_l7_detach(struct mc_l7_ctx *x) { x->lf->detach = 1; }
 struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x) { return x->l->agg; }
 size_t mc_l7_max_text(const struct mc_l7_ctx *x) { return x->l->cfg.max_text; }
+struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x) { return x->l->voip; }
+
+void mc_l7_tick(struct mc_l7 *l, uint64_t now_ms) { mc_voip_tick(l->voip, now_ms, l->agg); }
+void mc_l7_finish(struct mc_l7 *l) { mc_voip_finish(l->voip, l->agg); }
 
 int mc_l7_buf_append(struct mc_l7_ctx *x, struct mc_l7_buf *b, const uint8_t *p, size_t n)
 {
@@ -612,8 +642,23 @@ static void try_attach(struct mc_l7 *l, struct mc_flow *f, struct l7_flow *lf, c
 
 static void deliver(struct mc_l7_ctx *x, int dir, const uint8_t *p, size_t n)
 {
-    if (n)
+    if (n && !x->lf->detach)
         x->lf->a->data(x, x->lf->state, dir, p, n);
+}
+
+/* The analyzer gave the flow up: its state goes, nothing attaches again. */
+static void detach(struct mc_l7 *l, struct mc_flow *f, struct l7_flow *lf)
+{
+    if (lf->a->release)
+        lf->a->release(lf->state);
+    memset(lf->state, 0, l->state_size);
+    free_segs(&lf->dir[0]);
+    free_segs(&lf->dir[1]);
+    lf->a = NULL;
+    lf->detach = 0;
+    lf->decided = 1;
+    f->ext->l7_id = -1;
+    MC_CTR_INC(l7, detached);
 }
 
 static void declare_gap(struct mc_l7_ctx *x, int dir, uint32_t len)
@@ -782,10 +827,13 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
     x->f = f;
     x->lf = lf;
     x->now_ms = pkt->ts_ms;
+    x->now_us = pkt->ts_ms * 1000 + pkt->ts_us;
     if (f->key.proto == 6)
         tcp_segment(x, pkt, dir);
     else
         deliver(x, dir, pkt->payload, pkt->payload_len);
+    if (lf->detach)
+        detach(l, f, lf);
 }
 
 static void hook(void *ctx, struct mc_flow *f, const struct mc_pkt *pkt, int dir) { mc_l7_packet(ctx, f, pkt, dir); }
@@ -834,10 +882,13 @@ void mc_l7_flow_end(struct mc_l7 *l, struct mc_flow *f)
     x->f = f;
     x->lf = lf;
     x->now_ms = mc_flow_last_ms(f);
+    x->now_us = x->now_ms * 1000;
     skip_hole(x, 0);
     skip_hole(x, 1);
-    if (lf->a->end)
-        lf->a->end(x, lf->state);
+    if (!lf->detach && lf->a->end)
+        lf->a->end(x, lf->state); /* may give the flow up too */
+    if (lf->detach)
+        detach(l, f, lf);
 }
 
 /* ---- the stage's own flow elements -------------------------------------- */
@@ -884,7 +935,7 @@ static const struct mc_ie l7_ies[] = {
     { "applicationName", 96, 0, MC_IE_VARLEN, 32, S, 0, NULL, get_app_name,
       "nDPI label as ndpiReader prints it (\"DNS\", \"TLS.Google\"); empty with --no-dpi", L7_NAME_LEN - 1 },
     { "l7Protocol", 100, MC_PEN_MC, MC_IE_VARLEN, 0, S, MC_IE_F_NOV9, NULL, get_l7_protocol,
-      "analyzer attached to the flow (dns, http, mysql, tns, sip), empty when none", 16 },
+      "analyzer attached to the flow (dns, http, mysql, tns, sip, rtp), empty when none", 16 },
     { "l7TransactionCount", 101, MC_PEN_MC, 4, 0, U, MC_IE_F_NOV9, NULL, get_tx_count,
       "transactions the analyzer emitted for the flow", 0 },
 };

@@ -37,8 +37,10 @@
 #include <stdio.h>
 
 #include "common/ctr_macros.h"
+#include "common/rotfile.h"
 #include "flow/flow.h"
 #include "flow/ie.h"
+#include "l7/voip.h"
 
 #define MC_L7_TCP 0x01
 #define MC_L7_UDP 0x02
@@ -87,10 +89,22 @@ const struct mc_l7_analyzer *mc_l7_find(const char *name);
 const struct mc_flow *mc_l7_flow(const struct mc_l7_ctx *x);
 /* Time of the packet being analysed (at end(): the flow's last packet), epoch ms. */
 uint64_t mc_l7_now_ms(const struct mc_l7_ctx *x);
+/* The same in microseconds (at end(): the last packet's millisecond), for RTP jitter. */
+uint64_t mc_l7_now_us(const struct mc_l7_ctx *x);
 /* The cloud aggregator, or NULL without --redis. */
 struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x);
 /* Longest query/statement text kept (--l7-max-text), bytes. */
 size_t mc_l7_max_text(const struct mc_l7_ctx *x);
+/* The stage's call table (voip.h): SIP feeds it, RTP looks calls up in it. */
+struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x);
+
+/*
+ * The analyzer gives the flow up from inside data(): it was not its protocol
+ * after all (RTP failing validation).  After the callback returns, release()
+ * runs, the flow has no analyzer (nothing attaches again, l7Protocol is
+ * empty) and no more data() comes.  Counted l7.detached.
+ */
+void mc_l7_detach(struct mc_l7_ctx *x);
 
 /* The analyzer state of f when analyzer a owns it, else NULL (for field getters). */
 const void *mc_l7_state_of(const struct mc_flow *f, const struct mc_l7_analyzer *a);
@@ -166,6 +180,7 @@ void mc_l7_tx_end(struct mc_l7_ctx *x);
 
 struct mc_l7_config {
     const char *log_path;     /* --l7-log: NULL none, "-" stdout, else a file */
+    struct mc_rotate log_rotate; /* --l7-log-rotate (all 0: never), see common/rotfile.h */
     int dpi;                  /* nDPI classification (default 1; --no-dpi) */
     uint32_t max_buffer;      /* --l7-max-buffer: bytes buffered per flow (reassembly + messages), default 65536 */
     uint32_t max_text;        /* --l7-max-text: query text kept, default 1024 */
@@ -174,6 +189,7 @@ struct mc_l7_config {
     /* the analyzers to use: NULL means the registry (tests and fuzz targets give their own) */
     const struct mc_l7_analyzer *const *analyzers;
     size_t n_analyzers;
+    struct mc_voip_config voip; /* the call table (--voip-max-calls, ...) */
 };
 
 void mc_l7_config_defaults(struct mc_l7_config *cfg);
@@ -196,6 +212,11 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
 /* f is leaving the table: analyzers emit what is pending (call before export). */
 void mc_l7_flow_end(struct mc_l7 *l, struct mc_flow *f);
 
+/* Periodic work on the probe clock (ageing calls): from the probe's tick. */
+void mc_l7_tick(struct mc_l7 *l, uint64_t now_ms);
+/* The input ended: what the analyzers know to be over is written (before the cloud's last flush). */
+void mc_l7_finish(struct mc_l7 *l);
+
 /* Flushes the transaction log (end of capture, periodically). */
 void mc_l7_flush(struct mc_l7 *l);
 
@@ -205,18 +226,29 @@ void mc_l7_flush(struct mc_l7 *l);
  */
 int mc_l7_reopen(struct mc_l7 *l);
 
+/*
+ * --l7-log-rotate: renames the log PATH.YYYYMMDDTHHMMSSZ and starts it again
+ * when due at probe time now_ms (common/rotfile.h); logs and counts
+ * (l7.log_rotations, l7.log_rotate_errors).  Call between packets, never
+ * inside a transaction: the probe's tick does.
+ */
+void mc_l7_rotate(struct mc_l7 *l, uint64_t now_ms);
+
 /* Every element the stage adds to flow records: the framework's own, then each analyzer's. */
 size_t mc_l7_n_ies(void);
 const struct mc_ie *mc_l7_ie(size_t i);
 
 #define MC_L7_CTRS(X, S)                                                      \
     X(S, flows_attached, "l7.flows_attached")                                \
+    X(S, detached, "l7.detached")                                            \
     X(S, attached_port, "l7.attached.port")                                  \
     X(S, attached_payload, "l7.attached.payload")                            \
     X(S, attached_ndpi, "l7.attached.ndpi")                                  \
     X(S, state_alloc_failed, "l7.state_alloc_failed")                        \
     X(S, transactions, "l7.transactions")                                    \
     X(S, log_errors, "l7.log_errors")                                        \
+    X(S, log_rotations, "l7.log_rotations")                                  \
+    X(S, log_rotate_errors, "l7.log_rotate_errors")                          \
     X(S, buffer_exceeded, "l7.buffer_exceeded")                              \
     X(S, tcp_segments, "l7.tcp.segments")                                    \
     X(S, tcp_in_order, "l7.tcp.in_order")                                    \

@@ -6,6 +6,8 @@
 #include "l7/dns.h"
 #include "l7/http.h"
 #include "l7/mysql.h"
+#include "l7/rtp.h"
+#include "l7/sip.h"
 #include "l7/tns.h"
 
 const struct mc_l7_analyzer *const mc_l7_analyzers[] = {
@@ -13,6 +15,8 @@ const struct mc_l7_analyzer *const mc_l7_analyzers[] = {
     &mc_l7_http,
     &mc_l7_mysql,
     &mc_l7_tns,
+    &mc_l7_sip, /* UDP and TCP; its detect() wants a SIP start line */
+    &mc_l7_rtp, /* last: no port, its detect() is loose; a flow failing validation is given back */
     NULL, /* keeps the array non-empty; not counted */
 };
 

@@ -34,6 +34,7 @@
 #include "probe/privs.h"
 #include "probe/probe.h"
 #include "probe/report.h"
+#include "probe/sources.h"
 
 #define TICK_MS 100          /* flow expiry granularity on the probe clock */
 #define TICK_EVERY_PKTS 1024 /* ... and at least this often in packets */
@@ -45,7 +46,7 @@ struct probe {
     struct mc_cloud *cloud;        /* owned, NULL without --redis */
     struct mc_l7 *l7;              /* owned, NULL with --no-l7 */
     struct mc_reasm *reasm;        /* owned, NULL with --no-reassembly */
-    struct mc_capture *live[MC_PROBE_MAX_SOURCES]; /* owned, live mode */
+    struct mc_capture *live[MC_PROBE_MAX_INTERFACES]; /* owned, live mode */
     int n_live;
     struct mc_capture *cur;        /* borrowed: source being read */
     uint32_t cur_ifindex;
@@ -108,8 +109,12 @@ static void probe_tick(struct probe *p)
     }
     mc_flow_tick(p->flows, p->now_ms);
     mc_exporter_tick(p->exporter, p->now_ms);
-    if (p->l7 && p->n_live)
-        mc_l7_flush(p->l7); /* live: transactions visible as they happen */
+    if (p->l7) {
+        mc_l7_tick(p->l7, p->now_ms);
+        if (p->n_live)
+            mc_l7_flush(p->l7); /* live: transactions visible as they happen */
+        mc_l7_rotate(p->l7, p->now_ms); /* between packets: no transaction is half written */
+    }
     if (p->cloud) {
         mc_cloud_set_stats(p->cloud, MC_CTR_GET(capture, packets),
                            MC_CTR_GET(capture, kernel_drops) + MC_CTR_GET(capture, if_drops), mc_flow_active(p->flows),
@@ -193,6 +198,7 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
     /* decode straight into the flow table's pipeline slot: no copy */
     struct mc_pkt *pkt = mc_flow_next_pkt(p->flows);
     pkt->ts_ms = ts_us / 1000;
+    pkt->ts_us = (uint16_t)(ts_us % 1000);
     pkt->caplen = caplen;
     pkt->wirelen = wirelen;
     pkt->linktype = linktype;
@@ -290,25 +296,46 @@ static int switch_user(struct probe *p)
     return 0;
 }
 
-/* Reads every file source in a row; returns 0, or 1 when a source failed. */
-static int run_files(struct probe *p)
+/* A file that cannot be opened: as before when it is the only one (an error, exit 1); among several,
+ * skipped with a warning so that one bad file does not cost the rest of a directory. */
+static void file_failed(const char *why, int n_files, int *rc)
 {
-    int rc = 0;
+    if (n_files == 1) {
+        mc_err("%s", why);
+        *rc = 1;
+        return;
+    }
+    mc_warn("%s; skipped", why);
+    MC_CTR_INC(capture, sources_skipped);
+}
+
+/* Reads the files in a row; returns 0, or 1 when a file failed (see file_failed). */
+static int read_files(struct probe *p, const struct mc_probe_files *files)
+{
+    int rc = 0, n_read = 0;
+    if (files->n == 0) {
+        mc_err("no capture file to read");
+        return 1;
+    }
     if (p->show_progress)
-        mc_progress_start(&p->progress, p->conf.sources, p->conf.n_sources, wall_now());
-    for (int s = 0; s < p->conf.n_sources && !stop_requested; s++) {
-        char err[512];
+        mc_progress_start(&p->progress, (const char *const *)files->path, files->n, wall_now());
+    for (int s = 0; s < files->n && !stop_requested; s++) {
+        char err[768];
+        const char *path = files->path[s];
         if (p->show_progress)
-            mc_progress_next(&p->progress, p->conf.sources[s]);
-        struct mc_capture *c = mc_capture_open(p->conf.sources[s], &p->conf.capture, err, sizeof(err));
+            mc_progress_next(&p->progress, path);
+        if (files->why[s]) {
+            snprintf(err, sizeof(err), "%s: %s", path, files->why[s]);
+            file_failed(err, files->n, &rc);
+            continue;
+        }
+        struct mc_capture *c = mc_capture_open(path, &p->conf.capture, err, sizeof(err));
         if (!c) {
-            mc_err("%s", err);
-            rc = 1;
+            file_failed(err, files->n, &rc);
             continue;
         }
         if (!mc_capture_is_file(c)) {
-            mc_err("%s: an interface cannot be read in a row with files; run one mcprobe per kind",
-                   p->conf.sources[s]);
+            mc_err("%s: an interface cannot be read in a row with files; run one mcprobe per kind", path);
             mc_capture_close(c);
             rc = 1;
             continue;
@@ -320,7 +347,8 @@ static int run_files(struct probe *p)
             mc_capture_close(c);
             return 1;
         }
-        mc_info("reading %s (link type %d)", p->conf.sources[s], mc_capture_linktype(c));
+        n_read++;
+        mc_info("reading %s (link type %d)", path, mc_capture_linktype(c));
         for (;;) {
             int n = mc_capture_dispatch(c, 4096, on_frame, p);
             if (n == MC_CAPTURE_EOF || stop_requested)
@@ -341,6 +369,25 @@ static int run_files(struct probe *p)
     }
     if (p->show_progress)
         mc_progress_end(&p->progress, wall_now(), !stop_requested);
+    if (!n_read && files->n > 1 && !stop_requested) {
+        mc_err("none of the %d capture files could be read", files->n);
+        rc = 1;
+    }
+    return rc;
+}
+
+/* Reads every file source in a row, a directory standing for its captures (sources.h). */
+static int run_files(struct probe *p)
+{
+    struct mc_probe_files files;
+    int rc;
+    if (mc_probe_files_expand(&files, p->conf.sources, p->conf.n_sources) != 0) {
+        mc_err("out of memory listing the capture files");
+        rc = 1;
+    } else {
+        rc = read_files(p, &files);
+    }
+    mc_probe_files_free(&files);
     return rc;
 }
 
@@ -399,10 +446,14 @@ static void on_live_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 static int run_live(struct probe *p)
 {
-    ev_io io[MC_PROBE_MAX_SOURCES];
+    ev_io io[MC_PROBE_MAX_INTERFACES];
     ev_timer timer;
     ev_signal sigs[4];
     static const int signums[4] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
+    if (p->conf.n_sources > MC_PROBE_MAX_INTERFACES) {
+        mc_err("%d interfaces: at most %d are captured together", p->conf.n_sources, MC_PROBE_MAX_INTERFACES);
+        return 2;
+    }
     p->loop = ev_default_loop(EVFLAG_AUTO);
     p->now_ms = wall_ms();
     for (int i = 0; i < p->conf.n_sources; i++) {
@@ -472,11 +523,8 @@ static int write_counters(const char *path)
 
 static int sources_are_files(const struct mc_probe_conf *conf)
 {
-    /* mc_capture_open decides per source; here the first one picks the mode */
-    FILE *f = fopen(conf->sources[0], "rb");
-    if (f)
-        fclose(f);
-    return f != NULL;
+    /* mc_capture_open decides per source; here the sources pick the mode (a missing file is a file) */
+    return mc_probe_sources_are_files(conf->sources, conf->n_sources);
 }
 
 /* The probe's whole run; *conf (its configuration) and *metrics (its server) are for main to release
@@ -493,7 +541,7 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         return 2;
     }
     if (p.conf.help) {
-        mc_opt_help(stdout, "mcprobe -i IFACE|FILE [-n HOST:PORT]... [options]",
+        mc_opt_help(stdout, "mcprobe -i IFACE|FILE|DIR [-n HOST:PORT]... [options]",
                     "mcprobe meters packets from an interface or pcap files into bidirectional flows and exports "
                     "them as NetFlow v5, v9 or IPFIX records to collectors, and as JSON. It is the probe of "
                     "MicroCloud; see mcprobe(8) in docs/mcprobe.md.",
@@ -573,6 +621,8 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         char host[128] = "localhost";
         gethostname(host, sizeof(host) - 1);
         snprintf(source, sizeof(source), "%s", p.conf.sources[0]);
+        for (size_t n = strlen(source); n > 1 && source[n - 1] == '/';)
+            source[--n] = 0; /* -i DIR/ names the probe after DIR */
         if (!p.conf.cloud.probe_id) {
             /* hostname:source, with the path reduced to its file name */
             const char *base = strrchr(source, '/');
@@ -580,6 +630,9 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
             p.conf.cloud.probe_id = probe_id;
         }
         p.conf.cloud.source = source;
+        p.conf.cloud.export_version = p.conf.export.version; /* for probe.start */
+        p.conf.cloud.export_biflow = p.conf.export.biflow;
+        p.conf.cloud.n_collectors = p.conf.export.n_collectors;
         p.conf.cloud.offline = sources_are_files(&p.conf); /* a file waits for a healthy cloud, never drops */
         p.cloud = mc_cloud_start(&p.conf.cloud, err, sizeof(err));
         if (!p.cloud || mc_cloud_attach(p.cloud, p.flows) != 0) {
@@ -656,9 +709,13 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
     }
     mc_flow_flush_all(p.flows, MC_END_FORCED);
     mc_exporter_flush(p.exporter, p.now_ms);
-    if (p.l7)
+    if (p.l7) {
+        mc_l7_finish(p.l7);
         mc_l7_flush(p.l7);
+    }
     if (p.cloud) {
+        for (int i = 0; i < p.n_live; i++) /* the kernel's last drops, for probe.stop and the last heartbeat */
+            mc_capture_update_stats(p.live[i]);
         mc_cloud_set_stats(p.cloud, MC_CTR_GET(capture, packets),
                            MC_CTR_GET(capture, kernel_drops) + MC_CTR_GET(capture, if_drops), 0,
                            MC_CTR_GET(flow, exported));

@@ -41,6 +41,7 @@ static char *keep(const char *s)
 
 void mc_probe_conf_release(struct mc_probe_conf *conf)
 {
+    free(conf->sources);
     for (size_t i = 0; i < n_kept; i++)
         free(kept[i]);
     free(kept);
@@ -84,12 +85,19 @@ static char *next_item(char **cursor)
 
 static int set_interface(void *vconf, const char *arg, char *err, size_t errlen)
 {
-    /* "-i a.pcap,b.pcap" and repeated -i both list sources read in a row */
+    /* "-i a.pcap,b.pcap" and repeated -i both list sources read in a row: as many as memory holds
+     * (interfaces are capped when they are opened, see MC_PROBE_MAX_INTERFACES) */
     char *rest = keep(arg);
     for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
-        if (CONF->n_sources >= MC_PROBE_MAX_SOURCES) {
-            snprintf(err, errlen, "at most %d sources", MC_PROBE_MAX_SOURCES);
-            return -1;
+        if (CONF->n_sources == CONF->sources_cap) {
+            int cap = CONF->sources_cap ? CONF->sources_cap * 2 : 16;
+            const char **grown = realloc(CONF->sources, (size_t)cap * sizeof(*grown));
+            if (!grown) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            CONF->sources = grown;
+            CONF->sources_cap = cap;
         }
         CONF->sources[CONF->n_sources++] = tok;
     }
@@ -145,12 +153,19 @@ UINT_SETTER(set_redis_timeout, cloud.conn.command_timeout_ms, 10, 600000, 1)
 UINT_SETTER(set_l7_max_buffer, l7.max_buffer, 4096, 16777216, 1)
 UINT_SETTER(set_l7_max_text, l7.max_text, 16, 65535, 1)
 UINT_SETTER(set_dpi_packets, l7.dpi_max_packets, 1, 1000, 1)
+UINT_SETTER(set_voip_max_calls, l7.voip.max_calls, 1, 16777216, 1)
+UINT_SETTER(set_voip_idle, l7.voip.idle_ms, 1, 86400, 1000)
 
 static int set_l7_log(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
     CONF->l7.log_path = keep(arg);
     return 0;
+}
+
+static int set_l7_log_rotate(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    return mc_rotate_parse(arg, &CONF->l7.log_rotate, err, errlen);
 }
 
 static int set_l7_only(void *vconf, const char *arg, char *err, size_t errlen)
@@ -333,6 +348,11 @@ static int set_json(void *vconf, const char *arg, char *err, size_t errlen)
     return 0;
 }
 
+static int set_json_rotate(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    return mc_rotate_parse(arg, &CONF->export.json_rotate, err, errlen);
+}
+
 static int set_verbose(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
@@ -408,10 +428,13 @@ FLAG_SETTER(set_syslog, syslog)
 #define L7 "Application layer"
 
 const struct mc_opt mc_probe_opts[] = {
-    { "interface", 'i', "IFACE|FILE", NULL,
-      "Capture from a network interface (e.g. eth0, lo) or read a pcap/pcapng file. Several files, given "
-      "as repeated -i or comma-separated, are read in a row as one capture; several interfaces are captured "
-      "together. In file mode time is packet time, so results do not depend on read speed.",
+    { "interface", 'i', "IFACE|FILE|DIR", NULL,
+      "Capture from a network interface (e.g. eth0, lo) or read a pcap/pcapng file, or the pcap/pcapng files "
+      "directly in a directory (in byte order of their names; other files and subdirectories are skipped). "
+      "Several sources, given as repeated -i or comma-separated, are read in a row as one capture (any "
+      "number; one that cannot be opened is skipped with a warning, counted in capture.sources_skipped, "
+      "unless it is the only one); up to 64 interfaces are captured together. In file mode time is packet "
+      "time, so results do not depend on read speed.",
       set_interface, 1, CAP },
     { "filter", 'f', "BPF", NULL, "Only meter packets matching this BPF filter expression (pcap-filter(7)).",
       set_filter, 0, CAP },
@@ -484,6 +507,14 @@ const struct mc_opt mc_probe_opts[] = {
       "elements) with or without --biflow."
       " The file is truncated at start; SIGHUP reopens it by its name, appending (see SIGNALS in mcprobe(8)).",
       set_json, 0, EXP },
+    { "json-rotate", 0, "INTERVAL|SIZE", NULL,
+      "Rotate the --json file: at every multiple of INTERVAL (90s, 30m, 1h, 1d; 1h: on the hour UTC) of the "
+      "probe clock (packet time when reading files), and/or once it holds SIZE bytes (500k, 100M, 1G; "
+      "powers of 1024), e.g. \"1h,100M\". The file is renamed PATH.YYYYMMDDTHHMMSSZ (the boundary, or the "
+      "time of the size rotation; .1, .2, ... added rather than replace a file) and PATH started again; "
+      "records are never split or lost, an empty file is not rotated, and a failed rename keeps writing to "
+      "the old file with a warning (export.json.rotations, export.json.rotate_errors).",
+      set_json_rotate, 0, EXP },
 
     { "l7-log", 0, "PATH|-", NULL,
       "Write one JSON object per application transaction (a DNS query with its answer, an HTTP request with "
@@ -491,6 +522,11 @@ const struct mc_opt mc_probe_opts[] = {
       "SIGHUP reopens it. Keys: protocol, the flow's 5-tuple as in --json, flowStartMilliseconds, "
       "transactionStartMilliseconds and the analyzer's elements (--list-fields).",
       set_l7_log, 0, L7 },
+    { "l7-log-rotate", 0, "INTERVAL|SIZE", NULL,
+      "Rotate the --l7-log file as --json-rotate does the --json file (checked every 100 ms of probe time, "
+      "between packets: a file may pass SIZE by what was logged meanwhile; l7.log_rotations, "
+      "l7.log_rotate_errors).",
+      set_l7_log_rotate, 0, L7 },
     { "l7", 0, "NAME[,NAME...]", "all", "Analyzers that may attach to flows (dns, http, mysql, tns, sip; none: no "
       "analyzer, nDPI still classifies).", set_l7_only, 0, L7 },
     { "no-dpi", 0, NULL, NULL, "Do not classify flows with nDPI (applicationId and applicationName stay empty; "
@@ -501,8 +537,14 @@ const struct mc_opt mc_probe_opts[] = {
     { "l7-max-buffer", 0, "BYTES", "131072", "Bytes an analyzed flow may hold: each direction's out-of-order "
       "TCP segments and its partial message may each use a quarter (counted as l7.tcp.ooo_dropped and "
       "l7.buffer_exceeded beyond).", set_l7_max_buffer, 0, L7 },
-    { "l7-max-text", 0, "BYTES", "1024", "Longest query text kept (mysqlQuery, oracleSql).", set_l7_max_text,
+    { "l7-max-text", 0, "BYTES", "1024", "Longest query text kept (mysqlQuery, oracleSql; each SIP value).", set_l7_max_text,
       0, L7 },
+    { "voip-max-calls", 0, "N", "65536", "Calls (and REGISTERs awaiting their answer) the SIP analyzer follows at "
+      "once; beyond, the least recently active one is ended (end_cause evicted) and counted (l7.voip.evicted). "
+      "About 1.5 KiB each.", set_voip_max_calls, 0, L7 },
+    { "voip-idle", 0, "SECONDS", "7200", "A call with no SIP message for this long is over: ended if it was "
+      "answered, failed otherwise (end_cause timeout; RFC 4028's default session interval). A call challenged "
+      "(401/407) waits as long for its authenticated INVITE.", set_voip_idle, 0, L7 },
 
     { "redis", 0, "NODE[,NODE...]", NULL,
       "Write to (and read from) the MicroCloud: standalone Redis nodes given as host:port, [v6]:port or "

@@ -12,11 +12,12 @@
 #include "flow/flow.h"
 #include "l7/l7.h"
 
-#define MC_PROBE_MAX_SOURCES 64
+/* Interfaces captured together; files, read one after the other, have no cap. */
+#define MC_PROBE_MAX_INTERFACES 64
 
 struct mc_probe_conf {
-    const char *sources[MC_PROBE_MAX_SOURCES]; /* borrowed from argv / config strings */
-    int n_sources;
+    const char **sources;     /* -i, in order: the array is the conf's (mc_probe_conf_release), the strings kept */
+    int n_sources, sources_cap;
     struct mc_capture_config capture;
     struct mc_flow_config flow;
     struct mc_export_config export;

@@ -22,25 +22,7 @@ import mcredis  # noqa: E402
 CAPTURES = ["mixed/ndpi_1kxun.pcap", "ipv6/pcapplusplus_four_ipv6_http_streams.pcap", "dns/ndpi_dns.pcap"]
 
 
-def documented_patterns():
-    """The key and channel patterns docs/CLOUD.md documents, read from the page itself (documenting a
-    key is what makes it acceptable here): the first cell of each row of its Keys table and the
-    channel cell of its Events table, each `<placeholder>` standing for any text without spaces."""
-    text = open(os.path.join(mctest.SRC, "docs", "CLOUD.md"), encoding="utf-8").read()
-    pats = []
-    for section, cell in (("\n## Keys\n", 1), ("\n## Events\n", 2)):
-        body = text.split(section, 1)[1].split("\n## ", 1)[0]
-        for line in body.splitlines():
-            cells = line.split("|")
-            if not line.startswith("| `") or len(cells) <= cell:
-                continue
-            for name in re.findall(r"`([^`]+)`", cells[cell]):
-                pats.append("".join(r"\S+" if part.startswith("<") else re.escape(part)
-                                    for part in re.split(r"(<[^>]+>)", name)))
-    return pats
-
-
-PATTERNS = documented_patterns()
+PATTERNS = mcredis.documented_patterns()
 
 
 def tshark_hosts(cap):

@@ -44,7 +44,9 @@ def utc_ms(day, ms):
 def check_stderr_times(chk, capture):
     env = dict(os.environ, TZ="America/New_York")  # 5 hours from UTC: localtime would show
     start = int(time.time() * 1000)
-    p = subprocess.Popen([mctest.MCPROBE, "-v", "--stats-interval", "0", "-i", capture, "-i", "/no/such/file.pcap"],
+    # a missing file among two is a warning; a counters file that cannot be written an error (exit 1)
+    p = subprocess.Popen([mctest.MCPROBE, "-v", "--stats-interval", "0", "-i", capture, "-i", "/no/such/file.pcap",
+                          "--counters", "/no/such/dir/counters.txt"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     err = p.communicate(timeout=120)[1].decode()
     end = int(time.time() * 1000)
@@ -83,7 +85,8 @@ def check_syslog(chk, capture):
     script = ("for n in null zero random urandom; do : > \"$D/$n\" && mount --bind /dev/$n \"$D/$n\" || exit 77; "
               "done; mount --rbind \"$D\" /dev || exit 77; exec \"$@\"")
     cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-           mctest.MCPROBE, "--syslog", "-v", "--stats-interval", "0", "-i", capture, "-i", "/no/such/file.pcap"]
+           mctest.MCPROBE, "--syslog", "-v", "--stats-interval", "0", "-i", capture, "-i", "/no/such/file.pcap",
+           "--counters", "/no/such/dir/counters.txt"]
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ, D=dev),
                        timeout=120)
     err = p.stderr.decode()
@@ -100,8 +103,8 @@ def check_syslog(chk, capture):
         pass
     rx.close()
     shutil.rmtree(wd, ignore_errors=True)
-    # the missing file makes it exit 1, as without --syslog
-    chk.check(p.returncode == 1, "exit 1 with a missing source (got %d)" % p.returncode)
+    # the counters file that cannot be written makes it exit 1, as without --syslog
+    chk.check(p.returncode == 1, "exit 1 with a counters file it cannot write (got %d)" % p.returncode)
     chk.check(not re.search(r"^\d{4}-\d\d-\d\dT", err, re.M), "no log line on stderr with --syslog: %r" % err[:200])
     chk.check(len(msgs) >= 4, "at least 4 messages reached /dev/log (got %d)" % len(msgs))
     levels = set()
@@ -118,8 +121,10 @@ def check_syslog(chk, capture):
         pids.add(m.group(3))
     chk.check({"error", "warning", "info", "debug"} <= levels, "every level through syslog: %s" % sorted(levels))
     chk.check(len(pids) == 1, "one ident[pid] for the run: %s" % sorted(pids))
-    chk.check(any("/no/such/file.pcap" in m and m.startswith("<27>") for m in msgs),
-              "the missing file as an error (<27>)")
+    chk.check(any("/no/such/file.pcap" in m and m.startswith("<28>") for m in msgs),
+              "the missing file among two as a warning (<28>)")
+    chk.check(any("/no/such/dir/counters.txt" in m and m.startswith("<27>") for m in msgs),
+              "the counters file as an error (<27>)")
     chk.check(any(": info: exit: packets " in m for m in msgs), "the exit statistics line through syslog")
 
 

@@ -5,6 +5,7 @@ TCP port), save nothing, and are killed when the test ends, whatever happens.
 """
 import atexit
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from mctest import free_port  # noqa: F401 (tests use mcredis.free_port)
+from mctest import SRC as _SRC, free_port  # noqa: F401 (tests use mcredis.free_port)
 
 _procs = []
 
@@ -89,6 +90,24 @@ class Server:
             self.proc.kill()
             self.proc.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def documented_patterns():
+    """The key and channel patterns docs/CLOUD.md documents, read from the page itself (documenting a
+    key is what makes it acceptable here): the first cell of each row of its Keys table and the
+    channel cell of its Events table, each `<placeholder>` standing for any text without spaces."""
+    text = open(os.path.join(_SRC, "docs", "CLOUD.md"), encoding="utf-8").read()
+    pats = []
+    for section, cell in (("\n## Keys\n", 1), ("\n## Events\n", 2)):
+        body = text.split(section, 1)[1].split("\n## ", 1)[0]
+        for line in body.splitlines():
+            cells = line.split("|")
+            if not line.startswith("| `") or len(cells) <= cell:
+                continue
+            for name in re.findall(r"`([^`]+)`", cells[cell]):
+                pats.append("".join(r"\S+" if part.startswith("<") else re.escape(part)
+                                    for part in re.split(r"(<[^>]+>)", name)))
+    return pats
 
 
 def need_redis():

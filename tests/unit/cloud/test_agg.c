@@ -78,6 +78,34 @@ static void test_merge_per_key_and_field(void **state)
     mc_agg_free(&a);
 }
 
+/* Sorted sets by last activity: a member's score only rises, the cutoff too, within a flush and across merges. */
+static void test_zmax_ztrim(void **state)
+{
+    (void)state;
+    struct mc_agg a, b;
+    assert_int_equal(mc_agg_init(&a, "", 100, 1 << 20), 0);
+    assert_int_equal(mc_agg_init(&b, "", 100, 1 << 20), 0);
+    assert_int_equal(mc_agg_zmax(&a, K("voip.users"), K("sip:alice@x"), 5000), 0);
+    assert_int_equal(mc_agg_zmax(&a, K("voip.users"), K("sip:alice@x"), 4000), 0); /* older: ignored */
+    assert_int_equal(mc_agg_zmax(&a, K("voip.users"), K("sip:bob@x"), 7000), 0);
+    assert_int_equal(mc_agg_ztrim(&a, K("voip.users"), 100), 0);
+    assert_int_equal(mc_agg_ztrim(&a, K("voip.users"), 90), 0);
+    assert_int_equal(find(&a, "voip.users", MC_AGG_ZMAX, "sip:alice@x")->n, 5000);
+    assert_int_equal(find(&a, "voip.users", MC_AGG_ZMAX, "sip:bob@x")->n, 7000);
+    assert_int_equal(find(&a, "voip.users", MC_AGG_ZTRIM, "<")->n, 100);
+    assert_int_equal(mc_agg_zmax(NULL, K("k"), K("m"), 1), -1);
+    assert_int_equal(mc_agg_ztrim(NULL, K("k"), 1), -1);
+    /* merged into an older table: the largest of each wins */
+    assert_int_equal(mc_agg_zmax(&b, K("voip.users"), K("sip:alice@x"), 6000), 0);
+    assert_int_equal(mc_agg_ztrim(&b, K("voip.users"), 50), 0);
+    assert_int_equal(mc_agg_merge(&b, &a, 1), 0);
+    assert_int_equal(find(&b, "voip.users", MC_AGG_ZMAX, "sip:alice@x")->n, 6000);
+    assert_int_equal(find(&b, "voip.users", MC_AGG_ZMAX, "sip:bob@x")->n, 7000);
+    assert_int_equal(find(&b, "voip.users", MC_AGG_ZTRIM, "<")->n, 100);
+    mc_agg_free(&a);
+    mc_agg_free(&b);
+}
+
 static void test_events(void **state)
 {
     (void)state;
@@ -273,6 +301,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_per_key_and_field),
+        cmocka_unit_test(test_zmax_ztrim),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_bounds_refuse_and_count),
         cmocka_unit_test(test_bad_arguments),

@@ -1,7 +1,8 @@
 /*
  * test_cloud.c - the cloud writer against a real redis-server on a unix
  * socket: host counters per direction, flows, TTL, host.new events on the
- * channel and the stream, the heartbeat, user associations and lookups,
+ * channel and the stream, the heartbeat and the probe.start/probe.stop
+ * events with the final counts, user associations and lookups,
  * local networks, and a dead node (metering goes on, drops are counted).
  */
 #include <setjmp.h>
@@ -154,6 +155,8 @@ static void test_hosts_events_heartbeat(void **state)
     struct mc_pkt again = pkt4(1, 2, 1000, 53, 100, 1600);
     mc_flow_process(t, &again);
     mc_flow_flush_all(t, MC_END_FORCED);
+    mc_cloud_set_stats(c, 7, 1, 0, 3); /* the probe's final counts, as main.c gives them */
+    uint64_t written_before = MC_CTR_GET(cloud, keys_written);
     mc_cloud_stop(c);
     mc_flow_table_free(t);
 
@@ -172,9 +175,37 @@ static void test_hosts_events_heartbeat(void **state)
     assert_true(ttl->integer > 290000 && ttl->integer <= 300000);
     freeReplyObject(ttl);
     redisReply *x = redisCommand(r, "XRANGE events - +");
-    assert_int_equal(x->elements, 3); /* one host.new per host, however many flushes */
+    int n_new = 0, n_start = 0, n_stop = 0;
+    const char *stop = NULL;
+    for (size_t i = 0; i < x->elements; i++) {
+        redisReply *kv = x->element[i]->element[1]; /* type <t> data <json> */
+        assert_int_equal(kv->elements, 4);
+        const char *type = kv->element[1]->str;
+        n_new += strcmp(type, "host.new") == 0;
+        n_start += strcmp(type, "probe.start") == 0;
+        if (strcmp(type, "probe.stop") == 0) {
+            n_stop++;
+            stop = kv->element[3]->str;
+            assert_int_equal(i, x->elements - 1); /* the probe's last event */
+        }
+    }
+    assert_int_equal(n_new, 3); /* one host.new per host, however many flushes */
+    assert_int_equal(n_start, 1);
+    assert_int_equal(n_stop, 1);
+    /* the final counts: the probe's, and the cloud's own (the three hosts' keys written at the last) */
+    char want[128];
+    uint64_t written = MC_CTR_GET(cloud, keys_written);
+    assert_true(written > written_before);
+    snprintf(want, sizeof(want), "\"cloud_keys_written\":%llu,", (unsigned long long)written);
+    assert_non_null(strstr(stop, want));
+    assert_non_null(strstr(stop, "\"probe\":\"test\","));
+    assert_non_null(strstr(stop, "\"packets\":7,\"drops\":1,\"flows_exported\":3,"));
+    assert_non_null(strstr(stop, "\"cloud_dropped_keys\":0,\"cloud_dropped_packets\":0,\"cloud_unwritten\":0}"));
     freeReplyObject(x);
-    assert_int_equal(hget(r, "probe.test", "packets") >= 0, 1);
+    /* the last heartbeat: the final counts, written after the last flush */
+    assert_int_equal(hget(r, "probe.test", "packets"), 7);
+    assert_int_equal(hget(r, "probe.test", "flows_exported"), 3);
+    assert_int_equal(hget(r, "probe.test", "cloud_pending_keys"), 0);
     redisReply *pttl = redisCommand(r, "PTTL probe.test");
     assert_true(pttl->integer > 0 && pttl->integer <= 15000);
     freeReplyObject(pttl);

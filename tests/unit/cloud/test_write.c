@@ -193,6 +193,34 @@ static void test_values_ttl_events(void **state)
     assert_int_equal(msgs, 3);
 }
 
+/* Sorted sets by last activity: ZADD GT keeps the latest score across probes; the trim removes older members. */
+static void test_sorted_by_activity(void **state)
+{
+    (void)state;
+    NEED_REDIS();
+    struct rs_server *s = rs_start(1, 0, NULL);
+    assert_non_null(s);
+    struct probe a = start(rs_addr(s), "pa", 0), b = start(rs_addr(s), "pb", 0);
+    struct mc_agg *ag = mc_cloud_agg(a.c), *bg = mc_cloud_agg(b.c);
+    mc_agg_zmax(ag, K("voip.users"), K("sip:old@x"), 1000);
+    mc_agg_zmax(ag, K("voip.users"), K("sip:alice@x"), 5000);
+    mc_agg_zmax(ag, K("voip.users"), K("sip:bob@x"), 6000);
+    flush(&a);
+    mc_agg_zmax(bg, K("voip.users"), K("sip:alice@x"), 4000); /* the other probe saw her earlier: kept at 5000 */
+    mc_agg_zmax(bg, K("voip.users"), K("sip:bob@x"), 9000);
+    mc_agg_ztrim(bg, K("voip.users"), 2000);                   /* sip:old@x has been idle too long */
+    flush(&b);
+    stop(&a);
+    stop(&b);
+    redisReply *r = rs_cmd(s, "ZRANGE t:voip.users 0 -1 WITHSCORES");
+    assert_int_equal(r->elements, 4);
+    assert_string_equal(r->element[0]->str, "sip:alice@x");
+    assert_string_equal(r->element[1]->str, "5000");
+    assert_string_equal(r->element[2]->str, "sip:bob@x");
+    assert_string_equal(r->element[3]->str, "9000");
+    freeReplyObject(r);
+}
+
 /* What waits for a node that is not up yet lands once, when it is. */
 static void test_node_late(void **state)
 {
@@ -221,8 +249,15 @@ static void test_node_late(void **state)
     redisReply *r = rs_cmd(s, "ZSCORE t:z m");
     assert_string_equal(r->str, "100");
     freeReplyObject(r);
-    r = rs_cmd(s, "XLEN t:events");
-    assert_int_equal(r->integer, 1);
+    /* the event, and the probe's own: probe.start once, when the node came up, then probe.stop */
+    r = rs_cmd(s, "XRANGE t:events - +");
+    assert_int_equal(r->elements, 3);
+    const char *types[3] = { "", "", "" };
+    for (size_t i = 0; i < r->elements; i++)
+        types[i] = r->element[i]->element[1]->element[1]->str;
+    assert_int_equal((strcmp(types[0], "x.y") == 0) + (strcmp(types[1], "x.y") == 0), 1);
+    assert_int_equal((strcmp(types[0], "probe.start") == 0) + (strcmp(types[1], "probe.start") == 0), 1);
+    assert_string_equal(types[2], "probe.stop");
     freeReplyObject(r);
 }
 
@@ -250,7 +285,7 @@ static void test_bound(void **state)
     assert_int_equal(MC_CTR_GET(cloud, agg_dropped_ops) - before, (uint64_t)refused);
     stop(&p);
     redisReply *r = rs_cmd(s, "DBSIZE");
-    assert_int_equal(r->integer, ok + 1); /* and the heartbeat */
+    assert_int_equal(r->integer, ok + 2); /* and the heartbeat, and the events stream (probe.start, probe.stop) */
     freeReplyObject(r);
 }
 
@@ -258,6 +293,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_values_ttl_events, rs_teardown),
+        cmocka_unit_test_teardown(test_sorted_by_activity, rs_teardown),
         cmocka_unit_test_teardown(test_node_late, rs_teardown),
         cmocka_unit_test_teardown(test_bound, rs_teardown),
     };
