@@ -11,7 +11,9 @@ either side, 200), one in seven is cancelled (CANCEL, 200, 487, ACK), one in
 eleven is refused (486 Busy Here, ACK).  Calls start 200 ms apart, so with
 the default length many run at once.  RTP goes straight between the phones
 (the SDP addresses), each direction with its own SSRC; --loss drops that
-share of RTP packets (at random, seeded) and --jitter adds a uniform random
+share of RTP packets (at random, seeded; never the first three of a stream,
+which validate it: RFC 3550 A.1 counts a stream from there, tshark from its
+first packet) and --jitter adds a uniform random
 delay of up to that many ms to each one's send time, so analysers can be
 checked against known rates.
 
@@ -157,7 +159,7 @@ def main():
         for d, (src, sp, dst, dp) in enumerate(((ca, pa, cb, pb), (cb, pb, ca, pa))):
             ssrc = rng.getrandbits(32)
             for k in range(n):
-                if a.loss and rng.random() < a.loss:
+                if a.loss and k >= 3 and rng.random() < a.loss:
                     stats["rtp_dropped"] += 1
                     continue
                 delay = int(rng.uniform(0, a.jitter) * 1000) if a.jitter else 0

@@ -118,6 +118,12 @@ struct rtp_state {
     uint8_t valid;          /* a direction validated, or sent sound RTCP: the flow is RTP */
     struct rtp_dir d[2];
     struct rtp_fmt fmt[MC_RTP_FORMATS];
+    /* the call whose SDP announced this flow's endpoints (voip.c), looked up until found */
+    uint8_t call_side[2];   /* per direction: the call's side that receives it (0 caller, 1 callee) */
+    uint8_t call_dirs;      /* bit d: direction d's receiver is known */
+    uint64_t call_try_us;   /* when to look the call up again */
+    uint64_t pushed_us[2];  /* when direction d's quality last went to the call */
+    char call_id[MC_VOIP_TEXT_MAX + 1]; /* "" until found */
 };
 
 /*
@@ -601,6 +607,58 @@ static void rtp_release(void *vslot)
     slot->st = NULL;
 }
 
+/* ---- the call of the media (voip.c) ------------------------------------------ */
+
+#define CALL_RETRY_US 1000000ull /* a call not found yet (the answer's SDP may come later): looked up again */
+#define PUSH_US 1000000ull       /* a running call's quality goes to the cloud once a second per direction */
+
+/*
+ * Finds the call: direction d's stream is received at the flow's other side
+ * (key.addr[!d]:port[!d]), an endpoint some SDP announced; without that, the
+ * sender's own address and port (symmetric RTP) tell the other side.
+ */
+static void find_call(struct mc_l7_ctx *x, struct rtp_state *st, uint64_t now_us)
+{
+    const struct mc_flow *f = mc_l7_flow(x);
+    const struct mc_voip *v = mc_l7_voip(x);
+    st->call_try_us = now_us + CALL_RETRY_US;
+    for (int d = 0; d < 2; d++) {
+        int side;
+        const struct mc_voip_call *c = mc_voip_call_at(v, f->key.ip_ver, &f->key.addr[!d], f->key.port[!d], &side);
+        if (!c) {
+            c = mc_voip_call_at(v, f->key.ip_ver, &f->key.addr[d], f->key.port[d], &side);
+            side = !side;
+        }
+        if (!c || (st->call_id[0] && strcmp(st->call_id, mc_voip_call_id(c)) != 0))
+            continue;
+        if (!st->call_id[0]) {
+            snprintf(st->call_id, sizeof(st->call_id), "%s", mc_voip_call_id(c));
+            MC_CTR_INC(l7_rtp, calls_found);
+        }
+        st->call_side[d] = (uint8_t)side;
+        st->call_dirs |= (uint8_t)(1u << d);
+    }
+}
+
+/* Direction d's quality to its call (voip.call.<id> rtp_to_<side>_*). */
+static void push_quality(struct mc_l7_ctx *x, struct rtp_state *st, int d, uint64_t now_us)
+{
+    const struct mc_rtp_stats *s = &st->d[d].s;
+    if (!(st->call_dirs >> d & 1) || !s->valid)
+        return;
+    st->pushed_us[d] = now_us;
+    struct mc_voip_quality q;
+    double r;
+    q.packets = s->packets;
+    q.lost = s->lost;
+    q.jitter_ms = s->jitter_mean_ms;
+    q.jitter_max_ms = s->jitter_max_ms;
+    q.mos = 0;
+    mc_rtp_quality(s, &r, &q.mos);
+    q.codec = s->codec;
+    mc_voip_media(mc_l7_voip(x), st->call_id, st->call_side[d], &q, now_us / 1000, mc_l7_agg(x));
+}
+
 static void rtp_data(struct mc_l7_ctx *x, void *vslot, int dir, const uint8_t *p, size_t n)
 {
     struct rtp_state *st = ((struct rtp_slot *)vslot)->st;
@@ -616,7 +674,15 @@ static void rtp_data(struct mc_l7_ctx *x, void *vslot, int dir, const uint8_t *p
     if (!st->valid && ++d->tries >= MC_RTP_PROBATION) {
         MC_CTR_INC(l7_rtp, released);
         mc_l7_detach(x);
+        return;
     }
+    if (!st->valid)
+        return;
+    uint64_t now_us = mc_l7_now_us(x);
+    if (st->call_dirs != 3 && now_us >= st->call_try_us)
+        find_call(x, st, now_us);
+    if (now_us >= st->pushed_us[dir & 1] + PUSH_US)
+        push_quality(x, st, dir & 1, now_us);
 }
 
 static void rtp_end(struct mc_l7_ctx *x, void *vslot)
@@ -625,7 +691,14 @@ static void rtp_end(struct mc_l7_ctx *x, void *vslot)
     if (!st || !st->valid) { /* too few packets to tell: not reported as RTP */
         MC_CTR_INC(l7_rtp, released);
         mc_l7_detach(x);
+        return;
     }
+    /* the streams' final figures go to their call */
+    uint64_t now_us = mc_l7_now_us(x);
+    if (st->call_dirs != 3)
+        find_call(x, st, now_us);
+    for (int d = 0; d < 2; d++)
+        push_quality(x, st, d, now_us);
 }
 
 /*
@@ -739,6 +812,14 @@ RTP_GETTERS(rtcp_fraction, v->u = mc_ie_f64(s->rtcp_report ? s->rtcp_fraction / 
 RTP_GETTERS(rtcp_lost, v->u = s->rtcp_report && s->rtcp_cum_lost > 0 ? (uint64_t)s->rtcp_cum_lost : 0)
 RTP_GETTERS(rtcp_jitter, v->u = mc_ie_f64(mc_rtp_rtcp_jitter_ms(s)))
 
+/* The call of the flow: the same for both directions, so one element without a reverse. */
+static void get_call_id(const struct mc_ie_env *env, struct mc_ie_val *v)
+{
+    const struct rtp_state *st = state_of(env->f);
+    v->str = st && st->valid ? st->call_id : "";
+    v->str_len = strlen(v->str);
+}
+
 #undef IF_VALID
 #undef RTP_GETTERS
 
@@ -778,6 +859,8 @@ static const struct mc_ie rtp_fields[] = {
     RTP_IE("rtcpCumulativeLost", "reverseRtcpCumulativeLost", 247, 4, U, rtcp_lost,
            "RTCP: cumulative lost the receiver reported", 0),
     RTP_IE("rtcpJitterMs", "reverseRtcpJitterMs", 248, 8, F, rtcp_jitter, "RTCP: jitter the receiver reported, ms", 0),
+    { "rtpCallId", 249, P, MC_IE_VARLEN, 0, STR, E, NULL, get_call_id,
+      "RTP: Call-ID of the call whose SDP announced the flow's endpoints (the call layer)", MC_VOIP_TEXT_MAX },
 };
 
 #undef RTP_IE

@@ -54,6 +54,7 @@ struct mc_voip_call {
     uint8_t hangup_by;                  /* side that sent the BYE (CALLER or CALLEE), 0xff unknown */
     uint8_t ip_ver;
     uint8_t challenged;                 /* the last INVITE got 401/407: the authenticated one should follow */
+    uint8_t alerted;                    /* bit side: voip.call.quality was raised for the stream it receives */
     uint16_t status;                    /* final status of the INVITE (or of the REGISTER) */
     uint32_t invite_cseq;
     uint32_t hash;
@@ -86,6 +87,7 @@ void mc_voip_config_defaults(struct mc_voip_config *cfg)
     cfg->call_ttl_ms = 3600 * 1000;
     cfg->user_ttl_ms = 24 * 3600 * 1000;
     cfg->active_ms = 3600 * 1000;
+    cfg->mos_alert = 3.5;
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -171,14 +173,17 @@ static void ep_remove(struct mc_voip *v, struct ep *e)
 }
 
 const struct mc_voip_call *mc_voip_call_at(const struct mc_voip *v, uint8_t ip_ver, const struct mc_addr *a,
-                                           uint16_t port)
+                                           uint16_t port, int *side)
 {
     if (!v)
         return NULL;
     size_t al = ip_ver == 6 ? 16 : 4;
     for (const struct ep *e = v->ep_buckets[ep_hash(ip_ver, a, port) & v->mask]; e; e = e->hnext)
-        if (e->ver == ip_ver && e->port == port && memcmp(e->addr.b, a->b, al) == 0)
+        if (e->ver == ip_ver && e->port == port && memcmp(e->addr.b, a->b, al) == 0) {
+            if (side)
+                *side = e->side;
             return e->call;
+        }
     return NULL;
 }
 
@@ -721,6 +726,59 @@ void mc_voip_message(struct mc_voip *v, const struct mc_voip_msg *m, struct mc_a
         MC_CTR_INC(l7_voip, media_updates);
         write_call(v, c, agg);
     }
+}
+
+void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const struct mc_voip_quality *q, uint64_t now_ms,
+                   struct mc_agg *agg)
+{
+    if (!v || !agg || !call_id || !*call_id)
+        return;
+    char key[KEY_MAX];
+    int kn = snprintf(key, sizeof(key), "voip.call.%s", call_id);
+    if (kn <= 0 || (size_t)kn >= sizeof(key))
+        return;
+    size_t kl = (size_t)kn;
+    const char *who = to_side == CALLER ? "caller" : "callee";
+    char field[48], val[48];
+    int vn;
+#define PUT(name, fmt, value)                                                  \
+    snprintf(field, sizeof(field), "rtp_to_%s_%s", who, name);                \
+    vn = snprintf(val, sizeof(val), fmt, value);                             \
+    if (vn > 0 && (size_t)vn < sizeof(val))                                  \
+        mc_agg_hset(agg, key, kl, field, val, (size_t)vn);
+    PUT("packets", "%llu", (unsigned long long)q->packets)
+    PUT("lost", "%llu", (unsigned long long)q->lost)
+    PUT("jitter_ms", "%.3f", q->jitter_ms)
+    PUT("jitter_max_ms", "%.3f", q->jitter_max_ms)
+    PUT("mos", "%.2f", q->mos)
+    PUT("updated_ms", "%llu", (unsigned long long)now_ms)
+#undef PUT
+    if (q->codec && *q->codec) {
+        snprintf(field, sizeof(field), "rtp_to_%s_codec", who);
+        mc_agg_hset(agg, key, kl, field, q->codec, strlen(q->codec));
+    }
+    /* a stream worse than the threshold: said once per direction while the call is known */
+    struct mc_voip_text id = { call_id, strlen(call_id) };
+    if (id.n > MC_VOIP_TEXT_MAX)
+        id.n = MC_VOIP_TEXT_MAX;
+    struct mc_voip_call *c = find(v, id, hash_bytes(id.p, id.n, 2166136261u));
+    if (!c || q->mos <= 0 || q->mos >= v->cfg.mos_alert || (c->alerted >> to_side & 1))
+        return;
+    c->alerted |= (uint8_t)(1u << to_side);
+    char json[512];
+    FILE *m = fmemopen(json, sizeof(json), "w");
+    if (!m)
+        return;
+    fputs("{\"call_id\":", m);
+    mc_json_string(m, c->id.s, c->id.n);
+    fprintf(m, ",\"stream_to\":\"%s\",\"mos\":%.2f,\"packets\":%llu,\"lost\":%llu,\"jitter_ms\":%.3f,\"ts\":%llu}",
+            who, q->mos, (unsigned long long)q->packets, (unsigned long long)q->lost, q->jitter_ms,
+            (unsigned long long)now_ms);
+    long jn = ftell(m);
+    int full = ferror(m) || jn <= 0 || (size_t)jn >= sizeof(json);
+    fclose(m);
+    if (!full)
+        mc_agg_publish(agg, "voip.call.quality", json, (size_t)jn);
 }
 
 void mc_voip_tick(struct mc_voip *v, uint64_t now_ms, struct mc_agg *agg)

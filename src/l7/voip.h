@@ -43,6 +43,7 @@ struct mc_voip_config {
     uint32_t call_ttl_ms;  /* voip.call.<id> and voip.rtp.* live this long after the call ended (default 1 h) */
     uint32_t user_ttl_ms;  /* voip.user.<uri> lives this long after its last activity (default 24 h) */
     uint32_t active_ms;    /* voip.users keeps members active within this window (default 1 h, or a registration) */
+    double mos_alert;      /* --voip-mos-alert: a running call's stream below this MOS raises voip.call.quality (3.5) */
 };
 
 void mc_voip_config_defaults(struct mc_voip_config *cfg);
@@ -81,13 +82,29 @@ void mc_voip_tick(struct mc_voip *v, uint64_t now_ms, struct mc_agg *agg);
 /* The input ended (end of the capture files, shutdown): calls whose end is already known are ended. */
 void mc_voip_finish(struct mc_voip *v, struct mc_agg *agg);
 
-/* A call as the RTP side sees it: the one whose SDP announced ip:port, NULL when none. */
+/* A call as the RTP side sees it: the one whose SDP announced ip:port, NULL when none; *side
+ * (when not NULL): 0 when the caller receives there, 1 the callee. */
 struct mc_voip_call;
 const struct mc_voip_call *mc_voip_call_at(const struct mc_voip *v, uint8_t ip_ver, const struct mc_addr *a,
-                                           uint16_t port);
+                                           uint16_t port, int *side);
 /* The call's Call-ID (NUL-terminated) and state. */
 const char *mc_voip_call_id(const struct mc_voip_call *c);
 int mc_voip_call_state(const struct mc_voip_call *c);
+
+/*
+ * The media quality of one direction of a call, as the RTP analyzer
+ * measures it: `to_side` 0 is the stream the caller receives, 1 the
+ * callee's.  Written to voip.call.<call_id> (rtp_to_caller_* or
+ * rtp_to_callee_*) at each call, i.e. while the call runs; a MOS below
+ * mos_alert raises voip.call.quality once per direction and call.
+ */
+struct mc_voip_quality {
+    uint64_t packets, lost;
+    double jitter_ms, jitter_max_ms, mos;
+    const char *codec;            /* NUL-terminated */
+};
+void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const struct mc_voip_quality *q, uint64_t now_ms,
+                   struct mc_agg *agg);
 
 /* Calls held now (tests). */
 uint32_t mc_voip_calls(const struct mc_voip *v);

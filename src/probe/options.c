@@ -156,6 +156,18 @@ UINT_SETTER(set_dpi_packets, l7.dpi_max_packets, 1, 1000, 1)
 UINT_SETTER(set_voip_max_calls, l7.voip.max_calls, 1, 16777216, 1)
 UINT_SETTER(set_voip_idle, l7.voip.idle_ms, 1, 86400, 1000)
 
+static int set_voip_mos_alert(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !(v >= 0 && v <= 5)) {
+        snprintf(err, errlen, "expected a MOS in [0, 5] (0: no alert)");
+        return -1;
+    }
+    CONF->l7.voip.mos_alert = v;
+    return 0;
+}
+
 static int set_l7_log(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
@@ -545,6 +557,9 @@ const struct mc_opt mc_probe_opts[] = {
     { "voip-idle", 0, "SECONDS", "7200", "A call with no SIP message for this long is over: ended if it was "
       "answered, failed otherwise (end_cause timeout; RFC 4028's default session interval). A call challenged "
       "(401/407) waits as long for its authenticated INVITE.", set_voip_idle, 0, L7 },
+    { "voip-mos-alert", 0, "MOS", "3.5", "A call's media stream whose estimated MOS (E-model, see the RTP "
+      "analyzer) falls below this raises the event voip.call.quality, once per direction and call (0: never).",
+      set_voip_mos_alert, 0, L7 },
 
     { "redis", 0, "NODE[,NODE...]", NULL,
       "Write to (and read from) the MicroCloud: standalone Redis nodes given as host:port, [v6]:port or "

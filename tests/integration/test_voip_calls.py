@@ -17,6 +17,10 @@ capture gives, independently, what the cloud must hold:
     call or registration in voip.users;
   * events.voip.call.start/answer/end once per call as its state went;
   * every key the probe wrote is one docs/CLOUD.md documents;
+  * media: each RTP flow whose endpoint a call's SDP announced carries that
+    call's id (rtpCallId), and on the generated capture each direction's
+    packets and losses reach the call's hash (rtp_to_caller_*,
+    rtp_to_callee_*) equal to tshark's rtp,streams;
   * the readers: `mcquery voip calls|users|call`, Cloud.calls/active_voip_users
     and examples/active_voip_users.py list the same calls and users, and
     examples/call_quality_watch.py, subscribed before the probe runs, prints
@@ -133,8 +137,9 @@ def check_capture(c, cap, patterns):
         print("NOTE %s: no INVITE and no registration: nothing to compare" % name)
         return
     srv = mcredis.Server()
+    flows_json = os.path.join(tempfile.mkdtemp(prefix="mcvoipj"), "flows.json")
     try:
-        mctest.run_probe(["-i", cap, "--redis", srv.addr, "--no-cloud-lookups"])
+        mctest.run_probe(["-i", cap, "--redis", srv.addr, "--no-cloud-lookups", "--json", flows_json, "-T", RTP_T])
         r = srv.client()
         keys = set(r.scan_iter(count=1000))
         undocumented = [k for k in keys if not any(re.fullmatch(p, k) for p in patterns)]
@@ -181,12 +186,87 @@ def check_capture(c, cap, patterns):
                 kinds["voip.call.end"] == n_done, "%s: events start/answer/end %d/%d/%d, calls %d/%d/%d" %
                 (name, kinds["voip.call.start"], kinds["voip.call.answer"], kinds["voip.call.end"], len(calls),
                  n_answered, n_done))
+        check_media_flows(c, name, flows_json, calls)
+        if name == "voip.pcap":
+            check_media_quality(c, name, cap, r, calls)
         check_readers(c, name, srv, calls, users)
         if os.path.basename(cap) in ("ndpi_sip.pcap", "voip.pcap"):
             check_watch(c, name, srv, cap, calls)
     finally:
         srv.stop()
     print("%s: %d calls, %d registrations compared" % (name, len(calls), len(regs)))
+
+
+RTP_T = ("sourceIPv4Address,destinationIPv4Address,sourceIPv6Address,destinationIPv6Address,sourceTransportPort,"
+         "destinationTransportPort,protocolIdentifier,rtpPackets,reverseRtpPackets,rtpCallId")
+
+
+def endpoint(addr, port):
+    return (str(ipaddress.ip_address(addr)), str(port))
+
+
+def check_media_flows(c, name, flows_json, calls):
+    """Every RTP flow at an endpoint some call's SDP announced names one of those calls."""
+    owners = collections.defaultdict(set)
+    for cid, w in calls.items():
+        for addr, port in w["sdp"]:
+            if addr and port and port != "0":
+                owners[endpoint(addr, port)].add(cid)
+    n = 0
+    for line in open(flows_json):
+        f = json.loads(line)
+        if not (f.get("rtpPackets") or f.get("reverseRtpPackets")):
+            continue
+        src = f.get("sourceIPv4Address") or f.get("sourceIPv6Address")
+        dst = f.get("destinationIPv4Address") or f.get("destinationIPv6Address")
+        want = owners.get(endpoint(dst, f["destinationTransportPort"]), set()) | \
+            owners.get(endpoint(src, f["sourceTransportPort"]), set())
+        if not want:
+            continue
+        n += 1
+        c.check(f.get("rtpCallId") in want, "%s: RTP flow %s:%s -> %s:%s carries rtpCallId %r, its SDP's call(s) %s" %
+                (name, src, f["sourceTransportPort"], dst, f["destinationTransportPort"], f.get("rtpCallId"),
+                 sorted(want)))
+    print("%s: %d RTP flows tied to their calls" % (name, n))
+
+
+def tshark_rtp_streams(cap):
+    """[(src, sport, dst, dport, packets, lost)] of tshark -z rtp,streams (RTP found heuristically)."""
+    out = subprocess.run(["tshark", "-n", "-r", cap, "-q", "-z", "rtp,streams", "-o", "rtp.heuristic_rtp:TRUE"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout.decode()
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r"\s*[\d.]+\s+[\d.]+\s+(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+0x[0-9A-Fa-f]+\s+.*?\s(\d+)\s+(-?\d+) \(",
+                     line)
+        if m:
+            rows.append((m.group(1), m.group(2), m.group(3), m.group(4), int(m.group(5)), int(m.group(6))))
+    return rows
+
+
+def check_media_quality(c, name, cap, r, calls):
+    """The generated capture: each stream's packets and losses in its call's hash, as tshark counts them."""
+    sides = {}
+    for cid, w in calls.items():
+        h = r.hgetall("voip.call." + cid)
+        for side in ("caller", "callee"):
+            for ep in filter(None, (h.get(side + "_rtp") or "").split(",")):
+                addr, port = ep.rsplit(":", 1)
+                sides[endpoint(addr.strip("[]"), port)] = (cid, side)
+    n = 0
+    for src, sport, dst, dport, pkts, lost in tshark_rtp_streams(cap):
+        where = sides.get(endpoint(dst, dport))
+        c.check(where is not None, "%s: tshark's stream to %s:%s is a call's media" % (name, dst, dport))
+        if not where:
+            continue
+        cid, side = where
+        h = r.hgetall("voip.call." + cid)
+        got = (int(h.get("rtp_to_%s_packets" % side, -1)), int(h.get("rtp_to_%s_lost" % side, -1)))
+        c.check(got == (pkts, lost), "%s %s: stream to the %s: packets, lost %s, tshark %s" %
+                (name, cid, side, got, (pkts, lost)))
+        c.check(0 < float(h.get("rtp_to_%s_mos" % side, 0)) <= 4.5, "%s %s: a MOS for the stream to the %s (%s)" %
+                (name, cid, side, h.get("rtp_to_%s_mos" % side)))
+        n += 1
+    c.check(n > 0, "%s: tshark found the RTP streams" % name)
 
 
 def mcquery(srv, *args):

@@ -77,7 +77,7 @@ static const struct mc_voip_call *at(const struct mc_voip *v, uint8_t a, uint8_t
                                      uint16_t port)
 {
     struct mc_addr x = { { a, b, c, d } };
-    return mc_voip_call_at(v, 4, &x, port);
+    return mc_voip_call_at(v, 4, &x, port, NULL);
 }
 
 static struct mc_voip *table(uint32_t max)
@@ -139,6 +139,10 @@ static void test_answered_call(void **state)
     const struct mc_voip_call *c = at(v, 10, 0, 0, 1, 4000);
     assert_non_null(c);
     assert_ptr_equal(at(v, 10, 0, 0, 2, 5000), c);
+    struct mc_addr b = { { 10, 0, 0, 2 } };
+    int side = -1;
+    assert_ptr_equal(mc_voip_call_at(v, 4, &b, 5000, &side), c);
+    assert_int_equal(side, 1); /* the callee receives there */
     assert_null(at(v, 10, 0, 0, 2, 5002));
     assert_string_equal(mc_voip_call_id(c), "c1");
     assert_int_equal(mc_voip_call_state(c), MC_CALL_ANSWERED);
