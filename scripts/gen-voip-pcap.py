@@ -18,7 +18,9 @@ delay of up to that many ms to each one's send time, so analysers can be
 checked against known rates.
 
 Writes OUT.pcap (classic pcap, microseconds, Ethernet) and prints one JSON
-line: packets, calls by outcome, RTP packets sent and dropped.  Standard
+line: packets, calls by outcome, RTP packets sent and dropped, and of those
+dropped the ones a receiver can count as lost (not after a stream's last
+packet sent).  Standard
 library only; the same arguments always write the same bytes.
 """
 import argparse
@@ -93,7 +95,8 @@ def main():
     a = ap.parse_args()
     rng = random.Random(a.seed)
     w = Writer()
-    stats = {"answered": 0, "cancelled": 0, "refused": 0, "rtp_sent": 0, "rtp_dropped": 0}
+    stats = {"answered": 0, "cancelled": 0, "refused": 0, "rtp_sent": 0, "rtp_dropped": 0, "rtp_trailing_drops": 0,
+             "rtp_lost_detectable": 0}
     n_phones = max(2, 2 * a.calls)
     for i in range(n_phones):  # every phone registers first
         t = BASE_US + i * 3000
@@ -158,15 +161,19 @@ def main():
         n = int(a.seconds * 50)
         for d, (src, sp, dst, dp) in enumerate(((ca, pa, cb, pb), (cb, pb, ca, pa))):
             ssrc = rng.getrandbits(32)
+            trailing = 0  # drops after the stream's last packet: no receiver can tell them from its end
             for k in range(n):
                 if a.loss and k >= 3 and rng.random() < a.loss:
                     stats["rtp_dropped"] += 1
+                    trailing += 1
                     continue
+                trailing = 0
                 delay = int(rng.uniform(0, a.jitter) * 1000) if a.jitter else 0
                 hdr = struct.pack("!BBHII", 0x80, 8 | (0x80 if k == 0 else 0), (d * 1000 + k) & 0xFFFF,
                                   (k * 160) & 0xFFFFFFFF, ssrc)
                 w.udp(ans + 20000 + k * 20000 + delay, src, sp, dst, dp, hdr + bytes([0xD5]) * 160)
                 stats["rtp_sent"] += 1
+            stats["rtp_trailing_drops"] += trailing
         end = ans + 20000 + n * 20000 + 10000
         bye_from_caller = c % 2 == 0
         if bye_from_caller:
@@ -180,6 +187,7 @@ def main():
             w.udp(end, cb, 5060, PROXY, 5060, sip("BYE sip:user%d@%s:5060 SIP/2.0" % (caller, ca), [via_b] + back +
                                                   [("CSeq", "1 BYE")]))
             w.udp(end + 2000, PROXY, 5060, cb, 5060, sip("SIP/2.0 200 OK", [via_b] + back + [("CSeq", "1 BYE")]))
+    stats["rtp_lost_detectable"] = stats["rtp_dropped"] - stats["rtp_trailing_drops"]
     stats["packets"] = w.write(a.out)
     stats["calls"] = a.calls
     print(json.dumps(stats, sort_keys=True))

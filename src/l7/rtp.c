@@ -102,6 +102,11 @@ struct rtp_dir {
     uint8_t prev_cn;        /* the previous packet was comfort noise */
     uint32_t ref_ts;
     uint64_t ref_us;
+    /* the clock of the last payload type seen, so a packet does not look its format up (fmt_gen: valid for) */
+    uint8_t clk_pt, clk_set;
+    uint16_t clk_gen;
+    uint32_t clk;
+    double ms_per_tick;
     uint32_t n_regular;     /* regular packets with a known clock: the mean's count */
     double jitter_sum;
     /* another SSRC that may take the direction over */
@@ -116,6 +121,7 @@ struct rtp_dir {
 
 struct rtp_state {
     uint8_t valid;          /* a direction validated, or sent sound RTCP: the flow is RTP */
+    uint16_t fmt_gen;       /* bumped by each mc_l7_rtp_set_format: the directions' clock caches go stale */
     struct rtp_dir d[2];
     struct rtp_fmt fmt[MC_RTP_FORMATS];
     /* the call whose SDP announced this flow's endpoints (voip.c), looked up until found */
@@ -451,10 +457,17 @@ static void update_times(const struct rtp_state *st, struct rtp_dir *d, const st
         return;
     }
     int32_t dts = (int32_t)(h->ts - d->ref_ts);
-    double delta_ms = ((double)now_us - (double)d->ref_us) / 1000.0;
-    uint32_t clock = jitter_clock(st, h->pt);
+    double delta_ms = (double)(int64_t)(now_us - d->ref_us) * 0.001;
+    if (!d->clk_set || d->clk_pt != h->pt || d->clk_gen != st->fmt_gen) {
+        d->clk = jitter_clock(st, h->pt);
+        d->ms_per_tick = d->clk ? 1000.0 / d->clk : 0;
+        d->clk_pt = h->pt;
+        d->clk_gen = st->fmt_gen;
+        d->clk_set = 1;
+    }
+    uint32_t clock = d->clk;
     if (clock) {
-        double dd = delta_ms - (double)dts * 1000.0 / clock;
+        double dd = delta_ms - (double)dts * d->ms_per_tick;
         s->jitter_ms += (fabs_(dd) - s->jitter_ms) / 16;
     }
     if (!h->marker && !cn && !d->prev_cn && dts >= 0) {
@@ -749,6 +762,7 @@ int mc_l7_rtp_set_format(const struct mc_flow *f, uint8_t pt, const char *encodi
     slot->used = 1;
     slot->pt = pt;
     slot->clock = clock_hz;
+    st->fmt_gen++;
     snprintf(slot->name, sizeof(slot->name), "%s", encoding ? encoding : "");
     for (int i = 0; i < 2; i++)
         if (st->d[i].s.packets && st->d[i].s.pt == pt)
