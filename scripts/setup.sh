@@ -17,6 +17,8 @@ PKGS=(
     python3-prometheus-client
     # live application-layer partners (tests/integration/test_l7_live.py)
     dnsmasq-base dnsutils nginx-light curl mariadb-server mariadb-client
+    # live VoIP partner (tests/integration/test_voip_live.py)
+    sip-tester
 )
 
 missing=()

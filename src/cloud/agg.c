@@ -387,6 +387,12 @@ int mc_agg_ztrim(struct mc_agg *a, const char *key, size_t klen, uint64_t cutoff
     return 0;
 }
 
+void mc_agg_hurry(struct mc_agg *a)
+{
+    if (a)
+        a->hurry = 1;
+}
+
 int mc_agg_expire(struct mc_agg *a, const char *key, size_t klen, uint32_t ttl_ms)
 {
     if (!a || !ttl_ms || !args_ok(a, klen, 1, 0))

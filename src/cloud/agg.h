@@ -71,4 +71,11 @@ int mc_agg_publish(struct mc_agg *a, const char *name, const char *json, size_t 
 int mc_agg_publish_if_new(struct mc_agg *a, const char *key, size_t klen, const char *field, const char *name,
                           const char *json, size_t n);
 
+/*
+ * What was just added should not wait for the flush interval (an event a
+ * subscriber is waiting for: a call starting): the cloud hands the table
+ * over at the probe's next tick instead of at the next flush.
+ */
+void mc_agg_hurry(struct mc_agg *a);
+
 #endif

@@ -83,6 +83,7 @@ struct mc_agg {
     uint32_t nkb, ncb;
     /* refusals since the owner last read them (it moves them to counters) */
     uint64_t dropped_ops, dropped_events, refused_long;
+    uint8_t hurry;         /* mc_agg_hurry: the next probe tick hands over at once */
 };
 
 /* Sizes and prefix of a new table; 0 or -1 (no memory).  Free with mc_agg_free. */

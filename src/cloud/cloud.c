@@ -529,6 +529,8 @@ static void agg_counts(struct mc_cloud *c)
     c->agg.dropped_ops = c->agg.dropped_events = c->agg.refused_long = 0;
 }
 
+int mc_cloud_hurried(const struct mc_cloud *c) { return c && c->agg.hurry && !c->cfg.offline; }
+
 struct mc_agg *mc_cloud_agg(struct mc_cloud *c)
 {
     return c ? &c->agg : NULL;
@@ -614,8 +616,9 @@ void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
     c->now_ds = ds_after(c, now, 0);
     /* a timer firing a hair early (clock rounding) still flushes: waiting for
      * the next tick would add its period to the cloud's latency */
-    if (now + c->cfg.flush_ms / 10 < c->next_flush_ms)
+    if (now + c->cfg.flush_ms / 10 < c->next_flush_ms && !c->agg.hurry)
         return;
+    c->agg.hurry = 0;
     c->next_flush_ms = now + c->cfg.flush_ms;
     mc_flow_dirty_drain(c->flows, visit_dirty, c);
     MC_CTR_INC(cloud, flushes);

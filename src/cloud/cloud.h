@@ -120,6 +120,9 @@ void mc_cloud_stop(struct mc_cloud *c);
  * counters at each flush.
  */
 struct mc_agg *mc_cloud_agg(struct mc_cloud *c);
+/* Something in the aggregates asked not to wait for the flush interval (mc_agg_hurry): tick now
+ * (live capture only: a file is read faster than anyone follows it). */
+int mc_cloud_hurried(const struct mc_cloud *c);
 
 /* Key text for an address: "ip.<addr>" with the prefix (buf of at least 128 bytes); returns its length. */
 size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len);

@@ -495,8 +495,8 @@ static void call_event(const struct mc_voip_call *c, const char *what, struct mc
     fclose(m);
     char name[32];
     snprintf(name, sizeof(name), "voip.call.%s", what);
-    if (!full)
-        mc_agg_publish(agg, name, json, (size_t)jn);
+    if (!full && mc_agg_publish(agg, name, json, (size_t)jn) == 0)
+        mc_agg_hurry(agg); /* who follows calls wants them as they happen, not a flush interval later */
 }
 
 /* ---- the state machine ------------------------------------------------------- */
