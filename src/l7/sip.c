@@ -639,6 +639,9 @@ struct sip_dir {
 struct sip_state {
     struct sip_dir d[2];    /* TCP only */
     uint32_t requests, responses;
+    uint8_t call_state;     /* the state of the flow's first call as its last message left it (enum mc_call_state) */
+    uint8_t call_id_len;    /* the flow's first call: the Call-ID of the first INVITE it carried */
+    char call_id[MC_VOIP_TEXT_MAX];
     struct sip_tx *first;   /* owned: packed copy of the flow's first transaction */
 };
 
@@ -774,6 +777,30 @@ static void to_calls(struct mc_l7_ctx *x, int dir, const struct sip_tx *tx, cons
 }
 
 /*
+ * The flow's first call (the first INVITE's Call-ID) and its state after each
+ * message of it: the flow record's sipCallState, kept here so it does not
+ * depend on how long the call layer holds an ended call.
+ */
+static void track_call(struct mc_l7_ctx *x, struct sip_state *s, const struct sip_tx *tx)
+{
+    size_t n = tx->len[S_CALL_ID];
+    const char *id = tx->data + tx->off[S_CALL_ID];
+    if (!n || n > sizeof(s->call_id))
+        return;
+    if (!s->call_id_len) {
+        if (!(tx->flags & TX_REQUEST) || tx->len[S_METHOD] != 6 || memcmp(tx->data + tx->off[S_METHOD], "INVITE", 6))
+            return;
+        memcpy(s->call_id, id, n);
+        s->call_id_len = (uint8_t)n;
+    } else if (n != s->call_id_len || memcmp(id, s->call_id, n) != 0) {
+        return;
+    }
+    const struct mc_voip_call *c = mc_voip_call_find(mc_l7_voip(x), id, n);
+    if (c)
+        s->call_state = (uint8_t)mc_voip_call_state(c);
+}
+
+/*
  * One message p[0..n) (borrowed), first byte at ms: parsed, its SDP read,
  * emitted as a transaction.  udp: datagram framing rules apply; short_body:
  * the caller knows (and counted) that the body is a prefix.
@@ -863,6 +890,7 @@ static void on_message(struct mc_l7_ctx *x, struct sip_state *s, int dir, const 
     }
     emit(x, s, tx);
     to_calls(x, dir, tx, have_sdp ? &sdp : NULL);
+    track_call(x, s, tx);
 }
 
 /* ---- UDP ---------------------------------------------------------------------- */
@@ -1097,6 +1125,10 @@ static void sip_end(struct mc_l7_ctx *x, void *st)
             reset_msg(d);
         }
     }
+    /* the call's state as the flow ends, when the call layer still holds it (other flows may have ended it) */
+    const struct mc_voip_call *c = s->call_id_len ? mc_voip_call_find(mc_l7_voip(x), s->call_id, s->call_id_len) : NULL;
+    if (c)
+        s->call_state = (uint8_t)mc_voip_call_state(c);
 }
 
 static void sip_release(void *st)
@@ -1198,6 +1230,13 @@ static void get_rtp_port(const struct mc_ie_env *env, struct mc_ie_val *v)
     v->u = tx ? tx->rtp_port : 0;
 }
 
+static void get_call_state(const struct mc_ie_env *env, struct mc_ie_val *v)
+{
+    const struct sip_state *s = mc_l7_state_of(env->f, &mc_l7_sip);
+    v->str = mc_voip_state_name(s ? s->call_state : 0);
+    v->str_len = strlen(v->str);
+}
+
 static void get_requests(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct sip_state *s = mc_l7_state_of(env->f, &mc_l7_sip);
@@ -1241,6 +1280,10 @@ static const struct mc_ie sip_fields[] = {
       "SDP formats as \"<encoding>/<clock>\" (rtpmap or RFC 3551), comma-separated", 256 },
     { "sipRequestCount", 219, P, 4, 0, U, E, NULL, get_requests, "SIP requests seen in the flow", 0 },
     { "sipResponseCount", 220, P, 4, 0, U, E, NULL, get_responses, "SIP responses seen in the flow", 0 },
+    { "sipCallState", 221, P, VAR, 0, STR, E, NULL, get_call_state,
+      "state of the first call (INVITE dialog) the flow carried when the flow ended (or as its last message left "
+      "it, once the call layer let an ended call go): trying, ringing, answered, ended, cancelled, failed; empty "
+      "when the flow carried no INVITE", 16 },
 };
 
 #undef STR

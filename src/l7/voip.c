@@ -317,6 +317,19 @@ static int set_media(struct mc_voip *v, struct mc_voip_call *c, int side, const 
 static const char *const state_names[] = { "", "trying", "ringing", "answered", "ended", "cancelled", "failed" };
 static const char *const cause_names[] = { "", "bye", "cancel", "rejected", "timeout", "evicted" };
 
+const char *mc_voip_state_name(int state)
+{
+    return state > 0 && state < (int)(sizeof(state_names) / sizeof(state_names[0])) ? state_names[state] : "";
+}
+
+const struct mc_voip_call *mc_voip_call_find(const struct mc_voip *v, const char *id, size_t n)
+{
+    if (!v || !n)
+        return NULL;
+    struct mc_voip_text t = { id, n < MC_VOIP_TEXT_MAX ? n : MC_VOIP_TEXT_MAX };
+    return find((struct mc_voip *)v, t, hash_bytes(t.p, t.n, 2166136261u)); /* find changes nothing */
+}
+
 static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *out, size_t cap)
 {
     if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, out, (socklen_t)cap))

@@ -87,6 +87,10 @@ void mc_voip_finish(struct mc_voip *v, struct mc_agg *agg);
 struct mc_voip_call;
 const struct mc_voip_call *mc_voip_call_at(const struct mc_voip *v, uint8_t ip_ver, const struct mc_addr *a,
                                            uint16_t port, int *side);
+/* The call with this Call-ID (n bytes), NULL when the table does not hold it (any more). */
+const struct mc_voip_call *mc_voip_call_find(const struct mc_voip *v, const char *id, size_t n);
+/* The name of a state (enum mc_call_state: "trying" ... "failed"), "" for none. */
+const char *mc_voip_state_name(int state);
 /* The call's Call-ID (NUL-terminated) and state. */
 const char *mc_voip_call_id(const struct mc_voip_call *c);
 int mc_voip_call_state(const struct mc_voip_call *c);

@@ -189,6 +189,7 @@ def check_capture(c, cap, patterns):
         check_media_flows(c, name, flows_json, calls)
         if name == "voip.pcap":
             check_media_quality(c, name, cap, r, calls)
+            check_sip_flow_states(c, name, flows_json, calls)
         check_readers(c, name, srv, calls, users)
         if os.path.basename(cap) in ("ndpi_sip.pcap", "voip.pcap"):
             check_watch(c, name, srv, cap, calls)
@@ -198,7 +199,7 @@ def check_capture(c, cap, patterns):
 
 
 RTP_T = ("sourceIPv4Address,destinationIPv4Address,sourceIPv6Address,destinationIPv6Address,sourceTransportPort,"
-         "destinationTransportPort,protocolIdentifier,rtpPackets,reverseRtpPackets,rtpCallId")
+         "destinationTransportPort,protocolIdentifier,rtpPackets,reverseRtpPackets,rtpCallId,sipCallState")
 
 
 def endpoint(addr, port):
@@ -267,6 +268,27 @@ def check_media_quality(c, name, cap, r, calls):
                 (name, cid, side, h.get("rtp_to_%s_mos" % side)))
         n += 1
     c.check(n > 0, "%s: tshark found the RTP streams" % name)
+
+
+def check_sip_flow_states(c, name, flows_json, calls):
+    """The generated capture: phone i's flow with the proxy carries the state of call i // 2 (phones 2c and
+    2c + 1 are its caller and callee), as the call ended."""
+    by_caller = {w["caller_ip"]: w for w in calls.values()}
+    n = 0
+    for line in open(flows_json):
+        f = json.loads(line)
+        if f.get("destinationTransportPort") != 5060 or not f.get("sourceIPv4Address", "").startswith("10.10."):
+            continue
+        b = [int(x) for x in f["sourceIPv4Address"].split(".")]
+        i = b[2] * 250 + b[3] - 1
+        caller = "10.10.%d.%d" % ((2 * (i // 2)) // 250, (2 * (i // 2)) % 250 + 1)
+        want = by_caller.get(caller)
+        if want is None:
+            continue  # a phone of a call the capture does not have (only registered)
+        n += 1
+        c.check(f.get("sipCallState") == want["state"], "%s: the flow of phone %s says its call is %r, it is %r" %
+                (name, f["sourceIPv4Address"], f.get("sipCallState"), want["state"]))
+    c.check(n > 0, "%s: SIP flows of phones with calls found (%d)" % (name, n))
 
 
 def mcquery(srv, *args):
