@@ -21,135 +21,17 @@
 #include "l7/http.h"
 #include "l7/l7.h"
 #include "unit/l7/record_harness.h"
+#include "unit/l7/conn_harness.h"
 
-/* ---- harness ------------------------------------------------------------- */
+/* ---- harness (conn_harness.h) ------------------------------------------- */
 
-static const struct mc_l7_analyzer *const only_http[] = { &mc_l7_http };
-static char log_path[64];
-
-struct conn {
-    struct mc_flow_table *t;
-    uint16_t port;
-    uint32_t seq[2];
-    uint64_t ts;
-};
+static const struct mc_l7_analyzer *const only[] = { &mc_l7_http };
 
 static struct mc_flow_table *setup(void)
 {
     memset(mc_l7_http_ctr, 0, sizeof(mc_l7_http_ctr));
     mc_ctr_reset();
-    h_an = &mc_l7_http;
-    h_n_rec = h_exported = 0;
-    struct mc_l7_config cfg;
-    mc_l7_config_defaults(&cfg);
-    cfg.dpi = 0;
-    cfg.analyzers = only_http;
-    cfg.n_analyzers = 1;
-    snprintf(log_path, sizeof(log_path), "/tmp/test_http_%d.json", (int)getpid());
-    unlink(log_path);
-    cfg.log_path = log_path;
-    char err[256];
-    h_l7 = mc_l7_new(&cfg, err, sizeof(err));
-    assert_non_null(h_l7);
-    struct mc_flow_config fc;
-    mc_flow_config_defaults(&fc);
-    fc.max_flows = 64;
-    struct mc_flow_table *t = mc_flow_table_new(&fc, h_on_export, NULL);
-    assert_non_null(t);
-    mc_l7_attach(h_l7, t);
-    return t;
-}
-
-static void teardown(struct mc_flow_table *t)
-{
-    mc_flow_table_free(t);
-    mc_l7_free(h_l7);
-    h_l7 = NULL;
-    unlink(log_path);
-}
-
-#define SYN 0x02
-#define ACK 0x10
-
-static void pkt(struct conn *c, int dir, uint32_t seq, uint8_t flags, const void *data, size_t n)
-{
-    struct mc_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.ip_ver = 4;
-    p.src.b[0] = 10, p.src.b[3] = dir ? 2 : 1;
-    p.dst.b[0] = 10, p.dst.b[3] = dir ? 1 : 2;
-    p.sport = dir ? c->port : 40000;
-    p.dport = dir ? 40000 : c->port;
-    p.proto = 6;
-    p.has_l4 = 1;
-    p.tcp_seq = seq;
-    p.tcp_ack = c->seq[!dir];
-    p.tcp_flags = flags;
-    p.ts_ms = c->ts;
-    p.payload = data;
-    p.payload_len = n;
-    p.ip_len = 40 + (uint32_t)n;
-    mc_flow_process(c->t, &p);
-}
-
-static struct conn open_conn(struct mc_flow_table *t, uint16_t port)
-{
-    struct conn c = { t, port, { 1000, 5000 }, 1000000 };
-    pkt(&c, 0, c.seq[0]++, SYN, NULL, 0);
-    pkt(&c, 1, c.seq[1]++, SYN | ACK, NULL, 0);
-    return c;
-}
-
-/* Sends n bytes of dir at time ts (ms after the connection opened). */
-static void sendb(struct conn *c, int dir, const void *data, size_t n, uint64_t ts)
-{
-    c->ts = 1000000 + ts;
-    pkt(c, dir, c->seq[dir], ACK, data, n);
-    c->seq[dir] += (uint32_t)n;
-}
-
-static void send(struct conn *c, int dir, const char *s, uint64_t ts) { sendb(c, dir, s, strlen(s), ts); }
-
-/* The capture misses n bytes of dir; the peer's next ACK covers them. */
-static void lose(struct conn *c, int dir, uint32_t n) { c->seq[dir] += n; }
-
-/* Ends every flow and returns the transaction log (static buffer), one JSON object a line. */
-static char logbuf[1 << 20];
-static int n_lines;
-static char *lines[256];
-
-static void finish(struct mc_flow_table *t)
-{
-    mc_flow_flush_all(t, MC_END_FORCED);
-    mc_l7_flush(h_l7);
-    FILE *f = fopen(log_path, "r");
-    assert_non_null(f);
-    size_t n = fread(logbuf, 1, sizeof(logbuf) - 1, f);
-    fclose(f);
-    logbuf[n] = 0;
-    n_lines = 0;
-    for (char *p = logbuf; *p && n_lines < 256;) {
-        char *e = strchr(p, '\n');
-        lines[n_lines++] = p;
-        if (!e)
-            break;
-        *e = 0;
-        p = e + 1;
-    }
-}
-
-static void has(int line, const char *what)
-{
-    assert_true(line < n_lines);
-    if (!strstr(lines[line], what))
-        fail_msg("line %d lacks %s: %s", line, what, lines[line]);
-}
-
-static void lacks(int line, const char *what)
-{
-    assert_true(line < n_lines);
-    if (strstr(lines[line], what))
-        fail_msg("line %d has %s: %s", line, what, lines[line]);
+    return h_setup(only, "http", 0);
 }
 
 /* ---- transactions and fields ------------------------------------------- */
@@ -170,26 +52,26 @@ static void test_simple_get(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, REQ1, 10);
-    send(&c, 1, RSP1, 35);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"protocol\":\"http\"");
-    has(0, "\"transactionStartMilliseconds\":1000010");
-    has(0, "\"httpRequestMethod\":\"GET\"");
-    has(0, "\"httpRequestHost\":\"Example.COM\"");
-    has(0, "\"httpRequestTarget\":\"/index.html?q=1\"");
-    has(0, "\"httpMessageVersion\":\"HTTP/1.1\"");
-    has(0, "\"httpUserAgent\":\"curl/7.88 (x86_64, like Gecko)\"");
-    has(0, "\"httpReferer\":\"http://a.example/\"");
-    has(0, "\"httpXForwardedFor\":\"192.0.2.1, 198.51.100.2\"");
-    has(0, "\"httpStatusCode\":200");
-    has(0, "\"httpReasonPhrase\":\"OK\"");
-    has(0, "\"httpContentType\":\"text/html; charset=utf-8\"");
-    has(0, "\"httpResponseBodyLength\":5");
-    has(0, "\"httpRequestBodyLength\":0");
-    has(0, "\"httpResponseTimeMs\":25");
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, REQ1, 10);
+    h_send(&c, 1, RSP1, 35);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"protocol\":\"http\"");
+    h_has(0, "\"transactionStartMilliseconds\":1000010");
+    h_has(0, "\"httpRequestMethod\":\"GET\"");
+    h_has(0, "\"httpRequestHost\":\"Example.COM\"");
+    h_has(0, "\"httpRequestTarget\":\"/index.html?q=1\"");
+    h_has(0, "\"httpMessageVersion\":\"HTTP/1.1\"");
+    h_has(0, "\"httpUserAgent\":\"curl/7.88 (x86_64, like Gecko)\"");
+    h_has(0, "\"httpReferer\":\"http://a.example/\"");
+    h_has(0, "\"httpXForwardedFor\":\"192.0.2.1, 198.51.100.2\"");
+    h_has(0, "\"httpStatusCode\":200");
+    h_has(0, "\"httpReasonPhrase\":\"OK\"");
+    h_has(0, "\"httpContentType\":\"text/html; charset=utf-8\"");
+    h_has(0, "\"httpResponseBodyLength\":5");
+    h_has(0, "\"httpRequestBodyLength\":0");
+    h_has(0, "\"httpResponseTimeMs\":25");
     /* the flow record carries the first transaction */
     assert_int_equal(h_exported, 1);
     assert_string_equal(h_rec_s("httpRequestMethod"), "GET");
@@ -204,70 +86,70 @@ static void test_simple_get(void **state)
     assert_int_equal(MC_CTR_GET(l7_http, requests), 1);
     assert_int_equal(MC_CTR_GET(l7_http, responses), 1);
     assert_int_equal(MC_CTR_GET(l7, transactions), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_keep_alive(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 8080);
+    struct h_conn c = h_tcp_conn(t, 8080);
     for (int i = 0; i < 3; i++) {
         char req[128], rsp[128];
         snprintf(req, sizeof(req), "GET /%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
         snprintf(rsp, sizeof(rsp), "HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n%.*s", 200 + i, i + 1, i + 1,
                  "abc");
-        send(&c, 0, req, 100 * (uint64_t)i);
-        send(&c, 1, rsp, 100 * (uint64_t)i + 7);
+        h_send(&c, 0, req, 100 * (uint64_t)i);
+        h_send(&c, 1, rsp, 100 * (uint64_t)i + 7);
     }
-    finish(t);
-    assert_int_equal(n_lines, 3);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 3);
     for (int i = 0; i < 3; i++) {
         char want[64];
         snprintf(want, sizeof(want), "\"httpRequestTarget\":\"/%d\"", i);
-        has(i, want);
+        h_has(i, want);
         snprintf(want, sizeof(want), "\"httpStatusCode\":%d", 200 + i);
-        has(i, want);
+        h_has(i, want);
         snprintf(want, sizeof(want), "\"httpResponseBodyLength\":%d", i + 1);
-        has(i, want);
-        has(i, "\"httpResponseTimeMs\":7");
+        h_has(i, want);
+        h_has(i, "\"httpResponseTimeMs\":7");
     }
     assert_string_equal(h_rec_s("httpRequestTarget"), "/0");
     assert_int_equal(h_rec_n("httpRequestCount"), 3);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_pipelined_in_one_segment(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0,
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0,
          "GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
          "HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n"
          "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody"
          "GET /d HTTP/1.1\r\nHost: h\r\n\r\n",
          1);
     /* HEAD's response announces 1000 bytes it does not send; 304 has none either */
-    send(&c, 1,
+    h_send(&c, 1,
          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
          "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
          "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
          "HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n",
          9);
-    finish(t);
-    assert_int_equal(n_lines, 4);
-    has(0, "\"httpRequestTarget\":\"/a\"");
-    has(0, "\"httpResponseBodyLength\":2");
-    has(1, "\"httpRequestMethod\":\"HEAD\"");
-    has(1, "\"httpResponseBodyLength\":0");
-    has(2, "\"httpRequestBodyLength\":4");
-    has(2, "\"httpStatusCode\":201");
-    has(3, "\"httpRequestTarget\":\"/d\"");
-    has(3, "\"httpStatusCode\":304");
+    h_finish(t);
+    assert_int_equal(h_n_lines, 4);
+    h_has(0, "\"httpRequestTarget\":\"/a\"");
+    h_has(0, "\"httpResponseBodyLength\":2");
+    h_has(1, "\"httpRequestMethod\":\"HEAD\"");
+    h_has(1, "\"httpResponseBodyLength\":0");
+    h_has(2, "\"httpRequestBodyLength\":4");
+    h_has(2, "\"httpStatusCode\":201");
+    h_has(3, "\"httpRequestTarget\":\"/d\"");
+    h_has(3, "\"httpStatusCode\":304");
     assert_int_equal(MC_CTR_GET(l7_http, unanswered), 0);
     assert_int_equal(MC_CTR_GET(l7_http, incomplete), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 /* Every byte in its own segment, both ways: the same transaction. */
@@ -275,26 +157,26 @@ static void test_byte_by_byte(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
+    struct h_conn c = h_tcp_conn(t, 80);
     const char *rsp = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: a/b\r\n\r\n"
                       "3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer: t\r\n\r\n";
     for (size_t i = 0; REQ1[i]; i++)
-        sendb(&c, 0, REQ1 + i, 1, 10 + i);
+        h_sendb(&c, 0, REQ1 + i, 1, 10 + i);
     for (size_t i = 0; rsp[i]; i++)
-        sendb(&c, 1, rsp + i, 1, 1000 + i);
-    send(&c, 0, "GET /next HTTP/1.1\r\n\r\n", 3000);
-    send(&c, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 3001);
-    finish(t);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpRequestHost\":\"Example.COM\"");
-    has(0, "\"httpUserAgent\":\"curl/7.88 (x86_64, like Gecko)\"");
-    has(0, "\"httpContentType\":\"a/b\"");
-    has(0, "\"httpResponseBodyLength\":19");
-    has(0, "\"transactionStartMilliseconds\":1000010");
-    has(0, "\"httpResponseTimeMs\":990"); /* first byte of each message */
-    has(1, "\"httpStatusCode\":404");
+        h_sendb(&c, 1, rsp + i, 1, 1000 + i);
+    h_send(&c, 0, "GET /next HTTP/1.1\r\n\r\n", 3000);
+    h_send(&c, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 3001);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpRequestHost\":\"Example.COM\"");
+    h_has(0, "\"httpUserAgent\":\"curl/7.88 (x86_64, like Gecko)\"");
+    h_has(0, "\"httpContentType\":\"a/b\"");
+    h_has(0, "\"httpResponseBodyLength\":19");
+    h_has(0, "\"transactionStartMilliseconds\":1000010");
+    h_has(0, "\"httpResponseTimeMs\":990"); /* first byte of each message */
+    h_has(1, "\"httpStatusCode\":404");
     assert_int_equal(MC_CTR_GET(l7_http, line_too_long), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_chunked_split_anywhere(void **state)
@@ -306,18 +188,18 @@ static void test_chunked_split_anywhere(void **state)
     size_t n = strlen(rsp);
     for (size_t cut = 1; cut < n; cut++) {
         struct mc_flow_table *t = setup();
-        struct conn c = open_conn(t, 80);
-        send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
-        sendb(&c, 1, rsp, cut, 2);
-        sendb(&c, 1, rsp + cut, n - cut, 3);
-        send(&c, 0, "GET /2 HTTP/1.1\r\n\r\n", 4);
-        send(&c, 1, "HTTP/1.1 204 No Content\r\n\r\n", 5);
-        finish(t);
-        assert_int_equal(n_lines, 2);
-        has(0, "\"httpResponseBodyLength\":11");
-        has(1, "\"httpStatusCode\":204");
+        struct h_conn c = h_tcp_conn(t, 80);
+        h_send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
+        h_sendb(&c, 1, rsp, cut, 2);
+        h_sendb(&c, 1, rsp + cut, n - cut, 3);
+        h_send(&c, 0, "GET /2 HTTP/1.1\r\n\r\n", 4);
+        h_send(&c, 1, "HTTP/1.1 204 No Content\r\n\r\n", 5);
+        h_finish(t);
+        assert_int_equal(h_n_lines, 2);
+        h_has(0, "\"httpResponseBodyLength\":11");
+        h_has(1, "\"httpStatusCode\":204");
         assert_int_equal(MC_CTR_GET(l7_http, bad_chunk_size) + MC_CTR_GET(l7_http, bad_chunk_end), 0);
-        teardown(t);
+        h_teardown(t);
     }
 }
 
@@ -325,61 +207,61 @@ static void test_interim_and_close_delimited(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "POST /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n", 1);
-    send(&c, 1, "HTTP/1.1 100 Continue\r\n\r\n", 2);
-    send(&c, 0, "abcdef", 3);
-    send(&c, 1, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil", 8);
-    send(&c, 1, " the end", 9);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"httpStatusCode\":200");
-    has(0, "\"httpRequestBodyLength\":6");
-    has(0, "\"httpResponseBodyLength\":13");
-    has(0, "\"httpResponseTimeMs\":7"); /* the final response, not the 100 */
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "POST /up HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 6\r\n\r\n", 1);
+    h_send(&c, 1, "HTTP/1.1 100 Continue\r\n\r\n", 2);
+    h_send(&c, 0, "abcdef", 3);
+    h_send(&c, 1, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil", 8);
+    h_send(&c, 1, " the end", 9);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"httpStatusCode\":200");
+    h_has(0, "\"httpRequestBodyLength\":6");
+    h_has(0, "\"httpResponseBodyLength\":13");
+    h_has(0, "\"httpResponseTimeMs\":7"); /* the final response, not the 100 */
     assert_int_equal(MC_CTR_GET(l7_http, interim), 1);
     assert_int_equal(MC_CTR_GET(l7_http, incomplete), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_unmatched_and_unanswered(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 1, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n", 1);
-    send(&c, 0, "GET /never HTTP/1.1\r\n\r\n", 2);
-    send(&c, 0, "GET /cut HTTP/1.1\r\nHost: x", 3); /* headers never finish */
-    finish(t);
-    assert_int_equal(n_lines, 3);
-    has(0, "\"httpStatusCode\":408");
-    lacks(0, "httpRequestMethod");
-    has(1, "\"httpRequestTarget\":\"/never\"");
-    lacks(1, "httpStatusCode");
-    has(2, "\"httpRequestTarget\":\"/cut\"");
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 1, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n", 1);
+    h_send(&c, 0, "GET /never HTTP/1.1\r\n\r\n", 2);
+    h_send(&c, 0, "GET /cut HTTP/1.1\r\nHost: x", 3); /* headers never finish */
+    h_finish(t);
+    assert_int_equal(h_n_lines, 3);
+    h_has(0, "\"httpStatusCode\":408");
+    h_lacks(0, "httpRequestMethod");
+    h_has(1, "\"httpRequestTarget\":\"/never\"");
+    h_lacks(1, "httpStatusCode");
+    h_has(2, "\"httpRequestTarget\":\"/cut\"");
     assert_int_equal(MC_CTR_GET(l7_http, unmatched_response), 1);
     assert_int_equal(MC_CTR_GET(l7_http, unanswered), 1);
     assert_int_equal(MC_CTR_GET(l7_http, incomplete), 1);
     /* the flow record takes the first transaction emitted */
     assert_int_equal(h_rec_n("httpStatusCode"), 408);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_upgrade_stops(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 1);
-    send(&c, 1, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 2);
-    send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 3); /* websocket frames now, whatever they look like */
-    send(&c, 1, "\x81\x05hello", 4);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"httpStatusCode\":101");
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 1);
+    h_send(&c, 1, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 2);
+    h_send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 3); /* websocket frames now, whatever they look like */
+    h_send(&c, 1, "\x81\x05hello", 4);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"httpStatusCode\":101");
     assert_int_equal(MC_CTR_GET(l7_http, upgrade), 1);
     assert_int_equal(MC_CTR_GET(l7_http, requests), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 /*
@@ -390,20 +272,20 @@ static void test_server_seen_first(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = { t, 80, { 1000, 5000 }, 1000000 };
-    pkt(&c, 1, c.seq[1], ACK, NULL, 0);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 1);
-    send(&c, 0, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n", 2);
-    send(&c, 1, "HTTP/1.1 304 Not Modified\r\n\r\n", 3);
-    finish(t);
+    struct h_conn c = { t, 6, 40000, 80, { 1000, 5000 }, 1000000 };
+    h_pkt(&c, 1, c.seq[1], H_ACK, NULL, 0);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 1);
+    h_send(&c, 0, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n", 2);
+    h_send(&c, 1, "HTTP/1.1 304 Not Modified\r\n\r\n", 3);
+    h_finish(t);
     assert_int_equal(MC_CTR_GET(l7_http, roles_swapped), 1);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpStatusCode\":200");
-    has(0, "\"httpResponseBodyLength\":3");
-    has(1, "\"httpRequestTarget\":\"/x\"");
-    has(1, "\"httpStatusCode\":304");
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpStatusCode\":200");
+    h_has(0, "\"httpResponseBodyLength\":3");
+    h_has(1, "\"httpRequestTarget\":\"/x\"");
+    h_has(1, "\"httpStatusCode\":304");
     assert_int_equal(MC_CTR_GET(l7_http, bad_request_line), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 /* ---- gaps --------------------------------------------------------------- */
@@ -412,44 +294,44 @@ static void test_gap_inside_body_is_stepped_over(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "GET /big HTTP/1.1\r\n\r\n", 1);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n", 2);
-    send(&c, 1, "0123456789", 3);
-    lose(&c, 1, 2980);
-    send(&c, 1, "0123456789", 4);
-    send(&c, 0, "GET /after HTTP/1.1\r\n\r\n", 5); /* its ACK declares the hole */
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 6);
-    finish(t);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpResponseBodyLength\":3000");
-    has(1, "\"httpRequestTarget\":\"/after\"");
-    has(1, "\"httpStatusCode\":200");
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "GET /big HTTP/1.1\r\n\r\n", 1);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n", 2);
+    h_send(&c, 1, "0123456789", 3);
+    h_lose(&c, 1, 2980);
+    h_send(&c, 1, "0123456789", 4);
+    h_send(&c, 0, "GET /after HTTP/1.1\r\n\r\n", 5); /* its ACK declares the hole */
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 6);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpResponseBodyLength\":3000");
+    h_has(1, "\"httpRequestTarget\":\"/after\"");
+    h_has(1, "\"httpStatusCode\":200");
     assert_int_equal(MC_CTR_GET(l7_http, gap_in_body), 1);
     assert_int_equal(MC_CTR_GET(l7_http, gap_lost), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_gap_in_headers_resyncs(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "GET /one HTTP/1.1\r\nHost: a\r\n", 1);
-    lose(&c, 0, 100); /* the rest of the headers */
-    send(&c, 0, "Accept: */*\r\n\r\n", 2);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3);
-    send(&c, 0, "GET /two HTTP/1.1\r\nHost: b\r\n\r\n", 4); /* a segment that starts a message */
-    send(&c, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 5);
-    finish(t);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpRequestTarget\":\"/one\"");
-    has(0, "\"httpStatusCode\":200");
-    has(1, "\"httpRequestTarget\":\"/two\"");
-    has(1, "\"httpStatusCode\":404");
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "GET /one HTTP/1.1\r\nHost: a\r\n", 1);
+    h_lose(&c, 0, 100); /* the rest of the headers */
+    h_send(&c, 0, "Accept: */*\r\n\r\n", 2);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3);
+    h_send(&c, 0, "GET /two HTTP/1.1\r\nHost: b\r\n\r\n", 4); /* a segment that starts a message */
+    h_send(&c, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 5);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpRequestTarget\":\"/one\"");
+    h_has(0, "\"httpStatusCode\":200");
+    h_has(1, "\"httpRequestTarget\":\"/two\"");
+    h_has(1, "\"httpStatusCode\":404");
     assert_int_equal(MC_CTR_GET(l7_http, gap_lost), 1);
     assert_int_equal(MC_CTR_GET(l7_http, resynced), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 /* ---- hostile inputs ------------------------------------------------------ */
@@ -459,29 +341,29 @@ static void test_64k_header_block(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "GET /huge HTTP/1.1\r\nHost: first\r\n", 1);
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "GET /huge HTTP/1.1\r\nHost: first\r\n", 1);
     char line[1025];
     memset(line, 'a', sizeof(line));
     memcpy(line, "X-Pad: ", 7);
     memcpy(line + 1022, "\r\n", 2);
     for (int i = 0; i < 64; i++)
-        sendb(&c, 0, line, 1024, 2);
-    send(&c, 0, "User-Agent: too-late\r\nContent-Length: 3\r\n\r\nabc", 3);
-    send(&c, 0, "GET /next HTTP/1.1\r\n\r\n", 4);
-    send(&c, 1,
+        h_sendb(&c, 0, line, 1024, 2);
+    h_send(&c, 0, "User-Agent: too-late\r\nContent-Length: 3\r\n\r\nabc", 3);
+    h_send(&c, 0, "GET /next HTTP/1.1\r\n\r\n", 4);
+    h_send(&c, 1,
          "HTTP/1.1 431 Too Large\r\nContent-Length: 0\r\n\r\n"
          "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
          5);
-    finish(t);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpRequestHost\":\"first\"");
-    lacks(0, "too-late");
-    has(0, "\"httpRequestBodyLength\":3");
-    has(1, "\"httpRequestTarget\":\"/next\"");
+    h_finish(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpRequestHost\":\"first\"");
+    h_lacks(0, "too-late");
+    h_has(0, "\"httpRequestBodyLength\":3");
+    h_has(1, "\"httpRequestTarget\":\"/next\"");
     assert_int_equal(MC_CTR_GET(l7_http, header_too_large), 1);
     assert_int_equal(MC_CTR_GET(l7, buffer_exceeded), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 /* A 20 KiB line split over segments: skipped, never buffered past the line cap. */
@@ -489,26 +371,26 @@ static void test_long_single_line(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
+    struct h_conn c = h_tcp_conn(t, 80);
     static char big[20000];
     memset(big, 'b', sizeof(big));
     memcpy(big, "Cookie: ", 8);
-    send(&c, 0, "GET /c HTTP/1.1\r\nHost: h\r\n", 1);
+    h_send(&c, 0, "GET /c HTTP/1.1\r\nHost: h\r\n", 1);
     for (size_t off = 0; off < sizeof(big); off += 1400)
-        sendb(&c, 0, big + off, sizeof(big) - off < 1400 ? sizeof(big) - off : 1400, 2);
-    send(&c, 0, "\r\nUser-Agent: ua\r\n\r\n", 3);
+        h_sendb(&c, 0, big + off, sizeof(big) - off < 1400 ? sizeof(big) - off : 1400, 2);
+    h_send(&c, 0, "\r\nUser-Agent: ua\r\n\r\n", 3);
     /* an over-long status line: the response is unreadable, the direction resyncs */
     memcpy(big, "HTTP/1.1 200 ", 13);
-    sendb(&c, 1, big, sizeof(big), 4);
-    send(&c, 1, "\r\n\r\n", 5);
-    finish(t);
+    h_sendb(&c, 1, big, sizeof(big), 4);
+    h_send(&c, 1, "\r\n\r\n", 5);
+    h_finish(t);
     assert_int_equal(MC_CTR_GET(l7_http, line_too_long), 2);
     assert_int_equal(MC_CTR_GET(l7_http, header_too_large), 0);
     assert_int_equal(MC_CTR_GET(l7, buffer_exceeded), 0);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"httpUserAgent\":\"ua\"");
-    lacks(0, "httpStatusCode");
-    teardown(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"httpUserAgent\":\"ua\"");
+    h_lacks(0, "httpStatusCode");
+    h_teardown(t);
 }
 
 /* One 64 KiB line: too long and too large a block; the next message is read. */
@@ -516,38 +398,38 @@ static void test_64k_single_line(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
+    struct h_conn c = h_tcp_conn(t, 80);
     static char big[65536];
     memset(big, 'b', sizeof(big));
     memcpy(big, "Cookie: ", 8);
-    send(&c, 0, "GET /c HTTP/1.1\r\nHost: h\r\n", 1);
-    sendb(&c, 0, big, sizeof(big), 2);
-    send(&c, 0, "\r\nUser-Agent: ua\r\n\r\nGET /d HTTP/1.1\r\nUser-Agent: ub\r\n\r\n", 3);
-    finish(t);
+    h_send(&c, 0, "GET /c HTTP/1.1\r\nHost: h\r\n", 1);
+    h_sendb(&c, 0, big, sizeof(big), 2);
+    h_send(&c, 0, "\r\nUser-Agent: ua\r\n\r\nGET /d HTTP/1.1\r\nUser-Agent: ub\r\n\r\n", 3);
+    h_finish(t);
     assert_int_equal(MC_CTR_GET(l7_http, line_too_long), 1);
     assert_int_equal(MC_CTR_GET(l7_http, header_too_large), 1);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpRequestHost\":\"h\"");
-    lacks(0, "httpUserAgent");
-    has(1, "\"httpUserAgent\":\"ub\"");
-    teardown(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpRequestHost\":\"h\"");
+    h_lacks(0, "httpUserAgent");
+    h_has(1, "\"httpUserAgent\":\"ub\"");
+    h_teardown(t);
 }
 
 static void chunk_lie(const char *sizes, uint64_t want_ctr_idx, const char *want_body)
 {
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n", 2);
-    send(&c, 1, sizes, 3);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4); /* not parsed: the direction stopped */
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"httpStatusCode\":200");
-    has(0, want_body);
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n", 2);
+    h_send(&c, 1, sizes, 3);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4); /* not parsed: the direction stopped */
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"httpStatusCode\":200");
+    h_has(0, want_body);
     assert_int_equal(mc_l7_http_ctr[want_ctr_idx], 1);
     assert_int_equal(MC_CTR_GET(l7_http, responses), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_chunk_size_lies(void **state)
@@ -576,87 +458,87 @@ static void test_content_length_lies(void **state)
     static const char *const bad[] = { "99999999999999999999999", "-1", "5, 6", "0x10", "" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct mc_flow_table *t = setup();
-        struct conn c = open_conn(t, 80);
+        struct h_conn c = h_tcp_conn(t, 80);
         char rsp[160];
         snprintf(rsp, sizeof(rsp), "HTTP/1.1 200 OK\r\nContent-Length: %s\r\n\r\nbody", bad[i]);
-        send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
-        send(&c, 1, rsp, 2);
-        finish(t);
-        assert_int_equal(n_lines, 1);
-        has(0, "\"httpStatusCode\":200");
-        has(0, "\"httpResponseBodyLength\":0");
+        h_send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
+        h_send(&c, 1, rsp, 2);
+        h_finish(t);
+        assert_int_equal(h_n_lines, 1);
+        h_has(0, "\"httpStatusCode\":200");
+        h_has(0, "\"httpResponseBodyLength\":0");
         assert_int_equal(MC_CTR_GET(l7_http, bad_content_length), 1);
-        teardown(t);
+        h_teardown(t);
     }
     /* a request body length that lies the same way */
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "POST / HTTP/1.1\r\nContent-Length: 1e9\r\n\r\nxx", 1);
-    send(&c, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 2);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"httpStatusCode\":400");
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "POST / HTTP/1.1\r\nContent-Length: 1e9\r\n\r\nxx", 1);
+    h_send(&c, 1, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 2);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"httpStatusCode\":400");
     assert_int_equal(MC_CTR_GET(l7_http, bad_content_length), 1);
-    teardown(t);
+    h_teardown(t);
     /* a Content-Length longer than what comes: the body runs to the end, the transaction is cut there */
     t = setup();
-    c = open_conn(t, 80);
-    send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nshort", 2);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"httpResponseBodyLength\":5");
+    c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "GET / HTTP/1.1\r\n\r\n", 1);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nshort", 2);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"httpResponseBodyLength\":5");
     assert_int_equal(MC_CTR_GET(l7_http, incomplete), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_missing_crlf(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
+    struct h_conn c = h_tcp_conn(t, 80);
     /* bare LF ends lines (RFC 9112 2.2 allows it); a message whose end never comes is cut at the end */
-    send(&c, 0, "GET /lf HTTP/1.0\nHost: lf\n\n", 1);
-    send(&c, 1, "HTTP/1.0 200 OK\nContent-Length: 2\n\nok", 2);
-    send(&c, 0, "GET /nocrlf HTTP/1.1\r\nHost: x\r\n", 3);
-    finish(t);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpRequestHost\":\"lf\"");
-    has(0, "\"httpResponseBodyLength\":2");
-    has(1, "\"httpRequestTarget\":\"/nocrlf\"");
+    h_send(&c, 0, "GET /lf HTTP/1.0\nHost: lf\n\n", 1);
+    h_send(&c, 1, "HTTP/1.0 200 OK\nContent-Length: 2\n\nok", 2);
+    h_send(&c, 0, "GET /nocrlf HTTP/1.1\r\nHost: x\r\n", 3);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpRequestHost\":\"lf\"");
+    h_has(0, "\"httpResponseBodyLength\":2");
+    h_has(1, "\"httpRequestTarget\":\"/nocrlf\"");
     assert_int_equal(MC_CTR_GET(l7_http, incomplete), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_bad_lines(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "OPTIONSHTTP/1.1\r\nHost: www\r\n\r\n", 1); /* not a request line */
-    send(&c, 1, "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 2);
-    send(&c, 0, "GET /ok HTTP/1.1\r\nBad Header\r\nHost : spaced\r\n folded\r\n\r\n", 3);
-    send(&c, 1, "HTTP/1.1 2xx Hmm\r\n", 4);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5);
-    finish(t);
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "OPTIONSHTTP/1.1\r\nHost: www\r\n\r\n", 1); /* not a request line */
+    h_send(&c, 1, "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 2);
+    h_send(&c, 0, "GET /ok HTTP/1.1\r\nBad Header\r\nHost : spaced\r\n folded\r\n\r\n", 3);
+    h_send(&c, 1, "HTTP/1.1 2xx Hmm\r\n", 4);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5);
+    h_finish(t);
     assert_int_equal(MC_CTR_GET(l7_http, bad_request_line), 1);
     assert_int_equal(MC_CTR_GET(l7_http, bad_status_line), 1);
     assert_int_equal(MC_CTR_GET(l7_http, bad_header), 2);
     assert_int_equal(MC_CTR_GET(l7_http, obs_fold), 1);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"httpStatusCode\":400");
-    lacks(0, "httpRequestMethod");
-    has(1, "\"httpRequestTarget\":\"/ok\"");
-    lacks(1, "httpRequestHost");
-    has(1, "\"httpStatusCode\":200");
-    teardown(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"httpStatusCode\":400");
+    h_lacks(0, "httpRequestMethod");
+    h_has(1, "\"httpRequestTarget\":\"/ok\"");
+    h_lacks(1, "httpRequestHost");
+    h_has(1, "\"httpStatusCode\":200");
+    h_teardown(t);
 }
 
 static void test_pipeline_overflow(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
+    struct h_conn c = h_tcp_conn(t, 80);
     char reqs[4096] = "", rsps[4096] = "";
     for (int i = 0; i < MC_HTTP_MAX_PENDING + 3; i++) {
         char r[64];
@@ -664,47 +546,47 @@ static void test_pipeline_overflow(void **state)
         strncat(reqs, r, sizeof(reqs) - strlen(reqs) - 1);
         strncat(rsps, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", sizeof(rsps) - strlen(rsps) - 1);
     }
-    send(&c, 0, reqs, 1);
-    send(&c, 1, rsps, 2);
-    finish(t);
+    h_send(&c, 0, reqs, 1);
+    h_send(&c, 1, rsps, 2);
+    h_finish(t);
     assert_int_equal(MC_CTR_GET(l7_http, pipeline_overflow), 1);
-    assert_int_equal(n_lines, MC_HTTP_MAX_PENDING);
-    has(MC_HTTP_MAX_PENDING - 1, "\"httpRequestTarget\":\"/7\"");
-    has(MC_HTTP_MAX_PENDING - 1, "\"httpStatusCode\":200");
+    assert_int_equal(h_n_lines, MC_HTTP_MAX_PENDING);
+    h_has(MC_HTTP_MAX_PENDING - 1, "\"httpRequestTarget\":\"/7\"");
+    h_has(MC_HTTP_MAX_PENDING - 1, "\"httpStatusCode\":200");
     assert_int_equal(MC_CTR_GET(l7_http, unmatched_response), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_long_values_truncated(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 80);
+    struct h_conn c = h_tcp_conn(t, 80);
     static char req[4096];
     char target[2001];
     memset(target, 'p', 2000);
     target[0] = '/';
     target[2000] = 0;
     snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", target);
-    send(&c, 0, req, 1);
-    finish(t);
+    h_send(&c, 0, req, 1);
+    h_finish(t);
     assert_int_equal(strlen(h_rec_s("httpRequestTarget")), 1024);
     assert_int_equal(MC_CTR_GET(l7_http, truncated), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_detect_attaches_on_other_port(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = open_conn(t, 31600);
-    send(&c, 0, "GET /x HTTP/1.1\r\nHost: h:31600\r\n\r\n", 1);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2);
-    finish(t);
+    struct h_conn c = h_tcp_conn(t, 31600);
+    h_send(&c, 0, "GET /x HTTP/1.1\r\nHost: h:31600\r\n\r\n", 1);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 2);
+    h_finish(t);
     assert_int_equal(MC_CTR_GET(l7, attached_payload), 1);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"httpRequestHost\":\"h:31600\"");
-    teardown(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"httpRequestHost\":\"h:31600\"");
+    h_teardown(t);
 }
 
 /* ---- cloud aggregates ---------------------------------------------------- */
@@ -732,15 +614,15 @@ static void test_cloud_aggregates(void **state)
     struct mc_agg agg;
     assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
     mc_l7_set_agg(h_l7, &agg);
-    struct conn c = open_conn(t, 80);
-    send(&c, 0, "GET /a HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n", 1);
-    send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2);
-    send(&c, 0, "GET /b HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", 3);
-    send(&c, 1, "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 40);
-    send(&c, 0, "GET /c HTTP/1.0\r\n\r\n", 50); /* no Host: the server's address */
-    send(&c, 1, "HTTP/1.0 503 Busy\r\nContent-Length: 0\r\n\r\n", 51);
-    send(&c, 0, "GET /d HTTP/1.1\r\nHost: bad host\r\n\r\n", 60); /* unanswered, not a key */
-    finish(t);
+    struct h_conn c = h_tcp_conn(t, 80);
+    h_send(&c, 0, "GET /a HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n", 1);
+    h_send(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 2);
+    h_send(&c, 0, "GET /b HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", 3);
+    h_send(&c, 1, "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 40);
+    h_send(&c, 0, "GET /c HTTP/1.0\r\n\r\n", 50); /* no Host: the server's address */
+    h_send(&c, 1, "HTTP/1.0 503 Busy\r\nContent-Length: 0\r\n\r\n", 51);
+    h_send(&c, 0, "GET /d HTTP/1.1\r\nHost: bad host\r\n\r\n", 60); /* unanswered, not a key */
+    h_finish(t);
     const char *k = "http.host.example.com:8080";
     assert_int_equal(cell(&agg, k, MC_AGG_INCR, "requests"), 2);
     assert_int_equal(cell(&agg, k, MC_AGG_INCR, "status_2xx"), 1);
@@ -753,7 +635,7 @@ static void test_cloud_aggregates(void **state)
     assert_int_equal(agg.nk, 2);
     assert_int_equal(MC_CTR_GET(l7_http, agg_bad_host), 1);
     assert_int_equal(MC_CTR_GET(l7_http, agg_refused), 0);
-    teardown(t);
+    h_teardown(t);
     mc_agg_free(&agg);
 }
 

@@ -22,149 +22,21 @@
 #include "l7/sdp.h"
 #include "l7/sip.h"
 #include "unit/l7/record_harness.h"
+#include "unit/l7/conn_harness.h"
 
-/* ---- harness ------------------------------------------------------------- */
+/* ---- harness (conn_harness.h) ------------------------------------------- */
 
-static const struct mc_l7_analyzer *const only_sip[] = { &mc_l7_sip };
-static char log_path[64];
-
-struct conn {
-    struct mc_flow_table *t;
-    uint8_t proto;
-    uint16_t cport, sport;
-    uint32_t seq[2];
-    uint64_t ts;
-};
+static const struct mc_l7_analyzer *const only[] = { &mc_l7_sip };
 
 static struct mc_flow_table *setup_text(uint32_t max_text)
 {
     memset(mc_l7_sip_ctr, 0, sizeof(mc_l7_sip_ctr));
     memset(mc_l7_sdp_ctr, 0, sizeof(mc_l7_sdp_ctr));
     mc_ctr_reset();
-    h_an = &mc_l7_sip;
-    h_n_rec = h_exported = 0;
-    struct mc_l7_config cfg;
-    mc_l7_config_defaults(&cfg);
-    cfg.dpi = 0;
-    cfg.analyzers = only_sip;
-    cfg.n_analyzers = 1;
-    if (max_text)
-        cfg.max_text = max_text;
-    snprintf(log_path, sizeof(log_path), "/tmp/test_sip_%d.json", (int)getpid());
-    unlink(log_path);
-    cfg.log_path = log_path;
-    char err[256];
-    h_l7 = mc_l7_new(&cfg, err, sizeof(err));
-    assert_non_null(h_l7);
-    struct mc_flow_config fc;
-    mc_flow_config_defaults(&fc);
-    fc.max_flows = 64;
-    struct mc_flow_table *t = mc_flow_table_new(&fc, h_on_export, NULL);
-    assert_non_null(t);
-    mc_l7_attach(h_l7, t);
-    return t;
+    return h_setup(only, "sip", max_text);
 }
 
 static struct mc_flow_table *setup(void) { return setup_text(0); }
-
-static void teardown(struct mc_flow_table *t)
-{
-    mc_flow_table_free(t);
-    mc_l7_free(h_l7);
-    h_l7 = NULL;
-    unlink(log_path);
-}
-
-#define SYN 0x02
-#define ACK 0x10
-
-static void pkt(struct conn *c, int dir, uint32_t seq, uint8_t flags, const void *data, size_t n)
-{
-    struct mc_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.ip_ver = 4;
-    p.src.b[0] = 10, p.src.b[3] = dir ? 2 : 1;
-    p.dst.b[0] = 10, p.dst.b[3] = dir ? 1 : 2;
-    p.sport = dir ? c->sport : c->cport;
-    p.dport = dir ? c->cport : c->sport;
-    p.proto = c->proto;
-    p.has_l4 = 1;
-    p.tcp_seq = seq;
-    p.tcp_ack = c->seq[!dir];
-    p.tcp_flags = flags;
-    p.ts_ms = c->ts;
-    p.payload = data;
-    p.payload_len = n;
-    p.ip_len = 40 + (uint32_t)n;
-    mc_flow_process(c->t, &p);
-}
-
-static struct conn udp_conn(struct mc_flow_table *t, uint16_t cport, uint16_t sport)
-{
-    struct conn c = { t, 17, cport, sport, { 0, 0 }, 1000000 };
-    return c;
-}
-
-static struct conn tcp_conn(struct mc_flow_table *t, uint16_t sport)
-{
-    struct conn c = { t, 6, 40000, sport, { 1000, 5000 }, 1000000 };
-    pkt(&c, 0, c.seq[0]++, SYN, NULL, 0);
-    pkt(&c, 1, c.seq[1]++, SYN | ACK, NULL, 0);
-    return c;
-}
-
-/* Sends n bytes of dir at ts ms after the start (one datagram, or one segment). */
-static void sendb(struct conn *c, int dir, const void *data, size_t n, uint64_t ts)
-{
-    c->ts = 1000000 + ts;
-    pkt(c, dir, c->seq[dir], c->proto == 6 ? ACK : 0, data, n);
-    c->seq[dir] += (uint32_t)n;
-}
-
-static void send(struct conn *c, int dir, const char *s, uint64_t ts) { sendb(c, dir, s, strlen(s), ts); }
-
-/* The capture misses n bytes of dir (TCP); the peer's next ACK covers them. */
-static void lose(struct conn *c, int dir, uint32_t n) { c->seq[dir] += n; }
-
-static char logbuf[1 << 20];
-static int n_lines;
-static char *lines[512];
-
-static void finish(struct mc_flow_table *t)
-{
-    mc_flow_flush_all(t, MC_END_FORCED);
-    mc_l7_flush(h_l7);
-    FILE *f = fopen(log_path, "r");
-    n_lines = 0;
-    logbuf[0] = 0;
-    if (!f)
-        return;
-    size_t n = fread(logbuf, 1, sizeof(logbuf) - 1, f);
-    fclose(f);
-    logbuf[n] = 0;
-    for (char *p = logbuf; *p && n_lines < 512;) {
-        char *e = strchr(p, '\n');
-        lines[n_lines++] = p;
-        if (!e)
-            break;
-        *e = 0;
-        p = e + 1;
-    }
-}
-
-static void has(int line, const char *what)
-{
-    assert_true(line < n_lines);
-    if (!strstr(lines[line], what))
-        fail_msg("line %d lacks %s: %s", line, what, lines[line]);
-}
-
-static void lacks(int line, const char *what)
-{
-    assert_true(line < n_lines);
-    if (strstr(lines[line], what))
-        fail_msg("line %d has %s: %s", line, what, lines[line]);
-}
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -212,37 +84,37 @@ static void test_udp_invite_and_response(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = udp_conn(t, 5060, 5060);
+    struct h_conn c = h_udp_conn(t, 5060, 5060);
     char msg[4096];
     invite(msg, sizeof(msg), SDP_OFFER);
-    send(&c, 0, msg, 10);
-    send(&c, 1, RINGING, 40);
-    finish(t);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"protocol\":\"sip\"");
-    has(0, "\"transactionStartMilliseconds\":1000010");
-    has(0, "\"sipMethod\":\"INVITE\"");
-    has(0, "\"sipRequestUri\":\"sip:bob@example.com\"");
-    has(0, "\"sipCallId\":\"a84b4c76e66710@pc33.example.com\"");
-    has(0, "\"sipCSeq\":314159,\"sipCSeqMethod\":\"INVITE\"");
-    has(0, "\"sipFrom\":\"sip:alice@example.com;transport=udp\"");
-    has(0, "\"sipFromTag\":\"1928301774\"");
-    has(0, "\"sipTo\":\"sip:bob@example.com\"");
-    lacks(0, "sipToTag");
-    has(0, "\"sipContact\":\"sip:alice@pc33.example.com\"");
-    has(0, "\"sipVia\":\"SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776asdhds\"");
-    has(0, "\"sipUserAgent\":\"softphone/1.0\"");
-    has(0, "\"sipExpires\":60"); /* the Contact's expires parameter: no Expires header */
-    has(0, "\"sipSdpMedia\":\"audio 49170 RTP/AVP 0 8 101,video 51372 RTP/AVP 97\"");
-    has(0, "\"sipRtpAddress\":\"192.0.2.10\",\"sipRtpPort\":49170");
-    has(0, "\"sipCodecs\":\"PCMU/8000,PCMA/8000,telephone-event/8000,H264/90000\"");
-    lacks(0, "sipStatusCode");
-    has(1, "\"sipStatusCode\":180,\"sipReasonPhrase\":\"Ringing\"");
-    has(1, "\"sipToTag\":\"a6c85cf\"");
-    has(1, "\"sipCSeqMethod\":\"INVITE\"");
-    lacks(1, "sipMethod");
-    lacks(1, "sipSdpMedia");
-    lacks(1, "sipExpires");
+    h_send(&c, 0, msg, 10);
+    h_send(&c, 1, RINGING, 40);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"protocol\":\"sip\"");
+    h_has(0, "\"transactionStartMilliseconds\":1000010");
+    h_has(0, "\"sipMethod\":\"INVITE\"");
+    h_has(0, "\"sipRequestUri\":\"sip:bob@example.com\"");
+    h_has(0, "\"sipCallId\":\"a84b4c76e66710@pc33.example.com\"");
+    h_has(0, "\"sipCSeq\":314159,\"sipCSeqMethod\":\"INVITE\"");
+    h_has(0, "\"sipFrom\":\"sip:alice@example.com;transport=udp\"");
+    h_has(0, "\"sipFromTag\":\"1928301774\"");
+    h_has(0, "\"sipTo\":\"sip:bob@example.com\"");
+    h_lacks(0, "sipToTag");
+    h_has(0, "\"sipContact\":\"sip:alice@pc33.example.com\"");
+    h_has(0, "\"sipVia\":\"SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776asdhds\"");
+    h_has(0, "\"sipUserAgent\":\"softphone/1.0\"");
+    h_has(0, "\"sipExpires\":60"); /* the Contact's expires parameter: no Expires header */
+    h_has(0, "\"sipSdpMedia\":\"audio 49170 RTP/AVP 0 8 101,video 51372 RTP/AVP 97\"");
+    h_has(0, "\"sipRtpAddress\":\"192.0.2.10\",\"sipRtpPort\":49170");
+    h_has(0, "\"sipCodecs\":\"PCMU/8000,PCMA/8000,telephone-event/8000,H264/90000\"");
+    h_lacks(0, "sipStatusCode");
+    h_has(1, "\"sipStatusCode\":180,\"sipReasonPhrase\":\"Ringing\"");
+    h_has(1, "\"sipToTag\":\"a6c85cf\"");
+    h_has(1, "\"sipCSeqMethod\":\"INVITE\"");
+    h_lacks(1, "sipMethod");
+    h_lacks(1, "sipSdpMedia");
+    h_lacks(1, "sipExpires");
     /* the flow record: the first message's values and the counts */
     assert_int_equal(h_exported, 1);
     assert_string_equal(h_rec_s("sipMethod"), "INVITE");
@@ -257,14 +129,14 @@ static void test_udp_invite_and_response(void **state)
     assert_int_equal(MC_CTR_GET(l7_sip, messages), 2);
     assert_int_equal(MC_CTR_GET(l7_sip, sdp), 1);
     assert_int_equal(MC_CTR_GET(l7, transactions), 2);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_compact_forms(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = udp_conn(t, 5060, 5060);
+    struct h_conn c = h_udp_conn(t, 5060, 5060);
     char msg[2048];
     snprintf(msg, sizeof(msg),
              "INVITE sip:bob@b.example SIP/2.0\r\n"
@@ -281,26 +153,26 @@ static void test_compact_forms(void **state)
              "l: %zu\r\n"
              "\r\n%s",
              strlen(SDP_OFFER), SDP_OFFER);
-    send(&c, 0, msg, 1);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"sipCallId\":\"compact-1@a.example\"");
-    has(0, "\"sipFrom\":\"sip:alice@a.example\",\"sipFromTag\":\"88\"");
-    has(0, "\"sipTo\":\"sip:bob@b.example\"");
-    has(0, "\"sipContact\":\"sip:alice@192.0.2.1:5070\"");
-    has(0, "\"sipVia\":\"SIP/2.0/UDP a.example:5060;branch=z9hG4bK1\"");
-    has(0, "\"sipRtpPort\":49170"); /* c: and l: framed and typed the body */
+    h_send(&c, 0, msg, 1);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"sipCallId\":\"compact-1@a.example\"");
+    h_has(0, "\"sipFrom\":\"sip:alice@a.example\",\"sipFromTag\":\"88\"");
+    h_has(0, "\"sipTo\":\"sip:bob@b.example\"");
+    h_has(0, "\"sipContact\":\"sip:alice@192.0.2.1:5070\"");
+    h_has(0, "\"sipVia\":\"SIP/2.0/UDP a.example:5060;branch=z9hG4bK1\"");
+    h_has(0, "\"sipRtpPort\":49170"); /* c: and l: framed and typed the body */
     assert_int_equal(MC_CTR_GET(l7_sip, udp_trailing), 0);
     assert_int_equal(MC_CTR_GET(l7_sip, bad_header), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_header_folding(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = udp_conn(t, 5060, 5060);
-    send(&c, 0,
+    struct h_conn c = h_udp_conn(t, 5060, 5060);
+    h_send(&c, 0,
          "REGISTER sip:registrar.example SIP/2.0\r\n"
          "Via: SIP/2.0/UDP 192.0.2.4:5060\r\n"
          "   ;branch=z9hG4bKfold\r\n"
@@ -317,54 +189,54 @@ static void test_header_folding(void **state)
          "Content-Length: 0\r\n"
          "\r\n",
          1);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"sipMethod\":\"REGISTER\"");
-    has(0, "\"sipVia\":\"SIP/2.0/UDP 192.0.2.4:5060 ;branch=z9hG4bKfold\"");
-    has(0, "\"sipFrom\":\"sip:fold@example.com\",\"sipFromTag\":\"ff11\"");
-    has(0, "\"sipCSeq\":7,\"sipCSeqMethod\":\"REGISTER\"");
-    has(0, "\"sipUserAgent\":\"Folding Phone/2\"");
-    has(0, "\"sipExpires\":3600");
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"sipMethod\":\"REGISTER\"");
+    h_has(0, "\"sipVia\":\"SIP/2.0/UDP 192.0.2.4:5060 ;branch=z9hG4bKfold\"");
+    h_has(0, "\"sipFrom\":\"sip:fold@example.com\",\"sipFromTag\":\"ff11\"");
+    h_has(0, "\"sipCSeq\":7,\"sipCSeqMethod\":\"REGISTER\"");
+    h_has(0, "\"sipUserAgent\":\"Folding Phone/2\"");
+    h_has(0, "\"sipExpires\":3600");
     assert_int_equal(MC_CTR_GET(l7_sip, folded), 5);
     assert_int_equal(MC_CTR_GET(l7_sip, bad_header), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_udp_hostile(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = udp_conn(t, 5060, 5060);
+    struct h_conn c = h_udp_conn(t, 5060, 5060);
     /* huge Content-Length: not believed; the rest of the datagram is the body */
-    send(&c, 0,
+    h_send(&c, 0,
          "OPTIONS sip:x@example SIP/2.0\r\nCall-ID: huge\r\nContent-Type: application/sdp\r\n"
          "Content-Length: 99999999999999\r\n\r\nv=0\r\nm=audio 4000 RTP/AVP 0\r\nc=IN IP4 192.0.2.9\r\n",
          1);
     /* a Content-Length longer than the datagram: the body is what there is */
-    send(&c, 0, "MESSAGE sip:x@example SIP/2.0\r\nCall-ID: cut\r\nContent-Length: 500\r\n\r\nhello", 2);
+    h_send(&c, 0, "MESSAGE sip:x@example SIP/2.0\r\nCall-ID: cut\r\nContent-Length: 500\r\n\r\nhello", 2);
     /* the header block never ends (the datagram was cut) */
-    send(&c, 0, "BYE sip:x@example SIP/2.0\r\nCall-ID: unterminated\r\nCSeq: 2 BY", 3);
+    h_send(&c, 0, "BYE sip:x@example SIP/2.0\r\nCall-ID: unterminated\r\nCSeq: 2 BY", 3);
     /* bytes after the body are discarded (RFC 3261 18.3) */
-    send(&c, 0, "ACK sip:x@example SIP/2.0\r\nCall-ID: trailing\r\nContent-Length: 2\r\n\r\nokJUNK", 4);
+    h_send(&c, 0, "ACK sip:x@example SIP/2.0\r\nCall-ID: trailing\r\nContent-Length: 2\r\n\r\nokJUNK", 4);
     /* not SIP at all, keep-alives, a bad CSeq and Expires, a bad header line, a method of our own */
-    sendb(&c, 0, "\x01\x01\x00\x08\x21\x12\xa4\x42stunstunstun", 20, 5);
-    send(&c, 1, "\r\n\r\n", 6);
-    send(&c, 1, "     ", 7);
-    send(&c, 0,
+    h_sendb(&c, 0, "\x01\x01\x00\x08\x21\x12\xa4\x42stunstunstun", 20, 5);
+    h_send(&c, 1, "\r\n\r\n", 6);
+    h_send(&c, 1, "     ", 7);
+    h_send(&c, 0,
          "FROBNICATE sip:x@example SIP/2.0\r\nCall-ID: odd\r\nCSeq: x INVITE\r\nExpires: soon\r\nno colon here\r\n\r\n",
          8);
-    send(&c, 1, "SIP/2.0 999 Beyond\r\nCall-ID: bad-status\r\n\r\n", 9);
-    finish(t);
-    assert_int_equal(n_lines, 5);
-    has(0, "\"sipCallId\":\"huge\"");
-    has(0, "\"sipRtpPort\":4000");
-    has(1, "\"sipCallId\":\"cut\"");
-    has(2, "\"sipCallId\":\"unterminated\"");
-    has(2, "\"sipCSeq\":2,\"sipCSeqMethod\":\"BY\""); /* the value is what was there */
-    has(3, "\"sipCallId\":\"trailing\"");
-    has(4, "\"sipMethod\":\"FROBNICATE\"");
-    lacks(4, "sipCSeq");
-    lacks(4, "sipExpires");
+    h_send(&c, 1, "SIP/2.0 999 Beyond\r\nCall-ID: bad-status\r\n\r\n", 9);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 5);
+    h_has(0, "\"sipCallId\":\"huge\"");
+    h_has(0, "\"sipRtpPort\":4000");
+    h_has(1, "\"sipCallId\":\"cut\"");
+    h_has(2, "\"sipCallId\":\"unterminated\"");
+    h_has(2, "\"sipCSeq\":2,\"sipCSeqMethod\":\"BY\""); /* the value is what was there */
+    h_has(3, "\"sipCallId\":\"trailing\"");
+    h_has(4, "\"sipMethod\":\"FROBNICATE\"");
+    h_lacks(4, "sipCSeq");
+    h_lacks(4, "sipExpires");
     assert_int_equal(MC_CTR_GET(l7_sip, bad_content_length), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, body_truncated), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, unterminated), 1);
@@ -376,51 +248,51 @@ static void test_udp_hostile(void **state)
     assert_int_equal(MC_CTR_GET(l7_sip, bad_header), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, method_other), 1);
     assert_int_equal(h_rec_n("sipRequestCount"), 5);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_detect_other_port(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = udp_conn(t, 15060, 5062);
-    send(&c, 0, RINGING, 1); /* the flow's first packet is a response: the roles do not matter */
-    send(&c, 1, "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: o\r\n\r\n", 2);
-    finish(t);
-    assert_int_equal(n_lines, 2);
-    has(0, "\"sourceTransportPort\":15060,\"destinationTransportPort\":5062");
-    has(0, "\"sipStatusCode\":180");
-    has(1, "\"sipMethod\":\"OPTIONS\"");
+    struct h_conn c = h_udp_conn(t, 15060, 5062);
+    h_send(&c, 0, RINGING, 1); /* the flow's first packet is a response: the roles do not matter */
+    h_send(&c, 1, "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: o\r\n\r\n", 2);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 2);
+    h_has(0, "\"sourceTransportPort\":15060,\"destinationTransportPort\":5062");
+    h_has(0, "\"sipStatusCode\":180");
+    h_has(1, "\"sipMethod\":\"OPTIONS\"");
     assert_int_equal(MC_CTR_GET(l7, attached_payload), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_max_text(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup_text(8);
-    struct conn c = udp_conn(t, 5060, 5060);
+    struct h_conn c = h_udp_conn(t, 5060, 5060);
     char msg[4096];
     invite(msg, sizeof(msg), SDP_OFFER);
-    send(&c, 0, msg, 1);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"sipCallId\":\"a84b4c76\"");
-    has(0, "\"sipFrom\":\"sip:alic\"");
-    has(0, "\"sipMethod\":\"INVITE\"");
-    has(0, "\"sipSdpMedia\":\"\""); /* whole items only: none fits */
-    lacks(0, "sipRtpAddress"); /* an address is whole or absent */
-    has(0, "\"sipRtpPort\":49170");
+    h_send(&c, 0, msg, 1);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"sipCallId\":\"a84b4c76\"");
+    h_has(0, "\"sipFrom\":\"sip:alic\"");
+    h_has(0, "\"sipMethod\":\"INVITE\"");
+    h_has(0, "\"sipSdpMedia\":\"\""); /* whole items only: none fits */
+    h_lacks(0, "sipRtpAddress"); /* an address is whole or absent */
+    h_has(0, "\"sipRtpPort\":49170");
     assert_true(MC_CTR_GET(l7_sip, truncated) >= 8);
     assert_string_equal(h_rec_s("sipCallId"), "a84b4c76");
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_multipart_body(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = udp_conn(t, 5060, 5060);
+    struct h_conn c = h_udp_conn(t, 5060, 5060);
     char body[2048], msg[4096];
     snprintf(body, sizeof(body),
              "--unique-boundary-1\r\n"
@@ -438,21 +310,21 @@ static void test_multipart_body(void **state)
              "Content-Type: multipart/mixed; boundary=\"unique-boundary-1\"\r\n"
              "Content-Length: %zu\r\n\r\n%s",
              strlen(body), body);
-    send(&c, 0, msg, 1);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"sipRtpAddress\":\"192.0.2.10\",\"sipRtpPort\":49170");
-    has(0, "\"sipCodecs\":\"PCMU/8000,PCMA/8000,telephone-event/8000,H264/90000\"");
+    h_send(&c, 0, msg, 1);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"sipRtpAddress\":\"192.0.2.10\",\"sipRtpPort\":49170");
+    h_has(0, "\"sipCodecs\":\"PCMU/8000,PCMA/8000,telephone-event/8000,H264/90000\"");
     assert_int_equal(MC_CTR_GET(l7_sdp, multipart), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, sdp), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_hundreds_of_media(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = udp_conn(t, 5060, 5060);
+    struct h_conn c = h_udp_conn(t, 5060, 5060);
     static char body[32768], msg[40000];
     size_t n = (size_t)snprintf(body, sizeof(body), "v=0\r\nc=IN IP4 192.0.2.1\r\n");
     for (int i = 0; i < 500; i++)
@@ -462,14 +334,14 @@ static void test_hundreds_of_media(void **state)
              "INVITE sip:b@x SIP/2.0\r\nCall-ID: many\r\nContent-Type: application/sdp\r\n"
              "Content-Length: %zu\r\n\r\n%s",
              n, body);
-    send(&c, 0, msg, 1);
-    finish(t);
-    assert_int_equal(n_lines, 1);
-    has(0, "\"sipRtpPort\":10000");
-    has(0, "\"sipSdpMedia\":\"audio 10000 RTP/AVP 0 8,audio 10002 RTP/AVP 0 8,");
-    lacks(0, "audio 10016"); /* the 9th and later are not kept */
+    h_send(&c, 0, msg, 1);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 1);
+    h_has(0, "\"sipRtpPort\":10000");
+    h_has(0, "\"sipSdpMedia\":\"audio 10000 RTP/AVP 0 8,audio 10002 RTP/AVP 0 8,");
+    h_lacks(0, "audio 10016"); /* the 9th and later are not kept */
     assert_int_equal(MC_CTR_GET(l7_sdp, too_many_media), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 /* ---- TCP ------------------------------------------------------------------- */
@@ -495,137 +367,137 @@ static void test_tcp_several_per_segment(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = tcp_conn(t, 5060);
+    struct h_conn c = h_tcp_conn(t, 5060);
     char msg[4096], seg[12000];
     invite(msg, sizeof(msg), SDP_OFFER);
     snprintf(seg, sizeof(seg), "%s\r\n\r\n%s%s", REGISTER, msg, REGISTER);
-    send(&c, 0, seg, 1);
-    send(&c, 1, OK_REG, 2);
-    finish(t);
-    assert_int_equal(n_lines, 4);
-    has(0, "\"sipMethod\":\"REGISTER\"");
-    has(0, "\"sipExpires\":600");
-    has(0, "\"protocolIdentifier\":6");
-    has(1, "\"sipMethod\":\"INVITE\"");
-    has(1, "\"sipRtpPort\":49170");
-    has(2, "\"sipMethod\":\"REGISTER\"");
-    has(3, "\"sipStatusCode\":200");
+    h_send(&c, 0, seg, 1);
+    h_send(&c, 1, OK_REG, 2);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 4);
+    h_has(0, "\"sipMethod\":\"REGISTER\"");
+    h_has(0, "\"sipExpires\":600");
+    h_has(0, "\"protocolIdentifier\":6");
+    h_has(1, "\"sipMethod\":\"INVITE\"");
+    h_has(1, "\"sipRtpPort\":49170");
+    h_has(2, "\"sipMethod\":\"REGISTER\"");
+    h_has(3, "\"sipStatusCode\":200");
     assert_int_equal(MC_CTR_GET(l7_sip, keepalives), 1);
     assert_int_equal(h_rec_n("sipRequestCount"), 3);
     assert_int_equal(h_rec_n("sipResponseCount"), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_tcp_byte_by_byte(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = tcp_conn(t, 5060);
+    struct h_conn c = h_tcp_conn(t, 5060);
     char msg[4096];
     invite(msg, sizeof(msg), SDP_OFFER);
     for (size_t i = 0; msg[i]; i++)
-        sendb(&c, 0, msg + i, 1, 1 + i);
+        h_sendb(&c, 0, msg + i, 1, 1 + i);
     /* then split at every place between two messages' worth */
     char two[2048];
     int n = snprintf(two, sizeof(two), "%s%s", OK_REG, OK_REG);
     for (int cut = 1; cut < n; cut += 37) {
-        sendb(&c, 1, two, (size_t)cut, 5000);
-        sendb(&c, 1, two + cut, (size_t)(n - cut), 5001);
+        h_sendb(&c, 1, two, (size_t)cut, 5000);
+        h_sendb(&c, 1, two + cut, (size_t)(n - cut), 5001);
     }
-    finish(t);
+    h_finish(t);
     int cuts = 0;
     for (int cut = 1; cut < n; cut += 37)
         cuts++;
-    assert_int_equal(n_lines, 1 + 2 * cuts);
-    has(0, "\"sipMethod\":\"INVITE\"");
-    has(0, "\"transactionStartMilliseconds\":1000001"); /* the first byte's time */
-    has(0, "\"sipCodecs\":\"PCMU/8000,PCMA/8000,telephone-event/8000,H264/90000\"");
-    for (int i = 1; i < n_lines; i++)
-        has(i, "\"sipStatusCode\":200,\"sipReasonPhrase\":\"OK\",\"sipCallId\":\"reg-1\"");
+    assert_int_equal(h_n_lines, 1 + 2 * cuts);
+    h_has(0, "\"sipMethod\":\"INVITE\"");
+    h_has(0, "\"transactionStartMilliseconds\":1000001"); /* the first byte's time */
+    h_has(0, "\"sipCodecs\":\"PCMU/8000,PCMA/8000,telephone-event/8000,H264/90000\"");
+    for (int i = 1; i < h_n_lines; i++)
+        h_has(i, "\"sipStatusCode\":200,\"sipReasonPhrase\":\"OK\",\"sipCallId\":\"reg-1\"");
     assert_int_equal(MC_CTR_GET(l7_sip, incomplete), 0);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_tcp_gaps(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = tcp_conn(t, 5060);
+    struct h_conn c = h_tcp_conn(t, 5060);
     char msg[4096];
     invite(msg, sizeof(msg), SDP_OFFER);
     const char *body = strstr(msg, "\r\n\r\n") + 4;
     size_t hdr = (size_t)(body - msg);
     /* a hole inside the body: stepped over, the message still counts */
-    sendb(&c, 0, msg, hdr + 130, 1);
-    lose(&c, 0, 10);
-    sendb(&c, 0, msg + hdr + 140, strlen(msg) - hdr - 140, 2);
-    send(&c, 1, OK_REG, 3);
+    h_sendb(&c, 0, msg, hdr + 130, 1);
+    h_lose(&c, 0, 10);
+    h_sendb(&c, 0, msg + hdr + 140, strlen(msg) - hdr - 140, 2);
+    h_send(&c, 1, OK_REG, 3);
     /* a hole in a header block: that message is lost; the next segment starts one */
-    sendb(&c, 0, REGISTER, 30, 4);
-    lose(&c, 0, 20);
-    sendb(&c, 0, REGISTER + 50, strlen(REGISTER) - 50, 5);
-    send(&c, 0, REGISTER, 6);
-    send(&c, 1, OK_REG, 7);
-    finish(t);
-    assert_int_equal(n_lines, 4);
-    has(0, "\"sipMethod\":\"INVITE\"");
-    has(0, "\"sipRtpPort\":49170"); /* the hole is after the m= line */
-    has(1, "\"sipStatusCode\":200");
-    has(2, "\"sipMethod\":\"REGISTER\"");
-    has(3, "\"sipStatusCode\":200");
+    h_sendb(&c, 0, REGISTER, 30, 4);
+    h_lose(&c, 0, 20);
+    h_sendb(&c, 0, REGISTER + 50, strlen(REGISTER) - 50, 5);
+    h_send(&c, 0, REGISTER, 6);
+    h_send(&c, 1, OK_REG, 7);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 4);
+    h_has(0, "\"sipMethod\":\"INVITE\"");
+    h_has(0, "\"sipRtpPort\":49170"); /* the hole is after the m= line */
+    h_has(1, "\"sipStatusCode\":200");
+    h_has(2, "\"sipMethod\":\"REGISTER\"");
+    h_has(3, "\"sipStatusCode\":200");
     assert_int_equal(MC_CTR_GET(l7_sip, gap_in_body), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, gap_lost), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, resynced), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, incomplete), 1);
-    teardown(t);
+    h_teardown(t);
 }
 
 static void test_tcp_hostile(void **state)
 {
     (void)state;
     struct mc_flow_table *t = setup();
-    struct conn c = tcp_conn(t, 5060);
+    struct h_conn c = h_tcp_conn(t, 5060);
     /* a huge Content-Length cannot frame anything: the message without body, then resync */
-    send(&c, 0, "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: huge\r\nContent-Length: 4294967296\r\n\r\nxxxxxxxx", 1);
-    send(&c, 0, REGISTER, 2);
+    h_send(&c, 0, "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: huge\r\nContent-Length: 4294967296\r\n\r\nxxxxxxxx", 1);
+    h_send(&c, 0, REGISTER, 2);
     /* no Content-Length on a stream: taken as 0 */
-    send(&c, 0, "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: nolen\r\n\r\n", 3);
+    h_send(&c, 0, "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: nolen\r\n\r\n", 3);
     /* a header block over the limit: lost until a message start */
     static char big[MC_SIP_MAX_HEADER + 4096];
     size_t n = (size_t)snprintf(big, sizeof(big), "INFO sip:a@b SIP/2.0\r\nCall-ID: big\r\n");
     while (n < MC_SIP_MAX_HEADER + 1000)
         n += (size_t)snprintf(big + n, sizeof(big) - n, "X-Pad: %0100d\r\n", 0);
     snprintf(big + n, sizeof(big) - n, "\r\n");
-    send(&c, 0, big, 4);
-    send(&c, 0, REGISTER, 5);
+    h_send(&c, 0, big, 4);
+    h_send(&c, 0, REGISTER, 5);
     /* a large body (over what is kept): skipped by count, the next message is read */
     static char large[MC_SIP_MAX_BODY + 2048];
     size_t bl = MC_SIP_MAX_BODY + 1000;
     n = (size_t)snprintf(large, sizeof(large), "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: large\r\nContent-Length: %zu\r\n\r\n",
                          bl);
     memset(large + n, 'b', bl);
-    sendb(&c, 0, large, n + 500, 6);
-    sendb(&c, 0, large + n + 500, bl - 500, 7);
-    send(&c, 0, REGISTER, 8);
+    h_sendb(&c, 0, large, n + 500, 6);
+    h_sendb(&c, 0, large + n + 500, bl - 500, 7);
+    h_send(&c, 0, REGISTER, 8);
     /* the flow ends inside a body, and inside the server's header block */
-    send(&c, 0, "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: at-end\r\nContent-Length: 100\r\n\r\nabc", 9);
-    send(&c, 1, "SIP/2.0 200 OK\r\nCall-ID: x", 10);
-    finish(t);
-    assert_int_equal(n_lines, 7);
-    has(0, "\"sipCallId\":\"huge\"");
-    has(1, "\"sipCallId\":\"reg-1\"");
-    has(2, "\"sipCallId\":\"nolen\"");
-    has(3, "\"sipCallId\":\"reg-1\"");
-    has(4, "\"sipCallId\":\"large\"");
-    has(5, "\"sipCallId\":\"reg-1\"");
-    has(6, "\"sipCallId\":\"at-end\"");
+    h_send(&c, 0, "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: at-end\r\nContent-Length: 100\r\n\r\nabc", 9);
+    h_send(&c, 1, "SIP/2.0 200 OK\r\nCall-ID: x", 10);
+    h_finish(t);
+    assert_int_equal(h_n_lines, 7);
+    h_has(0, "\"sipCallId\":\"huge\"");
+    h_has(1, "\"sipCallId\":\"reg-1\"");
+    h_has(2, "\"sipCallId\":\"nolen\"");
+    h_has(3, "\"sipCallId\":\"reg-1\"");
+    h_has(4, "\"sipCallId\":\"large\"");
+    h_has(5, "\"sipCallId\":\"reg-1\"");
+    h_has(6, "\"sipCallId\":\"at-end\"");
     assert_int_equal(MC_CTR_GET(l7_sip, bad_content_length), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, tcp_no_content_length), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, header_too_large), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, body_not_kept), 1);
     assert_int_equal(MC_CTR_GET(l7_sip, incomplete), 2);
     assert_int_equal(MC_CTR_GET(l7_sip, body_truncated), 0); /* what the framing counted is not counted twice */
-    teardown(t);
+    h_teardown(t);
 }
 
 /* ---- pure parts ----------------------------------------------------------------- */
