@@ -408,6 +408,11 @@ static void on_live_readable(struct ev_loop *loop, ev_io *w, int revents)
         ev_break(loop, EVBREAK_ALL);
     }
     p->cur = NULL;
+    /* live: the batch's last packets wait for no later ones in the metering pipeline, so their analysis
+     * (a call's INVITE) and the events it raises go out now, not at the next tick */
+    mc_flow_drain(p->flows);
+    if (mc_cloud_hurried(p->cloud))
+        probe_tick(p);
 }
 
 static void on_live_timer(struct ev_loop *loop, ev_timer *w, int revents)
