@@ -15,6 +15,7 @@
 
 #include "flow/flow.h"
 #include "l7/l7.h"
+#include "unit/l7/stage_harness.h"
 
 /* Not every test uses every helper. */
 #define H_UNUSED __attribute__((unused))
@@ -33,28 +34,7 @@ struct h_conn {
 /* The stage with analyzer an only (no nDPI), its log in h_log_path, on a small flow table. */
 static struct mc_flow_table *h_setup(const struct mc_l7_analyzer *const *an, const char *name, uint32_t max_text)
 {
-    h_an = an[0];
-    h_n_rec = h_exported = 0;
-    struct mc_l7_config cfg;
-    mc_l7_config_defaults(&cfg);
-    cfg.dpi = 0;
-    cfg.analyzers = an;
-    cfg.n_analyzers = 1;
-    if (max_text)
-        cfg.max_text = max_text;
-    snprintf(h_log_path, sizeof(h_log_path), "/tmp/test_%s_%d.json", name, (int)getpid());
-    unlink(h_log_path);
-    cfg.log_path = h_log_path;
-    char err[256];
-    h_l7 = mc_l7_new(&cfg, err, sizeof(err));
-    assert_non_null(h_l7);
-    struct mc_flow_config fc;
-    mc_flow_config_defaults(&fc);
-    fc.max_flows = 64;
-    struct mc_flow_table *t = mc_flow_table_new(&fc, h_on_export, NULL);
-    assert_non_null(t);
-    mc_l7_attach(h_l7, t);
-    return t;
+    return h_stage_new(an, name, 0, max_text, 64, h_log_path, sizeof(h_log_path));
 }
 
 static void h_teardown(struct mc_flow_table *t)

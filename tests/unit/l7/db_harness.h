@@ -17,6 +17,7 @@
 #include "flow/flow.h"
 #include "l7/l7.h"
 #include "unit/l7/record_harness.h"
+#include "unit/l7/stage_harness.h"
 
 static const struct mc_l7_analyzer *h_only[1];
 static struct mc_flow_table *h_t;
@@ -31,30 +32,8 @@ static int h_n_lines;
 static void h_setup(const struct mc_l7_analyzer *a, uint32_t max_buffer, uint32_t max_text)
 {
     mc_ctr_reset();
-    h_an = a;
     h_only[0] = a;
-    h_n_rec = h_exported = 0;
-    struct mc_l7_config cfg;
-    mc_l7_config_defaults(&cfg);
-    cfg.dpi = 0;
-    cfg.analyzers = h_only;
-    cfg.n_analyzers = 1;
-    if (max_buffer)
-        cfg.max_buffer = max_buffer;
-    if (max_text)
-        cfg.max_text = max_text;
-    snprintf(h_log, sizeof(h_log), "/tmp/test_%s_%d.json", a->name, (int)getpid());
-    unlink(h_log);
-    cfg.log_path = h_log;
-    char err[256];
-    h_l7 = mc_l7_new(&cfg, err, sizeof(err));
-    assert_non_null(h_l7);
-    struct mc_flow_config fc;
-    mc_flow_config_defaults(&fc);
-    fc.max_flows = 16;
-    h_t = mc_flow_table_new(&fc, h_on_export, NULL);
-    assert_non_null(h_t);
-    mc_l7_attach(h_l7, h_t);
+    h_t = h_stage_new(h_only, a->name, max_buffer, max_text, 16, h_log, sizeof(h_log));
 }
 
 struct h_conn {
