@@ -40,7 +40,6 @@ Known differences, each checked to happen:
 """
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
@@ -58,24 +57,6 @@ CLOCK = {0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000
          28: 90000, 31: 90000, 32: 90000, 33: 90000, 34: 90000}
 # streams of tshark we do not follow: (capture, ssrc) -> why
 NOT_FOLLOWED = {("rtp/ndpi_rtp.pcapng", 0x001A757D): "second SSRC interleaved in one direction"}
-
-
-def tshark_streams(cap):
-    out = subprocess.run(["tshark", "-n", "-r", cap, "-q", "-z", "rtp,streams"] + HEUR, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, check=True).stdout.decode()
-    streams = []
-    for line in out.splitlines():
-        w = line.split()
-        if len(w) < 16 or not w[6].startswith("0x"):
-            continue
-        # start end src sport dst dport ssrc payload... pkts lost (pct) min mean max minj meanj maxj [X]
-        tail = w[7:]
-        while tail and not tail[0].isdigit():
-            tail = tail[1:]
-        streams.append({"src": w[2], "sport": int(w[3]), "dst": w[4], "dport": int(w[5]), "ssrc": int(w[6], 16),
-                        "pkts": int(tail[0]), "lost": int(tail[1]), "max_delta": float(tail[5]),
-                        "max_jitter": float(tail[8])})
-    return streams
 
 
 def packets_of(cap, s, proto="rtp"):
@@ -156,7 +137,7 @@ def main():
         flows, ctr = mctest.probe_file(cap, ["-T", spec], work)
         ours = our_directions(flows)
         matched = []
-        for s in tshark_streams(cap):
+        for s in mctest.tshark_rtp_streams(cap):
             what = "%s %s:%d > %s:%d ssrc 0x%08X" % (name, s["src"], s["sport"], s["dst"], s["dport"], s["ssrc"])
             o = [d for d in ours if (d["src"], d["sport"], d["dst"], d["dport"], d["rtpSsrc"]) ==
                  (s["src"], s["sport"], s["dst"], s["dport"], s["ssrc"])]

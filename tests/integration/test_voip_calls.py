@@ -231,19 +231,6 @@ def check_media_flows(c, name, flows_json, calls):
     print("%s: %d RTP flows tied to their calls" % (name, n))
 
 
-def tshark_rtp_streams(cap):
-    """[(src, sport, dst, dport, packets, lost)] of tshark -z rtp,streams (RTP found heuristically)."""
-    out = subprocess.run(["tshark", "-n", "-r", cap, "-q", "-z", "rtp,streams", "-o", "rtp.heuristic_rtp:TRUE"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout.decode()
-    rows = []
-    for line in out.splitlines():
-        m = re.match(r"\s*[\d.]+\s+[\d.]+\s+(\S+)\s+(\d+)\s+(\S+)\s+(\d+)\s+0x[0-9A-Fa-f]+\s+.*?\s(\d+)\s+(-?\d+) \(",
-                     line)
-        if m:
-            rows.append((m.group(1), m.group(2), m.group(3), m.group(4), int(m.group(5)), int(m.group(6))))
-    return rows
-
-
 def check_media_quality(c, name, cap, r, calls):
     """The generated capture: each stream's packets and losses in its call's hash, as tshark counts them."""
     sides = {}
@@ -254,7 +241,8 @@ def check_media_quality(c, name, cap, r, calls):
                 addr, port = ep.rsplit(":", 1)
                 sides[endpoint(addr.strip("[]"), port)] = (cid, side)
     n = 0
-    for src, sport, dst, dport, pkts, lost in tshark_rtp_streams(cap):
+    for st in mctest.tshark_rtp_streams(cap):
+        dst, dport, pkts, lost = st["dst"], st["dport"], st["pkts"], st["lost"]
         where = sides.get(endpoint(dst, dport))
         c.check(where is not None, "%s: tshark's stream to %s:%s is a call's media" % (name, dst, dport))
         if not where:

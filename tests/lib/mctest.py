@@ -105,6 +105,26 @@ def tshark_lines(capture, display_filter, fields, extra=()):
     return [line.split("\t") for line in out.splitlines()]
 
 
+def tshark_rtp_streams(capture):
+    """The streams of `tshark -q -z rtp,streams` (RTP found heuristically too), as dicts: src, sport, dst,
+    dport, ssrc, pkts, lost, max_delta, max_jitter."""
+    out = subprocess.run(["tshark", "-n", "-r", capture, "-q", "-z", "rtp,streams", "-o", "rtp.heuristic_rtp:TRUE"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout.decode()
+    streams = []
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) < 16 or not w[6].startswith("0x"):
+            continue
+        # start end src sport dst dport ssrc payload... pkts lost (pct) min mean max minj meanj maxj [X]
+        tail = w[7:]
+        while tail and not tail[0].isdigit():
+            tail = tail[1:]
+        streams.append({"src": w[2], "sport": int(w[3]), "dst": w[4], "dport": int(w[5]), "ssrc": int(w[6], 16),
+                        "pkts": int(tail[0]), "lost": int(tail[1]), "max_delta": float(tail[5]),
+                        "max_jitter": float(tail[8])})
+    return streams
+
+
 def flow_packets(f):
     return int(f.get("packetDeltaCount", 0)) + int(f.get("reversePacketDeltaCount", 0))
 
