@@ -616,7 +616,7 @@ void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
     c->now_ds = ds_after(c, now, 0);
     /* a timer firing a hair early (clock rounding) still flushes: waiting for
      * the next tick would add its period to the cloud's latency */
-    if (now + c->cfg.flush_ms / 10 < c->next_flush_ms && !c->agg.hurry)
+    if (now + c->cfg.flush_ms / 10 < c->next_flush_ms && !mc_cloud_hurried(c))
         return;
     c->agg.hurry = 0;
     c->next_flush_ms = now + c->cfg.flush_ms;

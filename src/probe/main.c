@@ -213,6 +213,7 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
         mc_flow_submit(p->flows);
     if (touched)
         mc_reasm_drain(p->reasm, on_reasm_release, p); /* after this frame: packet order kept */
+    /* a call event raised by this packet goes out now (live; mc_cloud_hurried is 0 reading files) */
     if (p->now_ms >= p->next_tick_ms || ++p->since_tick >= TICK_EVERY_PKTS || mc_cloud_hurried(p->cloud))
         probe_tick(p);
 }
