@@ -213,7 +213,16 @@ static int text_eq(const struct text *t, struct mc_voip_text s)
     return t->n == n && memcmp(t->s, s.p, n) == 0;
 }
 
-static struct mc_voip_call *find(struct mc_voip *v, struct mc_voip_text id, uint32_t h)
+/* A Call-ID as the table keys it: its first MC_VOIP_TEXT_MAX bytes (what a call keeps), and their hash. */
+static struct mc_voip_text id_key(const char *p, size_t n)
+{
+    struct mc_voip_text t = { p, n < MC_VOIP_TEXT_MAX ? n : MC_VOIP_TEXT_MAX };
+    return t;
+}
+
+static uint32_t id_hash(struct mc_voip_text id) { return hash_bytes(id.p, id.n, 2166136261u); }
+
+static struct mc_voip_call *find(const struct mc_voip *v, struct mc_voip_text id, uint32_t h)
 {
     for (struct mc_voip_call *c = v->buckets[h & v->mask]; c; c = c->hnext)
         if (c->hash == h && text_eq(&c->id, id))
@@ -326,8 +335,8 @@ const struct mc_voip_call *mc_voip_call_find(const struct mc_voip *v, const char
 {
     if (!v || !n)
         return NULL;
-    struct mc_voip_text t = { id, n < MC_VOIP_TEXT_MAX ? n : MC_VOIP_TEXT_MAX };
-    return find((struct mc_voip *)v, t, hash_bytes(t.p, t.n, 2166136261u)); /* find changes nothing */
+    struct mc_voip_text t = id_key(id, n);
+    return find(v, t, id_hash(t));
 }
 
 static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *out, size_t cap)
@@ -424,6 +433,15 @@ static void write_call(struct mc_voip *v, const struct mc_voip_call *c, struct m
         }
 }
 
+/* Closes an event's JSON written into buf (cap bytes) through m: its length, or 0 when it did not fit. */
+static size_t json_done(FILE *m, size_t cap)
+{
+    long n = ftell(m);
+    int bad = ferror(m) || n <= 0 || (size_t)n >= cap;
+    fclose(m);
+    return bad ? 0 : (size_t)n;
+}
+
 /*
  * The address of record of a URI: without its parameters and headers
  * (sip:bob@example.com;user=phone -> sip:bob@example.com), as registrars
@@ -465,11 +483,9 @@ static void write_user(struct mc_voip *v, const struct text *uri, uint64_t ms, i
     fputs("{\"uri\":", m);
     mc_json_string(m, uri->s, aor_len(uri));
     fprintf(m, ",\"ts\":%llu}", (unsigned long long)ms);
-    long jn = ftell(m);
-    int full = ferror(m) || jn <= 0 || (size_t)jn >= sizeof(json);
-    fclose(m);
-    if (!full)
-        mc_agg_publish_if_new(agg, key, kl, "seen", "voip.user.new", json, (size_t)jn);
+    size_t jn = json_done(m, sizeof(json));
+    if (jn)
+        mc_agg_publish_if_new(agg, key, kl, "seen", "voip.user.new", json, jn);
 }
 
 /* events.voip.call.<what>: the call as it stands. */
@@ -503,12 +519,10 @@ static void call_event(const struct mc_voip_call *c, const char *what, struct mc
             fprintf(m, ",\"status\":%u", c->status);
     }
     fputc('}', m);
-    long jn = ftell(m);
-    int full = ferror(m) || jn <= 0 || (size_t)jn >= sizeof(json);
-    fclose(m);
+    size_t jn = json_done(m, sizeof(json));
     char name[32];
     snprintf(name, sizeof(name), "voip.call.%s", what);
-    if (!full && mc_agg_publish(agg, name, json, (size_t)jn) == 0)
+    if (jn && mc_agg_publish(agg, name, json, jn) == 0)
         mc_agg_hurry(agg); /* who follows calls wants them as they happen, not a flush interval later */
 }
 
@@ -662,10 +676,8 @@ void mc_voip_message(struct mc_voip *v, const struct mc_voip_msg *m, struct mc_a
 {
     if (!v || !m->call_id.n)
         return;
-    struct mc_voip_text id = m->call_id;
-    if (id.n > MC_VOIP_TEXT_MAX)
-        id.n = MC_VOIP_TEXT_MAX;
-    uint32_t h = hash_bytes(id.p, id.n, 2166136261u);
+    struct mc_voip_text id = id_key(m->call_id.p, m->call_id.n);
+    uint32_t h = id_hash(id);
     struct mc_voip_call *c = find(v, id, h);
     struct mc_voip_text cseq_method = m->request ? m->method : m->cseq_method;
     if (m->request) {
@@ -771,10 +783,8 @@ void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const st
         mc_agg_hset(agg, key, kl, field, q->codec, strlen(q->codec));
     }
     /* a stream worse than the threshold: said once per direction while the call is known */
-    struct mc_voip_text id = { call_id, strlen(call_id) };
-    if (id.n > MC_VOIP_TEXT_MAX)
-        id.n = MC_VOIP_TEXT_MAX;
-    struct mc_voip_call *c = find(v, id, hash_bytes(id.p, id.n, 2166136261u));
+    struct mc_voip_text id = id_key(call_id, strlen(call_id));
+    struct mc_voip_call *c = find(v, id, id_hash(id));
     if (!c || q->mos <= 0 || q->mos >= v->cfg.mos_alert || (c->alerted >> to_side & 1))
         return;
     c->alerted |= (uint8_t)(1u << to_side);
@@ -787,11 +797,9 @@ void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const st
     fprintf(m, ",\"stream_to\":\"%s\",\"mos\":%.2f,\"packets\":%llu,\"lost\":%llu,\"jitter_ms\":%.3f,\"ts\":%llu}",
             who, q->mos, (unsigned long long)q->packets, (unsigned long long)q->lost, q->jitter_ms,
             (unsigned long long)now_ms);
-    long jn = ftell(m);
-    int full = ferror(m) || jn <= 0 || (size_t)jn >= sizeof(json);
-    fclose(m);
-    if (!full)
-        mc_agg_publish(agg, "voip.call.quality", json, (size_t)jn);
+    size_t jn = json_done(m, sizeof(json));
+    if (jn)
+        mc_agg_publish(agg, "voip.call.quality", json, jn);
 }
 
 void mc_voip_tick(struct mc_voip *v, uint64_t now_ms, struct mc_agg *agg)
