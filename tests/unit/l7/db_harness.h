@@ -103,6 +103,50 @@ static void h_send_bytewise(struct h_conn *c, int dir, const void *data, size_t 
 /* n bytes of dir the capture never saw: the stage declares the hole on the peer's ACK or at the end. */
 static void h_lose(struct h_conn *c, int dir, uint32_t n) { c->seq[dir] += n; }
 
+/* Bytes a test builds a message in (the analyzers' own byte orders stay in each test). */
+struct bb {
+    uint8_t b[8192];
+    size_t n;
+};
+
+static void put(struct bb *o, const void *p, size_t n)
+{
+    assert_true(o->n + n <= sizeof(o->b));
+    memcpy(o->b + o->n, p, n);
+    o->n += n;
+}
+
+static void put8(struct bb *o, uint8_t v) { put(o, &v, 1); }
+
+/* A conversation as steps: each the bytes one direction sends next. */
+#define MAX_STEPS 40
+struct step {
+    int dir;
+    struct bb bytes;
+};
+static struct step steps[MAX_STEPS];
+static int n_steps;
+
+static struct bb *step(int dir)
+{
+    assert_true(n_steps < MAX_STEPS);
+    steps[n_steps].dir = dir;
+    steps[n_steps].bytes.n = 0;
+    return &steps[n_steps++].bytes;
+}
+
+/* Plays the steps, 10 ms apart; bytewise: one segment per byte. */
+static void play(struct h_conn *c, int bytewise)
+{
+    for (int i = 0; i < n_steps; i++) {
+        c->ts += 10;
+        if (bytewise)
+            h_send_bytewise(c, steps[i].dir, steps[i].bytes.b, steps[i].bytes.n);
+        else
+            h_send(c, steps[i].dir, steps[i].bytes.b, steps[i].bytes.n);
+    }
+}
+
 static void h_free_lines(void)
 {
     for (int i = 0; i < h_n_lines; i++)

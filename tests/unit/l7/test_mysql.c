@@ -26,20 +26,6 @@
 
 /* ---- packet builders ------------------------------------------------------ */
 
-struct bb {
-    uint8_t b[8192];
-    size_t n;
-};
-
-static void put(struct bb *o, const void *p, size_t n)
-{
-    assert_true(o->n + n <= sizeof(o->b));
-    memcpy(o->b + o->n, p, n);
-    o->n += n;
-}
-
-static void put8(struct bb *o, uint8_t v) { put(o, &v, 1); }
-
 static void put16(struct bb *o, uint16_t v)
 {
     put8(o, (uint8_t)v);
@@ -192,34 +178,6 @@ static void result_set(struct bb *o, int deprecate, int rows, uint16_t st)
 }
 
 /* ---- a scripted conversation ---------------------------------------------- */
-
-#define MAX_STEPS 40
-struct step {
-    int dir;
-    struct bb bytes;
-};
-static struct step steps[MAX_STEPS];
-static int n_steps;
-
-static struct bb *step(int dir)
-{
-    assert_true(n_steps < MAX_STEPS);
-    steps[n_steps].dir = dir;
-    steps[n_steps].bytes.n = 0;
-    return &steps[n_steps++].bytes;
-}
-
-/* Plays the steps, 10 ms apart; bytewise: one segment per byte. */
-static void play(struct h_conn *c, int bytewise)
-{
-    for (int i = 0; i < n_steps; i++) {
-        c->ts += 10;
-        if (bytewise)
-            h_send_bytewise(c, steps[i].dir, steps[i].bytes.b, steps[i].bytes.n);
-        else
-            h_send(c, steps[i].dir, steps[i].bytes.b, steps[i].bytes.n);
-    }
-}
 
 /* Greeting, login root/shop, OK. */
 static void script_login(uint32_t caps)

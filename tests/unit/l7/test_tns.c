@@ -28,20 +28,6 @@
 
 /* ---- packet builders ------------------------------------------------------ */
 
-struct bb {
-    uint8_t b[4096];
-    size_t n;
-};
-
-static void put(struct bb *o, const void *p, size_t n)
-{
-    assert_true(o->n + n <= sizeof(o->b));
-    memcpy(o->b + o->n, p, n);
-    o->n += n;
-}
-
-static void put8(struct bb *o, uint8_t v) { put(o, &v, 1); }
-
 static void put16(struct bb *o, uint16_t v)
 {
     put8(o, (uint8_t)(v >> 8));
@@ -155,33 +141,6 @@ static void sql_call(struct bb *o, const char *sql, int lng)
 }
 
 /* ---- a scripted conversation ---------------------------------------------- */
-
-#define MAX_STEPS 24
-struct step {
-    int dir;
-    struct bb bytes;
-};
-static struct step steps[MAX_STEPS];
-static int n_steps;
-
-static struct bb *step(int dir)
-{
-    assert_true(n_steps < MAX_STEPS);
-    steps[n_steps].dir = dir;
-    steps[n_steps].bytes.n = 0;
-    return &steps[n_steps++].bytes;
-}
-
-static void play(struct h_conn *c, int bytewise)
-{
-    for (int i = 0; i < n_steps; i++) {
-        c->ts += 10;
-        if (bytewise)
-            h_send_bytewise(c, steps[i].dir, steps[i].bytes.b, steps[i].bytes.n);
-        else
-            h_send(c, steps[i].dir, steps[i].bytes.b, steps[i].bytes.n);
-    }
-}
 
 static const char long_sql[] = "SELECT owner, table_name, tablespace_name FROM all_tables WHERE owner = 'SCOTT' ORDER BY 2";
 
