@@ -21,8 +21,6 @@ be found, so the list cannot go stale); KNOWN_DIFFERENCES (empty) would be
 per-field differences of the probe.
 """
 import collections
-import ipaddress
-import json
 import os
 import sys
 import tempfile
@@ -54,14 +52,6 @@ TSHARK_MISREADS = {
 KNOWN_DIFFERENCES = {}
 
 
-def norm(a):
-    return str(ipaddress.ip_address(a))
-
-
-def conn_key(a, pa, b, pb):
-    return frozenset([(norm(a), int(pa)), (norm(b), int(pb))])
-
-
 def first(v):
     return v.split(",")[0] if v else ""
 
@@ -79,7 +69,7 @@ def expected(cap, misreads_seen):
             misreads_seen.add((name, int(r["frame.number"])))
             continue
         src, dst = first(r["ip.src"] or r["ipv6.src"]), first(r["ip.dst"] or r["ipv6.dst"])
-        key = conn_key(src, r["tcp.srcport"], dst, r["tcp.dstport"])
+        key = mctest.conn_key(src, r["tcp.srcport"], dst, r["tcp.dstport"])
         st = streams.setdefault(key, {"txs": [], "version": ""})
         if r["mysql.version"]:
             st["version"] = first(r["mysql.version"])
@@ -107,25 +97,6 @@ def expected(cap, misreads_seen):
     return streams
 
 
-def probe_log(cap, wd):
-    path = os.path.join(wd, "l7.json")
-    if os.path.exists(path):
-        os.unlink(path)
-    mctest.run_probe(["-i", cap, "--l7-log", path])
-    by_conn = collections.OrderedDict()
-    if not os.path.exists(path):
-        return by_conn
-    for line in open(path):
-        t = json.loads(line)
-        if t.get("protocol") != "mysql":
-            continue
-        src = t.get("sourceIPv4Address") or t.get("sourceIPv6Address")
-        dst = t.get("destinationIPv4Address") or t.get("destinationIPv6Address")
-        key = conn_key(src, t["sourceTransportPort"], dst, t["destinationTransportPort"])
-        by_conn.setdefault(key, []).append(t)
-    return by_conn
-
-
 def main():
     mctest.need_corpus()
     mctest.need_tool("tshark")
@@ -139,7 +110,7 @@ def main():
     for cap in caps:
         name = os.path.basename(cap)
         want = expected(cap, misreads_seen)
-        got = probe_log(cap, wd)
+        got = mctest.transactions_by_conn(cap, "mysql", wd)
         for extra in set(got) - set(want):
             c.check(False, "%s: %d transaction(s) on a connection tshark shows no MySQL on: %s" %
                     (name, len(got[extra]), got[extra][0]))

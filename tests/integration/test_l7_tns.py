@@ -17,8 +17,6 @@ tshark: tshark 4.0 does not extract TTC statements and the corpus has
 none; the unit tests cover it.  There is no known difference.
 """
 import collections
-import ipaddress
-import json
 import os
 import re
 import sys
@@ -33,14 +31,6 @@ RESULTS = {"2": "accept", "4": "refuse", "5": "redirect", "11": "resend"}
 
 # (capture basename, connection index, transaction index, field) -> why the probe differs from tshark there.
 KNOWN_DIFFERENCES = {}
-
-
-def norm(a):
-    return str(ipaddress.ip_address(a))
-
-
-def conn_key(a, pa, b, pb):
-    return frozenset([(norm(a), int(pa)), (norm(b), int(pb))])
 
 
 def group(text, key):
@@ -74,7 +64,7 @@ def expected(cap):
     for r in rows:
         r = dict(zip(FIELDS, r + [""] * (len(FIELDS) - len(r))))
         src, dst = r["ip.src"] or r["ipv6.src"], r["ip.dst"] or r["ipv6.dst"]
-        txs = conns.setdefault(conn_key(src, r["tcp.srcport"], dst, r["tcp.dstport"]), [])
+        txs = conns.setdefault(mctest.conn_key(src, r["tcp.srcport"], dst, r["tcp.dstport"]), [])
         for t in (x for x in r["tns.type"].split(",") if x):
             if t == "1":
                 tx = {"oracleConnectData": r["tns.connect_data"], "oracleResult": ""}
@@ -83,24 +73,6 @@ def expected(cap):
             elif t in RESULTS and txs and not txs[-1]["oracleResult"]:
                 txs[-1]["oracleResult"] = RESULTS[t]
     return conns
-
-
-def probe_log(cap, wd):
-    path = os.path.join(wd, "l7.json")
-    if os.path.exists(path):
-        os.unlink(path)
-    mctest.run_probe(["-i", cap, "--l7-log", path])
-    by_conn = collections.OrderedDict()
-    if not os.path.exists(path):
-        return by_conn
-    for line in open(path):
-        t = json.loads(line)
-        if t.get("protocol") != "tns":
-            continue
-        src = t.get("sourceIPv4Address") or t.get("sourceIPv6Address")
-        dst = t.get("destinationIPv4Address") or t.get("destinationIPv6Address")
-        by_conn.setdefault(conn_key(src, t["sourceTransportPort"], dst, t["destinationTransportPort"]), []).append(t)
-    return by_conn
 
 
 def main():
@@ -115,7 +87,7 @@ def main():
     for cap in caps:
         name = os.path.basename(cap)
         want = expected(cap)
-        got = probe_log(cap, wd)
+        got = mctest.transactions_by_conn(cap, "tns", wd)
         for extra in set(got) - set(want):
             c.check(False, "%s: %d transaction(s) on a connection tshark shows no TNS on" % (name, len(got[extra])))
         for ci, (key, txs_want) in enumerate(want.items()):

@@ -4,7 +4,9 @@ Every test runs the built mcprobe (env MCPROBE) against real captures in
 ../shared/corpus (skipped with exit code 77 and a clear message when absent)
 and real peers (tshark, nfcapd/nfdump).
 """
+import collections
 import glob
+import ipaddress
 import json
 import os
 import re
@@ -123,6 +125,30 @@ def tshark_rtp_streams(capture):
                         "pkts": int(tail[0]), "lost": int(tail[1]), "max_delta": float(tail[5]),
                         "max_jitter": float(tail[8])})
     return streams
+
+
+def conn_key(a, pa, b, pb):
+    """A TCP/UDP connection whichever way it is written: its two (address, port) ends."""
+    return frozenset([(str(ipaddress.ip_address(a)), int(pa)), (str(ipaddress.ip_address(b)), int(pb))])
+
+
+def transactions_by_conn(capture, protocol, workdir):
+    """The --l7-log transactions of one protocol mcprobe writes for capture, by conn_key, in order."""
+    path = os.path.join(workdir, "l7.json")
+    if os.path.exists(path):
+        os.unlink(path)
+    run_probe(["-i", capture, "--l7-log", path])
+    by_conn = collections.OrderedDict()
+    if not os.path.exists(path):
+        return by_conn
+    for line in open(path):
+        t = json.loads(line)
+        if t.get("protocol") != protocol:
+            continue
+        src = t.get("sourceIPv4Address") or t.get("sourceIPv6Address")
+        dst = t.get("destinationIPv4Address") or t.get("destinationIPv6Address")
+        by_conn.setdefault(conn_key(src, t["sourceTransportPort"], dst, t["destinationTransportPort"]), []).append(t)
+    return by_conn
 
 
 def flow_packets(f):
