@@ -7,12 +7,14 @@ set -euo pipefail
 PKGS=(
     # build
     build-essential cmake pkg-config clang
-    # man pages and the Debian package (make deb, tests/integration/test_package.py)
-    go-md2man dpkg-dev man-db
+    # man pages and the Debian package (make deb; tests/integration/test_package.py: systemd-analyze)
+    go-md2man dpkg-dev man-db systemd
     libpcap-dev libhiredis-dev libndpi-dev libev-dev libcmocka-dev libmicrohttpd-dev
     # real peers used by tests, demo and benchmarks
     tshark nfdump softflowd libndpi-bin redis-server redis-tools
     python3 python3-redis tcpdump
+    # the Python package installed offline into a fresh venv (tests/integration/test_python_venv.py)
+    python3-venv python3-setuptools python3-wheel
     # --metrics is scraped by curl and parsed by the Prometheus client's own parser
     python3-prometheus-client
     # live application-layer partners (tests/integration/test_l7_live.py)
