@@ -28,6 +28,7 @@
 
 #include "cloud/aggtab.h"
 #include "cloud/hostagg.h"
+#include "cloud/lookup.h"
 #include "cloud/resp.h"
 #include "cloud/usercache.h"
 #include "cloud/write.h"
@@ -44,6 +45,7 @@ MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
 #define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
 #define MAX_ATTRS 16
 #define REPORT_EVERY_MS 10000 /* losses (drops, failed commands) are logged at most this often */
+#define LOOKUP_EVERY_MS 10     /* analyzers' lookups between flushes: an exchange at most this often */
 #define ROOM_WAIT_MS 50       /* a file's full batch re-checks the cloud's health this often while it waits */
 #define LOAD_CTR(grp, id) __atomic_load_n(&MC_CTR_GET(grp, id), __ATOMIC_RELAXED)
 
@@ -108,7 +110,9 @@ struct mc_cloud {
     struct asks asks;              /* lookups for the next handoff */
     struct asks no_user;           /* answers taken from the mailbox (reused) */
     struct mc_usercache users;     /* owned: who owns an address (usercache.h) */
+    struct mc_lookup *lookup;      /* owned: keys the analyzers read (lookup.h); NULL: lookups off */
     uint64_t next_flush_ms;
+    uint64_t next_lookup_ms;       /* analyzers' lookups are exchanged between flushes at most this often */
     uint64_t now_ms;               /* wall clock of the last tick: cache ages, without a clock call per flow */
     uint32_t now_ds;               /* the same in cache units */
     struct stats stats;
@@ -536,6 +540,11 @@ struct mc_agg *mc_cloud_agg(struct mc_cloud *c)
     return c ? &c->agg : NULL;
 }
 
+struct mc_lookup *mc_cloud_lookups(struct mc_cloud *c)
+{
+    return c ? c->lookup : NULL;
+}
+
 /*
  * Packet thread, mailbox locked: waits while the box holds hosts the cloud
  * thread has not taken and the cloud is healthy and making progress (a
@@ -607,6 +616,7 @@ static void handoff(struct mc_cloud *c, int how)
     }
     apply_results(c, results, &c->no_user);
     c->no_user.n = 0;
+    mc_lookup_exchange(c->lookup, how & HANDOFF_WAIT);
     ev_async_send(c->loop, &c->wake);
 }
 
@@ -616,8 +626,14 @@ void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
     c->now_ds = ds_after(c, now, 0);
     /* a timer firing a hair early (clock rounding) still flushes: waiting for
      * the next tick would add its period to the cloud's latency */
-    if (now + c->cfg.flush_ms / 10 < c->next_flush_ms && !mc_cloud_hurried(c))
+    if (now + c->cfg.flush_ms / 10 < c->next_flush_ms && !mc_cloud_hurried(c)) {
+        /* an analyzer's question, or its answers, need not wait for the flush: a handoff of them alone */
+        if (now >= c->next_lookup_ms && mc_lookup_due(c->lookup)) {
+            c->next_lookup_ms = now + LOOKUP_EVERY_MS;
+            handoff(c, 0);
+        }
         return;
+    }
     c->agg.hurry = 0;
     c->next_flush_ms = now + c->cfg.flush_ms;
     mc_flow_dirty_drain(c->flows, visit_dirty, c);
@@ -653,6 +669,29 @@ void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_
 }
 
 #define RESOLVE_GRACE_MS 1000 /* how long an unhealthy cloud may still be connecting */
+#define SETTLE_MS 1000        /* how long a file's flow waits for its lookups' answers (mc_lookup_settle) */
+
+/*
+ * Reading files: a flow leaving with a question on its way waits for the
+ * answers to every question asked so far (a round trip, for the few flows
+ * that end right after asking).  0 when they did not come in time, or the
+ * cloud is not healthy: the file is then not held up again.
+ */
+static int settle_lookups(void *ctx)
+{
+    struct mc_cloud *c = ctx;
+    uint64_t deadline = wall_ms() + SETTLE_MS;
+    handoff(c, HANDOFF_WAIT);
+    while (mc_lookup_pending(c->lookup)) {
+        if (wall_ms() >= deadline || !__atomic_load_n(&c->healthy, __ATOMIC_RELAXED))
+            return 0;
+        struct timespec ts = { 0, 100 * 1000L };
+        nanosleep(&ts, NULL);
+        handoff(c, HANDOFF_WAIT);
+    }
+    handoff(c, HANDOFF_WAIT); /* the last answers */
+    return 1;
+}
 
 void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
 {
@@ -666,7 +705,8 @@ void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
     /* a node down cannot answer: its warning said so, and waiting would only
      * delay the exit; but a node still connecting (a cluster's other masters,
      * just after start) is not down: unhealthy stops the wait after a grace */
-    while (atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) && wall_ms() < deadline &&
+    while ((atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) || mc_lookup_pending(c->lookup)) &&
+           wall_ms() < deadline &&
            (__atomic_load_n(&c->healthy, __ATOMIC_RELAXED) || wall_ms() < start + RESOLVE_GRACE_MS)) {
         struct timespec ts = { 0, 5 * 1000000L };
         nanosleep(&ts, NULL);
@@ -1316,6 +1356,7 @@ static void take_mailbox(struct mc_cloud *c)
     pthread_mutex_unlock(&c->mu);
     run_ops(c, ops);
     run_asks(c, &c->todo);
+    mc_lookup_send(c->lookup, c->conn);
     flush_pending(c);
     if (stopping && !c->draining) {
         /* the last writes, then probe.stop: the data gets the exit wait but a fifth, left for the event's answer */
@@ -1468,6 +1509,10 @@ struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, si
     pthread_cond_init(&c->room, NULL);
     c->told_ms = c->started_ms;
     int users_ok = mc_usercache_init(&c->users) == 0;
+    if (c->cfg.lookups && !(c->lookup = mc_lookup_new(c->cfg.prefix)))
+        users_ok = 0;
+    if (c->cfg.offline)
+        mc_lookup_set_waiter(c->lookup, settle_lookups, c);
     c->args = malloc(sizeof(*c->args));
     size_t agg_bytes = c->cfg.agg_max_bytes ? c->cfg.agg_max_bytes : AGG_MAX_BYTES;
     if (!users_ok || !c->args || mc_hostagg_init(&c->batch, c->cfg.max_keys) != 0 ||
@@ -1545,6 +1590,7 @@ fail:
     mc_agg_free(&c->agg);
     mc_agg_free(&c->box_agg);
     mc_usercache_free(&c->users);
+    mc_lookup_free(c->lookup); /* after the connections: no reply can come */
     free(c->args);
     pthread_cond_destroy(&c->room);
     pthread_mutex_destroy(&c->mu);
@@ -1606,6 +1652,7 @@ void mc_cloud_stop(struct mc_cloud *c)
     if (c->sides)
         munmap(c->sides, c->sides_bytes);
     mc_usercache_free(&c->users);
+    mc_lookup_free(c->lookup); /* after the connections: no reply can come */
     free(c->args);
     pthread_cond_destroy(&c->room);
     pthread_mutex_destroy(&c->mu);

@@ -120,6 +120,9 @@ void mc_cloud_stop(struct mc_cloud *c);
  * counters at each flush.
  */
 struct mc_agg *mc_cloud_agg(struct mc_cloud *c);
+struct mc_lookup;
+/* Keys the packet thread's analyzers read from this cloud (lookup.h); NULL when c is NULL or lookups are off. */
+struct mc_lookup *mc_cloud_lookups(struct mc_cloud *c);
 /* Something in the aggregates asked not to wait for the flush interval (mc_agg_hurry): tick now
  * (live capture only: a file is read faster than anyone follows it). */
 int mc_cloud_hurried(const struct mc_cloud *c);
@@ -146,6 +149,9 @@ size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *
     X(S, heartbeats, "cloud.heartbeats")                                  \
     X(S, lookups, "cloud.lookups")                                        \
     X(S, lookup_hits, "cloud.lookup_hits")                                \
+    X(S, key_lookups, "cloud.key_lookups")                                \
+    X(S, key_lookup_hits, "cloud.key_lookup_hits")                        \
+    X(S, key_lookups_dropped, "cloud.key_lookups_dropped")                \
     X(S, users_set, "cloud.users_set")                                    \
     X(S, users_removed, "cloud.users_removed")                            \
     X(S, undrained_at_exit, "cloud.undrained_at_exit")                    \

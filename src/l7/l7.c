@@ -51,6 +51,7 @@ struct mc_l7 {
     struct mc_rotfile *log_file; /* owned: --l7-log to a file (rotated, reopened), else NULL */
     char *log_path;            /* owned copy, for the messages */
     struct mc_agg *agg;        /* borrowed */
+    struct mc_lookup *lookups; /* borrowed */
     struct mc_voip *voip;      /* owned: the call table */
     struct mc_l7_ctx ctx;      /* the one context callbacks get (one packet thread) */
     int16_t dpi_analyzer[1024]; /* nDPI protocol id -> analyzer index + 1, 0 none */
@@ -240,6 +241,7 @@ void mc_l7_rotate(struct mc_l7 *l, uint64_t now_ms)
 }
 
 void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg) { l->agg = agg; }
+void mc_l7_set_lookups(struct mc_l7 *l, struct mc_lookup *lookups) { l->lookups = lookups; }
 
 void mc_l7_flush(struct mc_l7 *l)
 {
@@ -323,6 +325,7 @@ uint64_t mc_l7_now_ms(const struct mc_l7_ctx *x) { return x->now_ms; }
 uint64_t mc_l7_now_us(const struct mc_l7_ctx *x) { return x->now_us; }
 void mc_l7_detach(struct mc_l7_ctx *x) { x->lf->detach = 1; }
 struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x) { return x->l->agg; }
+struct mc_lookup *mc_l7_lookups(struct mc_l7_ctx *x) { return x->l->lookups; }
 size_t mc_l7_max_text(const struct mc_l7_ctx *x) { return x->l->cfg.max_text; }
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x) { return x->l->voip; }
 

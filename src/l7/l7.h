@@ -49,6 +49,7 @@
 
 struct mc_l7_ctx;
 struct mc_agg;
+struct mc_lookup;
 
 struct mc_l7_analyzer {
     const char *name;              /* "dns": the `protocol` of its transactions */
@@ -93,6 +94,8 @@ uint64_t mc_l7_now_ms(const struct mc_l7_ctx *x);
 uint64_t mc_l7_now_us(const struct mc_l7_ctx *x);
 /* The cloud aggregator, or NULL without --redis. */
 struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x);
+/* What the analyzers read from the cloud (cloud/lookup.h), or NULL without --redis or with lookups off. */
+struct mc_lookup *mc_l7_lookups(struct mc_l7_ctx *x);
 /* Longest query/statement text kept (--l7-max-text), bytes. */
 size_t mc_l7_max_text(const struct mc_l7_ctx *x);
 /* The stage's call table (voip.h): SIP feeds it, RTP looks calls up in it. */
@@ -202,6 +205,8 @@ void mc_l7_free(struct mc_l7 *l);
 
 /* The aggregator analyzers write to (borrowed; NULL: none). */
 void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg);
+/* The cloud lookups analyzers read through (borrowed; NULL: none). */
+void mc_l7_set_lookups(struct mc_l7 *l, struct mc_lookup *lookups);
 
 /* Installs the stage on a flow table: packet hook and extension release. */
 void mc_l7_attach(struct mc_l7 *l, struct mc_flow_table *t);

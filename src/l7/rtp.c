@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cloud/lookup.h"
 #include "common/cur.h"
 
 MC_CTR_DEFINE(l7_rtp, MC_L7_RTP_CTRS)
@@ -128,6 +129,9 @@ struct rtp_state {
     uint8_t call_side[2];   /* per direction: the call's side that receives it (0 caller, 1 callee) */
     uint8_t call_dirs;      /* bit d: direction d's receiver is known */
     uint64_t call_try_us;   /* when to look the call up again */
+    uint64_t cloud_try_us;  /* when to ask the cloud again (voip.rtp.*: the call's SIP went past another probe) */
+    uint8_t cloud_tries;    /* questions asked so far: the next waits twice as long */
+    uint8_t alerted;        /* bit d: voip.call.quality raised for direction d (a call not in this probe's table) */
     uint64_t pushed_us[2];  /* when direction d's quality last went to the call */
     char call_id[MC_VOIP_TEXT_MAX + 1]; /* "" until found */
 };
@@ -625,32 +629,132 @@ static void rtp_release(void *vslot)
 #define CALL_RETRY_US 1000000ull /* a call not found yet (the answer's SDP may come later): looked up again */
 #define PUSH_US 1000000ull       /* a running call's quality goes to the cloud once a second per direction */
 
-/*
- * Finds the call: direction d's stream is received at the flow's other side
- * (key.addr[!d]:port[!d]), an endpoint some SDP announced; without that, the
- * sender's own address and port (symmetric RTP) tell the other side.
- */
-static void find_call(struct mc_l7_ctx *x, struct rtp_state *st, uint64_t now_us)
+#define CLOUD_RETRY_MAX 5             /* the cloud is asked after 1, 2, 4, 8, 16, then every 32 s */
+
+/* What announced endpoint i of the flow (addr[i]:port[i]): a call, and the side that receives there. */
+struct claim {
+    const char *id; /* NULL: none (known) */
+    int side;
+};
+
+/* The text of endpoint i as voip.rtp.* keys and the call hashes' *_rtp lists write it; 0 if it did not fit. */
+static size_t ep_text(struct mc_l7_ctx *x, int i, char *out, size_t cap)
 {
     const struct mc_flow *f = mc_l7_flow(x);
-    const struct mc_voip *v = mc_l7_voip(x);
-    st->call_try_us = now_us + CALL_RETRY_US;
-    for (int d = 0; d < 2; d++) {
-        int side;
-        const struct mc_voip_call *c = mc_voip_call_at(v, f->key.ip_ver, &f->key.addr[!d], f->key.port[!d], &side);
-        if (!c) {
-            c = mc_voip_call_at(v, f->key.ip_ver, &f->key.addr[d], f->key.port[d], &side);
-            side = !side;
-        }
-        if (!c || (st->call_id[0] && strcmp(st->call_id, mc_voip_call_id(c)) != 0))
-            continue;
-        if (!st->call_id[0]) {
-            snprintf(st->call_id, sizeof(st->call_id), "%s", mc_voip_call_id(c));
-            MC_CTR_INC(l7_rtp, calls_found);
-        }
-        st->call_side[d] = (uint8_t)side;
-        st->call_dirs |= (uint8_t)(1u << d);
+    return mc_voip_ep_text(f->key.ip_ver, &f->key.addr[i], f->key.port[i], out, cap);
+}
+
+/* This probe's call table. */
+static void local_claims(struct mc_l7_ctx *x, struct claim cl[2])
+{
+    const struct mc_flow *f = mc_l7_flow(x);
+    const struct mc_voip_call *c[2];
+    for (int i = 0; i < 2; i++) {
+        c[i] = mc_voip_call_at(mc_l7_voip(x), f->key.ip_ver, &f->key.addr[i], f->key.port[i], &cl[i].side);
+        cl[i].id = c[i] ? mc_voip_call_id(c[i]) : NULL;
     }
+    if (!c[0] || !c[1] || c[0] == c[1])
+        return;
+    /* an endpoint several calls announced (a media server's one port): the call that announced both is it */
+    for (int i = 0; i < 2; i++) {
+        int side = mc_voip_call_side_at(c[i], f->key.ip_ver, &f->key.addr[!i], f->key.port[!i]);
+        if (side >= 0) {
+            cl[!i].id = cl[i].id, cl[!i].side = side;
+            return;
+        }
+    }
+}
+
+/* The side whose endpoint list (a call hash's caller_rtp, callee_rtp: "ep,ep,...") holds ep; -1 when none. */
+static int side_in_lists(const struct mc_lookup_answer *m, const char *ep, size_t n)
+{
+    for (int side = 0; side < 2; side++)
+        for (const char *p = m->v[side]; *p; p += strcspn(p, ","), p += *p == ',')
+            if (strncmp(p, ep, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+                return side;
+    return -1;
+}
+
+/*
+ * The cloud: voip.rtp.<ep> of both endpoints, which the probe that saw the
+ * SDP wrote; when they name different calls, the call hash of each
+ * (voip.call.<id> caller_rtp, callee_rtp) tells which announced both.
+ * a[]: the answers' room.  1 when an answer is still on its way.
+ */
+static int cloud_claims(struct mc_l7_ctx *x, struct claim cl[2], struct mc_lookup_answer a[2])
+{
+    struct mc_lookup *l = mc_l7_lookups(x);
+    char ep[2][80];
+    size_t n[2];
+    int asked = 0;
+    for (int i = 0; i < 2; i++) {
+        n[i] = ep_text(x, i, ep[i], sizeof(ep[i]));
+        int rc = n[i] ? mc_lookup_get(l, MC_LOOKUP_RTP, ep[i], n[i], &a[i]) : MC_LOOKUP_NONE;
+        asked |= rc == MC_LOOKUP_ASKED;
+        cl[i].id = rc == MC_LOOKUP_FOUND ? a[i].v[0] : NULL;
+        cl[i].side = strcmp(a[i].v[1], "callee") == 0;
+    }
+    if (asked || !cl[0].id || !cl[1].id || strcmp(cl[0].id, cl[1].id) == 0)
+        return asked;
+    for (int i = 0; i < 2; i++) {
+        struct mc_lookup_answer m;
+        int rc = mc_lookup_get(l, MC_LOOKUP_CALL_MEDIA, cl[i].id, strlen(cl[i].id), &m);
+        if (rc == MC_LOOKUP_ASKED)
+            return 1; /* decided when both calls' lists are known */
+        int side = rc == MC_LOOKUP_FOUND ? side_in_lists(&m, ep[!i], n[!i]) : -1;
+        if (side >= 0) {
+            cl[!i].id = cl[i].id, cl[!i].side = side;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+#define CLOUD_RETRY_MAX 5      /* no call in the cloud: asked again after 1, 2, 4, 8, 16, then every 32 s */
+#define CLOUD_POLL_US 50000ull /* an answer on its way: looked for this often */
+
+/*
+ * Finds the flow's call from what announced its two endpoints: this
+ * probe's call table first; then the cloud, for a call whose SIP another
+ * probe saw (asked at growing intervals: most RTP-like flows have no call).
+ * Direction d's stream is received at endpoint !d.  Both endpoints one
+ * call's: their sides.  Only one announced (the other behind a NAT, or its
+ * SDP not seen yet): that one's side, and the other side at the other end
+ * (symmetric RTP).  Two calls, neither announcing both: the one where
+ * direction 0 is received.  1 when a cloud answer is still on its way.
+ */
+static int find_call(struct mc_l7_ctx *x, struct rtp_state *st, uint64_t now_us, int final)
+{
+    st->call_try_us = now_us + CALL_RETRY_US;
+    struct claim cl[2];
+    struct mc_lookup_answer a[2];
+    int asked = 0, from_cloud = 0;
+    local_claims(x, cl);
+    /* at the end, the cloud's answer is taken whenever it came (a file waits for the answers at its end) */
+    if (!cl[0].id && !cl[1].id && mc_l7_lookups(x) && (final || now_us >= st->cloud_try_us)) {
+        asked = cloud_claims(x, cl, a);
+        from_cloud = 1;
+        if (asked) { /* the answer is a round trip away: looked at again soon */
+            st->call_try_us = st->cloud_try_us = now_us + CLOUD_POLL_US;
+            return 1;
+        }
+        st->cloud_try_us = now_us + (CALL_RETRY_US << st->cloud_tries);
+        st->cloud_tries += st->cloud_tries < CLOUD_RETRY_MAX;
+    }
+    int i = cl[1].id ? 1 : 0; /* the endpoint that decides */
+    if (!cl[i].id)
+        return 0;
+    int side_at[2];
+    side_at[i] = cl[i].side;
+    side_at[!i] = cl[!i].id && strcmp(cl[!i].id, cl[i].id) == 0 ? cl[!i].side : !cl[i].side;
+    snprintf(st->call_id, sizeof(st->call_id), "%s", cl[i].id);
+    for (int d = 0; d < 2; d++)
+        st->call_side[d] = (uint8_t)side_at[!d];
+    st->call_dirs = 3;
+    MC_CTR_INC(l7_rtp, calls_found);
+    if (from_cloud)
+        MC_CTR_INC(l7_rtp, calls_found_cloud);
+    return 0;
 }
 
 /* Direction d's quality to its call (voip.call.<id> rtp_to_<side>_*). */
@@ -669,7 +773,7 @@ static void push_quality(struct mc_l7_ctx *x, struct rtp_state *st, int d, uint6
     q.mos = 0;
     mc_rtp_quality(s, &r, &q.mos);
     q.codec = s->codec;
-    mc_voip_media(mc_l7_voip(x), st->call_id, st->call_side[d], &q, now_us / 1000, mc_l7_agg(x));
+    mc_voip_media(mc_l7_voip(x), st->call_id, st->call_side[d], &q, now_us / 1000, &st->alerted, mc_l7_agg(x));
 }
 
 static void rtp_data(struct mc_l7_ctx *x, void *vslot, int dir, const uint8_t *p, size_t n)
@@ -693,7 +797,7 @@ static void rtp_data(struct mc_l7_ctx *x, void *vslot, int dir, const uint8_t *p
         return;
     uint64_t now_us = mc_l7_now_us(x);
     if (st->call_dirs != 3 && now_us >= st->call_try_us)
-        find_call(x, st, now_us);
+        find_call(x, st, now_us, 0);
     if (now_us >= st->pushed_us[dir & 1] + PUSH_US)
         push_quality(x, st, dir & 1, now_us);
 }
@@ -708,8 +812,9 @@ static void rtp_end(struct mc_l7_ctx *x, void *vslot)
     }
     /* the streams' final figures go to their call */
     uint64_t now_us = mc_l7_now_us(x);
-    if (st->call_dirs != 3)
-        find_call(x, st, now_us);
+    /* reading a file, the cloud's answers may be a moment away: waited for (mc_lookup_settle) */
+    if (st->call_dirs != 3 && find_call(x, st, now_us, 1) && mc_lookup_settle(mc_l7_lookups(x)))
+        find_call(x, st, now_us, 1);
     for (int d = 0; d < 2; d++)
         push_quality(x, st, d, now_us);
 }

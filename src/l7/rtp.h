@@ -159,6 +159,7 @@ extern const struct mc_l7_analyzer mc_l7_rtp;
     X(S, packets, "l7.rtp.packets")                                           \
     X(S, streams, "l7.rtp.streams")                                           \
     X(S, calls_found, "l7.rtp.calls_found")                                   \
+    X(S, calls_found_cloud, "l7.rtp.calls_found_cloud")                       \
     X(S, released, "l7.rtp.released")                                         \
     X(S, probation_failed, "l7.rtp.probation_failed")                         \
     X(S, too_short, "l7.rtp.too_short")                                       \

@@ -187,6 +187,18 @@ const struct mc_voip_call *mc_voip_call_at(const struct mc_voip *v, uint8_t ip_v
     return NULL;
 }
 
+int mc_voip_call_side_at(const struct mc_voip_call *c, uint8_t ip_ver, const struct mc_addr *a, uint16_t port)
+{
+    size_t al = ip_ver == 6 ? 16 : 4;
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < MC_VOIP_EPS; i++) {
+            const struct ep *e = &c->eps[s][i];
+            if (e->used && e->ver == ip_ver && e->port == port && memcmp(e->addr.b, a->b, al) == 0)
+                return s;
+        }
+    return -1;
+}
+
 const char *mc_voip_call_id(const struct mc_voip_call *c) { return c->id.s; }
 int mc_voip_call_state(const struct mc_voip_call *c) { return c->state; }
 uint32_t mc_voip_calls(const struct mc_voip *v) { return v ? v->n : 0; }
@@ -367,11 +379,19 @@ static size_t eps_text(const struct mc_voip_call *c, int side, char *out, size_t
     return n;
 }
 
-static int ep_key(const struct ep *e, char *key, size_t cap)
+size_t mc_voip_ep_text(uint8_t ver, const struct mc_addr *addr, uint16_t port, char *out, size_t cap)
 {
     char a[64];
-    addr_text(e->ver, &e->addr, a, sizeof(a));
-    return snprintf(key, cap, e->ver == 6 ? "voip.rtp.[%s]:%u" : "voip.rtp.%s:%u", a, e->port);
+    addr_text(ver, addr, a, sizeof(a));
+    int n = snprintf(out, cap, ver == 6 ? "[%s]:%u" : "%s:%u", a, port);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static int ep_key(const struct ep *e, char *key, size_t cap)
+{
+    char t[80];
+    size_t n = mc_voip_ep_text(e->ver, &e->addr, e->port, t, sizeof(t));
+    return n ? snprintf(key, cap, "voip.rtp.%s", t) : 0;
 }
 
 static void put_u64(struct mc_agg *agg, const char *key, size_t kl, const char *field, uint64_t v)
@@ -754,7 +774,7 @@ void mc_voip_message(struct mc_voip *v, const struct mc_voip_msg *m, struct mc_a
 }
 
 void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const struct mc_voip_quality *q, uint64_t now_ms,
-                   struct mc_agg *agg)
+                   uint8_t *alerted, struct mc_agg *agg)
 {
     if (!v || !agg || !call_id || !*call_id)
         return;
@@ -782,18 +802,20 @@ void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const st
         snprintf(field, sizeof(field), "rtp_to_%s_codec", who);
         mc_agg_hset(agg, key, kl, field, q->codec, strlen(q->codec));
     }
-    /* a stream worse than the threshold: said once per direction while the call is known */
+    /* a stream worse than the threshold: said once per direction, by the call's bits while this probe
+     * holds the call, else (its SIP went past another probe) by the media flow's */
     struct mc_voip_text id = id_key(call_id, strlen(call_id));
     struct mc_voip_call *c = find(v, id, id_hash(id));
-    if (!c || q->mos <= 0 || q->mos >= v->cfg.mos_alert || (c->alerted >> to_side & 1))
+    uint8_t *bits = c ? &c->alerted : alerted;
+    if (!bits || q->mos <= 0 || q->mos >= v->cfg.mos_alert || (*bits >> to_side & 1))
         return;
-    c->alerted |= (uint8_t)(1u << to_side);
+    *bits |= (uint8_t)(1u << to_side);
     char json[512];
     FILE *m = fmemopen(json, sizeof(json), "w");
     if (!m)
         return;
     fputs("{\"call_id\":", m);
-    mc_json_string(m, c->id.s, c->id.n);
+    mc_json_string(m, id.p, id.n);
     fprintf(m, ",\"stream_to\":\"%s\",\"mos\":%.2f,\"packets\":%llu,\"lost\":%llu,\"jitter_ms\":%.3f,\"ts\":%llu}",
             who, q->mos, (unsigned long long)q->packets, (unsigned long long)q->lost, q->jitter_ms,
             (unsigned long long)now_ms);

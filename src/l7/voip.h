@@ -87,6 +87,8 @@ void mc_voip_finish(struct mc_voip *v, struct mc_agg *agg);
 struct mc_voip_call;
 const struct mc_voip_call *mc_voip_call_at(const struct mc_voip *v, uint8_t ip_ver, const struct mc_addr *a,
                                            uint16_t port, int *side);
+/* The side (0 caller, 1 callee) whose SDP announced ip:port in call c; -1 when neither did. */
+int mc_voip_call_side_at(const struct mc_voip_call *c, uint8_t ip_ver, const struct mc_addr *a, uint16_t port);
 /* The call with this Call-ID (n bytes), NULL when the table does not hold it (any more). */
 const struct mc_voip_call *mc_voip_call_find(const struct mc_voip *v, const char *id, size_t n);
 /* The name of a state (enum mc_call_state: "trying" ... "failed"), "" for none. */
@@ -100,7 +102,9 @@ int mc_voip_call_state(const struct mc_voip_call *c);
  * measures it: `to_side` 0 is the stream the caller receives, 1 the
  * callee's.  Written to voip.call.<call_id> (rtp_to_caller_* or
  * rtp_to_callee_*) at each call, i.e. while the call runs; a MOS below
- * mos_alert raises voip.call.quality once per direction and call.
+ * mos_alert raises voip.call.quality once per direction and call (for a
+ * call this table does not hold, one whose SIP another probe saw, once per
+ * bit of *alerted, the media flow's own).
  */
 struct mc_voip_quality {
     uint64_t packets, lost;
@@ -108,7 +112,10 @@ struct mc_voip_quality {
     const char *codec;            /* NUL-terminated */
 };
 void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const struct mc_voip_quality *q, uint64_t now_ms,
-                   struct mc_agg *agg);
+                   uint8_t *alerted, struct mc_agg *agg);
+
+/* "addr:port" ("[v6addr]:port") of a media endpoint, as voip.rtp.<...> keys name it; its length, 0 if it did not fit. */
+size_t mc_voip_ep_text(uint8_t ver, const struct mc_addr *addr, uint16_t port, char *out, size_t cap);
 
 /* Calls held now (tests). */
 uint32_t mc_voip_calls(const struct mc_voip *v);

@@ -650,8 +650,10 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
             return 2;
         }
         mc_flow_set_export_prefetch(p.flows, on_flow_prefetch);
-        if (p.l7)
+        if (p.l7) {
             mc_l7_set_agg(p.l7, mc_cloud_agg(p.cloud)); /* analyzers' aggregates ride the cloud's flushes */
+            mc_l7_set_lookups(p.l7, mc_cloud_lookups(p.cloud)); /* and read what other probes wrote */
+        }
         mc_info("cloud: probe %s writing to %d %s node(s)", p.conf.cloud.probe_id, p.conf.cloud.conn.n_nodes,
                 p.conf.cloud.conn.cluster ? "cluster seed" : "standalone");
     }

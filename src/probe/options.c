@@ -600,7 +600,8 @@ const struct mc_opt mc_probe_opts[] = {
       "every host).", set_local_networks, 1, CLOUD },
     { "probe-id", 0, "ID", "hostname:source", "This probe's name in the cloud (probe.<id>, events).",
       set_probe_id, 0, CLOUD },
-    { "no-cloud-lookups", 0, NULL, NULL, "Do not look up the users of flows' addresses (user.ip.<addr>).",
+    { "no-cloud-lookups", 0, NULL, NULL, "Do not read the cloud: no lookups of the users of flows' addresses "
+      "(user.ip.<addr>), nor of the calls of media flows (voip.rtp.<addr>:<port>).",
       set_no_lookups, 0, CLOUD },
     { "cloud-locate", 0, "KEY", NULL, "Print where KEY lives for the --redis nodes given (node index and "
       "cluster slot) and exit.", set_locate, 1, CLOUD },

@@ -15,7 +15,12 @@ UAS echoes back (-rtp_echo), and hangs up after a few seconds.  Checked:
   * afterwards every call is ended (BYE from the caller) with both streams'
     packets counted, the callee and caller are in voip.users, and the events
     say start, answer and end once per call;
-  * the calls are what SIPp says it did (its successful-call count).
+  * the calls are what SIPp says it did (its successful-call count);
+  * two more probes on lo share a second cloud, one seeing only the SIP
+    (-f on SIPp's signalling ports), the other only the media: the media
+    probe ties its RTP flows to their calls through voip.rtp.* in the cloud
+    while they run (each call's RTP figures in that cloud move while it
+    runs), and exports them with their rtpCallId.
 Needs root (capture on lo) and sipp; skipped otherwise.
 """
 import json
@@ -125,6 +130,17 @@ def main():
     probe = subprocess.Popen([mctest.MCPROBE, "-i", "lo", "-q", "--stats-interval", "0", "--redis", srv.addr,
                               "-f", "udp", "--counters", counters, "--no-cloud-lookups"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the two probes of one cloud: signalling only, media only
+    srv2 = mcredis.Server()
+    sip_ports = "udp and (port %d or port %d)" % (uas_port, uac_port)
+    media_json = os.path.join(wd, "media.json")
+    sig_probe = subprocess.Popen([mctest.MCPROBE, "-i", "lo", "-q", "--stats-interval", "0", "--redis", srv2.addr,
+                                  "-f", sip_ports, "--no-cloud-lookups"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+    media_probe = subprocess.Popen([mctest.MCPROBE, "-i", "lo", "-q", "--stats-interval", "0", "--redis", srv2.addr,
+                                    "-f", "udp and not (%s)" % sip_ports[len("udp and "):], "--json", media_json,
+                                    "-T", "sourceTransportPort,destinationTransportPort,rtpPackets,reverseRtpPackets,"
+                                    "rtpCallId"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     procs = [probe]
     starts, kinds = {}, []
     try:
@@ -165,8 +181,11 @@ def main():
         mid = {}
         for k in r.scan_iter("voip.call.*"):
             mid[k[len("voip.call."):]] = r.hgetall(k)
+        r2 = srv2.client()
+        mid2 = {k: r2.hgetall("voip.call." + k) for k in mid}
         time.sleep(1.2)
         later = {k: r.hgetall("voip.call." + k) for k in mid}
+        later2 = {k: r2.hgetall("voip.call." + k) for k in mid}
         rc = uac.wait(timeout=60)
         c.check(rc == 0, "sipp UAC: every call succeeded (exit %d): %s" % (rc, uac.stderr.read().decode()[-300:]))
         c.check(len(mid) == CALLS, "%d calls in the cloud while they run (%d)" % (CALLS, len(mid)))
@@ -176,6 +195,11 @@ def main():
             p0, p1 = int(h.get("rtp_to_callee_packets", 0)), int(later[cid].get("rtp_to_callee_packets", 0))
             c.check(u1 > u0 > 0 and p1 > p0 > 0, "%s: media figures updated while the call runs (%d -> %d packets)" %
                     (cid, p0, p1))
+        for cid, h in mid2.items():
+            u0, u1 = int(h.get("rtp_to_callee_updated_ms", 0)), int(later2[cid].get("rtp_to_callee_updated_ms", 0))
+            c.check(h.get("state") == "answered" and u1 > u0 > 0,
+                    "%s: two probes: the signalling probe's call (%s) gets the media probe's figures while it runs "
+                    "(updated %d -> %d)" % (cid, h.get("state"), u0, u1))
         time.sleep(1.5)  # the last flushes and events
         for cid in mid:
             h = r.hgetall("voip.call." + cid)
@@ -200,10 +224,17 @@ def main():
             if p.poll() is None:
                 p.terminate()
                 p.wait(timeout=10)
-        probe.terminate()
-        probe.wait(timeout=30)
+        for p in (probe, sig_probe, media_probe):
+            p.terminate()
+            p.wait(timeout=30)
         srv.stop()
-    c.check(probe.returncode == 0, "mcprobe exits 0: %s" % probe.stderr.read().decode()[-300:])
+        srv2.stop()
+    for p in (probe, sig_probe, media_probe):
+        c.check(p.returncode == 0, "mcprobe exits 0: %s" % p.stderr.read().decode()[-300:])
+    rtp = [f for f in map(json.loads, open(media_json)) if f.get("rtpPackets") or f.get("reverseRtpPackets")]
+    c.check(len(rtp) >= CALLS and all(f.get("rtpCallId") in mid for f in rtp),
+            "two probes: the media probe's %d RTP flows carry their calls' ids: %s" %
+            (len(rtp), sorted(set(f.get("rtpCallId") for f in rtp))))
     c.done()
 
 
