@@ -44,6 +44,7 @@ MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
 #define USER_LEN 64
 #define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
 #define MAX_ATTRS 16
+#define MAX_KEYS 24       /* extra keys of a user operation (user.teid.*, user.ip.<v6>), set and deleted each */
 #define REPORT_EVERY_MS 10000 /* losses (drops, failed commands) are logged at most this often */
 #define LOOKUP_EVERY_MS 10     /* analyzers' lookups between flushes: an exchange at most this often */
 #define ROOM_WAIT_MS 50       /* a file's full batch re-checks the cloud's health this often while it waits */
@@ -55,11 +56,15 @@ struct op {
     struct op *next;
     int kind;
     char id[USER_LEN];
-    uint8_t ver;
+    uint8_t ver;                /* 0: no address (no ip field, no user.ip.<addr>) */
     struct mc_addr ip;
     uint64_t ts_ms;
     int n_attrs;
     char *attrs[2 * MAX_ATTRS]; /* owned: name, value, ... */
+    int n_keys, n_gone, keep_user;
+    uint32_t linger_ms;         /* remove: user.<id> loses its addresses and expires after this, instead of going */
+    char *keys[MAX_KEYS];       /* owned: more string keys naming the user (set), without the prefix */
+    char *gone[MAX_KEYS];       /* owned: keys to delete */
 };
 
 /* A question for the cloud: which user has this address? */
@@ -519,6 +524,10 @@ static void free_ops(struct op *o)
         struct op *next = o->next;
         for (int i = 0; i < 2 * o->n_attrs; i++)
             free(o->attrs[i]);
+        for (int i = 0; i < o->n_keys; i++)
+            free(o->keys[i]);
+        for (int i = 0; i < o->n_gone; i++)
+            free(o->gone[i]);
         free(o);
         o = next;
     }
@@ -769,6 +778,75 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
         else if (strcmp(attrs[2 * i], "msisdn") == 0)
             snprintf(k->msisdn, sizeof(k->msisdn), "%s", attrs[2 * i + 1]);
     }
+    return 0;
+}
+
+/* Copies n strings into an op's owned array; -1 when one could not be copied (the op is freed by the caller). */
+static int take_strings(char **dst, int *n_dst, const char *const *src, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!(dst[(*n_dst)++] = strdup(src[i])))
+            return -1;
+    return 0;
+}
+
+int mc_cloud_user_set_keys(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
+                           const char *const *attrs, int n_attrs, const char *const *keys, int n_keys,
+                           const char *const *gone, int n_gone)
+{
+    if (!c)
+        return -1;
+    if (c->n_ops >= MAX_OPS || n_attrs > MAX_ATTRS || n_keys > MAX_KEYS || n_gone > MAX_KEYS) {
+        MC_CTR_INC(cloud, dropped_ops);
+        return -1;
+    }
+    static const struct mc_addr none;
+    struct op *o = user_op(OP_USER_SET, id, ver, ver ? ip : &none);
+    if (!o)
+        return -1;
+    if (take_strings(o->attrs, &o->n_attrs, attrs, 2 * n_attrs) != 0 ||
+        take_strings(o->keys, &o->n_keys, keys, n_keys) != 0 || take_strings(o->gone, &o->n_gone, gone, n_gone) != 0) {
+        o->n_attrs = (o->n_attrs + 1) / 2;
+        free_ops(o);
+        return -1;
+    }
+    o->n_attrs /= 2;
+    queue_op(c, o);
+    if (!ver)
+        return 0;
+    /* what this probe learned, it knows at once */
+    struct mc_uc_cold *k = mc_uc_user(&c->users, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
+    for (int i = 0; i < n_attrs; i++) {
+        if (strcmp(attrs[2 * i], "imsi") == 0)
+            snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
+        else if (strcmp(attrs[2 * i], "msisdn") == 0)
+            snprintf(k->msisdn, sizeof(k->msisdn), "%s", attrs[2 * i + 1]);
+    }
+    return 0;
+}
+
+int mc_cloud_user_remove_keys(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
+                              const char *const *keys, int n_keys, int keep_user, uint32_t linger_ms)
+{
+    if (!c)
+        return -1;
+    if (c->n_ops >= MAX_OPS || n_keys > MAX_KEYS) {
+        MC_CTR_INC(cloud, dropped_ops);
+        return -1;
+    }
+    static const struct mc_addr none;
+    struct op *o = user_op(OP_USER_REMOVE, id, ver, ver ? ip : &none);
+    if (!o)
+        return -1;
+    if (take_strings(o->gone, &o->n_gone, keys, n_keys) != 0) {
+        free_ops(o);
+        return -1;
+    }
+    o->keep_user = keep_user;
+    o->linger_ms = linger_ms;
+    queue_op(c, o);
+    if (ver)
+        mc_uc_forget(&c->users, ver, ip);
     return 0;
 }
 
@@ -1230,14 +1308,17 @@ static void run_op(struct mc_cloud *c, struct op *o)
         defer_op(c, o);
         return;
     }
+    char k[256];
     if (o->kind == OP_USER_SET) {
         const char *argv[8 + 2 * MAX_ATTRS];
         int argc = 0;
         snprintf(since, sizeof(since), "%llu", (unsigned long long)o->ts_ms);
         argv[argc++] = "HSET";
         argv[argc++] = ukey;
-        argv[argc++] = "ip";
-        argv[argc++] = ip;
+        if (o->ver) {
+            argv[argc++] = "ip";
+            argv[argc++] = ip;
+        }
         argv[argc++] = "since";
         argv[argc++] = since;
         argv[argc++] = "probe";
@@ -1245,15 +1326,40 @@ static void run_op(struct mc_cloud *c, struct op *o)
         for (int i = 0; i < 2 * o->n_attrs; i++)
             argv[argc++] = o->attrs[i];
         send_simple(c, 1, argc, argv);
+        if (o->n_keys || o->n_gone) { /* a subscriber's record that lingered after an earlier session lives again */
+            const char *persist[] = { "PERSIST", ukey };
+            send_simple(c, 1, 2, persist);
+        }
         const char *set[] = { "SET", ipkey, o->id };
-        send_simple(c, 1, 3, set);
+        if (o->ver)
+            send_simple(c, 1, 3, set);
+        for (int i = 0; i < o->n_keys; i++) {
+            key_join(k, sizeof(k), c->cfg.prefix, o->keys[i], "");
+            const char *more[] = { "SET", k, o->id };
+            send_simple(c, 1, 3, more);
+        }
         MC_CTR_INC(cloud, users_set);
     } else {
         const char *del1[] = { "DEL", ukey };
         const char *del2[] = { "DEL", ipkey };
-        send_simple(c, 1, 2, del1);
-        send_simple(c, 1, 2, del2);
+        if (o->linger_ms && !o->keep_user) {
+            char ttl[16];
+            snprintf(ttl, sizeof(ttl), "%u", o->linger_ms);
+            const char *hdel[] = { "HDEL", ukey, "ip", "ip6", "teids" };
+            const char *exp[] = { "PEXPIRE", ukey, ttl };
+            send_simple(c, 1, 5, hdel);
+            send_simple(c, 1, 3, exp);
+        } else if (!o->keep_user) {
+            send_simple(c, 1, 2, del1);
+        }
+        if (o->ver)
+            send_simple(c, 1, 2, del2);
         MC_CTR_INC(cloud, users_removed);
+    }
+    for (int i = 0; i < o->n_gone; i++) { /* keys that no longer name the user */
+        key_join(k, sizeof(k), c->cfg.prefix, o->gone[i], "");
+        const char *del[] = { "DEL", k };
+        send_simple(c, 1, 2, del);
     }
     o->next = NULL;
     free_ops(o);

@@ -102,6 +102,25 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
                       const char *const *attrs, int n_attrs);
 int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip);
 
+/*
+ * The same with more string keys naming the user (user.ip.<v6>,
+ * user.teid.<peer>:<teid>; given without the prefix), each set to id with
+ * it; `gone`: keys deleted (an endpoint that moved).  ver 0: no address (no
+ * ip field, no user.ip.<addr>).  The attributes are written after ip, since
+ * and probe, so one of the same name wins.
+ */
+int mc_cloud_user_set_keys(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
+                           const char *const *attrs, int n_attrs, const char *const *keys, int n_keys,
+                           const char *const *gone, int n_gone);
+/*
+ * Removal with more keys deleted; keep_user: user.<id> stays as it is
+ * (another session of the user lives); else linger_ms > 0: user.<id> loses
+ * its ip, ip6 and teids and expires after linger_ms (its counters stay
+ * readable a while), 0: it is deleted.
+ */
+int mc_cloud_user_remove_keys(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
+                              const char *const *keys, int n_keys, int keep_user, uint32_t linger_ms);
+
 /* The user of ip from the local cache, or NULL; a miss queues a lookup (answer at a later tick). */
 const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
 

@@ -36,6 +36,9 @@ static const struct kind {
     /* a call's media endpoints live as long as the call; an endpoint not announced yet may be in a second */
     [MC_LOOKUP_RTP] = { "voip.rtp.", 2, { "call_id", "side" }, 10000, 1000 },
     [MC_LOOKUP_CALL_MEDIA] = { "voip.call.", 2, { "caller_rtp", "callee_rtp" }, 10000, 1000 },
+    /* a session's endpoints live until it ends; a user-plane packet may come a moment before its create's answer */
+    [MC_LOOKUP_TEID] = { "user.teid.", 0, { NULL }, 10000, 1000 },
+    [MC_LOOKUP_SUBSCRIBER] = { "user.", 6, { "imsi", "msisdn", "imei", "apn", "ip", "ip6" }, 10000, 1000 },
 };
 
 struct slot {

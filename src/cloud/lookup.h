@@ -29,12 +29,14 @@
 enum mc_lookup_kind {
     MC_LOOKUP_RTP,        /* voip.rtp.<addr>:<port> -> call_id, side (docs/CLOUD.md) */
     MC_LOOKUP_CALL_MEDIA, /* voip.call.<id> -> caller_rtp, callee_rtp */
+    MC_LOOKUP_TEID,       /* user.teid.<addr>:<teid> -> the subscriber's IMSI */
+    MC_LOOKUP_SUBSCRIBER, /* user.<imsi> -> imsi, msisdn, imei, apn, ip, ip6 */
     MC_LOOKUP_KINDS
 };
 
 #define MC_LOOKUP_KEY_MAX 128   /* bytes of a key after its kind's prefix */
-#define MC_LOOKUP_VALUES 2
-#define MC_LOOKUP_VALUE_MAX 255 /* bytes kept of each value */
+#define MC_LOOKUP_VALUES 6
+#define MC_LOOKUP_VALUE_MAX 127 /* bytes kept of each value */
 
 struct mc_lookup_answer {
     char v[MC_LOOKUP_VALUES][MC_LOOKUP_VALUE_MAX + 1]; /* the kind's fields in order; "" when absent */

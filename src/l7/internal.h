@@ -46,6 +46,8 @@ struct l7_flow {
     uint32_t tx_count;      /* transactions emitted */
     struct l7_dir dir[2];
     void *dpi;              /* owned nDPI flow, NULL once decided */
+    struct mc_mobile_flow *mf; /* owned: the flow's subscriber (GTP-U, or a known UE's), NULL none */
+    uint8_t mf_checked;     /* whether the flow wants one was decided */
     _Alignas(16) unsigned char state[]; /* the analyzer's state_size bytes */
 };
 

@@ -20,6 +20,7 @@
  * --l7-max-buffer, or when the flow ends.  Every case has its counter.
  */
 #include "l7/internal.h"
+#include "cloud/lookup.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +54,8 @@ struct mc_l7 {
     struct mc_agg *agg;        /* borrowed */
     struct mc_lookup *lookups; /* borrowed */
     struct mc_voip *voip;      /* owned: the call table */
+    struct mc_mobile *mobile;  /* owned: the subscriber table */
+    int mobile_watch;          /* it holds sessions: every new flow may be a subscriber's */
     struct mc_l7_ctx ctx;      /* the one context callbacks get (one packet thread) */
     int16_t dpi_analyzer[1024]; /* nDPI protocol id -> analyzer index + 1, 0 none */
 };
@@ -65,6 +68,7 @@ void mc_l7_config_defaults(struct mc_l7_config *cfg)
     cfg->max_text = 1024;
     cfg->dpi_max_packets = 32;
     mc_voip_config_defaults(&cfg->voip);
+    mc_mobile_config_defaults(&cfg->mobile);
 }
 
 const struct mc_l7_analyzer *mc_l7_find(const char *name)
@@ -186,6 +190,10 @@ struct mc_l7 *mc_l7_new(const struct mc_l7_config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "L7: cannot allocate the call table (%u calls)", cfg->voip.max_calls);
         goto fail;
     }
+    if (!(l->mobile = mc_mobile_new(&cfg->mobile))) {
+        snprintf(err, errlen, "L7: cannot allocate the subscriber table (%u sessions)", cfg->mobile.max_sessions);
+        goto fail;
+    }
     /* flows made from now on carry the stage's state in their extension */
     mc_flow_ext_reserve(sizeof(struct l7_flow) + l->state_size);
     l->ctx.l = l;
@@ -206,6 +214,7 @@ void mc_l7_free(struct mc_l7 *l)
     free(l->log_path);
     mc_l7_dpi_free(l->dpi);
     mc_voip_free(l->voip);
+    mc_mobile_free(l->mobile);
     free(l);
 }
 
@@ -242,6 +251,7 @@ void mc_l7_rotate(struct mc_l7 *l, uint64_t now_ms)
 
 void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg) { l->agg = agg; }
 void mc_l7_set_lookups(struct mc_l7 *l, struct mc_lookup *lookups) { l->lookups = lookups; }
+void mc_l7_set_cloud(struct mc_l7 *l, struct mc_cloud *cloud) { mc_mobile_set_cloud(l->mobile, cloud); }
 
 void mc_l7_flush(struct mc_l7 *l)
 {
@@ -272,6 +282,7 @@ static void release_flow(void *ctx, struct mc_flow_ext *x)
     free_segs(&lf->dir[0]);
     free_segs(&lf->dir[1]);
     mc_l7_dpi_flow_free(lf->dpi);
+    free(lf->mf);
     if (!lf->in_tail)
         free(lf);
     x->l7_state = NULL;
@@ -328,8 +339,14 @@ struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x) { return x->l->agg; }
 struct mc_lookup *mc_l7_lookups(struct mc_l7_ctx *x) { return x->l->lookups; }
 size_t mc_l7_max_text(const struct mc_l7_ctx *x) { return x->l->cfg.max_text; }
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x) { return x->l->voip; }
+struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x) { return x->l->mobile; }
 
-void mc_l7_tick(struct mc_l7 *l, uint64_t now_ms) { mc_voip_tick(l->voip, now_ms, l->agg); }
+void mc_l7_tick(struct mc_l7 *l, uint64_t now_ms)
+{
+    mc_voip_tick(l->voip, now_ms, l->agg);
+    mc_mobile_tick(l->mobile, now_ms, l->agg);
+    l->mobile_watch = mc_mobile_sessions(l->mobile) > 0; /* plain IP flows may be a known UE's */
+}
 void mc_l7_finish(struct mc_l7 *l) { mc_voip_finish(l->voip, l->agg); }
 
 int mc_l7_buf_append(struct mc_l7_ctx *x, struct mc_l7_buf *b, const uint8_t *p, size_t n)
@@ -800,9 +817,13 @@ static void tcp_segment(struct mc_l7_ctx *x, const struct mc_pkt *pkt, int dir)
 void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, int dir)
 {
     int l4 = l4_bit(f->key.proto);
+    /* a subscriber's flow (mobile.h), analysed or not: its counts go on */
+    struct l7_flow *lf = NULL;
+    if ((f->key.tunnel == MC_TUNNEL_GTPU || l->mobile_watch) && f->ext && (lf = f->ext->l7_state) && lf->mf)
+        mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
     if (!l4 || (f->state & MC_FLOW_F_L7_DONE) || (f->key.proto == 6 && !pkt->has_l4))
         return;
-    struct l7_flow *lf = f->ext ? f->ext->l7_state : NULL;
+    lf = f->ext ? f->ext->l7_state : NULL;
     if (!lf) {
         /*
          * State only for flows that carry something: a flow of bare SYNs
@@ -816,6 +837,11 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
             return;
         if (!(lf = flow_state(l, f, 1)))
             return;
+    }
+    if (!lf->mf_checked) {
+        lf->mf_checked = 1;
+        if (mc_mobile_flow_wanted(l->mobile, pkt) && (lf->mf = calloc(1, sizeof(*lf->mf))))
+            mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
     }
     if (!lf->dpi_done)
         run_dpi(l, lf, pkt);
@@ -879,6 +905,9 @@ void mc_l7_flow_end(struct mc_l7 *l, struct mc_flow *f)
         return;
     }
     dpi_giveup(l, lf);
+    /* a file's cloud answers may be a moment away: waited for (mc_lookup_settle) */
+    if (lf->mf && mc_mobile_flow_end(l->mobile, l->lookups, f, lf->mf, l->agg) && mc_lookup_settle(l->lookups))
+        mc_mobile_flow_end(l->mobile, l->lookups, f, lf->mf, l->agg);
     if (!lf->a)
         return;
     struct mc_l7_ctx *x = &l->ctx;

@@ -40,6 +40,7 @@
 #include "common/rotfile.h"
 #include "flow/flow.h"
 #include "flow/ie.h"
+#include "l7/mobile.h"
 #include "l7/voip.h"
 
 #define MC_L7_TCP 0x01
@@ -100,6 +101,8 @@ struct mc_lookup *mc_l7_lookups(struct mc_l7_ctx *x);
 size_t mc_l7_max_text(const struct mc_l7_ctx *x);
 /* The stage's call table (voip.h): SIP feeds it, RTP looks calls up in it. */
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x);
+/* The stage's subscriber table (mobile.h): GTP-C feeds it, GTP-U flows find their subscriber in it. */
+struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x);
 
 /*
  * The analyzer gives the flow up from inside data(): it was not its protocol
@@ -193,6 +196,7 @@ struct mc_l7_config {
     const struct mc_l7_analyzer *const *analyzers;
     size_t n_analyzers;
     struct mc_voip_config voip; /* the call table (--voip-max-calls, ...) */
+    struct mc_mobile_config mobile; /* the subscriber table (--gtp-max-sessions, ...) */
 };
 
 void mc_l7_config_defaults(struct mc_l7_config *cfg);
@@ -207,6 +211,9 @@ void mc_l7_free(struct mc_l7 *l);
 void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg);
 /* The cloud lookups analyzers read through (borrowed; NULL: none). */
 void mc_l7_set_lookups(struct mc_l7 *l, struct mc_lookup *lookups);
+/* The cloud whose user primitive the subscriber layer writes sessions through (borrowed; NULL: none). */
+struct mc_cloud;
+void mc_l7_set_cloud(struct mc_l7 *l, struct mc_cloud *cloud);
 
 /* Installs the stage on a flow table: packet hook and extension release. */
 void mc_l7_attach(struct mc_l7 *l, struct mc_flow_table *t);

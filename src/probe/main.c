@@ -653,6 +653,7 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         if (p.l7) {
             mc_l7_set_agg(p.l7, mc_cloud_agg(p.cloud)); /* analyzers' aggregates ride the cloud's flushes */
             mc_l7_set_lookups(p.l7, mc_cloud_lookups(p.cloud)); /* and read what other probes wrote */
+            mc_l7_set_cloud(p.l7, p.cloud); /* subscribers learned from GTP-C go out as users */
         }
         mc_info("cloud: probe %s writing to %d %s node(s)", p.conf.cloud.probe_id, p.conf.cloud.conn.n_nodes,
                 p.conf.cloud.conn.cluster ? "cluster seed" : "standalone");

@@ -155,6 +155,9 @@ UINT_SETTER(set_l7_max_text, l7.max_text, 16, 65535, 1)
 UINT_SETTER(set_dpi_packets, l7.dpi_max_packets, 1, 1000, 1)
 UINT_SETTER(set_voip_max_calls, l7.voip.max_calls, 1, 16777216, 1)
 UINT_SETTER(set_voip_idle, l7.voip.idle_ms, 1, 86400, 1000)
+UINT_SETTER(set_gtp_max_sessions, l7.mobile.max_sessions, 1, 67108864, 1)
+UINT_SETTER(set_gtp_idle, l7.mobile.idle_ms, 1, 4000000, 1000)
+UINT_SETTER(set_gtp_linger, l7.mobile.linger_ms, 0, 4000000, 1000)
 
 static int set_voip_mos_alert(void *vconf, const char *arg, char *err, size_t errlen)
 {
@@ -560,6 +563,13 @@ const struct mc_opt mc_probe_opts[] = {
     { "voip-mos-alert", 0, "MOS", "3.5", "A call's media stream whose estimated MOS (E-model, see the RTP "
       "analyzer) falls below this raises the event voip.call.quality, once per direction and call (0: never).",
       set_voip_mos_alert, 0, L7 },
+    { "gtp-max-sessions", 0, "N", "1048576", "Mobile sessions (PDP contexts, PDN connections) learned from GTP-C "
+      "held at once; beyond, the least recently active one ends (events.gtp.session.delete, reason evicted) and is "
+      "counted (l7.mobile.sessions_evicted).  About 0.7 KiB each.", set_gtp_max_sessions, 0, L7 },
+    { "gtp-idle", 0, "SECONDS", "86400", "A mobile session with neither a GTP-C message nor a GTP-U packet for this "
+      "long is over (reason aged): its user.* keys are removed.", set_gtp_idle, 0, L7 },
+    { "gtp-linger", 0, "SECONDS", "3600", "After a subscriber's last session ended, user.<imsi> keeps its identity "
+      "and traffic counters this long, without its addresses (0: it is deleted at once).", set_gtp_linger, 0, L7 },
 
     { "redis", 0, "NODE[,NODE...]", NULL,
       "Write to (and read from) the MicroCloud: standalone Redis nodes given as host:port, [v6]:port or "

@@ -1,0 +1,367 @@
+/*
+ * test_mobile.c - the subscriber layer: sessions from GTPv1 and GTPv2
+ * transactions, found by their user-plane endpoints and UE addresses,
+ * moved by a handover, ended by a delete, a "context not found", ageing or
+ * eviction; rejected creates; two PDN connections of one IMSI; the events;
+ * a flow tagged and its counts pushed to user.<imsi>.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "cloud/aggtab.h"
+#include "common/counters.h"
+#include "decode/pkt.h"
+#include "flow/flow.h"
+#include "l7/mobile.h"
+
+static const struct mc_addr SGSN = { { 192, 0, 2, 1 } }, GGSN = { { 192, 0, 2, 2 } };
+static const struct mc_addr SGSN2 = { { 192, 0, 2, 3 } };
+
+static struct mc_mobile *table(uint32_t max)
+{
+    struct mc_mobile_config cfg;
+    mc_mobile_config_defaults(&cfg);
+    cfg.max_sessions = max;
+    cfg.idle_ms = 60000;
+    struct mc_mobile *mb = mc_mobile_new(&cfg);
+    assert_non_null(mb);
+    return mb;
+}
+
+static void fteid(struct mc_gtpc_msg *m, uint8_t iface, int user, uint8_t ebi, const struct mc_addr *a, uint32_t teid)
+{
+    struct mc_gtpc_fteid *f = &m->fteid[m->n_fteids++];
+    memset(f, 0, sizeof(*f));
+    f->iface = iface;
+    f->user = (uint8_t)user;
+    f->ebi = ebi;
+    f->has_v4 = 1;
+    memcpy(f->v4, a->b, 4);
+    f->teid = teid;
+}
+
+/* A v1 Create PDP Context Request from sgsn and its response from the GGSN: UE 10.45.0.<i>. */
+static void v1_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *imsi, int i, uint32_t cause)
+{
+    memset(q, 0, sizeof(*q));
+    memset(r, 0, sizeof(*r));
+    q->version = r->version = 1;
+    q->type = 16, r->type = 17;
+    q->request = 1;
+    q->has_teid = r->has_teid = 1;
+    q->teid = 0;
+    r->teid = 0x1000u + (uint32_t)i; /* the SGSN's TEID-C */
+    strcpy(q->imsi, imsi);
+    strcpy(q->msisdn, "4915100000001");
+    strcpy(q->imei, "3520990017614823");
+    strcpy(q->apn, "internet");
+    q->has_rat = 1, q->rat = 1;
+    fteid(q, MC_GTPC_IF_V1_CONTROL, 0, 5, &SGSN, 0x1000u + (uint32_t)i);
+    fteid(q, MC_GTPC_IF_V1_DATA, 1, 5, &SGSN, 0x2000u + (uint32_t)i);
+    r->has_cause = 1, r->cause = (uint8_t)cause;
+    fteid(r, MC_GTPC_IF_V1_CONTROL, 0, 0, &GGSN, 0x3000u + (uint32_t)i);
+    fteid(r, MC_GTPC_IF_V1_DATA, 1, 0, &GGSN, 0x4000u + (uint32_t)i);
+    r->has_ue_v4 = 1;
+    uint8_t ue[4] = { 10, 45, 0, (uint8_t)i };
+    memcpy(r->ue_v4, ue, 4);
+}
+
+static void run(struct mc_mobile *mb, uint64_t ms, const struct mc_addr *src, const struct mc_addr *dst,
+                const struct mc_gtpc_msg *q, const struct mc_gtpc_msg *r, struct mc_agg *agg)
+{
+    struct mc_mobile_txn t = { .ms = ms, .ip_ver = 4, .src = *src, .dst = *dst, .req = q, .resp = r };
+    mc_mobile_transaction(mb, &t, agg);
+}
+
+static const struct mc_mobile_sub *teid(struct mc_mobile *mb, const struct mc_addr *a, uint32_t t)
+{
+    return mc_mobile_by_teid(mb, 4, a, t, 1);
+}
+
+static int events_named(const struct mc_agg *a, const char *name)
+{
+    int n = 0;
+    for (uint32_t i = 0; i < a->ne; i++)
+        n += a->ev[i].name_len == strlen(name) && memcmp(a->text + a->ev[i].name, name, a->ev[i].name_len) == 0;
+    return n;
+}
+
+static void test_v1_life(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    struct mc_mobile *mb = table(16);
+    struct mc_agg agg;
+    assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
+    struct mc_gtpc_msg q, r;
+    v1_create(&q, &r, "001010000000001", 1, 128);
+    run(mb, 1000, &SGSN, &GGSN, &q, &r, &agg);
+    assert_int_equal(mc_mobile_sessions(mb), 1);
+    assert_int_equal(events_named(&agg, "gtp.session.create"), 1);
+    /* both user-plane endpoints and the UE find the subscriber; control endpoints and strangers do not */
+    const struct mc_mobile_sub *s = teid(mb, &GGSN, 0x4001);
+    assert_non_null(s);
+    assert_string_equal(s->imsi, "001010000000001");
+    assert_string_equal(s->msisdn, "4915100000001");
+    assert_string_equal(s->imei, "3520990017614823");
+    assert_string_equal(s->apn, "internet");
+    assert_non_null(teid(mb, &SGSN, 0x2001));
+    assert_null(teid(mb, &SGSN, 0x1001));
+    assert_null(teid(mb, &GGSN, 0x2001));
+    struct mc_addr ue = { { 10, 45, 0, 1 } }, other = { { 10, 45, 0, 2 } };
+    assert_non_null(mc_mobile_by_ue(mb, 4, &ue, 1));
+    assert_null(mc_mobile_by_ue(mb, 4, &other, 1));
+
+    /* a handover: a new SGSN, its own data TEID; the GGSN's stays */
+    struct mc_gtpc_msg uq, ur;
+    memset(&uq, 0, sizeof(uq));
+    memset(&ur, 0, sizeof(ur));
+    uq.version = ur.version = 1;
+    uq.type = 18, ur.type = 19;
+    uq.request = 1;
+    uq.has_teid = ur.has_teid = 1;
+    uq.teid = 0x3001; /* the GGSN's TEID-C */
+    fteid(&uq, MC_GTPC_IF_V1_CONTROL, 0, 5, &SGSN2, 0x5001);
+    fteid(&uq, MC_GTPC_IF_V1_DATA, 1, 5, &SGSN2, 0x6001);
+    ur.has_cause = 1, ur.cause = 128;
+    ur.teid = 0x5001;
+    run(mb, 2000, &SGSN2, &GGSN, &uq, &ur, &agg);
+    assert_null(teid(mb, &SGSN, 0x2001));
+    assert_non_null(teid(mb, &SGSN2, 0x6001));
+    assert_non_null(teid(mb, &GGSN, 0x4001));
+    assert_int_equal(MC_CTR_GET(l7_mobile, updated), 1);
+
+    /* a delete sent to the GGSN's control endpoint, accepted: gone */
+    struct mc_gtpc_msg dq, dr;
+    memset(&dq, 0, sizeof(dq));
+    memset(&dr, 0, sizeof(dr));
+    dq.version = dr.version = 1;
+    dq.type = 20, dr.type = 21;
+    dq.request = 1;
+    dq.has_teid = dr.has_teid = 1;
+    dq.teid = 0x3001;
+    dr.has_cause = 1, dr.cause = 128;
+    run(mb, 3000, &SGSN2, &GGSN, &dq, &dr, &agg);
+    assert_int_equal(mc_mobile_sessions(mb), 0);
+    assert_null(teid(mb, &GGSN, 0x4001));
+    assert_null(mc_mobile_by_ue(mb, 4, &ue, 1));
+    assert_int_equal(events_named(&agg, "gtp.session.delete"), 1);
+    assert_int_equal(MC_CTR_GET(l7_mobile, deleted), 1);
+    mc_agg_free(&agg);
+    mc_mobile_free(mb);
+}
+
+static void test_rejected_and_unknown(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    struct mc_mobile *mb = table(16);
+    struct mc_gtpc_msg q, r;
+    v1_create(&q, &r, "001010000000002", 2, 199); /* 199: no resources available */
+    run(mb, 1000, &SGSN, &GGSN, &q, &r, NULL);
+    assert_int_equal(mc_mobile_sessions(mb), 0);
+    assert_int_equal(MC_CTR_GET(l7_mobile, rejected), 1);
+    /* a response alone names nobody */
+    v1_create(&q, &r, "001010000000002", 2, 128);
+    run(mb, 1000, &GGSN, &SGSN, NULL, &r, NULL);
+    assert_int_equal(mc_mobile_sessions(mb), 0);
+    assert_int_equal(MC_CTR_GET(l7_mobile, unknown_session), 1);
+    /* a request whose answer was not seen: the subscriber and its SGSN's endpoint are known */
+    run(mb, 1000, &SGSN, &GGSN, &q, NULL, NULL);
+    assert_int_equal(mc_mobile_sessions(mb), 1);
+    assert_non_null(teid(mb, &SGSN, 0x2002));
+    /* the same create again (its answer this time): the same session */
+    run(mb, 1100, &SGSN, &GGSN, &q, &r, NULL);
+    assert_int_equal(mc_mobile_sessions(mb), 1);
+    assert_non_null(teid(mb, &GGSN, 0x4002));
+    /* an update the GGSN answers "non-existent" (192): the session is over */
+    struct mc_gtpc_msg uq, ur;
+    memset(&uq, 0, sizeof(uq));
+    memset(&ur, 0, sizeof(ur));
+    uq.version = ur.version = 1;
+    uq.type = 18, ur.type = 19;
+    uq.has_teid = 1, uq.teid = 0x3002;
+    ur.has_cause = 1, ur.cause = 192;
+    run(mb, 2000, &SGSN, &GGSN, &uq, &ur, NULL);
+    assert_int_equal(mc_mobile_sessions(mb), 0);
+    mc_mobile_free(mb);
+}
+
+/* GTPv2: S1-U endpoints in bearer contexts, a Modify Bearer moving the eNodeB's, Delete Session. */
+static void test_v2_life(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    static const struct mc_addr MME = { { 198, 51, 100, 1 } }, SGW = { { 198, 51, 100, 2 } };
+    static const struct mc_addr ENB = { { 198, 51, 100, 10 } }, ENB2 = { { 198, 51, 100, 11 } };
+    struct mc_mobile *mb = table(16);
+    struct mc_gtpc_msg q, r;
+    memset(&q, 0, sizeof(q));
+    memset(&r, 0, sizeof(r));
+    q.version = r.version = 2;
+    q.type = 32, r.type = 33;
+    q.request = 1;
+    q.has_teid = r.has_teid = 1;
+    r.teid = 0xa1;
+    strcpy(q.imsi, "001010000000009");
+    strcpy(q.apn, "ims");
+    fteid(&q, 10, 0, 0, &MME, 0xa1); /* S11 MME */
+    fteid(&r, 11, 0, 0, &SGW, 0xb1); /* S11 SGW */
+    fteid(&r, 1, 1, 5, &SGW, 0xc1);  /* S1-U SGW */
+    r.has_cause = 1, r.cause = 16;
+    r.has_ue_v6 = 1;
+    uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 9 };
+    memcpy(r.ue_v6, v6, 16);
+    run(mb, 1000, &MME, &SGW, &q, &r, NULL);
+    assert_non_null(teid(mb, &SGW, 0xc1));
+    struct mc_addr ue = { { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 9, 0xaa, 0xbb, 0, 0, 0, 0, 0, 1 } };
+    assert_non_null(mc_mobile_by_ue(mb, 6, &ue, 1)); /* its own interface id within the /64 */
+    /* Modify Bearer: the eNodeB's endpoint, then a handover to another eNodeB */
+    for (int k = 0; k < 2; k++) {
+        struct mc_gtpc_msg mq, mr;
+        memset(&mq, 0, sizeof(mq));
+        memset(&mr, 0, sizeof(mr));
+        mq.version = mr.version = 2;
+        mq.type = 34, mr.type = 35;
+        mq.has_teid = 1, mq.teid = 0xb1;
+        fteid(&mq, 0, 1, 5, k ? &ENB2 : &ENB, 0xe1 + (uint32_t)k); /* S1-U eNodeB */
+        mr.has_cause = 1, mr.cause = 16;
+        mr.has_teid = 1, mr.teid = 0xa1;
+        run(mb, 2000 + (uint64_t)k, &MME, &SGW, &mq, &mr, NULL);
+    }
+    assert_null(teid(mb, &ENB, 0xe1));
+    assert_non_null(teid(mb, &ENB2, 0xe2));
+    assert_non_null(teid(mb, &SGW, 0xc1));
+    /* a second PDN connection of the same subscriber (another APN) lives beside it */
+    struct mc_gtpc_msg q2 = q, r2 = r;
+    strcpy(q2.apn, "internet");
+    q2.fteid[0].teid = 0xa2;
+    r2.fteid[0].teid = 0xb2;
+    r2.fteid[1].teid = 0xc2;
+    run(mb, 2500, &MME, &SGW, &q2, &r2, NULL);
+    assert_int_equal(mc_mobile_sessions(mb), 2);
+    /* Delete Session of the first */
+    struct mc_gtpc_msg dq, dr;
+    memset(&dq, 0, sizeof(dq));
+    memset(&dr, 0, sizeof(dr));
+    dq.version = dr.version = 2;
+    dq.type = 36, dr.type = 37;
+    dq.has_teid = 1, dq.teid = 0xb1;
+    dr.has_cause = 1, dr.cause = 16;
+    run(mb, 3000, &MME, &SGW, &dq, &dr, NULL);
+    assert_int_equal(mc_mobile_sessions(mb), 1);
+    assert_null(teid(mb, &ENB2, 0xe2));
+    assert_non_null(teid(mb, &SGW, 0xc2));
+    mc_mobile_free(mb);
+}
+
+static void test_bounds_and_ageing(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    struct mc_mobile *mb = table(4);
+    struct mc_agg agg;
+    assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
+    char imsi[20];
+    for (int i = 1; i <= 6; i++) {
+        struct mc_gtpc_msg q, r;
+        snprintf(imsi, sizeof(imsi), "0010100000000%02d", i);
+        v1_create(&q, &r, imsi, i, 128);
+        run(mb, 1000 + (uint64_t)i, &SGSN, &GGSN, &q, &r, &agg);
+    }
+    assert_int_equal(mc_mobile_sessions(mb), 4);
+    assert_int_equal(MC_CTR_GET(l7_mobile, evicted), 2);
+    assert_null(teid(mb, &GGSN, 0x4001)); /* the least recently active went first */
+    assert_non_null(teid(mb, &GGSN, 0x4006));
+    /* ageing: idle for the idle time, user traffic keeps one alive */
+    mc_mobile_tick(mb, 40000, &agg);
+    assert_non_null(mc_mobile_by_teid(mb, 4, &GGSN, 0x4006, 50000));
+    mc_mobile_tick(mb, 62000, &agg);
+    assert_int_equal(mc_mobile_sessions(mb), 1);
+    assert_int_equal(MC_CTR_GET(l7_mobile, aged), 3);
+    mc_mobile_tick(mb, 200000, &agg);
+    assert_int_equal(mc_mobile_sessions(mb), 0);
+    mc_agg_free(&agg);
+    mc_mobile_free(mb);
+}
+
+/* A GTP-U flow: tagged at its first packet from the table, its counts on user.<imsi>. */
+static void test_flow(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    struct mc_mobile *mb = table(16);
+    struct mc_agg agg;
+    assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
+    struct mc_gtpc_msg q, r;
+    v1_create(&q, &r, "001010000000007", 7, 128);
+    run(mb, 1000, &SGSN, &GGSN, &q, &r, &agg);
+    struct mc_flow_ext *x = calloc(1, sizeof(*x));
+    struct mc_flow f;
+    memset(&f, 0, sizeof(f));
+    f.ext = x;
+    f.key.ip_ver = 4;
+    f.key.tunnel = MC_TUNNEL_GTPU;
+    f.key.tunnel_id = 0x4007;
+    uint8_t ue[4] = { 10, 45, 0, 7 }, srv[4] = { 93, 184, 216, 34 };
+    memcpy(f.key.addr[0].b, ue, 4);
+    memcpy(f.key.addr[1].b, srv, 4);
+    struct mc_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.tunnel = MC_TUNNEL_GTPU;
+    p.tunnel_id = 0x4007;
+    p.outer_ver = 4;
+    p.outer_dst = GGSN;
+    p.ts_ms = 1500;
+    assert_true(mc_mobile_flow_wanted(mb, &p));
+    struct mc_mobile_flow mf;
+    memset(&mf, 0, sizeof(mf));
+    f.pkts[0] = 1, f.octets[0] = 100;
+    mc_mobile_flow_packet(mb, NULL, &f, &mf, &p, &agg);
+    assert_true(mf.tagged);
+    assert_int_equal(mf.ue_side, 0);
+    assert_string_equal(x->imsi, "001010000000007");
+    assert_string_equal(x->msisdn, "4915100000001");
+    f.pkts[0] = 3, f.octets[0] = 300, f.pkts[1] = 2, f.octets[1] = 1000;
+    f.first_ms = 1500, f.dir_last[0] = 400;
+    mc_mobile_flow_end(mb, NULL, &f, &mf, &agg);
+    int64_t sent = 0, rcvd = 0, sb = 0, rb = 0;
+    for (uint32_t i = 0; i < agg.nc; i++) {
+        const struct mc_agg_cell *c = &agg.c[i];
+        const char *name = agg.text + c->name;
+        if (c->kind != MC_AGG_INCR)
+            continue;
+        if (c->name_len == 8 && memcmp(name, "sent_pkt", 8) == 0)
+            sent += c->n;
+        if (c->name_len == 8 && memcmp(name, "rcvd_pkt", 8) == 0)
+            rcvd += c->n;
+        if (c->name_len == 10 && memcmp(name, "sent_bytes", 10) == 0)
+            sb += c->n;
+        if (c->name_len == 10 && memcmp(name, "rcvd_bytes", 10) == 0)
+            rb += c->n;
+    }
+    assert_int_equal(sent, 3);
+    assert_int_equal(rcvd, 2);
+    assert_int_equal(sb, 300);
+    assert_int_equal(rb, 1000);
+    free(x);
+    mc_agg_free(&agg);
+    mc_mobile_free(mb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_v1_life),
+        cmocka_unit_test(test_rejected_and_unknown),
+        cmocka_unit_test(test_v2_life),
+        cmocka_unit_test(test_bounds_and_ageing),
+        cmocka_unit_test(test_flow),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
