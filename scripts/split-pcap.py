@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """split-pcap.py - split a capture into its signalling and the rest, for one probe each.
 
-Usage: scripts/split-pcap.py --plane sip IN OUT_SIGNALLING OUT_REST
+Usage: scripts/split-pcap.py --plane sip|gtp IN OUT_SIGNALLING OUT_REST
 
 What two probes at two places of a network see: the probe of the SIP proxy
-sees the signalling, the probe of the media path the RTP.  Each frame of IN
+sees the signalling, the probe of the media path the RTP; the probe of a
+mobile core's control plane (Gn-C, S11, S5-C) the GTP-C, the probe of its
+user plane (Gn-U, S1-U, S5-U) the GTP-U.  Each frame of IN
 goes to exactly one output, unchanged and in order, in IN's format (classic
 pcap in either byte order and time resolution, or pcapng: its section and
 interface blocks go to both outputs, each packet block to one).
@@ -12,6 +14,10 @@ interface blocks go to both outputs, each packet block to one).
 --plane sip: signalling is SIP: UDP or TCP with port 5060 or 5061 at either
 end, or a payload that starts like a SIP message (a request line ending in
 SIP/2.0, or a status line); everything else (RTP, RTCP, ...) is the rest.
+
+--plane gtp: signalling is the GTP control plane (GTPv1-C, GTPv2-C): UDP
+with port 2123 at either end; everything else (GTP-U on 2152, ...) is the
+rest.
 
 Link types read: Ethernet (with 802.1Q/802.1ad tags), raw IP and Linux
 cooked (SLL); frames of other link types, or not IP, go to the rest.  Prints
@@ -24,6 +30,7 @@ import struct
 import sys
 
 SIP_PORTS = {5060, 5061}
+GTPC_PORT = 2123
 SIP_START = re.compile(rb"^(SIP/2\.0 \d{3} |[A-Z]+ [^ \r\n]+ SIP/2\.0\r?\n)")
 
 
@@ -63,6 +70,11 @@ def is_sip(link, frame):
         return False
     _, sport, dport, payload = x
     return sport in SIP_PORTS or dport in SIP_PORTS or bool(SIP_START.match(payload[:200]))
+
+
+def is_gtpc(link, frame):
+    x = l4(link, frame)
+    return bool(x) and x[0] == 17 and GTPC_PORT in (x[1], x[2])
 
 
 def split_classic(data, plane, outs):
@@ -112,12 +124,12 @@ def split_pcapng(data, plane, outs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--plane", choices=["sip"], required=True, help="what the first output keeps")
+    ap.add_argument("--plane", choices=["sip", "gtp"], required=True, help="what the first output keeps")
     ap.add_argument("input")
     ap.add_argument("signalling")
     ap.add_argument("rest")
     a = ap.parse_args()
-    plane = {"sip": is_sip}[a.plane]
+    plane = {"sip": is_sip, "gtp": is_gtpc}[a.plane]
     data = open(a.input, "rb").read()
     with open(a.signalling, "wb") as s, open(a.rest, "wb") as r:
         if data[:4] == b"\x0a\x0d\x0d\x0a":

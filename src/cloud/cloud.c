@@ -1304,7 +1304,10 @@ static void run_op(struct mc_cloud *c, struct op *o)
     addr_text(o->ver, &o->ip, ip, sizeof(ip));
     key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
     key_join(ipkey, sizeof(ipkey), c->cfg.prefix, "user.ip.", ip);
-    if (!key_ready(c, ipkey) || !key_ready(c, ukey)) {
+    /* all of its commands or none: one refused would leave a key behind (a DEL lost), so room for them first */
+    uint32_t cmds = 4 + (uint32_t)o->n_keys + (uint32_t)o->n_gone;
+    uint32_t room = c->cfg.conn.max_inflight ? c->cfg.conn.max_inflight : 10000;
+    if (!key_ready(c, ipkey) || !key_ready(c, ukey) || mc_cloud_conn_inflight(c->conn) + cmds > room) {
         defer_op(c, o);
         return;
     }

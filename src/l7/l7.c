@@ -341,6 +341,24 @@ size_t mc_l7_max_text(const struct mc_l7_ctx *x) { return x->l->cfg.max_text; }
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x) { return x->l->voip; }
 struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x) { return x->l->mobile; }
 
+void mc_l7_set_subscriber(struct mc_l7_ctx *x, const char *imsi, const char *msisdn)
+{
+    struct mc_flow_ext *e = mc_flow_ext_get(x->f);
+    if (!e)
+        return;
+    size_t n = strnlen(imsi, sizeof(e->imsi) - 1), m = strnlen(msisdn, sizeof(e->msisdn) - 1);
+    memcpy(e->imsi, imsi, n);
+    e->imsi[n] = '\0';
+    memcpy(e->msisdn, msisdn, m);
+    e->msisdn[m] = '\0';
+}
+
+const struct mc_mobile_sub *mc_l7_subscriber_of(const struct mc_flow *f)
+{
+    const struct l7_flow *lf = f && f->ext ? f->ext->l7_state : NULL;
+    return lf && lf->mf && lf->mf->tagged ? &lf->mf->sub : NULL;
+}
+
 void mc_l7_tick(struct mc_l7 *l, uint64_t now_ms)
 {
     mc_voip_tick(l->voip, now_ms, l->agg);
@@ -462,6 +480,9 @@ static void check_key(const struct mc_l7_ctx *x, const char *name)
     for (size_t i = 0; a && i < a->n_fields; i++)
         if (strcmp(a->fields[i].name, name) == 0)
             return;
+    /* the base elements a transaction may name too: a mobile subscriber's (export/fields.c) */
+    if (strcmp(name, "mobileIMSI") == 0 || strcmp(name, "mobileMSISDN") == 0)
+        return;
     mc_err("l7 %s: transaction key '%s' is not one of its elements", a ? a->name : "?", name);
     abort();
 }

@@ -103,6 +103,10 @@ size_t mc_l7_max_text(const struct mc_l7_ctx *x);
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x);
 /* The stage's subscriber table (mobile.h): GTP-C feeds it, GTP-U flows find their subscriber in it. */
 struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x);
+/* The flow's record carries this subscriber (IANA mobileIMSI, mobileMSISDN). */
+void mc_l7_set_subscriber(struct mc_l7_ctx *x, const char *imsi, const char *msisdn);
+/* The subscriber the flow was tied to (a GTP-U flow, a UE's), NULL when none (mobile.h). */
+const struct mc_mobile_sub *mc_l7_subscriber_of(const struct mc_flow *f);
 
 /*
  * The analyzer gives the flow up from inside data(): it was not its protocol

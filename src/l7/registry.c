@@ -4,6 +4,7 @@
  */
 #include "l7/l7.h"
 #include "l7/dns.h"
+#include "l7/gtpc.h"
 #include "l7/http.h"
 #include "l7/mysql.h"
 #include "l7/rtp.h"
@@ -12,6 +13,7 @@
 
 const struct mc_l7_analyzer *const mc_l7_analyzers[] = {
     &mc_l7_dns, /* first: its detect() is the stricter (binary header) check */
+    &mc_l7_gtp, /* UDP 2123; its detect() wants a known GTP-C type and a length that fits */
     &mc_l7_http,
     &mc_l7_mysql,
     &mc_l7_tns,

@@ -48,6 +48,13 @@ static void h_on_export(void *ctx, struct mc_flow *f)
         }
         h_n_rec++;
     }
+    /* base elements an analyzer fills through the stage: a subscriber's mobileIMSI, mobileMSISDN (the ext) */
+    static const char *const base[] = { "mobileIMSI", "mobileMSISDN" };
+    for (int k = 0; k < 2 && f->ext && h_n_rec < H_NF; k++, h_n_rec++) {
+        snprintf(h_rec_name[h_n_rec], sizeof(h_rec_name[h_n_rec]), "%s", base[k]);
+        snprintf(h_rec_str[h_n_rec], sizeof(h_rec_str[h_n_rec]), "%s", k ? f->ext->msisdn : f->ext->imsi);
+        h_rec_u[h_n_rec] = 0;
+    }
 }
 
 static const char *h_rec_s(const char *name)
