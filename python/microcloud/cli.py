@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequ
 import redis
 from redis.exceptions import RedisClusterException
 
-from .client import Cloud, Record, normalise_ip, parse_networks
+from .client import Cloud, Record, is_subscriber, normalise_ip, parse_networks, subscriber_record
 from .units import human_bytes, human_count, iso_ms, parse_time
 
 AUTH_ENV = "MICROCLOUD_REDIS_AUTH"
@@ -31,7 +31,8 @@ NODES_ENV = "MC_REDIS"
 TIME_FIELDS = {"first_seen", "last_seen", "heartbeat", "started", "since", "invite_ms", "ring_ms", "answer_ms",
                "end_ms", "registered_until", "last_activity"}
 BYTE_FIELDS = {"sent_bytes", "rcvd_bytes", "bytes"}
-AS_STORED = {"interval_ms", "ip", "imsi", "msisdn", "status", "setup_ms", "duration_ms"}  # never scaled
+AS_STORED = {"interval_ms", "ip", "imsi", "msisdn", "status", "setup_ms", "duration_ms",  # never scaled
+             "rat_type", "tac", "eci", "lac", "ci"}
 
 HOST_COLUMNS = ("sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes", "flows", "last_seen")
 HOST_SORTS = ("ip", "bytes", "packets", "sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes", "flows", "first_seen",
@@ -43,8 +44,11 @@ DB_COLUMNS = ("logins", "queries", "errors", "last_seen")
 USER_COLUMNS = ("ip", "since", "probe")
 CALL_COLUMNS = ("state", "caller", "callee", "invite_ms", "answer_ms", "end_ms", "duration_ms", "end_cause",
                 "hangup_by", "codecs")
+SUBSCRIBER_COLUMNS = ("msisdn", "apn", "rat", "ip", "ip6", "sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes",
+                      "last_seen")
 TEXT_FIELDS = {"version", "source", "ip", "probe", "user_agent", "contact", "state", "caller", "callee",
-               "end_cause", "hangup_by", "codecs", "duration_ms", "status", "setup_ms"}
+               "end_cause", "hangup_by", "codecs", "duration_ms", "status", "setup_ms", "imsi", "msisdn", "imei",
+               "apn", "rat", "ip6", "teids"}
 
 Item = Tuple[str, Record]
 
@@ -285,6 +289,50 @@ def cmd_user(cloud: Cloud, args: argparse.Namespace) -> int:
     return 0 if uid is not None else 1
 
 
+def subscriber_items(recs: Iterable[Record]) -> Iterable[Item]:
+    """Subscriber records as (IMSI, record) items (the record keeps its imsi; --json prints it)."""
+    for rec in recs:
+        yield str(rec.get("imsi")), rec
+
+
+def cmd_subscribers(cloud: Cloud, args: argparse.Namespace) -> int:
+    items = ordered(subscriber_items(cloud.subscribers(active=not args.all)), args, "imsi", "imsi", None,
+                    stream=False)
+    return list_out(args, items, "imsi", "IMSI", SUBSCRIBER_COLUMNS)
+
+
+def cmd_subscriber(cloud: Cloud, args: argparse.Namespace) -> int:
+    """subscriber IMSI: that subscriber; subscriber IP: the subscriber at a UE address."""
+    who = args.who
+    try:
+        normalise_ip(who)
+        by_ip = True
+    except ValueError:
+        by_ip = False
+    if by_ip:
+        uid = cloud.user_of(who)
+        h = None
+        if uid is not None and uid.isdigit() and uid.isascii() and len(uid) <= 15:
+            h = cloud.subscriber(uid)
+        elif uid is not None:  # a user an application bound with an imsi attribute
+            rec = cloud.user(uid)
+            if is_subscriber(rec):
+                h = dict(subscriber_record(rec), id=uid)
+        missing = "%s: no subscriber at this address" % who
+    else:
+        if not (who.isdigit() and who.isascii() and len(who) <= 15):
+            raise UsageError("subscriber takes an IMSI (1 to 15 digits) or a UE address, not %r" % who)
+        h = cloud.subscriber(who)
+        missing = "%s: no such subscriber" % who
+    if args.json:
+        out_json(h)
+    elif h is None:
+        print(missing, file=sys.stderr)
+    else:
+        print_record(h, args.raw)
+    return 0 if h is not None else 1
+
+
 def cmd_events(cloud: Cloud, args: argparse.Namespace) -> int:
     gen = cloud.events(args.pattern)
     try:
@@ -391,9 +439,10 @@ def cmd_voip(cloud: Cloud, args: argparse.Namespace) -> int:
 
 HANDLERS: Dict[str, Callable[[Cloud, argparse.Namespace], int]] = {
     "hosts": cmd_hosts, "host": cmd_host, "probes": cmd_probes, "users": cmd_users, "user": cmd_user,
-    "events": cmd_events, "replay": cmd_replay, "dns": cmd_dns, "http": cmd_http, "db": cmd_db, "voip": cmd_voip}
+    "events": cmd_events, "replay": cmd_replay, "dns": cmd_dns, "http": cmd_http, "db": cmd_db, "voip": cmd_voip,
+    "subscribers": cmd_subscribers, "subscriber": cmd_subscriber}
 # The commands each output option means something for.
-LISTS = {"hosts", "probes", "users", "http", "db"}
+LISTS = {"hosts", "probes", "users", "http", "db", "subscribers"}
 OPTION_COMMANDS = {"top": LISTS | {"dns", "voip"}, "sort": LISTS | {"voip"}, "cidr": {"hosts", "users"}}
 
 
@@ -427,7 +476,7 @@ def output_options(p: argparse.ArgumentParser, top_level: bool) -> None:
                    help="numbers and times as stored (exact counts, epoch ms), without units")
     p.add_argument("--top", type=_count, default=d(None), metavar="N",
                    help="only the first N of a list by --sort (default: hosts by bytes, users by since, "
-                        "http hosts by requests, db servers by queries)")
+                        "http hosts by requests, db servers by queries, subscribers by IMSI)")
     p.add_argument("--sort", default=d(None), metavar="FIELD",
                    help="order a list by FIELD: numbers and times largest first, names in order "
                         "(hosts: %s)" % ", ".join(HOST_SORTS))
@@ -467,7 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ip")
     command("probes", help="the probes and their counters")
     command("users", help="the users bound to addresses, as found (--sort/--top: in order)")
-    p = command("user", help="'user IP': the user bound to an address; 'user ID': that user")
+    p = command("user", help="'user IP': the user bound to an address (a mobile subscriber's: its IMSI); "
+                          "'user ID': that user")
     p.add_argument("who", metavar="IP|ID")
     p.add_argument("--id", action="store_true", help="take the argument as a user id even if it reads as an address")
     p = command("events", help="print events as they arrive (Ctrl-C to stop)")
@@ -493,6 +543,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=("users", "calls", "call"))
     p.add_argument("id", nargs="?", metavar="ID", help="the Call-ID (voip call)")
     p.add_argument("--all", action="store_true", help="users: every member kept; calls: ended ones too")
+    p = command("subscribers", help="the mobile subscribers with a live session (GTP-C), by IMSI, with their "
+                                    "traffic")
+    p.add_argument("--all", action="store_true",
+                   help="also those whose session ended, while their record lingers (--gtp-linger)")
+    p = command("subscriber", help="'subscriber IMSI': one mobile subscriber; 'subscriber IP': the one at a UE "
+                                   "address")
+    p.add_argument("who", metavar="IMSI|IP")
     return ap
 
 

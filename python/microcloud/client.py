@@ -6,7 +6,8 @@ Redis Cluster through redis-py's RedisCluster (slot routing), and so does
 Cloud(nodes=...) when its first node answers INFO as a cluster node.
 
 Reads never hold the whole keyspace: hosts() and users() are iterators over
-SCAN.  The one write an application makes is a user association it learned
+SCAN (subscribers(), sorted by IMSI, holds only the subscribers' records).
+The one write an application makes is a user association it learned
 outside the probes (RADIUS, DHCP, ...): set_user() and remove_user() write the
 keys the probes write and read (user.<id>, user.ip.<addr>), each on the node
 the same mapping names, so the probes export those users with their flows.
@@ -30,6 +31,11 @@ STREAM_KEY = "events"
 USER_ID_MAX = 63
 # Exported with the flows as mobileIMSI / mobileMSISDN: at most 15 digits (ITU-T E.212, E.164).
 SUBSCRIBER_FIELDS = ("imsi", "msisdn")
+# user.<imsi> fields that stay text: identities with leading zeros (MCC 001, MNC 01), addresses, names.
+SUBSCRIBER_STR_FIELDS = ("ip", "ip6", "probe", "imsi", "msisdn", "imei", "apn", "rat", "teids", "mcc", "mnc")
+# Key prefixes under user.* that are strings, not user hashes.
+USER_STRING_KEYS = ("user.ip.", "user.teid.")
+TEID_MAX = 0xFFFFFFFF
 SCAN_COUNT = 1000
 
 Error = redis.exceptions.RedisError
@@ -179,6 +185,45 @@ def _attr_value(name: str, value: Any) -> str:
     if name in SUBSCRIBER_FIELDS and not (text.isdigit() and text.isascii() and 1 <= len(text) <= 15):
         raise ValueError("%s %r: 1 to 15 digits" % (name, text))
     return text
+
+
+def _check_imsi(imsi: str) -> str:
+    if not isinstance(imsi, str) or not (imsi.isdigit() and imsi.isascii() and 1 <= len(imsi) <= 15):
+        raise ValueError("an IMSI is 1 to 15 digits, not %r" % (imsi,))
+    return imsi
+
+
+def teid_key(addr: str, teid: Union[int, str]) -> str:
+    """user.teid.<addr>:<teid> as the probe writes it: the address normalised (IPv6 in brackets), the TEID
+    in decimal (given as an int, decimal text or 0x hex text).  Not an address, or a TEID that is not 0 to
+    2^32-1: ValueError."""
+    a = normalise_ip(addr)
+    if isinstance(teid, bool) or not isinstance(teid, (int, str)):
+        raise ValueError("a TEID is a number, not %r" % (teid,))
+    try:
+        t = teid.strip().lower() if isinstance(teid, str) else ""
+        n = teid if isinstance(teid, int) else int(t[2:], 16) if t.startswith("0x") else int(t, 10)
+    except ValueError:
+        raise ValueError("a TEID is a number, not %r" % teid) from None
+    if not 0 <= n <= TEID_MAX:
+        raise ValueError("TEID %r is outside 0 to %d" % (teid, TEID_MAX))
+    return "user.teid.%s:%d" % ("[%s]" % a if ":" in a else a, n)
+
+
+def subscriber_record(h: Dict[str, str]) -> Record:
+    """A user.<imsi> hash as a record: counters, times and location codes as ints, identities and
+    addresses as text; fields the probe left empty (what GTP-C did not give) left out."""
+    return _ints({k: v for k, v in h.items() if v != ""}, SUBSCRIBER_STR_FIELDS)
+
+
+def is_subscriber(h: Dict[str, Any]) -> bool:
+    """A user hash with a non-empty imsi: a mobile subscriber."""
+    return bool(h.get("imsi"))
+
+
+def in_session(h: Dict[str, Any]) -> bool:
+    """A subscriber with a live session: it has a UE address (a session that ended removes them)."""
+    return bool(h.get("ip") or h.get("ip6"))
 
 
 def _s(v: Any) -> Any:
@@ -338,13 +383,15 @@ class Cloud:
                 if not int(cursor):
                     break
 
-    def _scan_hashes(self, pattern: str, skip: Optional[str] = None) -> Iterator[Tuple[str, Dict[str, str]]]:
+    def _scan_hashes(self, pattern: str, skip: Union[str, Sequence[str], None] = None
+                     ) -> Iterator[Tuple[str, Dict[str, str]]]:
         """(full key, hash) for every hash matching prefix+pattern on every node, as SCAN finds them
-        (one pipeline of HGETALL per SCAN reply); keys starting with prefix+skip are left out.
-        As SCAN, a key may come twice when its node resizes its table during the scan."""
-        skip_b = (self.prefix + skip).encode("utf-8") if skip else None
+        (one pipeline of HGETALL per SCAN reply); keys starting with prefix+skip (one or several) are
+        left out.  As SCAN, a key may come twice when its node resizes its table during the scan."""
+        skips = [skip] if isinstance(skip, str) else list(skip or ())
+        skip_b = tuple((self.prefix + x).encode("utf-8") for x in skips)
         for c, keys in self._scan_batches(self._glob(self.prefix) + pattern):
-            if skip_b is not None:
+            if skip_b:
                 keys = [k for k in keys if not k.startswith(skip_b)]
             if not keys:
                 continue
@@ -455,7 +502,8 @@ class Cloud:
     # --- users -------------------------------------------------------------
 
     def user_of(self, ip: str) -> Optional[str]:
-        """The user id bound to ip (user.ip.<addr>), or None.  Not an address: ValueError."""
+        """The user id bound to ip (user.ip.<addr>), or None: for a mobile subscriber (a UE address a
+        GTP-C session gave, IPv4 or IPv6) its IMSI.  Not an address: ValueError."""
         key = self.key("user.ip." + normalise_ip(ip))
         v = self._for(key).get(key)
         return _s(v) if v is not None else None
@@ -479,9 +527,45 @@ class Cloud:
         cidr: only the users whose `ip` is in these networks."""
         networks = parse_networks(cidr)
         base = len(self.prefix) + len("user.")
-        for k, h in self._scan_hashes("user.*", skip="user.ip."):
+        for k, h in self._scan_hashes("user.*", skip=USER_STRING_KEYS):
             if in_networks(h.get("ip", ""), networks):
                 yield k[base:], self._user_record(h)
+
+    # --- mobile subscribers (GTP-C: docs/CLOUD.md user.<imsi>, user.teid.*) --
+
+    def subscriber(self, imsi: str) -> Optional[Record]:
+        """The user.<imsi> hash of a mobile subscriber (counters, times, location codes as ints; fields
+        GTP-C did not give left out), or None: no such key, or a user that is no subscriber (no imsi).
+        A subscriber whose session ended lingers without ip, ip6 and teids until its key expires.
+        Not 1 to 15 digits: ValueError."""
+        h = self._hgetall(self.key("user." + _check_imsi(imsi)))
+        if h is None or not is_subscriber(h):
+            return None
+        return subscriber_record(h)
+
+    def subscribers(self, active: bool = True) -> List[Record]:
+        """The mobile subscribers (user.* hashes with an imsi) of every node, sorted by IMSI.  active:
+        only those with a live session (an ip or ip6); False: the lingering ones too.  A user that an
+        application bound with an imsi attribute (set_user) is one too: its record then carries
+        `id`, its user id, when that is not its IMSI."""
+        base = len(self.prefix) + len("user.")
+        out: Dict[str, Record] = {}  # by user id: SCAN may give a key twice
+        for k, h in self._scan_hashes("user.*", skip=USER_STRING_KEYS):
+            if not is_subscriber(h) or (active and not in_session(h)):
+                continue
+            uid = k[base:]
+            rec = subscriber_record(h)
+            if uid != rec.get("imsi"):
+                rec["id"] = uid
+            out[uid] = rec
+        return sorted(out.values(), key=lambda r: (str(r.get("imsi")), str(r.get("id", ""))))
+
+    def subscriber_of_teid(self, addr: str, teid: Union[int, str]) -> Optional[str]:
+        """The IMSI whose session has the user-plane endpoint addr, teid (user.teid.<addr>:<teid>: a GTP-U
+        packet sent to addr with that TEID is the subscriber's), or None.  Bad address or TEID: ValueError."""
+        key = self.key(teid_key(addr, teid))
+        v = self._for(key).get(key)
+        return _s(v) if v is not None else None
 
     def set_user(self, uid: str, ip: str, *, since: Optional[int] = None, **attrs: Any) -> None:
         """Binds user uid to address ip, as a probe that learned it does (docs/CLOUD.md): the hash

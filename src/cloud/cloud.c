@@ -660,8 +660,10 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
         struct mc_flow_ext *x = k ? mc_flow_ext_get(f) : NULL;
         if (x) {
             snprintf(x->user, sizeof(x->user), "%s", k->user);
-            memcpy(x->imsi, k->imsi, sizeof(x->imsi));
-            memcpy(x->msisdn, k->msisdn, sizeof(x->msisdn));
+            if (!x->imsi[0]) { /* the subscriber layer's tag (a GTP-U flow's TEID) wins over the client's user */
+                memcpy(x->imsi, k->imsi, sizeof(x->imsi));
+                memcpy(x->msisdn, k->msisdn, sizeof(x->msisdn));
+            }
         }
     }
 }

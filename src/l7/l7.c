@@ -250,7 +250,11 @@ void mc_l7_rotate(struct mc_l7 *l, uint64_t now_ms)
 }
 
 void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg) { l->agg = agg; }
-void mc_l7_set_lookups(struct mc_l7 *l, struct mc_lookup *lookups) { l->lookups = lookups; }
+void mc_l7_set_lookups(struct mc_l7 *l, struct mc_lookup *lookups)
+{
+    l->lookups = lookups;
+    mc_mobile_set_lookups(l->mobile, lookups);
+}
 void mc_l7_set_cloud(struct mc_l7 *l, struct mc_cloud *cloud) { mc_mobile_set_cloud(l->mobile, cloud); }
 
 void mc_l7_flush(struct mc_l7 *l)
@@ -282,6 +286,7 @@ static void release_flow(void *ctx, struct mc_flow_ext *x)
     free_segs(&lf->dir[0]);
     free_segs(&lf->dir[1]);
     mc_l7_dpi_flow_free(lf->dpi);
+    mc_mobile_flow_forget(((struct mc_l7 *)ctx)->mobile, lf->mf);
     free(lf->mf);
     if (!lf->in_tail)
         free(lf);

@@ -86,6 +86,9 @@ struct mc_mobile {
     struct ix **ib;             /* the three indexes */
     struct sess **sb;           /* by IMSI */
     struct sess *head, *tail;   /* activity */
+    struct mc_lookup *lk;       /* borrowed: the cloud's lookups, for the flows waiting on them */
+    struct waiting { struct mc_flow *f; struct mc_mobile_flow *mf; } *wait; /* owned: WAIT_MAX */
+    uint32_t n_wait;
 };
 
 void mc_mobile_config_defaults(struct mc_mobile_config *cfg)
@@ -364,11 +367,17 @@ static void cloud_set(struct mc_mobile *mb, const struct sess *s, char gone[][96
     const char *kp[KEYS_MAX], *gp[2 * UEPS + 2];
     for (int i = 0; i < nk; i++)
         kp[i] = keys[i];
-    for (int i = 0; i < n_gone; i++)
-        gp[i] = gone[i];
+    int ng = 0;
+    for (int i = 0; i < n_gone; i++) { /* an endpoint replaced by itself (a v1 update's answer) stays */
+        int kept = 0;
+        for (int k = 0; k < nk && !kept; k++)
+            kept = strcmp(gone[i], keys[k]) == 0;
+        if (!kept)
+            gp[ng++] = gone[i];
+    }
     struct mc_addr ip;
     uint8_t ver = primary(s, &ip);
-    mc_cloud_user_set_keys(mb->cloud, s->sub.imsi, ver, &ip, attrs, n, kp, nk, gp, n_gone);
+    mc_cloud_user_set_keys(mb->cloud, s->sub.imsi, ver, &ip, attrs, n, kp, nk, gp, ng);
 }
 
 static void cloud_remove(struct mc_mobile *mb, const struct sess *s)
@@ -774,6 +783,44 @@ const struct mc_mobile_sub *mc_mobile_by_ue(struct mc_mobile *mb, uint8_t ip_ver
 #define FLOW_PUSH_MS 1000      /* a flow's counts go to user.<imsi> this often (packet time) */
 #define FLOW_POLL_MS 50        /* a cloud answer on its way: looked for this often */
 #define FLOW_RETRY_MAX 5       /* no subscriber: asked again after 1, 2, 4, 8, 16, then every 32 s */
+#define WAIT_MAX 4096          /* flows whose cloud answer is on its way, looked at again by the tick */
+
+/*
+ * A flow waiting for a cloud answer may send no packet again (a DNS query's
+ * flow is one packet each way: the uplink and the downlink TEID are two
+ * flows): the tick looks at it again (mc_mobile_tick), so it is tagged
+ * while it lives, not only if another packet comes.  The flow's release
+ * clears its entry (mc_mobile_flow_forget).
+ */
+static void wait_for_answer(struct mc_mobile *mb, struct mc_flow *f, struct mc_mobile_flow *mf)
+{
+    if (mf->waiting || !mb->wait || mb->n_wait >= WAIT_MAX)
+        return;
+    mf->waiting = 1;
+    mf->wait_slot = mb->n_wait;
+    mb->wait[mb->n_wait++] = (struct waiting){ f, mf };
+}
+
+void mc_mobile_flow_forget(struct mc_mobile *mb, struct mc_mobile_flow *mf)
+{
+    if (mb && mf && mf->waiting && mf->wait_slot < mb->n_wait && mb->wait[mf->wait_slot].mf == mf)
+        mb->wait[mf->wait_slot].mf = NULL;
+    if (mf)
+        mf->waiting = 0;
+}
+
+/* The GTP-U packet the flow's first one was, as its record kept it (the receiver: the client's outer dst). */
+static int first_packet(const struct mc_flow *f, struct mc_pkt *p)
+{
+    if (f->key.tunnel != MC_TUNNEL_GTPU || !f->ext || !f->ext->outer_ver)
+        return 0;
+    memset(p, 0, sizeof(*p));
+    p->tunnel = MC_TUNNEL_GTPU;
+    p->tunnel_id = f->key.tunnel_id;
+    p->outer_ver = f->ext->outer_ver;
+    p->outer_dst = f->ext->outer_dst;
+    return 1;
+}
 
 int mc_mobile_flow_wanted(const struct mc_mobile *mb, const struct mc_pkt *pkt)
 {
@@ -868,6 +915,8 @@ static int find_subscriber(struct mc_mobile *mb, struct mc_lookup *lk, struct mc
     int rc = pkt && pkt->tunnel == MC_TUNNEL_GTPU ? from_cloud(lk, f, mf, pkt) : 0;
     if (rc < 0) {
         mf->try_ms = now + FLOW_POLL_MS;
+        if (!final)
+            wait_for_answer(mb, f, mf);
         return -1;
     }
     if (!rc && !final) {
@@ -916,26 +965,51 @@ int mc_mobile_flow_end(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flo
                        struct mc_agg *agg)
 {
     uint64_t now = mc_flow_last_ms(f);
-    if (!mf->tagged && f->ext && f->ext->outer_ver) {
-        /* the first packet's tunnel, as the flow kept it (the GTP-U receiver is the client's outer dst) */
-        struct mc_pkt p;
-        memset(&p, 0, sizeof(p));
-        p.tunnel = MC_TUNNEL_GTPU;
-        p.tunnel_id = f->key.tunnel_id;
-        p.outer_ver = f->ext->outer_ver;
-        p.outer_dst = f->ext->outer_dst;
-        if (f->key.tunnel == MC_TUNNEL_GTPU && find_subscriber(mb, lk, f, mf, &p, now, 1) < 0)
-            return 1;
-    }
+    struct mc_pkt p;
+    if (!mf->tagged && first_packet(f, &p) && find_subscriber(mb, lk, f, mf, &p, now, 1) < 0)
+        return 1;
     if (mf->tagged)
         push(f, mf, now, agg);
     return 0;
+}
+
+void mc_mobile_set_lookups(struct mc_mobile *mb, struct mc_lookup *lk)
+{
+    if (!mb)
+        return;
+    mb->lk = lk;
+    if (lk && !mb->wait)
+        mb->wait = calloc(WAIT_MAX, sizeof(*mb->wait));
+}
+
+/* The flows waiting for a cloud answer: tagged when it came, kept while it is on its way (at most WAIT_MAX). */
+static void revisit(struct mc_mobile *mb, uint64_t now, struct mc_agg *agg)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < mb->n_wait; i++) {
+        struct waiting w = mb->wait[i];
+        if (!w.mf)
+            continue; /* the flow left */
+        struct mc_pkt p;
+        w.mf->waiting = 0;
+        int rc = !w.mf->tagged && first_packet(w.f, &p) ? find_subscriber(mb, mb->lk, w.f, w.mf, &p, now, 1) : 0;
+        if (w.mf->tagged)
+            push(w.f, w.mf, now, agg);
+        if (rc < 0) { /* still on its way */
+            w.mf->waiting = 1;
+            w.mf->wait_slot = kept;
+            mb->wait[kept++] = w;
+        }
+    }
+    mb->n_wait = kept;
 }
 
 void mc_mobile_tick(struct mc_mobile *mb, uint64_t now_ms, struct mc_agg *agg)
 {
     if (!mb)
         return;
+    if (mb->n_wait)
+        revisit(mb, now_ms, agg);
     for (int k = 0; k < AGE_PER_TICK && mb->head; k++) {
         struct sess *s = mb->head;
         if (now_ms < s->last_ms + mb->cfg.idle_ms)
@@ -953,6 +1027,7 @@ void mc_mobile_free(struct mc_mobile *mb)
         session_free(mb, mb->head);
     free(mb->ib);
     free(mb->sb);
+    free(mb->wait);
     free(mb);
 }
 

@@ -87,6 +87,8 @@ struct mc_lookup;
 struct mc_mobile_flow {
     struct mc_mobile_sub sub;
     uint8_t tagged, ue_side, tries, from_cloud;
+    uint8_t waiting;       /* on the table's list of flows waiting for a cloud answer, at wait_slot */
+    uint32_t wait_slot;
     uint64_t try_ms, push_ms;
     uint32_t pkts[2];      /* reported to user.<imsi> so far, per flow direction */
     uint64_t octets[2];
@@ -97,6 +99,10 @@ int mc_mobile_flow_wanted(const struct mc_mobile *mb, const struct mc_pkt *pkt);
 /* A packet of the flow (tagging, then the counters once a second); the flow's ext gets IMSI and MSISDN. */
 void mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_flow *mf,
                            const struct mc_pkt *pkt, struct mc_agg *agg);
+/* The flow's state is freed: it leaves the list of flows waiting for a cloud answer. */
+void mc_mobile_flow_forget(struct mc_mobile *mb, struct mc_mobile_flow *mf);
+/* The cloud's lookups the flows ask when this table does not know their subscriber (NULL: none). */
+void mc_mobile_set_lookups(struct mc_mobile *mb, struct mc_lookup *lk);
 /* The flow ends: its last counts go out.  1 when a cloud answer was still on its way (see mc_lookup_settle). */
 int mc_mobile_flow_end(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_flow *mf,
                        struct mc_agg *agg);

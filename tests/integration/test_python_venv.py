@@ -27,7 +27,9 @@ import mctest  # noqa: E402
 PYTHON = "/usr/bin/python3"
 TESTS = [os.path.join("tests", "unit", "python", "test_microcloud.py"),
          os.path.join("tests", "integration", "test_python_client.py"),
-         os.path.join("tests", "integration", "test_python_users.py")]
+         os.path.join("tests", "integration", "test_python_users.py"),
+         os.path.join("tests", "unit", "python", "test_subscribers.py"),
+         os.path.join("tests", "integration", "test_python_subscribers.py")]
 
 
 def run(args, **kw):

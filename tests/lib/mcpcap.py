@@ -44,3 +44,37 @@ def write_pcap(path, frames):
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for ts, data in frames:
             f.write(struct.pack("<IIII", ts // 1_000_000, ts % 1_000_000, len(data), len(data)) + data)
+
+
+def read_pcap(path):
+    """[(ts_us, frame)] of a classic pcap file (either byte order, micro- or nanosecond times)."""
+    data = open(path, "rb").read()
+    magic = data[:4]
+    endian = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+    out, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, incl, _ = struct.unpack_from(endian + "IIII", data, off)
+        out.append((sec * 1_000_000 + (frac // 1000 if nano else frac), data[off + 16:off + 16 + incl]))
+        off += 16 + incl
+    return out
+
+
+def replay(ifname, frames, speed=1.0):
+    """Sends frames [(ts_us, frame)] (in time order) on interface ifname through a packet socket, at their
+    pace divided by speed (root only).  Returns (frames sent, how late the last one was in seconds)."""
+    import socket
+    import time
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((ifname, 0))
+    t0, wall0, late = frames[0][0] if frames else 0, time.monotonic(), 0.0
+    for ts, frame in frames:
+        due = wall0 + (ts - t0) / 1e6 / speed
+        now = time.monotonic()
+        if due > now:
+            time.sleep(due - now)
+        else:
+            late = now - due
+        s.send(frame)
+    s.close()
+    return len(frames), late
