@@ -77,3 +77,16 @@ echo "      writing to the same cloud: the calls as the call layer followed them
 grep -m1 '"protocol":"sip"' "$work/sip.json" || true
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" voip calls --all --top 6
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" voip users --all --top 6
+echo
+echo "== 10. Mobile: 300 generated subscribers (scripts/gen-gtp-pcap.py: GTPv1 and GTPv2 sessions, handovers,"
+echo "       deletes, GTP-U traffic), read by a third probe: a GTP-C transaction, the subscribers still attached"
+echo "       with their traffic, and one subscriber's record"
+/usr/bin/python3 "$here/scripts/gen-gtp-pcap.py" "$work/mobile.pcap" --subscribers 300 --seconds 30
+"$MCPROBE" -i "$work/mobile.pcap" --redis "unix:$work/redis.sock" --probe-id demo-mobile --l7-log "$work/gtp.json" \
+    --json "$work/mobile-flows.json" \
+    --stats-interval 0 -q
+grep -m1 '"protocol":"gtp"' "$work/gtp.json" || true
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" subscribers --top 6
+/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" subscriber \
+    "$(/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" --json subscribers --top 1 |
+       /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["imsi"])')"

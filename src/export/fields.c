@@ -233,7 +233,10 @@ static void get_tunnel_type(const struct mc_ie_env *env, struct mc_ie_val *v)
 
 static void get_tunnel_id(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
-    v->u = env->f->key.tunnel_id;
+    /* GTP-U: not in the key (each way has its own TEID): the record's direction's */
+    const struct mc_flow_ext *x = env->f->ext;
+    int d = env->dir == MC_FLOW_REV;
+    v->u = env->f->key.tunnel == MC_TUNNEL_GTPU && x ? x->tunnel_ids[d] : env->f->key.tunnel_id;
 }
 
 /* Outer endpoints of the tunnel as seen from the record's source side. */

@@ -3,7 +3,8 @@
  * decoded packets into it.
  *
  * A flow is keyed on the innermost IP 5-tuple plus VLAN and tunnel (type,
- * id).  Its key is stored oriented client -> server: the client is the side
+ * id; not GTP-U's TEID: each direction of a connection has its own, kept
+ * per direction in the extension).  Its key is stored oriented client -> server: the client is the side
  * that sent the first packet, or the SYN sender when a SYN/ACK came first.
  * Direction 0 is client -> server ("forward"), 1 is the reverse.
  *
@@ -55,7 +56,10 @@ struct mc_flow_ext {
     /* tunnel the flow was seen in */
     uint8_t outer_ver;            /* 0 when the flow is not tunnelled */
     uint8_t pooled;               /* internal: from the extension pool, not malloc (ext.c) */
-    struct mc_addr outer_src, outer_dst; /* outer header of the client's first packet */
+    struct mc_addr outer_src, outer_dst; /* outer header of the flow's first packet (direction outer_dir) */
+    uint8_t outer_dir;
+    uint8_t tunnel_seen;          /* bit d: tunnel_ids[d] was taken from direction d's first packet */
+    uint32_t tunnel_ids[2];       /* per direction: its first packet's tunnel id (GTP-U: each way has its TEID) */
     uint32_t mpls_top;            /* top MPLS label of the first packet, 0 when none */
     /* L7: the stage's per-flow state (analyzer, stream positions, nDPI) */
     int l7_id;                    /* registry index of the analyzer attached, -1 when none */

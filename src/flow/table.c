@@ -264,7 +264,9 @@ static void key_from_pkt(struct mc_flow_key *k, const struct mc_pkt *p)
     k->addr[1] = p->dst;
     k->port[0] = p->sport;
     k->port[1] = p->dport;
-    k->tunnel_id = p->tunnel_id;
+    /* GTP-U: each direction of a connection has its own TEID (the receiver's), so the flow is the inner
+     * 5-tuple's; the TEIDs are kept per direction in the extension (note_tunnel) */
+    k->tunnel_id = p->tunnel == MC_TUNNEL_GTPU ? 0 : p->tunnel_id;
     k->vlan[0] = p->n_vlan > 0 ? p->vlan[0] : 0;
     k->vlan[1] = p->n_vlan > 1 ? p->vlan[1] : 0;
     k->proto = p->proto;
@@ -403,14 +405,21 @@ static uint32_t flow_create(struct mc_flow_table *t, const struct mc_flow_key *k
     return i;
 }
 
-/* Records the outer header of a tunnelled flow once. */
-static void note_tunnel(struct mc_flow *f, const struct mc_pkt *p)
+/* Records the outer header of a tunnelled flow once, and each direction's first tunnel id. */
+static void note_tunnel(struct mc_flow *f, const struct mc_pkt *p, int dir)
 {
     if (!p->outer_ver && !p->n_mpls)
         return;
+    if (f->ext && (f->ext->tunnel_seen >> dir & 1))
+        return; /* the common case: one bit test per packet */
     struct mc_flow_ext *x = mc_flow_ext_get(f);
-    if (!x || x->outer_ver || x->mpls_top)
+    if (!x)
         return;
+    x->tunnel_seen |= (uint8_t)(1u << dir);
+    x->tunnel_ids[dir] = p->tunnel_id;
+    if (x->outer_ver || x->mpls_top)
+        return;
+    x->outer_dir = (uint8_t)dir;
     x->outer_ver = p->outer_ver;
     x->outer_src = p->outer_src;
     x->outer_dst = p->outer_dst;
@@ -522,7 +531,7 @@ static void process(struct mc_flow_table *t, const struct mc_pkt *p, struct mc_f
     f->octets[dir] += p->ip_len;
     f->tcp_flags[dir] |= p->tcp_flags;
     if (p->tunnel_depth || p->n_mpls)
-        note_tunnel(f, p);
+        note_tunnel(f, p, dir);
     if (p->frag && p->frag_first)
         frag_remember(t, p, &k); /* as the packet went: a later fragment takes its direction */
 

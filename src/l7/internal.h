@@ -48,6 +48,7 @@ struct l7_flow {
     void *dpi;              /* owned nDPI flow, NULL once decided */
     struct mc_mobile_flow *mf; /* owned: the flow's subscriber (GTP-U, or a known UE's), NULL none */
     uint8_t mf_checked;     /* whether the flow wants one was decided */
+    uint64_t mf_next_ms;    /* mf has nothing to do for packets before this (mc_mobile_flow_packet) */
     _Alignas(16) unsigned char state[]; /* the analyzer's state_size bytes */
 };
 

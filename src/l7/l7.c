@@ -845,8 +845,9 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
     int l4 = l4_bit(f->key.proto);
     /* a subscriber's flow (mobile.h), analysed or not: its counts go on */
     struct l7_flow *lf = NULL;
-    if ((f->key.tunnel == MC_TUNNEL_GTPU || l->mobile_watch) && f->ext && (lf = f->ext->l7_state) && lf->mf)
-        mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
+    if ((f->key.tunnel == MC_TUNNEL_GTPU || l->mobile_watch) && f->ext && (lf = f->ext->l7_state) && lf->mf &&
+        pkt->ts_ms >= lf->mf_next_ms)
+        lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
     if (!l4 || (f->state & MC_FLOW_F_L7_DONE) || (f->key.proto == 6 && !pkt->has_l4))
         return;
     lf = f->ext ? f->ext->l7_state : NULL;
@@ -867,7 +868,7 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
     if (!lf->mf_checked) {
         lf->mf_checked = 1;
         if (mc_mobile_flow_wanted(l->mobile, pkt) && (lf->mf = calloc(1, sizeof(*lf->mf))))
-            mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
+            lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
     }
     if (!lf->dpi_done)
         run_dpi(l, lf, pkt);

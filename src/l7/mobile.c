@@ -816,7 +816,7 @@ static int first_packet(const struct mc_flow *f, struct mc_pkt *p)
         return 0;
     memset(p, 0, sizeof(*p));
     p->tunnel = MC_TUNNEL_GTPU;
-    p->tunnel_id = f->key.tunnel_id;
+    p->tunnel_id = f->ext->tunnel_ids[f->ext->outer_dir & 1];
     p->outer_ver = f->ext->outer_ver;
     p->outer_dst = f->ext->outer_dst;
     return 1;
@@ -946,19 +946,19 @@ static void push(const struct mc_flow *f, struct mc_mobile_flow *mf, uint64_t no
         mf->pkts[d] = f->pkts[d], mf->octets[d] = f->octets[d];
 }
 
-void mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_flow *mf,
-                           const struct mc_pkt *pkt, struct mc_agg *agg)
+uint64_t mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f,
+                               struct mc_mobile_flow *mf, const struct mc_pkt *pkt, struct mc_agg *agg)
 {
     uint64_t now = pkt->ts_ms;
     if (!mf->tagged) {
-        if (now < mf->try_ms)
-            return;
-        find_subscriber(mb, lk, f, mf, pkt, now, 0);
+        if (now >= mf->try_ms)
+            find_subscriber(mb, lk, f, mf, pkt, now, 0);
         if (!mf->tagged)
-            return;
+            return mf->try_ms;
     }
     if (now >= mf->push_ms)
         push(f, mf, now, agg);
+    return mf->push_ms;
 }
 
 int mc_mobile_flow_end(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_flow *mf,

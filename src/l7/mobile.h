@@ -96,9 +96,15 @@ struct mc_mobile_flow {
 
 /* 1 when pkt's flow should get an mc_mobile_flow: a GTP-U packet, or any while sessions are held. */
 int mc_mobile_flow_wanted(const struct mc_mobile *mb, const struct mc_pkt *pkt);
-/* A packet of the flow (tagging, then the counters once a second); the flow's ext gets IMSI and MSISDN. */
-void mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_flow *mf,
-                           const struct mc_pkt *pkt, struct mc_agg *agg);
+/*
+ * A packet of the flow (tagging, then the counters once a second); the
+ * flow's ext gets IMSI and MSISDN.  Returns the packet time before which
+ * the next packets have nothing to do here: the caller keeps it beside its
+ * own state and calls again only from then (mf is its own allocation, a
+ * cache miss per packet otherwise).
+ */
+uint64_t mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f,
+                               struct mc_mobile_flow *mf, const struct mc_pkt *pkt, struct mc_agg *agg);
 /* The flow's state is freed: it leaves the list of flows waiting for a cloud answer. */
 void mc_mobile_flow_forget(struct mc_mobile *mb, struct mc_mobile_flow *mf);
 /* The cloud's lookups the flows ask when this table does not know their subscriber (NULL: none). */

@@ -11,12 +11,15 @@
 
 #define MAX_OUT 64
 static struct mc_flow out[MAX_OUT];
+static uint32_t out_tids[MAX_OUT][2]; /* the extension's per-direction tunnel ids, read while it lives */
 static int n_out;
 
 static void collect(void *ctx, struct mc_flow *f)
 {
     (void)ctx;
     assert_true(n_out < MAX_OUT);
+    out_tids[n_out][0] = f->ext ? f->ext->tunnel_ids[0] : 0;
+    out_tids[n_out][1] = f->ext ? f->ext->tunnel_ids[1] : 0;
     out[n_out++] = *f;
 }
 
@@ -255,12 +258,32 @@ static void test_tunnel_ext(void **state)
     p.tunnel = MC_TUNNEL_GTPU, p.tunnel_id = 0x1234, p.tunnel_depth = 1, p.outer_ver = 4;
     p.outer_src.b[0] = 192;
     mc_flow_process(t, &p);
-    struct mc_pkt q = p;
-    q.tunnel_id = 0x9999; /* another tunnel: another flow */
+    /* GTP-U: the answer comes with the other side's TEID, in the same flow (the inner 5-tuple) */
+    struct mc_pkt q = mk(2, 1, 2, 1, 17, 0);
+    q.tunnel = MC_TUNNEL_GTPU, q.tunnel_id = 0x9999, q.tunnel_depth = 1, q.outer_ver = 4;
     mc_flow_process(t, &q);
-    assert_int_equal(mc_flow_active(t), 2);
+    struct mc_pkt moved = p;
+    moved.tunnel_id = 0x4321; /* a handover's new TEID: still the flow, its first TEID kept */
+    mc_flow_process(t, &moved);
+    assert_int_equal(mc_flow_active(t), 1);
+    /* VXLAN (GRE keys alike): another id is another network's flow */
+    struct mc_pkt v = p;
+    v.tunnel = MC_TUNNEL_VXLAN, v.tunnel_id = 5;
+    mc_flow_process(t, &v);
+    v.tunnel_id = 6;
+    mc_flow_process(t, &v);
+    assert_int_equal(mc_flow_active(t), 3);
     mc_flow_flush_all(t, MC_END_FORCED);
-    assert_non_null(out[0].ext);
+    int gtpu = -1;
+    for (int i = 0; i < n_out; i++)
+        if (out[i].key.tunnel == MC_TUNNEL_GTPU)
+            gtpu = i;
+    assert_true(gtpu >= 0);
+    assert_non_null(out[gtpu].ext);
+    assert_int_equal(out[gtpu].key.tunnel_id, 0);
+    assert_int_equal(out[gtpu].pkts[0] + out[gtpu].pkts[1], 3);
+    assert_int_equal(out_tids[gtpu][0], 0x1234);
+    assert_int_equal(out_tids[gtpu][1], 0x9999);
     mc_flow_table_free(t);
 }
 
