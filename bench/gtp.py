@@ -3,10 +3,11 @@
 
 Usage: bench/gtp.py [MCPROBE] (default build/release/mcprobe)
 
-The capture: scripts/gen-gtp-pcap.py --subscribers 20000 --seconds 60
-(20,000 subscribers, GTPv1 and GTPv2 sessions created, handed over and
-deleted, mostly GTP-U: about 400k packets, three quarters user plane),
-generated once into build/bench/.  In one invocation, packets per
+The capture: scripts/gen-gtp-pcap.py --subscribers 10000 --seconds 60
+--gtpu-per-sub 100 (10,000 subscribers, GTPv1 and GTPv2 sessions created,
+handed over and deleted; each session's user plane a DNS exchange and an
+HTTP download of about 45 KB: 1.01 M packets, 96% GTP-U), generated once
+into build/bench/.  In one invocation, packets per
 CPU-second (the lowest CPU time of BENCH_REPEAT runs, default 5) of
   off      mcprobe --no-l7 (the flow meter with GTP-U decapsulation only)
   on       mcprobe (nDPI and every analyzer: GTP-C with the subscriber
@@ -15,8 +16,8 @@ CPU-second (the lowest CPU time of BENCH_REPEAT runs, default 5) of
            counts too (the subscribers' user.* keys, events and per-flow
            counters it writes)
 and the ratios to off; then the subscriber table's memory per subscriber:
-the peak RSS of `on` on this capture and on one of 2,000 subscribers with
-the same traffic per subscriber, the difference over the 18,000
+the peak RSS of `on` on this capture and on one of 1,000 subscribers with
+the same traffic per subscriber, the difference over the 9,000
 subscribers, less the same difference with the analysis off (the flows'
 own cost).  Before timing, the analysis is checked against the
 generator's truth (sessions created, deleted, rejected; every accepted
@@ -43,12 +44,12 @@ TARGET = 1.5e6
 
 
 def generate(n):
-    cap = os.path.join(WORK, "gtp-%d.pcap" % n)
+    cap = os.path.join(WORK, "gtp-%d-100.pcap" % n)
     truth = cap + ".truth.json"
     if not (os.path.exists(cap) and os.path.exists(cap + ".meta") and os.path.exists(truth)):
         print("bench: generating %s" % cap)
         out = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-gtp-pcap.py"), cap,
-                              "--subscribers", str(n), "--seconds", "60", "--truth", truth],
+                              "--subscribers", str(n), "--seconds", "60", "--gtpu-per-sub", "100", "--truth", truth],
                              stdout=subprocess.PIPE, check=True).stdout.decode()
         open(cap + ".meta", "w").write(out)
     return cap, json.loads(open(cap + ".meta").read()), truth
@@ -94,8 +95,8 @@ def main():
     if not os.path.exists(MEASURE):
         subprocess.run(["cc", "-O2", os.path.join(HERE, "measure.c"), "-o", MEASURE], check=True)
     mcredis.need_redis()
-    cap, meta, truth = generate(20000)
-    small, small_meta, _ = generate(2000)
+    cap, meta, truth = generate(10000)
+    small, small_meta, _ = generate(1000)
     pkts = meta["packets"]
     srv = mcredis.Server()
     try:
@@ -119,10 +120,10 @@ def main():
         _, rss["small_on"] = measure(base + [small], log)
     finally:
         srv.stop()
-    print("%-44s %9s %12s %9s" % ("gtp-20000.pcap (%d packets)" % pkts, "CPU s", "packets/s", "ratio"))
+    print("%-44s %9s %12s %9s" % ("%s (%d packets)" % (os.path.basename(cap), pkts), "CPU s", "packets/s", "ratio"))
     for name, t in (("off (--no-l7)", off), ("on (every analyzer, nDPI)", on), ("on + cloud (redis CPU counted)", cloud)):
         print("%-44s %9.3f %12.0f %9.3f" % (name, t, pkts / t, off / t))
-    per_sub = ((rss["on"] - rss["small_on"]) - (rss["off"] - rss["small_off"])) * 1024.0 / 18000
+    per_sub = ((rss["on"] - rss["small_on"]) - (rss["off"] - rss["small_off"])) * 1024.0 / 9000
     print("memory: peak RSS on %d KiB (off %d KiB); per subscriber, beyond its flows: %.0f bytes" % (
         rss["on"], rss["off"], per_sub))
     rate = pkts / cloud
