@@ -70,6 +70,7 @@ struct op {
 /* A question for the cloud: which user has this address? */
 struct ask {
     uint8_t ver;
+    uint8_t prefix;  /* 1: asked as its /64 (user.ip.<v6-prefix>/64: a mobile UE's prefix), the address unknown */
     struct mc_addr ip;
 };
 
@@ -422,8 +423,18 @@ static int asks_push(struct asks *a, uint8_t ver, const struct mc_addr *ip)
         a->v = v, a->cap = cap;
     }
     a->v[a->n].ver = ver;
+    a->v[a->n].prefix = 0;
     a->v[a->n].ip = *ip;
     a->n++;
+    return 0;
+}
+
+/* The same for a question as it stands (its /64 flag kept). */
+static int asks_push_ask(struct asks *a, const struct ask *q)
+{
+    if (asks_push(a, q->ver, &q->ip) != 0)
+        return -1;
+    a->v[a->n - 1].prefix = q->prefix;
     return 0;
 }
 
@@ -438,7 +449,7 @@ static uint32_t asks_move(struct asks *dst, struct asks *src)
     }
     uint32_t lost = 0;
     for (uint32_t i = 0; i < src->n; i++)
-        lost += asks_push(dst, src->v[i].ver, &src->v[i].ip) != 0;
+        lost += asks_push_ask(dst, &src->v[i]) != 0;
     src->n = 0;
     return lost;
 }
@@ -1159,6 +1170,8 @@ static void user_found(struct mc_cloud *c, const struct ask *a, const redisReply
         post_result(c, res);
 }
 
+static void defer_ask(struct mc_cloud *c, const struct ask *a);
+
 static void on_lookup_reply(void *privdata, redisReply *r)
 {
     struct lookup_batch *lb = privdata;
@@ -1178,10 +1191,16 @@ static void on_lookup_reply(void *privdata, redisReply *r)
     uint32_t n_none = 0;
     for (int i = 0; i < lb->n; i++) {
         const redisReply *v = lb->node < 0 ? r : r->element[i];
-        if (v->type == REDIS_REPLY_STRING)
-            user_found(c, &lb->asks[i], v);
-        else
-            none[n_none++] = lb->asks[i];
+        struct ask *a = &lb->asks[i];
+        if (v->type == REDIS_REPLY_STRING) {
+            user_found(c, a, v);
+        } else if (a->ver == 6 && !a->prefix) {
+            /* a mobile UE picks its interface id in the prefix its session gave it: asked by the /64 next */
+            a->prefix = 1;
+            defer_ask(c, a);
+        } else {
+            none[n_none++] = *a;
+        }
     }
     if (n_none)
         post_no_user(c, none, n_none);
@@ -1190,13 +1209,21 @@ static void on_lookup_reply(void *privdata, redisReply *r)
 
 static size_t lookup_key(struct mc_cloud *c, const struct ask *a, char *key, size_t len)
 {
-    return addr_key(c->cfg.prefix, c->prefix_len, "user.ip.", 8, a->ver, &a->ip, key, len);
+    if (!a->prefix)
+        return addr_key(c->cfg.prefix, c->prefix_len, "user.ip.", 8, a->ver, &a->ip, key, len);
+    struct mc_addr p = { 0 };
+    memcpy(p.b, a->ip.b, 8);
+    size_t n = addr_key(c->cfg.prefix, c->prefix_len, "user.ip.", 8, a->ver, &p, key, len);
+    if (n + 4 >= len)
+        return n;
+    memcpy(key + n, "/64", 4);
+    return n + 3;
 }
 
 /* Keeps a lookup whose node cannot take it now for the next flush (bounded). */
 static void defer_ask(struct mc_cloud *c, const struct ask *a)
 {
-    if (asks_push(&c->deferred_asks, a->ver, &a->ip) != 0) {
+    if (asks_push_ask(&c->deferred_asks, a) != 0) {
         MC_CTR_INC(cloud, refused);
         atomic_fetch_add(&c->lookups_done, 1);
     }

@@ -42,7 +42,7 @@ MC_CTR_DEFINE(l7_mobile, MC_L7_MOBILE_CTRS)
 
 #define UEPS 8          /* user-plane endpoints kept per session */
 #define AGE_PER_TICK 64
-#define KEYS_MAX (UEPS + 2)
+#define KEYS_MAX (UEPS + 3)
 
 enum ix_kind { IX_CTRL = 1, IX_USER, IX_UE };
 enum txn_kind { T_NONE, T_CREATE, T_UPDATE, T_DELETE, T_DELETE_BEARER };
@@ -316,6 +316,11 @@ static int session_keys(const struct sess *s, char keys[KEYS_MAX][96])
         char a[64];
         addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
         snprintf(keys[n++], 96, "user.ip.%s", a);
+    }
+    if (s->ue[1].used) { /* the UE picks its interface id: its traffic's address is found by the /64 */
+        char a[64];
+        addr_text(6, &s->ue[1].addr, a, sizeof(a)); /* the index keeps the /64 itself */
+        snprintf(keys[n++], 96, "user.ip.%s/64", a);
     }
     for (int i = 0; i < UEPS; i++)
         if (s->user[i].used)

@@ -142,6 +142,10 @@ def check_keys(c, r, subs):
         eps = s["user_plane"]["access"] + s["user_plane"]["gateway"]
         if s["delete_ms"] is None:
             live += 1
+            if s["ue_ipv6"]:
+                net = ipaddress.ip_network(s["ue_ipv6"] + "/64", strict=False)
+                c.check(r.get("user.ip.%s/64" % net.network_address) == imsi,
+                        "live %s: user.ip.%s/64 names it" % (imsi, net.network_address))
             v6 = s["ue_ipv6_announced"]
             want = {"imsi": imsi, "msisdn": s["msisdn"], "imei": s["imei"], "apn": s["apn"], "rat": s["rat"],
                     "ip": s["ue_ipv4"] or v6, "ip6": v6 or ""}
@@ -159,6 +163,9 @@ def check_keys(c, r, subs):
             left = [teid_key(ep) for ep in eps if r.exists(teid_key(ep))]
             left += ["user.ip." + a for a in filter(None, (s["ue_ipv4"], s["ue_ipv6_announced"]))
                      if r.exists("user.ip." + a)]
+            if s["ue_ipv6"]:
+                k6 = "user.ip.%s/64" % ipaddress.ip_network(s["ue_ipv6"] + "/64", strict=False).network_address
+                left += [k6] if r.exists(k6) else []
             c.check(not left, "deleted %s: no association left (%s)" % (imsi, left))
             c.check("ip" not in h and "teids" not in h and r.pttl("user." + imsi) > 0,
                     "deleted %s: user.<imsi> lingers without addresses, with a TTL (%s, ttl %d)" %
@@ -232,9 +239,11 @@ def live_run(c, wd):
         sgi_flows = [json.loads(x) for x in open(probes["sgi"][1])]
         check_flows(c, "live user plane", user_flows, subs, allow_gtpc=False)
         # after the gateway the user lookups give what user.<imsi> holds for flows' clients: IMSI and MSISDN
-        v4 = [s for s in subs if s["ue_ipv4"]]
-        check_flows(c, "live after the gateway (IPv4 UEs)", [f for f in sgi_flows if f.get("sourceIPv4Address")],
-                    v4, allow_gtpc=False, fields=("mobileIMSI", "mobileMSISDN"))
+        # (an IPv6 UE's address is not the one its session announced: found by user.ip.<prefix>/64)
+        n6 = sum(1 for f in sgi_flows if f.get("sourceIPv6Address"))
+        c.check(n6 > 0, "live: the post-gateway capture has IPv6 UE flows (%d)" % n6)
+        check_flows(c, "live after the gateway", sgi_flows, subs, allow_gtpc=False,
+                    fields=("mobileIMSI", "mobileMSISDN"))
         check_counts(c, "live", r, subs)
         print("live: %s" % summary)
     finally:
