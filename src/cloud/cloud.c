@@ -1326,8 +1326,8 @@ static void defer_op(struct mc_cloud *c, struct op *o)
     c->n_deferred++;
 }
 
-/* Runs one user operation, or defers it while its nodes are not ready; takes o. */
-static void run_op(struct mc_cloud *c, struct op *o)
+/* Runs one user operation (1), or defers it while its nodes are not ready or busy (0); takes o. */
+static int run_op(struct mc_cloud *c, struct op *o)
 {
     char ip[64], ukey[200], ipkey[200], since[24];
     addr_text(o->ver, &o->ip, ip, sizeof(ip));
@@ -1338,7 +1338,7 @@ static void run_op(struct mc_cloud *c, struct op *o)
     uint32_t room = c->cfg.conn.max_inflight ? c->cfg.conn.max_inflight : 10000;
     if (!key_ready(c, ipkey) || !key_ready(c, ukey) || mc_cloud_conn_inflight(c->conn) + cmds > room) {
         defer_op(c, o);
-        return;
+        return 0;
     }
     char k[256];
     if (o->kind == OP_USER_SET) {
@@ -1395,6 +1395,7 @@ static void run_op(struct mc_cloud *c, struct op *o)
     }
     o->next = NULL;
     free_ops(o);
+    return 1;
 }
 
 static int any_node_ready(struct mc_cloud *c)
@@ -1409,10 +1410,15 @@ static int any_node_ready(struct mc_cloud *c)
 /* Runs a list of operations, in order. */
 static void run_ops(struct mc_cloud *c, struct op *ops)
 {
+    /* in order: once one waits, the rest wait behind it (a session's SET must not overtake its DEL) */
+    int blocked = c->deferred != NULL;
     while (ops) {
         struct op *o = ops;
         ops = ops->next;
-        run_op(c, o);
+        if (blocked)
+            defer_op(c, o);
+        else
+            blocked = !run_op(c, o);
     }
 }
 
