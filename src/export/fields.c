@@ -352,6 +352,16 @@ const struct mc_ie *mc_export_ie_find(const char *name, size_t len)
     return NULL;
 }
 
+const struct mc_ie *mc_export_ie_find_id(uint32_t pen, uint16_t id)
+{
+    for (size_t i = 0, n = mc_export_n_all(); i < n; i++) {
+        const struct mc_ie *ie = mc_export_ie_at(i);
+        if (ie->id == id && ie->pen == pen)
+            return ie;
+    }
+    return NULL;
+}
+
 void mc_export_ie_value(const struct mc_ie *ie, const struct mc_ie_env *env, struct mc_ie_val *out)
 {
     memset(out, 0, sizeof(*out));

@@ -30,6 +30,13 @@ const struct mc_ie *mc_export_ie_at(size_t i);
 /* Looks an element up in the catalogue by exact name (case-sensitive); NULL when unknown. */
 const struct mc_ie *mc_export_ie_find(const char *name, size_t len);
 
+/*
+ * Looks an element up in the catalogue by (enterprise number, element id)
+ * (the id without the enterprise bit); NULL when unknown.  The collector
+ * names decoded fields with it, so it writes the probe's JSON keys.
+ */
+const struct mc_ie *mc_export_ie_find_id(uint32_t pen, uint16_t id);
+
 /* Reads the value of ie for env into out. */
 void mc_export_ie_value(const struct mc_ie *ie, const struct mc_ie_env *env, struct mc_ie_val *out);
 
