@@ -850,7 +850,7 @@ static void tag(struct mc_flow *f, struct mc_mobile_flow *mf, const struct mc_mo
         copy_str(x->imsi, sizeof(x->imsi), sub->imsi);
         copy_str(x->msisdn, sizeof(x->msisdn), sub->msisdn);
     }
-    MC_CTR_INC(l7_mobile, user_packets_tagged);
+    MC_CTR_INC(l7_mobile, user_flows_tagged);
 }
 
 /* Which end of the flow is the subscriber's: the one with its UE address, else the client. */

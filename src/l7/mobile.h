@@ -128,7 +128,7 @@ uint32_t mc_mobile_sessions(const struct mc_mobile *mb);
     X(S, evicted, "l7.mobile.sessions_evicted")                               \
     X(S, unknown_session, "l7.mobile.unknown_session")                        \
     X(S, teids_full, "l7.mobile.teids_full")                                  \
-    X(S, user_packets_tagged, "l7.mobile.user_flows_tagged")
+    X(S, user_flows_tagged, "l7.mobile.user_flows_tagged")
 MC_CTR_DECLARE(l7_mobile, MC_L7_MOBILE_CTRS)
 
 #endif
