@@ -8,7 +8,8 @@
  *   trylock mailbox, hand both over   ->    plain commands per key, batched per node
  *   take lookup results               <-    replies: put back what did not run, events
  * The mailbox mutex is held only to swap pointers; the packet thread uses
- * trylock and simply keeps aggregating when it is busy.
+ * trylock and simply keeps aggregating when it is busy.  The user lookups
+ * and operations the mailbox carries are users.c's (internal.h).
  */
 #include "cloud/cloud.h"
 
@@ -26,153 +27,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cloud/aggtab.h"
-#include "cloud/hostagg.h"
-#include "cloud/lookup.h"
+#include "cloud/internal.h"
 #include "cloud/resp.h"
-#include "cloud/usercache.h"
-#include "cloud/write.h"
 #include "common/json.h"
 #include "common/text.h"
 #include "common/log.h"
 
 MC_CTR_DEFINE(cloud, MC_CLOUD_CTRS)
 
-#define LOOKUP_BATCH 128 /* addresses per MGET */
 #define AGG_MAX_BYTES (32u << 20) /* default bound of each aggregates table */
-#define MAX_OPS 10000     /* user operations and events queued between two flushes */
-#define USER_LEN 64
-#define MAX_ASKS 65536    /* lookups asked between two handoffs, and waiting for their nodes */
-#define MAX_ATTRS 16
-#define MAX_KEYS 24       /* extra keys of a user operation (user.teid.*, user.ip.<v6>), set and deleted each */
 #define REPORT_EVERY_MS 10000 /* losses (drops, failed commands) are logged at most this often */
 #define LOOKUP_EVERY_MS 10     /* analyzers' lookups between flushes: an exchange at most this often */
 #define ROOM_WAIT_MS 50       /* a file's full batch re-checks the cloud's health this often while it waits */
-#define LOAD_CTR(grp, id) __atomic_load_n(&MC_CTR_GET(grp, id), __ATOMIC_RELAXED)
 
-enum op_kind { OP_USER_SET, OP_USER_REMOVE };
 
-struct op {
-    struct op *next;
-    int kind;
-    char id[USER_LEN];
-    uint8_t ver;                /* 0: no address (no ip field, no user.ip.<addr>) */
-    struct mc_addr ip;
-    uint64_t ts_ms;
-    int n_attrs;
-    char *attrs[2 * MAX_ATTRS]; /* owned: name, value, ... */
-    int n_keys, n_gone, keep_user;
-    uint32_t linger_ms;         /* remove: user.<id> loses its addresses and expires after this, instead of going */
-    char *keys[MAX_KEYS];       /* owned: more string keys naming the user (set), without the prefix */
-    char *gone[MAX_KEYS];       /* owned: keys to delete */
-};
 
-/* A question for the cloud: which user has this address? */
-struct ask {
-    uint8_t ver;
-    uint8_t prefix;  /* 1: asked as its /64 (user.ip.<v6-prefix>/64: a mobile UE's prefix), the address unknown */
-    struct mc_addr ip;
-};
 
-/* Questions (or "no user" answers) in one array: no allocation per lookup. */
-struct asks {
-    struct ask *v;
-    uint32_t n, cap;
-};
 
-/* A user found for an address (rare next to "no user": allocated). */
-struct result {
-    struct result *next;
-    uint8_t ver;
-    struct mc_addr ip;
-    int found;
-    char user[USER_LEN];
-    char imsi[16], msisdn[16];  /* the user's subscriber attributes, when it has them */
-    struct mc_cloud *c;         /* cloud thread: while the attributes are being read */
-};
 
-struct stats {
-    uint64_t packets, drops, flows_active, flows_exported;
-};
 
-/* Per-flow state of the packet thread, indexed by flow slot. */
-struct side {
-    uint32_t pkts[2];
-    uint64_t octets[2];
-};
 
-struct mc_cloud {
-    struct mc_cloud_config cfg;
-    size_t prefix_len;             /* strlen(cfg.prefix): keys are built per host per flush */
 
-    /* ---- packet thread ---- */
-    struct mc_flow_table *flows;   /* borrowed */
-    struct side *sides;            /* owned: capacity + 1 */
-    size_t sides_bytes;
-    struct mc_hostagg batch;       /* deltas since the last handoff */
-    struct mc_agg agg;             /* aggregates since the last handoff (mc_cloud_agg) */
-    struct op *ops, **ops_tail;    /* queued for the next handoff */
-    int n_ops;
-    struct asks asks;              /* lookups for the next handoff */
-    struct asks no_user;           /* answers taken from the mailbox (reused) */
-    struct mc_usercache users;     /* owned: who owns an address (usercache.h) */
-    struct mc_lookup *lookup;      /* owned: keys the analyzers read (lookup.h); NULL: lookups off */
-    uint64_t next_flush_ms;
-    uint64_t next_lookup_ms;       /* analyzers' lookups are exchanged between flushes at most this often */
-    uint64_t now_ms;               /* wall clock of the last tick: cache ages, without a clock call per flow */
-    uint32_t now_ds;               /* the same in cache units */
-    struct stats stats;
-
-    /* ---- mailbox (mutex) ---- */
-    pthread_mutex_t mu;
-    struct mc_hostagg box;         /* handed-over deltas, merged until taken */
-    struct mc_agg box_agg;         /* handed-over aggregates, merged until taken */
-    struct op *box_ops, **box_ops_tail;
-    struct result *box_results;
-    struct asks box_asks;          /* lookups handed over */
-    struct asks box_no_user;       /* lookups answered "no user" */
-    struct stats box_stats;
-    int stopping;
-    pthread_cond_t room;           /* the cloud thread took the box's hosts, or a batch of its was answered */
-    uint64_t progress;             /* how often room was signalled */
-
-    /* ---- cloud thread ---- */
-    pthread_t thread;
-    struct ev_loop *loop;
-    ev_async wake;
-    ev_timer flush_timer, heartbeat_timer, stop_timer;
-    struct mc_cloud_conn *conn;
-    struct mc_cloud_writer *writer; /* owned: host deltas and aggregates not yet accepted by Redis */
-    struct op *deferred, **deferred_tail; /* operations waiting for their nodes */
-    int n_deferred;
-    struct asks todo;              /* lookups being sent (reused) */
-    struct asks deferred_asks;     /* lookups waiting for their nodes */
-    int heartbeat_due;
-    struct batch_args *args;       /* owned: buffers of a lookup call */
-    int nodes_up;                  /* written by the cloud thread (atomically), read for the stats line */
-    int healthy;                   /* same: every node up and answering (a file's full batch waits then) */
-    int box_held;                  /* the box's hosts wait there: the writer has no room for them yet */
-    struct losses { uint64_t keys, pkts, bytes, agg, failed; } told; /* reported so far (report_losses) */
-    uint64_t told_ms;              /* when */
-    char last_err[200];            /* the last command a node refused (or lost), for the report */
-    /* lookups asked by the packet thread and answered (or given up) by the cloud thread */
-    atomic_uint_fast64_t lookups_asked, lookups_done;
-    struct stats seen_stats;
-    uint64_t started_ms;
-    char host[256];                /* gethostname, for the probe events */
-    int start_due;                 /* probe.start waits for its nodes (the cloud may be away at start) */
-    int draining;                  /* stopping: the last writes go out, then probe.stop */
-    int said_stop;                 /* the writer is closed, probe.stop and the last heartbeat are sent */
-    uint64_t data_deadline_ms;     /* the last writes are given up then, */
-    uint64_t drain_deadline_ms;    /* and the probe.stop's answer then */
-};
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void mc_cloud_config_defaults(struct mc_cloud_config *cfg)
 {
@@ -275,7 +150,7 @@ static const char octet_text[256][4] = {
 };
 
 /* The address as text in buf (len >= 46 for any address); returns its length. */
-static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
+size_t mc_cloud_addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
     if (ver == 4 && len >= 16) {
         /* by table: glibc's inet_ntop formats IPv4 with sprintf, and this runs per host per flush */
@@ -297,12 +172,12 @@ static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t 
 }
 
 /* prefix, then name, then the address's text: a key of the layout (docs/CLOUD.md); returns its length. */
-static size_t addr_key(const char *prefix, size_t plen, const char *name, size_t nlen, uint8_t ver,
+size_t mc_cloud_addr_key(const char *prefix, size_t plen, const char *name, size_t nlen, uint8_t ver,
                        const struct mc_addr *a, char *buf, size_t len)
 {
     /* built by hand: this runs for every host of every flush */
     char t[64];
-    size_t tl = addr_text(ver, a, t, sizeof(t));
+    size_t tl = mc_cloud_addr_text(ver, a, t, sizeof(t));
     if (plen + nlen + tl + 1 > len) {
         int n = snprintf(buf, len, "%s%s%s", prefix, name, t);
         return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
@@ -315,7 +190,7 @@ static size_t addr_key(const char *prefix, size_t plen, const char *name, size_t
 
 size_t mc_cloud_host_key(const char *prefix, uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
 {
-    return addr_key(prefix, strlen(prefix), "ip.", 3, ver, a, buf, len);
+    return mc_cloud_addr_key(prefix, strlen(prefix), "ip.", 3, ver, a, buf, len);
 }
 
 /* ======================================================================= */
@@ -340,7 +215,7 @@ static int connected_nodes(const struct mc_cloud *c)
  */
 enum { HANDOFF_WAIT = 1, HANDOFF_HOSTS = 2, HANDOFF_FULL = 4, HANDOFF_STOP = 8 };
 
-static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
+void mc_cloud_request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip);
 static void handoff(struct mc_cloud *c, int how);
 
 /* Takes a flow's packets and bytes since its last report into the batch; final: it is leaving. */
@@ -359,7 +234,7 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int 
         /* the user a record carries is its client's; a flow leaving asks
          * through mc_cloud_user_of, which it calls next anyway */
         if (c->cfg.lookups && !final)
-            request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
+            mc_cloud_request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
     }
     if (!d.pkts[0] && !d.pkts[1] && !d.flows)
         return;
@@ -382,167 +257,19 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int 
 
 static void visit_dirty(void *ctx, struct mc_flow *f, uint32_t slot) { take_flow(ctx, f, slot, 0); }
 
-/*
- * Asks for the user of every flow not reported yet, and takes nothing: the
- * flows are about to leave, and their export takes their deltas at once
- * (taking them here too would cost a side entry per flow, written now and
- * read back at export).
- */
-static void visit_unasked(void *ctx, struct mc_flow *f, uint32_t slot)
-{
-    struct mc_cloud *c = ctx;
-    (void)slot;
-    if (!(f->state & MC_FLOW_F_CLOUD))
-        request_lookup(c, f->key.ip_ver, &f->key.addr[0]);
-}
 
-/* Ahead of visit_unasked: the client's cache set, nothing else. */
-static void prefetch_unasked(void *ctx, struct mc_flow *f, uint32_t slot)
-{
-    struct mc_cloud *c = ctx;
-    (void)slot;
-    if (!(f->state & MC_FLOW_F_CLOUD))
-        __builtin_prefetch(mc_uc_set(&c->users, mc_uc_tag(f->key.ip_ver, &f->key.addr[0])));
-}
 
-static uint32_t ds_after(const struct mc_cloud *c, uint64_t ms, uint32_t ttl_ms)
-{
-    uint64_t ds = (ms > c->started_ms ? ms - c->started_ms : 0) / 100;
-    return (uint32_t)(ds + (ttl_ms + 99) / 100);
-}
 
-static int asks_push(struct asks *a, uint8_t ver, const struct mc_addr *ip)
-{
-    if (a->n == a->cap) {
-        if (a->cap >= MAX_ASKS)
-            return -1;
-        uint32_t cap = a->cap ? a->cap * 2 : 256;
-        struct ask *v = realloc(a->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        a->v = v, a->cap = cap;
-    }
-    a->v[a->n].ver = ver;
-    a->v[a->n].prefix = 0;
-    a->v[a->n].ip = *ip;
-    a->n++;
-    return 0;
-}
 
-/* The same for a question as it stands (its /64 flag kept). */
-static int asks_push_ask(struct asks *a, const struct ask *q)
-{
-    if (asks_push(a, q->ver, &q->ip) != 0)
-        return -1;
-    a->v[a->n - 1].prefix = q->prefix;
-    return 0;
-}
 
-/* Moves src's asks to the end of dst (a swap when dst is empty); returns how many did not fit. */
-static uint32_t asks_move(struct asks *dst, struct asks *src)
-{
-    if (dst->n == 0) {
-        struct asks t = *dst;
-        *dst = *src;
-        *src = t;
-        return 0;
-    }
-    uint32_t lost = 0;
-    for (uint32_t i = 0; i < src->n; i++)
-        lost += asks_push_ask(dst, &src->v[i]) != 0;
-    src->n = 0;
-    return lost;
-}
 
-static void asks_free(struct asks *a)
-{
-    free(a->v);
-    memset(a, 0, sizeof(*a));
-}
 
-static void queue_op(struct mc_cloud *c, struct op *o)
-{
-    o->next = NULL;
-    *c->ops_tail = o;
-    c->ops_tail = &o->next;
-    c->n_ops++;
-}
 
-/* Queues the question for an address (tag) whose answer is not fresh, and marks it asked. */
-static void ask(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip, uint64_t tag)
-{
-    if (asks_push(&c->asks, ver, ip) != 0) {
-        MC_CTR_INC(cloud, dropped_ops);
-        return;
-    }
-    atomic_fetch_add(&c->lookups_asked, 1);
-    /* marked as asked, so the next flows of this host do not ask again */
-    mc_uc_put(&c->users, tag, 0, ds_after(c, c->now_ms, c->cfg.negative_cache_ms));
-}
 
-static void request_lookup(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
-{
-    uint64_t tag = mc_uc_tag(ver, ip);
-    if (!mc_uc_fresh(&c->users, tag, c->now_ds)) /* else a fresh answer, or a question already on its way */
-        ask(c, ver, ip, tag);
-}
 
-/* The user cached for an address, or NULL ("no user", or the question is on its way; asked when stale). */
-static const struct mc_uc_cold *user_entry(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
-{
-    uint64_t tag = mc_uc_tag(ver, ip);
-    const struct mc_uc_hot *h = mc_uc_fresh(&c->users, tag, c->now_ds);
-    if (!h) {
-        if (c->cfg.lookups)
-            ask(c, ver, ip, tag);
-        return NULL;
-    }
-    const struct mc_uc_cold *k = mc_uc_cold_of(&c->users, h, ver, ip);
-    if (!k)
-        return NULL;
-    MC_CTR_INC(cloud, lookup_hits);
-    return k;
-}
 
-const char *mc_cloud_user_of(struct mc_cloud *c, uint8_t ver, const struct mc_addr *ip)
-{
-    const struct mc_uc_cold *k = user_entry(c, ver, ip);
-    return k ? k->user : NULL;
-}
 
-static void apply_results(struct mc_cloud *c, struct result *r, const struct asks *no_user)
-{
-    uint64_t now = wall_ms();
-    uint32_t neg = ds_after(c, now, c->cfg.negative_cache_ms), pos = ds_after(c, now, c->cfg.user_cache_ms);
-    for (uint32_t i = 0; no_user && i < no_user->n; i++) {
-        if (i + 8 < no_user->n) /* thousands of answers at once: their sets are not cached */
-            __builtin_prefetch(mc_uc_set(&c->users, mc_uc_tag(no_user->v[i + 8].ver, &no_user->v[i + 8].ip)));
-        mc_uc_put(&c->users, mc_uc_tag(no_user->v[i].ver, &no_user->v[i].ip), 0, neg);
-    }
-    while (r) {
-        struct result *next = r->next;
-        struct mc_uc_cold *k = mc_uc_user(&c->users, r->ver, &r->ip, r->user, pos);
-        memcpy(k->imsi, r->imsi, sizeof(k->imsi));
-        memcpy(k->msisdn, r->msisdn, sizeof(k->msisdn));
-        free(r);
-        r = next;
-    }
-}
 
-static void free_ops(struct op *o)
-{
-    while (o) {
-        struct op *next = o->next;
-        for (int i = 0; i < 2 * o->n_attrs; i++)
-            free(o->attrs[i]);
-        for (int i = 0; i < o->n_keys; i++)
-            free(o->keys[i]);
-        for (int i = 0; i < o->n_gone; i++)
-            free(o->gone[i]);
-        free(o);
-        o = next;
-    }
-}
 
 /* The packet thread's aggregate refusals, to the counters (packet thread). */
 static void agg_counts(struct mc_cloud *c)
@@ -620,10 +347,10 @@ static void handoff(struct mc_cloud *c, int how)
         c->ops_tail = &c->ops;
         c->n_ops = 0;
     }
-    uint32_t lost = asks_move(&c->box_asks, &c->asks);
+    uint32_t lost = mc_cloud_asks_move(&c->box_asks, &c->asks);
     struct result *results = c->box_results;
     c->box_results = NULL;
-    asks_move(&c->no_user, &c->box_no_user); /* no_user is empty: a swap */
+    mc_cloud_asks_move(&c->no_user, &c->box_no_user); /* no_user is empty: a swap */
     c->box_stats = c->stats;
     if (how & HANDOFF_STOP)
         c->stopping = 1;
@@ -634,7 +361,7 @@ static void handoff(struct mc_cloud *c, int how)
         MC_CTR_ADD(cloud, dropped_ops, lost);
         atomic_fetch_add(&c->lookups_done, lost);
     }
-    apply_results(c, results, &c->no_user);
+    mc_cloud_apply_results(c, results, &c->no_user);
     c->no_user.n = 0;
     mc_lookup_exchange(c->lookup, how & HANDOFF_WAIT);
     ev_async_send(c->loop, &c->wake);
@@ -667,7 +394,7 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
     take_flow(c, f, slot, 1);
     /* no need to clear the slot's side state: a new flow there starts unreported */
     if (c->cfg.lookups) {
-        const struct mc_uc_cold *k = user_entry(c, f->key.ip_ver, &f->key.addr[0]);
+        const struct mc_uc_cold *k = mc_cloud_user_entry(c, f->key.ip_ver, &f->key.addr[0]);
         struct mc_flow_ext *x = k ? mc_flow_ext_get(f) : NULL;
         if (x) {
             snprintf(x->user, sizeof(x->user), "%s", k->user);
@@ -719,7 +446,7 @@ void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
 {
     if (!c->cfg.lookups)
         return;
-    mc_flow_visit_live(c->flows, visit_unasked, prefetch_unasked, c);
+    mc_flow_visit_live(c->flows, mc_cloud_visit_unasked, mc_cloud_prefetch_unasked, c);
     uint64_t start = wall_ms(), deadline = start + timeout_ms;
     /* the host deltas stay here: the flows' export adds the rest, and each
      * host goes out once, not once now and once at exit */
@@ -756,136 +483,16 @@ void mc_cloud_set_stats(struct mc_cloud *c, uint64_t packets, uint64_t drops, ui
     c->stats.flows_exported = flows_exported;
 }
 
-static struct op *user_op(int kind, const char *id, uint8_t ver, const struct mc_addr *ip)
-{
-    struct op *o = calloc(1, sizeof(*o));
-    if (!o)
-        return NULL;
-    o->kind = kind;
-    snprintf(o->id, sizeof(o->id), "%s", id);
-    o->ver = ver;
-    o->ip = *ip;
-    o->ts_ms = wall_ms();
-    return o;
-}
 
-int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
-                      const char *const *attrs, int n_attrs)
-{
-    if (c->n_ops >= MAX_OPS || n_attrs > MAX_ATTRS) {
-        MC_CTR_INC(cloud, dropped_ops);
-        return -1;
-    }
-    struct op *o = user_op(OP_USER_SET, id, ver, ip);
-    if (!o)
-        return -1;
-    for (int i = 0; i < 2 * n_attrs; i++)
-        o->attrs[i] = strdup(attrs[i]);
-    o->n_attrs = n_attrs;
-    queue_op(c, o);
-    /* what this probe learned, it knows at once */
-    struct mc_uc_cold *k = mc_uc_user(&c->users, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
-    for (int i = 0; i < n_attrs; i++) {
-        if (strcmp(attrs[2 * i], "imsi") == 0)
-            snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
-        else if (strcmp(attrs[2 * i], "msisdn") == 0)
-            snprintf(k->msisdn, sizeof(k->msisdn), "%s", attrs[2 * i + 1]);
-    }
-    return 0;
-}
 
-/* Copies n strings into an op's owned array; -1 when one could not be copied (the op is freed by the caller). */
-static int take_strings(char **dst, int *n_dst, const char *const *src, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!(dst[(*n_dst)++] = strdup(src[i])))
-            return -1;
-    return 0;
-}
 
-int mc_cloud_user_set_keys(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
-                           const char *const *attrs, int n_attrs, const char *const *keys, int n_keys,
-                           const char *const *gone, int n_gone)
-{
-    if (!c)
-        return -1;
-    if (c->n_ops >= MAX_OPS || n_attrs > MAX_ATTRS || n_keys > MAX_KEYS || n_gone > MAX_KEYS) {
-        MC_CTR_INC(cloud, dropped_ops);
-        return -1;
-    }
-    static const struct mc_addr none;
-    struct op *o = user_op(OP_USER_SET, id, ver, ver ? ip : &none);
-    if (!o)
-        return -1;
-    if (take_strings(o->attrs, &o->n_attrs, attrs, 2 * n_attrs) != 0 ||
-        take_strings(o->keys, &o->n_keys, keys, n_keys) != 0 || take_strings(o->gone, &o->n_gone, gone, n_gone) != 0) {
-        o->n_attrs = (o->n_attrs + 1) / 2;
-        free_ops(o);
-        return -1;
-    }
-    o->n_attrs /= 2;
-    queue_op(c, o);
-    if (!ver)
-        return 0;
-    /* what this probe learned, it knows at once */
-    struct mc_uc_cold *k = mc_uc_user(&c->users, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
-    for (int i = 0; i < n_attrs; i++) {
-        if (strcmp(attrs[2 * i], "imsi") == 0)
-            snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
-        else if (strcmp(attrs[2 * i], "msisdn") == 0)
-            snprintf(k->msisdn, sizeof(k->msisdn), "%s", attrs[2 * i + 1]);
-    }
-    return 0;
-}
 
-int mc_cloud_user_remove_keys(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
-                              const char *const *keys, int n_keys, int keep_user, uint32_t linger_ms)
-{
-    if (!c)
-        return -1;
-    if (c->n_ops >= MAX_OPS || n_keys > MAX_KEYS) {
-        MC_CTR_INC(cloud, dropped_ops);
-        return -1;
-    }
-    static const struct mc_addr none;
-    struct op *o = user_op(OP_USER_REMOVE, id, ver, ver ? ip : &none);
-    if (!o)
-        return -1;
-    if (take_strings(o->gone, &o->n_gone, keys, n_keys) != 0) {
-        free_ops(o);
-        return -1;
-    }
-    o->keep_user = keep_user;
-    o->linger_ms = linger_ms;
-    queue_op(c, o);
-    if (ver)
-        mc_uc_forget(&c->users, ver, ip);
-    return 0;
-}
 
-int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip)
-{
-    if (c->n_ops >= MAX_OPS) {
-        MC_CTR_INC(cloud, dropped_ops);
-        return -1;
-    }
-    struct op *o = user_op(OP_USER_REMOVE, id, ver, ip);
-    if (!o)
-        return -1;
-    queue_op(c, o);
-    mc_uc_forget(&c->users, ver, ip);
-    return 0;
-}
 
 /* ======================================================================= */
 /* Cloud thread                                                            */
 /* ======================================================================= */
 
-/* Buffers of one lookup call (cloud thread only; reused). */
-struct batch_args {
-    char lookup_keys[LOOKUP_BATCH][200];
-    char resp[LOOKUP_BATCH * 216 + 64]; /* the encoded MGET */
-};
 
 static void on_ignore(void *privdata, redisReply *r)
 {
@@ -894,10 +501,14 @@ static void on_ignore(void *privdata, redisReply *r)
         MC_CTR_INC(cloud, write_errors);
         snprintf(c->last_err, sizeof(c->last_err), "%.190s", r ? r->str : "connection lost before the reply");
     }
+    /* user operations waiting for room go as soon as half of it is free, not at the next flush */
+    uint32_t room = c->cfg.conn.max_inflight ? c->cfg.conn.max_inflight : 10000;
+    if (r && c->n_deferred && mc_cloud_conn_inflight(c->conn) <= room / 2)
+        mc_cloud_retry_ops(c);
 }
 
 /* Sends a command routed by its key argv[key_arg]; counted, never retried. */
-static void send_simple(struct mc_cloud *c, int key_arg, int argc, const char **argv)
+void mc_cloud_send_simple(struct mc_cloud *c, int key_arg, int argc, const char **argv)
 {
     size_t argvlen[64];
     for (int i = 0; i < argc; i++)
@@ -908,7 +519,7 @@ static void send_simple(struct mc_cloud *c, int key_arg, int argc, const char **
         MC_CTR_INC(cloud, refused);
 }
 
-static int key_ready(struct mc_cloud *c, const char *key);
+int mc_cloud_key_ready(struct mc_cloud *c, const char *key);
 
 /*
  * What the cloud lost and has not written so far.  At stop (c->said_stop:
@@ -938,7 +549,7 @@ static void heartbeat(struct mc_cloud *c)
 {
     char key[200], v[12][32], ttl[24];
     snprintf(key, sizeof(key), "%sprobe.%s", c->cfg.prefix, c->cfg.probe_id);
-    if (!key_ready(c, key)) {
+    if (!mc_cloud_key_ready(c, key)) {
         c->heartbeat_due = 1; /* sent by the next flush that finds its node up */
         return;
     }
@@ -972,10 +583,10 @@ static void heartbeat(struct mc_cloud *c)
         argv[argc++] = names[i];
         argv[argc++] = v[i];
     }
-    send_simple(c, 1, argc, argv);
+    mc_cloud_send_simple(c, 1, argc, argv);
     snprintf(ttl, sizeof(ttl), "%llu", 3ull * c->cfg.heartbeat_ms);
     const char *exp[] = { "PEXPIRE", key, ttl };
-    send_simple(c, 1, 3, exp);
+    mc_cloud_send_simple(c, 1, 3, exp);
     MC_CTR_INC(cloud, heartbeats);
 }
 
@@ -1017,13 +628,13 @@ static int publish_event(struct mc_cloud *c, const char *name, const char *json)
     char chan[256], stream[256], maxlen[24];
     snprintf(chan, sizeof(chan), "%.150sevents.%s", c->cfg.prefix, name);
     snprintf(stream, sizeof(stream), "%.150sevents", c->cfg.prefix);
-    if (!key_ready(c, chan) || !key_ready(c, stream))
+    if (!mc_cloud_key_ready(c, chan) || !mc_cloud_key_ready(c, stream))
         return -1;
     snprintf(maxlen, sizeof(maxlen), "%u", c->cfg.stream_maxlen);
     const char *pub[] = { "PUBLISH", chan, json };
     const char *xadd[] = { "XADD", stream, "MAXLEN", "~", maxlen, "*", "type", name, "data", json };
-    send_simple(c, 1, 3, pub);
-    send_simple(c, 1, 10, xadd);
+    mc_cloud_send_simple(c, 1, 3, pub);
+    mc_cloud_send_simple(c, 1, 10, xadd);
     MC_CTR_INC(cloud, events);
     return 0;
 }
@@ -1095,310 +706,29 @@ static void probe_stop(struct mc_cloud *c)
                 mc_cloud_conn_nodes(c->conn) ? "its node is down or not answering" : "no node is known");
 }
 
-static void post_result(struct mc_cloud *c, struct result *res)
-{
-    pthread_mutex_lock(&c->mu);
-    res->next = c->box_results;
-    c->box_results = res;
-    pthread_mutex_unlock(&c->mu);
-    atomic_fetch_add(&c->lookups_done, 1);
-}
 
-/* "No user" for the n asks in a: one lock for all. */
-static void post_no_user(struct mc_cloud *c, const struct ask *a, uint32_t n)
-{
-    pthread_mutex_lock(&c->mu);
-    for (uint32_t i = 0; i < n; i++)
-        asks_push(&c->box_no_user, a[i].ver, &a[i].ip); /* full: asked again when the question expires */
-    pthread_mutex_unlock(&c->mu);
-    atomic_fetch_add(&c->lookups_done, n);
-}
 
-static void copy_field(char *dst, size_t len, const redisReply *r)
-{
-    if (r && r->type == REDIS_REPLY_STRING)
-        snprintf(dst, len, "%.*s", (int)r->len, r->str);
-}
 
-/* Second step of a lookup: the user's subscriber attributes (IMSI, MSISDN). */
-static void on_attrs_reply(void *privdata, redisReply *r)
-{
-    struct result *res = privdata;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-        copy_field(res->imsi, sizeof(res->imsi), r->element[0]);
-        copy_field(res->msisdn, sizeof(res->msisdn), r->element[1]);
-    }
-    post_result(res->c, res); /* the user is known even if its attributes could not be read */
-}
 
-/* buf = a b c, truncated to len (lookups run once per new client: no snprintf) */
-static void key_join(char *buf, size_t len, const char *a, const char *b, const char *c)
-{
-    size_t n = 0;
-    for (const char *parts[3] = { a, b, c }, **p = parts; p < parts + 3; p++)
-        for (const char *s = *p; *s && n + 1 < len; s++)
-            buf[n++] = *s;
-    buf[n] = 0;
-}
 
-/* Lookups of one node sent as one MGET (standalone), or one GET (cluster: n = 1). */
-struct lookup_batch {
-    struct mc_cloud *c;
-    int n;
-    int node;                   /* standalone: where they all live; cluster: -1 */
-    struct ask asks[];
-};
 
-/* A user was found for an address: reads its subscriber attributes, then posts it. */
-static void user_found(struct mc_cloud *c, const struct ask *a, const redisReply *r)
-{
-    struct result *res = calloc(1, sizeof(*res));
-    if (!res) {
-        atomic_fetch_add(&c->lookups_done, 1); /* asked again when the negative cache expires */
-        return;
-    }
-    res->ver = a->ver;
-    res->ip = a->ip;
-    res->c = c;
-    res->found = 1;
-    copy_field(res->user, sizeof(res->user), r);
-    char ukey[200];
-    key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", res->user);
-    const char *argv[] = { "HMGET", ukey, "imsi", "msisdn" };
-    size_t len[] = { 5, strlen(ukey), 4, 6 };
-    if (mc_cloud_conn_command(c->conn, ukey, len[1], 4, argv, len, on_attrs_reply, res) != 0)
-        post_result(c, res);
-}
 
-static void defer_ask(struct mc_cloud *c, const struct ask *a);
 
-static void on_lookup_reply(void *privdata, redisReply *r)
-{
-    struct lookup_batch *lb = privdata;
-    struct mc_cloud *c = lb->c;
-    /* MGET answers an array; a cluster's GET, the value itself */
-    int ok = r && (lb->node < 0 ? r->type != REDIS_REPLY_ERROR
-                                : r->type == REDIS_REPLY_ARRAY && r->elements == (size_t)lb->n);
-    if (!ok) {
-        if (r)
-            MC_CTR_INC(cloud, write_errors);
-        /* no answer: the negative cache expires and the packet thread asks again */
-        atomic_fetch_add(&c->lookups_done, (uint64_t)lb->n);
-        free(lb);
-        return;
-    }
-    struct ask none[LOOKUP_BATCH];
-    uint32_t n_none = 0;
-    for (int i = 0; i < lb->n; i++) {
-        const redisReply *v = lb->node < 0 ? r : r->element[i];
-        struct ask *a = &lb->asks[i];
-        if (v->type == REDIS_REPLY_STRING) {
-            user_found(c, a, v);
-        } else if (a->ver == 6 && !a->prefix) {
-            /* a mobile UE picks its interface id in the prefix its session gave it: asked by the /64 next */
-            a->prefix = 1;
-            defer_ask(c, a);
-        } else {
-            none[n_none++] = *a;
-        }
-    }
-    if (n_none)
-        post_no_user(c, none, n_none);
-    free(lb);
-}
 
-static size_t lookup_key(struct mc_cloud *c, const struct ask *a, char *key, size_t len)
-{
-    if (!a->prefix)
-        return addr_key(c->cfg.prefix, c->prefix_len, "user.ip.", 8, a->ver, &a->ip, key, len);
-    struct mc_addr p = { 0 };
-    memcpy(p.b, a->ip.b, 8);
-    size_t n = addr_key(c->cfg.prefix, c->prefix_len, "user.ip.", 8, a->ver, &p, key, len);
-    if (n + 4 >= len)
-        return n;
-    memcpy(key + n, "/64", 4);
-    return n + 3;
-}
 
-/* Keeps a lookup whose node cannot take it now for the next flush (bounded). */
-static void defer_ask(struct mc_cloud *c, const struct ask *a)
-{
-    if (asks_push_ask(&c->deferred_asks, a) != 0) {
-        MC_CTR_INC(cloud, refused);
-        atomic_fetch_add(&c->lookups_done, 1);
-    }
-}
 
-static void send_lookups(struct mc_cloud *c, struct lookup_batch *lb)
-{
-    const char *argv[1 + LOOKUP_BATCH];
-    size_t len[1 + LOOKUP_BATCH];
-    char(*keys)[200] = c->args->lookup_keys;
-    argv[0] = lb->node < 0 ? "GET" : "MGET", len[0] = strlen(argv[0]);
-    for (int i = 0; i < lb->n; i++) {
-        len[1 + i] = lookup_key(c, &lb->asks[i], keys[i], sizeof(keys[i]));
-        argv[1 + i] = keys[i];
-    }
-    int rc;
-    if (lb->node < 0) {
-        rc = mc_cloud_conn_command(c->conn, keys[0], len[1], 2, argv, len, on_lookup_reply, lb);
-    } else {
-        /* straight into RESP, as the host batches go */
-        char *p = mc_resp_array(c->args->resp, (uint64_t)(1 + lb->n));
-        for (int i = 0; i <= lb->n; i++)
-            p = mc_resp_bulk(p, argv[i], len[i]);
-        rc = mc_cloud_conn_command_resp(c->conn, lb->node, c->args->resp, (size_t)(p - c->args->resp),
-                                        on_lookup_reply, lb);
-    }
-    if (rc != 0) {
-        for (int i = 0; i < lb->n; i++)
-            defer_ask(c, &lb->asks[i]);
-        free(lb);
-        return;
-    }
-    MC_CTR_ADD(cloud, lookups, (uint64_t)lb->n);
-}
+int mc_cloud_any_node_ready(struct mc_cloud *c);
 
-static int any_node_ready(struct mc_cloud *c);
 
-/* Sends the lookups in a (emptied): one MGET per node per LOOKUP_BATCH; a cluster, one GET each. */
-static void run_asks(struct mc_cloud *c, struct asks *a)
-{
-    if (a->n && !any_node_ready(c)) {
-        /* the cloud is down: they wait as they are, at O(1) per flush */
-        uint32_t lost = asks_move(&c->deferred_asks, a);
-        MC_CTR_ADD(cloud, refused, lost);
-        atomic_fetch_add(&c->lookups_done, lost);
-        return;
-    }
-    struct lookup_batch *open[MC_CLOUD_MAX_NODES] = { 0 };
-    int cluster = mc_cloud_conn_is_cluster(c->conn);
-    for (uint32_t i = 0; i < a->n; i++) {
-        char key[200];
-        int node = mc_cloud_conn_node_of(c->conn, key, lookup_key(c, &a->v[i], key, sizeof(key)));
-        if (node < 0 || node >= MC_CLOUD_MAX_NODES || !mc_cloud_conn_ready(c->conn, node)) {
-            defer_ask(c, &a->v[i]);
-            continue;
-        }
-        struct lookup_batch *lb = open[node];
-        if (!lb) {
-            int cap = cluster ? 1 : LOOKUP_BATCH;
-            lb = malloc(sizeof(*lb) + (size_t)cap * sizeof(lb->asks[0]));
-            if (!lb) {
-                defer_ask(c, &a->v[i]);
-                continue;
-            }
-            lb->c = c;
-            lb->n = 0;
-            lb->node = cluster ? -1 : node;
-            open[node] = lb;
-        }
-        lb->asks[lb->n++] = a->v[i];
-        if (cluster || lb->n == LOOKUP_BATCH) {
-            open[node] = NULL;
-            send_lookups(c, lb);
-        }
-    }
-    for (int i = 0; i < MC_CLOUD_MAX_NODES; i++)
-        if (open[i])
-            send_lookups(c, open[i]);
-    a->n = 0;
-}
-
-static int key_ready(struct mc_cloud *c, const char *key)
+int mc_cloud_key_ready(struct mc_cloud *c, const char *key)
 {
     int node = mc_cloud_conn_node_of(c->conn, key, strlen(key));
     return node >= 0 && mc_cloud_conn_ready(c->conn, node);
 }
 
-/* Keeps an operation whose nodes cannot take it now for the next flush (bounded). */
-static void defer_op(struct mc_cloud *c, struct op *o)
-{
-    if (c->n_deferred >= MAX_OPS) {
-        MC_CTR_INC(cloud, refused);
-        o->next = NULL;
-        free_ops(o);
-        return;
-    }
-    o->next = NULL;
-    *c->deferred_tail = o;
-    c->deferred_tail = &o->next;
-    c->n_deferred++;
-}
 
-/* Runs one user operation (1), or defers it while its nodes are not ready or busy (0); takes o. */
-static int run_op(struct mc_cloud *c, struct op *o)
-{
-    char ip[64], ukey[200], ipkey[200], since[24];
-    addr_text(o->ver, &o->ip, ip, sizeof(ip));
-    key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
-    key_join(ipkey, sizeof(ipkey), c->cfg.prefix, "user.ip.", ip);
-    /* all of its commands or none: one refused would leave a key behind (a DEL lost), so room for them first */
-    uint32_t cmds = 4 + (uint32_t)o->n_keys + (uint32_t)o->n_gone;
-    uint32_t room = c->cfg.conn.max_inflight ? c->cfg.conn.max_inflight : 10000;
-    if (!key_ready(c, ipkey) || !key_ready(c, ukey) || mc_cloud_conn_inflight(c->conn) + cmds > room) {
-        defer_op(c, o);
-        return 0;
-    }
-    char k[256];
-    if (o->kind == OP_USER_SET) {
-        const char *argv[8 + 2 * MAX_ATTRS];
-        int argc = 0;
-        snprintf(since, sizeof(since), "%llu", (unsigned long long)o->ts_ms);
-        argv[argc++] = "HSET";
-        argv[argc++] = ukey;
-        if (o->ver) {
-            argv[argc++] = "ip";
-            argv[argc++] = ip;
-        }
-        argv[argc++] = "since";
-        argv[argc++] = since;
-        argv[argc++] = "probe";
-        argv[argc++] = c->cfg.probe_id;
-        for (int i = 0; i < 2 * o->n_attrs; i++)
-            argv[argc++] = o->attrs[i];
-        send_simple(c, 1, argc, argv);
-        if (o->n_keys || o->n_gone) { /* a subscriber's record that lingered after an earlier session lives again */
-            const char *persist[] = { "PERSIST", ukey };
-            send_simple(c, 1, 2, persist);
-        }
-        const char *set[] = { "SET", ipkey, o->id };
-        if (o->ver)
-            send_simple(c, 1, 3, set);
-        for (int i = 0; i < o->n_keys; i++) {
-            key_join(k, sizeof(k), c->cfg.prefix, o->keys[i], "");
-            const char *more[] = { "SET", k, o->id };
-            send_simple(c, 1, 3, more);
-        }
-        MC_CTR_INC(cloud, users_set);
-    } else {
-        const char *del1[] = { "DEL", ukey };
-        const char *del2[] = { "DEL", ipkey };
-        if (o->linger_ms && !o->keep_user) {
-            char ttl[16];
-            snprintf(ttl, sizeof(ttl), "%u", o->linger_ms);
-            const char *hdel[] = { "HDEL", ukey, "ip", "ip6", "teids" };
-            const char *exp[] = { "PEXPIRE", ukey, ttl };
-            send_simple(c, 1, 5, hdel);
-            send_simple(c, 1, 3, exp);
-        } else if (!o->keep_user) {
-            send_simple(c, 1, 2, del1);
-        }
-        if (o->ver)
-            send_simple(c, 1, 2, del2);
-        MC_CTR_INC(cloud, users_removed);
-    }
-    for (int i = 0; i < o->n_gone; i++) { /* keys that no longer name the user */
-        key_join(k, sizeof(k), c->cfg.prefix, o->gone[i], "");
-        const char *del[] = { "DEL", k };
-        send_simple(c, 1, 2, del);
-    }
-    o->next = NULL;
-    free_ops(o);
-    return 1;
-}
 
-static int any_node_ready(struct mc_cloud *c)
+int mc_cloud_any_node_ready(struct mc_cloud *c)
 {
     int n = mc_cloud_conn_nodes(c->conn);
     for (int i = 0; i < n; i++)
@@ -1407,20 +737,6 @@ static int any_node_ready(struct mc_cloud *c)
     return 0;
 }
 
-/* Runs a list of operations, in order. */
-static void run_ops(struct mc_cloud *c, struct op *ops)
-{
-    /* in order: once one waits, the rest wait behind it (a session's SET must not overtake its DEL) */
-    int blocked = c->deferred != NULL;
-    while (ops) {
-        struct op *o = ops;
-        ops = ops->next;
-        if (blocked)
-            defer_op(c, o);
-        else
-            blocked = !run_op(c, o);
-    }
-}
 
 /* The deferred operations, probe.start and the heartbeat when due, and the pending host keys. */
 static void flush_pending(struct mc_cloud *c)
@@ -1429,13 +745,9 @@ static void flush_pending(struct mc_cloud *c)
         probe_start(c);
     if (c->heartbeat_due)
         heartbeat(c);
-    struct op *ops = c->deferred;
-    c->deferred = NULL;
-    c->deferred_tail = &c->deferred;
-    c->n_deferred = 0;
-    run_ops(c, ops);
-    asks_move(&c->todo, &c->deferred_asks); /* todo is empty: a swap */
-    run_asks(c, &c->todo);
+    mc_cloud_retry_ops(c);
+    mc_cloud_asks_move(&c->todo, &c->deferred_asks); /* todo is empty: a swap */
+    mc_cloud_run_asks(c, &c->todo);
     mc_cloud_writer_flush(c->writer, 1);
 }
 
@@ -1495,11 +807,11 @@ static void take_mailbox(struct mc_cloud *c)
     c->box_ops = NULL;
     c->box_ops_tail = &c->box_ops;
     c->seen_stats = c->box_stats;
-    asks_move(&c->todo, &c->box_asks); /* todo is empty: a swap */
+    mc_cloud_asks_move(&c->todo, &c->box_asks); /* todo is empty: a swap */
     int stopping = c->stopping;
     pthread_mutex_unlock(&c->mu);
-    run_ops(c, ops);
-    run_asks(c, &c->todo);
+    mc_cloud_run_ops(c, ops);
+    mc_cloud_run_asks(c, &c->todo);
     mc_lookup_send(c->lookup, c->conn);
     flush_pending(c);
     if (stopping && !c->draining) {
@@ -1595,8 +907,8 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
     if (!c->said_stop) {
         if (c->box_held)
             on_writer_room(c);
-        if (mc_cloud_writer_pending_keys(c->writer))
-            flush_pending(c);
+        if (mc_cloud_writer_pending_keys(c->writer) || c->n_deferred)
+            flush_pending(c); /* user operations waiting for room too */
         int idle = !c->box_held && mc_cloud_writer_pending_keys(c->writer) == 0 &&
                    mc_cloud_writer_inflight(c->writer) == 0 && c->n_deferred == 0 && !c->heartbeat_due &&
                    mc_cloud_conn_inflight(c->conn) == 0;
@@ -1781,13 +1093,13 @@ void mc_cloud_stop(struct mc_cloud *c)
         mc_warn("cloud: %u key updates could not be written before exit", undrained);
     mc_cloud_conn_free(c->conn);
     ev_loop_destroy(c->loop);
-    apply_results(c, c->box_results, &c->box_no_user);
+    mc_cloud_apply_results(c, c->box_results, &c->box_no_user);
     struct asks *all[] = { &c->asks, &c->no_user, &c->box_asks, &c->box_no_user, &c->todo, &c->deferred_asks };
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        asks_free(all[i]);
-    free_ops(c->ops);
-    free_ops(c->box_ops);
-    free_ops(c->deferred);
+        mc_cloud_asks_free(all[i]);
+    mc_cloud_free_ops(c->ops);
+    mc_cloud_free_ops(c->box_ops);
+    mc_cloud_free_ops(c->deferred);
     mc_cloud_writer_free(c->writer);
     mc_hostagg_free(&c->batch);
     mc_hostagg_free(&c->box);
