@@ -503,9 +503,16 @@ class Cloud:
 
     def user_of(self, ip: str) -> Optional[str]:
         """The user id bound to ip (user.ip.<addr>), or None: for a mobile subscriber (a UE address a
-        GTP-C session gave, IPv4 or IPv6) its IMSI.  Not an address: ValueError."""
-        key = self.key("user.ip." + normalise_ip(ip))
+        GTP-C session gave, IPv4 or IPv6) its IMSI.  An IPv6 address without a key is looked up by its
+        /64 (user.ip.<prefix>/64), as the probes do: a UE picks its interface id in the prefix its
+        session gave.  Not an address: ValueError."""
+        addr = normalise_ip(ip)
+        key = self.key("user.ip." + addr)
         v = self._for(key).get(key)
+        if v is None and ":" in addr:
+            net = ipaddress.ip_network(addr + "/64", strict=False)
+            key = self.key("user.ip.%s/64" % net.network_address)
+            v = self._for(key).get(key)
         return _s(v) if v is not None else None
 
     @staticmethod

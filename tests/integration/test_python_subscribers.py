@@ -18,6 +18,7 @@ subscribers [--all]` and `mcquery subscriber IMSI|IP` (text and --json), and
 subscriber_watch.py printing the events.gtp.session.* it is sent (PUBLISH,
 and XADD to the stream as the probe does) and one subscriber's counters.
 """
+import ipaddress
 import json
 import os
 import re
@@ -99,7 +100,9 @@ class Writer:
         fields.update(ip6=v6 or "", teids=",".join(teids), since=str(since))
         self.on(uk).hset(uk, mapping=fields)
         self.on(uk).persist(uk)
-        for key in ["user.ip." + primary] + (["user.ip." + v6] if v4 and v6 else []) + \
+        # an IPv6 UE's /64 too: it picks its interface id (user.ip.<prefix>/64)
+        p64 = ["user.ip.%s/64" % ipaddress.ip_network(v6 + "/64", strict=False).network_address] if v6 else []
+        for key in ["user.ip." + primary] + (["user.ip." + v6] if v4 and v6 else []) + p64 + \
                 ["user.teid." + t for t in teids]:
             self.on(self.k(key)).set(self.k(key), imsi)
 
@@ -196,8 +199,10 @@ def check_topology(name, cloud, w, cli_args, raw, holders):
     c.check([r["imsi"] for r in got] == sorted(list(want) + [carol["imsi"]]),
             tag + "subscribers(active=False): %r" % [r.get("imsi") for r in got])
     c.check(got[[r["imsi"] for r in got].index(LINGER[0])] == want[LINGER[0]], tag + "the lingering record")
+    # an address of an IPv6 UE's /64 other than the announced one: found by the prefix, as the probes do
     for ip, who in (("10.45.0.1", SUBS[0][0]), ("10.45.0.2", SUBS[1][0]), ("2001:DB8:1:0::2", SUBS[1][0]),
-                    ("2001:db8:2::9", SUBS[2][0]), ("10.0.0.1", "alice"), ("10.45.0.9", None), ("10.9.9.9", None)):
+                    ("2001:db8:2::9", SUBS[2][0]), ("2001:db8:2::abcd:1234", SUBS[2][0]), ("2001:db8:3::1", None),
+                    ("10.0.0.1", "alice"), ("10.45.0.9", None), ("10.9.9.9", None)):
         c.check(cloud.user_of(ip) == who, tag + "user_of(%s) = %r, expected %r" % (ip, cloud.user_of(ip), who))
     for addr, teid, who in (("192.0.2.1", 1001, SUBS[0][0]), ("192.0.2.2", "2002", SUBS[1][0]),
                             ("2001:DB8:FF::1", 3003, SUBS[2][0]), ("2001:db8:ff::2", 0xfa3, SUBS[2][0]),
