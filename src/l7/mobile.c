@@ -258,11 +258,21 @@ static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *out, size_t 
 }
 
 /* user.teid.<addr>:<teid> of a user-plane endpoint (addr in [] for IPv6). */
-static void teid_key(const struct ix *e, char *out, size_t cap)
+/* "addr:teid" ("[v6addr]:teid") of a user-plane endpoint, as user.teid.* keys and `teids` write it; its
+ * length, 0 when it did not fit. */
+static size_t endpoint_text(uint8_t ver, const struct mc_addr *addr, uint32_t teid, char *out, size_t cap)
 {
     char a[64];
-    addr_text(e->ver, &e->addr, a, sizeof(a));
-    snprintf(out, cap, e->ver == 6 ? "user.teid.[%s]:%u" : "user.teid.%s:%u", a, e->teid);
+    addr_text(ver, addr, a, sizeof(a));
+    int n = snprintf(out, cap, ver == 6 ? "[%s]:%u" : "%s:%u", a, teid);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static void teid_key(const struct ix *e, char *out, size_t cap)
+{
+    char t[80];
+    endpoint_text(e->ver, &e->addr, e->teid, t, sizeof(t));
+    snprintf(out, cap, "user.teid.%s", t);
 }
 
 /* "addr:teid,..." of the session's user-plane endpoints. */
@@ -273,10 +283,9 @@ static void teids_text(const struct sess *s, char *out, size_t cap)
     for (int i = 0; i < UEPS; i++) {
         if (!s->user[i].used)
             continue;
-        char a[64];
-        addr_text(s->user[i].ver, &s->user[i].addr, a, sizeof(a));
-        int w = snprintf(out + n, cap - n, s->user[i].ver == 6 ? "%s[%s]:%u" : "%s%s:%u", n ? "," : "", a,
-                         s->user[i].teid);
+        char t[80];
+        endpoint_text(s->user[i].ver, &s->user[i].addr, s->user[i].teid, t, sizeof(t));
+        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", t);
         if (w < 0 || (size_t)w >= cap - n) {
             out[n] = '\0';
             return;
@@ -874,12 +883,12 @@ static int same_prefix64(const char *a, const char *b)
 /* The cloud's answer for a GTP-U flow: the TEID's IMSI, then the subscriber; -1 asked, 0 none, 1 tagged. */
 static int from_cloud(struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_flow *mf, const struct mc_pkt *pkt)
 {
-    char a[64], key[96];
-    if (!lk || !inet_ntop(pkt->outer_ver == 6 ? AF_INET6 : AF_INET, pkt->outer_dst.b, a, sizeof(a)))
+    char key[80];
+    size_t n = lk ? endpoint_text(pkt->outer_ver, &pkt->outer_dst, pkt->tunnel_id, key, sizeof(key)) : 0;
+    if (!n)
         return 0;
-    int n = snprintf(key, sizeof(key), pkt->outer_ver == 6 ? "[%s]:%u" : "%s:%u", a, pkt->tunnel_id);
     struct mc_lookup_answer t, s;
-    int rc = mc_lookup_get(lk, MC_LOOKUP_TEID, key, (size_t)n, &t);
+    int rc = mc_lookup_get(lk, MC_LOOKUP_TEID, key, n, &t);
     if (rc == MC_LOOKUP_FOUND)
         rc = mc_lookup_get(lk, MC_LOOKUP_SUBSCRIBER, t.v[0], strlen(t.v[0]), &s);
     if (rc != MC_LOOKUP_FOUND)
@@ -893,7 +902,7 @@ static int from_cloud(struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_
     int side = 0;
     for (int i = 0; i < 2; i++) {
         char at[64];
-        if (!inet_ntop(f->key.ip_ver == 6 ? AF_INET6 : AF_INET, f->key.addr[i].b, at, sizeof(at)))
+        if (!addr_text(f->key.ip_ver, &f->key.addr[i], at, sizeof(at)))
             continue;
         if (f->key.ip_ver == 4 ? strcmp(at, s.v[4]) == 0 : s.v[5][0] && same_prefix64(at, s.v[5]))
             side = i;
