@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "flow/flow.h"
+#include "log_harness.h"
 #include "l7/dns.h"
 #include "l7/l7.h"
 #include "cloud/aggtab.h"
@@ -463,7 +464,6 @@ static void test_detect(void **state)
 static const struct mc_l7_analyzer *const only_dns[] = { &mc_l7_dns };
 static struct mc_l7 *l7;
 static char log_path[64];
-static char logbuf[1 << 16];
 
 /* flow record values read at export, for the getters */
 struct rec {
@@ -522,43 +522,6 @@ static struct mc_flow_table *setup_stage(uint32_t max_buffer)
     return t;
 }
 
-/* Ends every flow, returns the log's lines (in logbuf) and their count. */
-static int finish(struct mc_flow_table *t)
-{
-    mc_flow_flush_all(t, MC_END_FORCED);
-    mc_l7_flush(l7);
-    FILE *f = fopen(log_path, "r");
-    assert_non_null(f);
-    size_t n = fread(logbuf, 1, sizeof(logbuf) - 1, f);
-    fclose(f);
-    logbuf[n] = 0;
-    mc_flow_table_free(t);
-    mc_l7_free(l7);
-    l7 = NULL;
-    unlink(log_path);
-    int lines = 0;
-    for (size_t i = 0; i < n; i++)
-        lines += logbuf[i] == '\n';
-    return lines;
-}
-
-/* The k-th log line (0-based) into out. */
-static const char *line(int k, char *out, size_t cap)
-{
-    const char *p = logbuf;
-    for (int i = 0; i < k && p; i++) {
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    assert_non_null(p);
-    size_t n = strcspn(p, "\n");
-    assert_true(n < cap);
-    memcpy(out, p, n);
-    out[n] = 0;
-    return out;
-}
-
 #define SYN 0x02
 #define ACK 0x10
 
@@ -600,9 +563,9 @@ static void test_udp_pair(void **state)
     rr_a(&r, 200, 93, 184, 216, 35);
     udp(t, 0, &q, 1000000);
     udp(t, 1, &r, 1000042);
-    assert_int_equal(finish(t), 1);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 1);
     char l[2048];
-    line(0, l, sizeof(l));
+    h_log_line(0, l, sizeof(l));
     assert_non_null(strstr(l, "\"protocol\":\"dns\""));
     assert_non_null(strstr(l, "\"transactionStartMilliseconds\":1000000"));
     assert_non_null(strstr(l, "\"dnsQueryName\":\"www.Example.com\",\"dnsQueryType\":1,\"dnsQueryClass\":1,"
@@ -639,18 +602,18 @@ static void test_unanswered_unmatched_retransmitted(void **state)
     udp(t, 1, &r2, 6001);
     udp(t, 1, &r3, 6002); /* its query was never seen */
     udp(t, 1, &r2, 6003); /* a duplicate response: its query was answered already */
-    assert_int_equal(finish(t), 4);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 4);
     char l[2048];
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"dnsQueryName\":\"two.example\""));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"dnsQueryName\":\"two.example\""));
     assert_non_null(strstr(l, "\"transactionStartMilliseconds\":5001"));
     assert_non_null(strstr(l, "\"dnsResponseCode\":3,\"dnsAnswerCount\":0,\"dnsResponseTimeMs\":1000}"));
-    assert_non_null(strstr(line(1, l, sizeof(l)), "\"dnsQueryName\":\"three.example\""));
+    assert_non_null(strstr(h_log_line(1, l, sizeof(l)), "\"dnsQueryName\":\"three.example\""));
     assert_null(strstr(l, "dnsResponseTimeMs"));
     assert_non_null(strstr(l, "\"transactionStartMilliseconds\":6002"));
-    assert_non_null(strstr(line(2, l, sizeof(l)), "\"dnsQueryName\":\"two.example\""));
+    assert_non_null(strstr(h_log_line(2, l, sizeof(l)), "\"dnsQueryName\":\"two.example\""));
     assert_null(strstr(l, "dnsResponseTimeMs"));
     /* unanswered: emitted at the end, with no response fields */
-    assert_non_null(strstr(line(3, l, sizeof(l)), "\"dnsQueryName\":\"one.example\""));
+    assert_non_null(strstr(h_log_line(3, l, sizeof(l)), "\"dnsQueryName\":\"one.example\""));
     assert_non_null(strstr(l, "\"dnsTransactionId\":1}"));
     assert_int_equal(CTR(query_retransmitted), 1);
     assert_int_equal(CTR(response_without_query), 2);
@@ -674,11 +637,11 @@ static void test_retry_after_timeout(void **state)
     udp(t, 0, &q, 14999); /* within 5 s: a retransmission */
     udp(t, 0, &q, 15000); /* 5 s on: a new ask, the first one went unanswered */
     udp(t, 1, &r, 15010);
-    assert_int_equal(finish(t), 2);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 2);
     char l[2048];
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"transactionStartMilliseconds\":10000"));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"transactionStartMilliseconds\":10000"));
     assert_null(strstr(l, "dnsResponseCode"));
-    assert_non_null(strstr(line(1, l, sizeof(l)), "\"transactionStartMilliseconds\":15000"));
+    assert_non_null(strstr(h_log_line(1, l, sizeof(l)), "\"transactionStartMilliseconds\":15000"));
     assert_non_null(strstr(l, "\"dnsResponseTimeMs\":10}"));
     assert_int_equal(CTR(query_retransmitted), 1);
     assert_int_equal(CTR(query_unanswered), 1);
@@ -701,13 +664,13 @@ static void test_pending_bound(void **state)
     udp(t, 1, &r, 3000);
     response(&r, 100, "n0.example", 1, 0, 0); /* evicted long ago */
     udp(t, 1, &r, 3001);
-    assert_int_equal(finish(t), 21);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 21);
     char l[2048];
     /* evicted first, oldest first */
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"dnsQueryName\":\"n0.example\""));
-    assert_non_null(strstr(line(12, l, sizeof(l)), "\"dnsQueryName\":\"n19.example\""));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"dnsQueryName\":\"n0.example\""));
+    assert_non_null(strstr(h_log_line(12, l, sizeof(l)), "\"dnsQueryName\":\"n19.example\""));
     assert_non_null(strstr(l, "\"dnsResponseTimeMs\":1981"));
-    assert_non_null(strstr(line(13, l, sizeof(l)), "\"dnsQueryName\":\"n0.example\""));
+    assert_non_null(strstr(h_log_line(13, l, sizeof(l)), "\"dnsQueryName\":\"n0.example\""));
     assert_null(strstr(l, "dnsResponseTimeMs"));
     assert_int_equal(CTR(query_unanswered), 7);
     assert_int_equal(CTR(response_without_query), 1);
@@ -722,7 +685,7 @@ static void test_link_local_ignored(void **state)
     /* detect() attaches on the payload; the analyzer stays out on 5353 */
     pkt(t, 0, 17, 5353, 5353, 0, 0, q.b, q.n, 1000);
     assert_int_equal(MC_CTR_GET(l7, attached_payload), 1);
-    assert_int_equal(finish(t), 0);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 0);
     assert_int_equal(CTR(link_local_ignored), 1);
     assert_int_equal(CTR(queries), 0);
 }
@@ -765,11 +728,11 @@ static void test_tcp_messages(void **state)
     framed(&s, &r2);
     for (size_t i = 0; i < s.n; i++)
         tcp(t, 1, &ss, s.b + i, 1, 1010 + i);
-    assert_int_equal(finish(t), 2);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 2);
     char l[2048];
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"dnsQueryName\":\"a.example\""));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"dnsQueryName\":\"a.example\""));
     assert_non_null(strstr(l, "\"dnsAnswers\":\"1.1.1.1\""));
-    assert_non_null(strstr(line(1, l, sizeof(l)), "\"dnsQueryName\":\"b.example\""));
+    assert_non_null(strstr(h_log_line(1, l, sizeof(l)), "\"dnsQueryName\":\"b.example\""));
     assert_non_null(strstr(l, "\"dnsAnswers\":\"2.2.2.2\""));
     assert_non_null(strstr(l, "\"protocolIdentifier\":6"));
     assert_int_equal(CTR(tcp_partial_at_end), 0);
@@ -794,9 +757,9 @@ static void test_tcp_length_lies(void **state)
     put16(&s, 4000);       /* a length the connection never completes */
     putb(&s, q.b, q.n);
     tcp(t, 0, &cs, s.b, s.n, 1002);
-    assert_int_equal(finish(t), 1);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 1);
     char l[2048];
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"dnsQueryName\":\"c.example\""));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"dnsQueryName\":\"c.example\""));
     assert_int_equal(CTR(tcp_zero_length), 1);
     assert_int_equal(CTR(tcp_short_length), 1);
     assert_int_equal(CTR(question_truncated), 1);
@@ -822,9 +785,9 @@ static void test_tcp_gap_resync(void **state)
     framed(&s, &q2);
     tcp(t, 0, &cs, s.b, s.n, 1003); /* starts like a message: resynchronised */
     /* the peer acknowledges the lost bytes so the hole is declared */
-    assert_int_equal(finish(t), 1);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 1);
     char l[2048];
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"dnsQueryName\":\"e.example\""));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"dnsQueryName\":\"e.example\""));
     assert_int_equal(CTR(tcp_gap_desync), 1);
 }
 
@@ -852,9 +815,9 @@ static void test_tcp_buffer_cap(void **state)
     /* split in 100-byte segments: the big one must be collected, and is refused */
     for (size_t off = 0; off < s.n; off += 100)
         tcp(t, 1, &ss, s.b + off, s.n - off < 100 ? s.n - off : 100, 1010 + off);
-    assert_int_equal(finish(t), 1);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 1);
     char l[2048];
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"dnsAnswers\":\"10.9.9.9\""));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"dnsAnswers\":\"10.9.9.9\""));
     assert_int_equal(CTR(tcp_skipped), 1);
     assert_true(MC_CTR_GET(l7, buffer_exceeded) >= 1);
     assert_int_equal(CTR(tcp_partial_at_end), 0);
@@ -913,7 +876,7 @@ static void test_cloud_aggregates(void **state)
     udp(t, 0, &qnx, t0 + 10);
     udp(t, 1, &nx, t0 + 12);
     pkt(t, 0, 17, 40002, 53, 0, 0, q.b, q.n, t0 + 20); /* the same client again, another port */
-    finish(t);
+    h_stage_finish(&l7, t, log_path);
 
     /* names are lowercased: 0x20-randomised spellings are one name */
     const char *nk = "dns.name.www.agg.example";

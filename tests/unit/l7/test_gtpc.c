@@ -23,55 +23,18 @@
 #include "gtp_build.h"
 #include "record_harness.h"
 #include "stage_harness.h"
+#include "log_harness.h"
 
 #define CTR(id) MC_CTR_GET(l7_gtp, id)
 
 static const struct mc_l7_analyzer *const only_gtp[] = { &mc_l7_gtp };
 static char log_path[128];
-static char logbuf[1 << 16];
 
 static struct mc_flow_table *setup(void)
 {
     mc_ctr_reset();
     memset(mc_l7_gtp_ctr, 0, sizeof(mc_l7_gtp_ctr));
     return h_stage_new(only_gtp, "gtpc", 0, 0, 64, log_path, sizeof(log_path));
-}
-
-static int finish(struct mc_flow_table *t)
-{
-    mc_flow_flush_all(t, MC_END_FORCED);
-    mc_l7_flush(h_l7);
-    FILE *f = fopen(log_path, "r");
-    size_t n = 0;
-    if (f) {
-        n = fread(logbuf, 1, sizeof(logbuf) - 1, f);
-        fclose(f);
-    }
-    logbuf[n] = 0;
-    mc_flow_table_free(t);
-    mc_l7_free(h_l7);
-    h_l7 = NULL;
-    unlink(log_path);
-    int lines = 0;
-    for (size_t i = 0; i < n; i++)
-        lines += logbuf[i] == '\n';
-    return lines;
-}
-
-static const char *line(int k, char *out, size_t cap)
-{
-    const char *p = logbuf;
-    for (int i = 0; i < k && p; i++) {
-        p = strchr(p, '\n');
-        if (p)
-            p++;
-    }
-    assert_non_null(p);
-    size_t n = strcspn(p, "\n");
-    assert_true(n < cap);
-    memcpy(out, p, n);
-    out[n] = 0;
-    return out;
 }
 
 /* dir 0: 10.0.0.1:2123 (MME) -> 10.0.0.2:2123 (SGW) */
@@ -134,9 +97,9 @@ static void test_pair(void **state)
     csresp(&r, 0xa1, 77);
     udp(t, 0, &q, 1000000);
     udp(t, 1, &r, 1000015);
-    assert_int_equal(finish(t), 1);
+    assert_int_equal(h_stage_finish(&h_l7, t, log_path), 1);
     char l[4096];
-    line(0, l, sizeof(l));
+    h_log_line(0, l, sizeof(l));
     assert_non_null(strstr(l, "\"protocol\":\"gtp\""));
     assert_non_null(strstr(l, "\"transactionStartMilliseconds\":1000000"));
     assert_non_null(strstr(l, "\"gtpVersion\":2,\"gtpMessageType\":32,\"gtpMessageName\":\"Create Session Request\","
@@ -188,19 +151,19 @@ static void test_retransmission_unanswered(void **state)
     gb_v1(&note, 0x32, 26, 5, 3); /* Error Indication: no answer comes */
     gb_v1_done(&note);
     udp(t, 0, &note, 6000);
-    assert_int_equal(finish(t), 5);
+    assert_int_equal(h_stage_finish(&h_l7, t, log_path), 5);
     char l[4096];
-    assert_non_null(strstr(line(0, l, sizeof(l)), "\"gtpSequence\":1,"));
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), "\"gtpSequence\":1,"));
     assert_non_null(strstr(l, "\"transactionStartMilliseconds\":1000"));
     assert_non_null(strstr(l, "\"gtpResponseType\":33"));
-    assert_non_null(strstr(line(1, l, sizeof(l)), "\"gtpMessageType\":33"));
+    assert_non_null(strstr(h_log_line(1, l, sizeof(l)), "\"gtpMessageType\":33"));
     assert_non_null(strstr(l, "\"gtpSequence\":9,"));
-    assert_non_null(strstr(line(2, l, sizeof(l)), "\"gtpMessageType\":33")); /* the mismatched one, alone */
-    assert_non_null(strstr(line(3, l, sizeof(l)), "\"gtpVersion\":1,\"gtpMessageType\":26,"
+    assert_non_null(strstr(h_log_line(2, l, sizeof(l)), "\"gtpMessageType\":33")); /* the mismatched one, alone */
+    assert_non_null(strstr(h_log_line(3, l, sizeof(l)), "\"gtpVersion\":1,\"gtpMessageType\":26,"
                                                   "\"gtpMessageName\":\"Error Indication\""));
     assert_null(strstr(l, "gtpResponseType"));
     /* unanswered: at the flow's end */
-    assert_non_null(strstr(line(4, l, sizeof(l)), "\"gtpSequence\":2,"));
+    assert_non_null(strstr(h_log_line(4, l, sizeof(l)), "\"gtpSequence\":2,"));
     assert_null(strstr(l, "gtpResponseType"));
     assert_int_equal(CTR(retransmissions), 2);
     assert_int_equal(CTR(unanswered), 1);
@@ -235,7 +198,7 @@ static void test_timeout_pending_full_errors(void **state)
     bad.b[0] = 0x48;
     bad.n = 3;
     udp(t, 0, &bad, 60003);
-    assert_int_equal(finish(t), 18);
+    assert_int_equal(h_stage_finish(&h_l7, t, log_path), 18);
     assert_int_equal(CTR(bad_ie), 1);
     assert_int_equal(CTR(bad_version), 1);
     assert_int_equal(CTR(too_short), 1);
