@@ -325,15 +325,12 @@ static void round_trip(int biflow)
 {
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
-    char err[256] = "";
     mc_export_config_defaults(&cfg);
     cfg.biflow = biflow;
     cfg.domain_id = 0x01020304;
     cfg.ingress_if = 3;
     cfg.egress_if = 7;
-    struct mc_exporter *e = mc_exporter_new(&cfg, err, sizeof(err));
-    assert_non_null(e);
-    mc_exporter_set_sink(e, pktlog_sink, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     mc_exporter_tick(e, T0);
     struct mc_flow flows[3] = { tcp4_flow(), udp6_flow(), icmp4_flow() };
     for (int k = 0; k < 2; k++) /* twice: the second messages carry no template */

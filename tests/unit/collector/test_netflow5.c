@@ -113,15 +113,12 @@ static void test_round_trip(void **state)
     (void)state;
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
-    char err[256] = "";
     mc_export_config_defaults(&cfg);
     cfg.version = 5;
     cfg.domain_id = 0x34;
     cfg.ingress_if = 2;
     cfg.egress_if = 5;
-    struct mc_exporter *e = mc_exporter_new(&cfg, err, sizeof(err));
-    assert_non_null(e);
-    mc_exporter_set_sink(e, pktlog_sink, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     mc_exporter_tick(e, T0);
     struct mc_flow flows[2] = { tcp4_flow(), icmp4_flow() };
     for (int k = 0; k < 20; k++) /* 60 records: three packets (28 a packet at the default MTU) */

@@ -160,15 +160,12 @@ static void test_round_trip(void **state)
     (void)state;
     struct pktlog log = { 0 };
     struct mc_export_config cfg;
-    char err[256] = "";
     mc_export_config_defaults(&cfg);
     cfg.version = 9;
     cfg.domain_id = 0x0a0b0c0d;
     cfg.ingress_if = 4;
     cfg.egress_if = 9;
-    struct mc_exporter *e = mc_exporter_new(&cfg, err, sizeof(err));
-    assert_non_null(e);
-    mc_exporter_set_sink(e, pktlog_sink, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     mc_exporter_tick(e, T0);
     struct mc_flow flows[3] = { tcp4_flow(), udp6_flow(), icmp4_flow() };
     for (int i = 0; i < 3; i++)

@@ -1,6 +1,7 @@
 /*
- * helpers.h - shared by the export unit tests: hand-made flows, a sink that
- * keeps every datagram, and big-endian readers.  Header-only (static) so
+ * helpers.h - shared by the export unit tests (and the collector's round
+ * trips): hand-made flows, a sink that keeps every datagram and an exporter
+ * writing into it, and big-endian readers.  Header-only (static) so
  * each test_*.c stays one executable.
  */
 #ifndef MC_TEST_EXPORT_HELPERS_H
@@ -31,6 +32,17 @@ static inline void pktlog_sink(void *ctx, const uint8_t *pkt, size_t len)
     l->data[l->n] = malloc(len);
     memcpy(l->data[l->n], pkt, len);
     l->len[l->n++] = len;
+}
+
+/* An exporter of cfg whose datagrams go to log (include after cmocka.h: a refused config fails the test). */
+static inline struct mc_exporter *pktlog_exporter(const struct mc_export_config *cfg, struct pktlog *log)
+{
+    char err[256] = "";
+    struct mc_exporter *e = mc_exporter_new(cfg, err, sizeof(err));
+    if (!e)
+        fail_msg("mc_exporter_new: %s", err);
+    mc_exporter_set_sink(e, pktlog_sink, log);
+    return e;
 }
 
 static inline void pktlog_free(struct pktlog *l)

@@ -8,16 +8,6 @@
 #include "export/internal.h"
 #include "unit/export/helpers.h"
 
-static struct mc_exporter *mk(struct mc_export_config *cfg, struct pktlog *log)
-{
-    char err[256] = "";
-    struct mc_exporter *e = mc_exporter_new(cfg, err, sizeof(err));
-    if (!e)
-        fail_msg("mc_exporter_new: %s", err);
-    mc_exporter_set_sink(e, pktlog_sink, log);
-    return e;
-}
-
 /* Walks one message's sets; returns data records, counts template sets per id in tmpl[0..1]. */
 static uint32_t walk(const uint8_t *p, size_t len, int tmpl[2], size_t rec_len4)
 {
@@ -56,7 +46,7 @@ static void test_biflow_tcp4_bytes(void **state)
     cfg.domain_id = 0x01020304;
     cfg.ingress_if = 3;
     cfg.egress_if = 7;
-    struct mc_exporter *e = mk(&cfg, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     struct mc_flow f = tcp4_flow();
     mc_exporter_flow(e, &f, T0 + 1500);
     assert_int_equal(log.n, 0); /* buffered */
@@ -117,7 +107,7 @@ static void test_ipv6_and_icmp(void **state)
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg);
     cfg.biflow = 1;
-    struct mc_exporter *e = mk(&cfg, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     struct mc_flow f6 = udp6_flow(), fi = icmp4_flow();
     mc_exporter_flow(e, &f6, T0 + 10);
     mc_exporter_flow(e, &fi, T0 + 10);
@@ -155,7 +145,7 @@ static void test_uniflow_records(void **state)
     struct mc_export_config cfg;
     mc_export_config_defaults(&cfg); /* IPFIX defaults to uniflow records: nfdump and most collectors
                                         read RFC 5103 reverse elements as forward ones */
-    struct mc_exporter *e = mk(&cfg, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     struct mc_flow f = tcp4_flow(), fi = icmp4_flow();
     mc_exporter_flow(e, &f, T0);
     mc_exporter_flow(e, &fi, T0); /* 0 reverse packets: one record */
@@ -189,7 +179,7 @@ static void test_mtu_sequence_refresh(void **state)
     mc_export_config_defaults(&cfg);
     cfg.biflow = 1;
     cfg.template_refresh_pkts = 5;
-    struct mc_exporter *e = mk(&cfg, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     for (int i = 0; i < 1000; i++) {
         struct mc_flow f = i % 3 ? tcp4_flow() : udp6_flow();
         f.key.port[0] = (uint16_t)(1024 + i);
@@ -246,7 +236,7 @@ static void test_refresh_by_time_and_tick(void **state)
     cfg.template_refresh_ms = 1000;
     cfg.template_refresh_pkts = 0;
     cfg.flush_ms = 200;
-    struct mc_exporter *e = mk(&cfg, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     struct mc_flow f = tcp4_flow();
     int tm[2];
     mc_exporter_flow(e, &f, T0);
@@ -286,7 +276,7 @@ static void test_tunnel_fields(void **state)
     cfg.template_spec = "sourceIPv4Address tunnelType tunnelId tunnelSourceIPv4Address "
                         "tunnelDestinationIPv4Address layer2SegmentId userName mplsTopLabelStackSection "
                         "dot1qCustomerVlanId ipVersion";
-    struct mc_exporter *e = mk(&cfg, &log);
+    struct mc_exporter *e = pktlog_exporter(&cfg, &log);
     struct mc_flow f = tcp4_flow();
     struct mc_flow_ext x;
     memset(&x, 0, sizeof(x));
