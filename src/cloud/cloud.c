@@ -421,47 +421,52 @@ void mc_cloud_flow_prefetch(struct mc_cloud *c, const struct mc_flow *f, uint32_
 #define SETTLE_MS 1000        /* how long a file's flow waits for its lookups' answers (mc_lookup_settle) */
 
 /*
+ * Reading files, the packet thread waits for the cloud's answers: it hands
+ * the questions over and takes the answers (a handoff each poll_us) until
+ * none is pending, timeout_ms have passed, or the cloud is not healthy and
+ * grace_ms have passed (a node down cannot answer: its warning said so; a
+ * node still connecting, a cluster's other masters just after start, is not
+ * down).  1 when every answer came.
+ */
+static int wait_answers(struct mc_cloud *c, int (*pending)(const struct mc_cloud *), uint32_t timeout_ms,
+                        uint32_t grace_ms, long poll_us)
+{
+    uint64_t start = wall_ms(), deadline = start + timeout_ms;
+    handoff(c, HANDOFF_WAIT);
+    int done;
+    while (!(done = !pending(c)) && wall_ms() < deadline &&
+           (__atomic_load_n(&c->healthy, __ATOMIC_RELAXED) || wall_ms() < start + grace_ms)) {
+        struct timespec ts = { 0, poll_us * 1000L };
+        nanosleep(&ts, NULL);
+        handoff(c, HANDOFF_WAIT);
+    }
+    handoff(c, HANDOFF_WAIT); /* the last answers */
+    return done;
+}
+
+static int lookups_pending(const struct mc_cloud *c) { return mc_lookup_pending(c->lookup) != 0; }
+
+static int any_pending(const struct mc_cloud *c)
+{
+    return atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) || lookups_pending(c);
+}
+
+/*
  * Reading files: a flow leaving with a question on its way waits for the
  * answers to every question asked so far (a round trip, for the few flows
  * that end right after asking).  0 when they did not come in time, or the
  * cloud is not healthy: the file is then not held up again.
  */
-static int settle_lookups(void *ctx)
-{
-    struct mc_cloud *c = ctx;
-    uint64_t deadline = wall_ms() + SETTLE_MS;
-    handoff(c, HANDOFF_WAIT);
-    while (mc_lookup_pending(c->lookup)) {
-        if (wall_ms() >= deadline || !__atomic_load_n(&c->healthy, __ATOMIC_RELAXED))
-            return 0;
-        struct timespec ts = { 0, 100 * 1000L };
-        nanosleep(&ts, NULL);
-        handoff(c, HANDOFF_WAIT);
-    }
-    handoff(c, HANDOFF_WAIT); /* the last answers */
-    return 1;
-}
+static int settle_lookups(void *ctx) { return wait_answers(ctx, lookups_pending, SETTLE_MS, 0, 100); }
 
 void mc_cloud_resolve_users(struct mc_cloud *c, uint32_t timeout_ms)
 {
     if (!c->cfg.lookups)
         return;
     mc_flow_visit_live(c->flows, mc_cloud_visit_unasked, mc_cloud_prefetch_unasked, c);
-    uint64_t start = wall_ms(), deadline = start + timeout_ms;
     /* the host deltas stay here: the flows' export adds the rest, and each
      * host goes out once, not once now and once at exit */
-    handoff(c, HANDOFF_WAIT);
-    /* a node down cannot answer: its warning said so, and waiting would only
-     * delay the exit; but a node still connecting (a cluster's other masters,
-     * just after start) is not down: unhealthy stops the wait after a grace */
-    while ((atomic_load(&c->lookups_done) < atomic_load(&c->lookups_asked) || mc_lookup_pending(c->lookup)) &&
-           wall_ms() < deadline &&
-           (__atomic_load_n(&c->healthy, __ATOMIC_RELAXED) || wall_ms() < start + RESOLVE_GRACE_MS)) {
-        struct timespec ts = { 0, 5 * 1000000L };
-        nanosleep(&ts, NULL);
-        handoff(c, HANDOFF_WAIT);
-    }
-    handoff(c, HANDOFF_WAIT); /* the last answers */
+    wait_answers(c, any_pending, timeout_ms, RESOLVE_GRACE_MS, 5000);
 }
 
 void mc_cloud_stats_line(const struct mc_cloud *c, char *buf, size_t len)
