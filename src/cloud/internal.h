@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cloud/aggtab.h"
+#include "cloud/clock.h"
 #include "cloud/cloud.h"
 #include "cloud/conn.h"
 #include "cloud/hostagg.h"
@@ -150,13 +151,6 @@ struct batch_args {
     char lookup_keys[LOOKUP_BATCH][200];
     char resp[LOOKUP_BATCH * 216 + 64]; /* the encoded MGET */
 };
-
-static inline uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static inline uint32_t ds_after(const struct mc_cloud *c, uint64_t ms, uint32_t ttl_ms)
 {

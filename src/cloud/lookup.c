@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cloud/clock.h"
 #include "cloud/cloud.h"
 #include "cloud/conn.h"
 
@@ -96,13 +97,6 @@ struct inflight {
     uint8_t kind;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t tag_of(enum mc_lookup_kind kind, const char *key, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)kind;
@@ -173,7 +167,7 @@ int mc_lookup_get(struct mc_lookup *l, enum mc_lookup_kind kind, const char *key
         return MC_LOOKUP_NONE;
     if (!l->cache && !(l->cache = calloc(SLOTS, sizeof(*l->cache))))
         return MC_LOOKUP_NONE;
-    uint64_t tag = tag_of(kind, key, n), now = now_ms();
+    uint64_t tag = tag_of(kind, key, n), now = wall_ms();
     int hit;
     struct slot *s = slot_for(l, tag, &hit);
     if (hit && now < s->expires_ms) {
@@ -239,7 +233,7 @@ void mc_lookup_exchange(struct mc_lookup *l, int wait)
         atomic_fetch_add(&l->n_done, l->asked.n - n);
     }
     l->asked.n = 0;
-    uint64_t now = now_ms();
+    uint64_t now = wall_ms();
     for (uint32_t i = 0; i < l->taken.n && l->cache; i++) {
         const struct answer *a = &l->taken.v[i];
         int hit;

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cloud/clock.h"
 #include "cloud/cloud.h"
 #include "cloud/keyspace.h"
 #include "cloud/pipe.h"
@@ -176,13 +177,6 @@ struct mc_cloud_writer {
     size_t ttl_text_len;
     char last_err[240];             /* the last command refused: "node: reply" */
 };
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- encoding --------------------------------------------------------- */
 
