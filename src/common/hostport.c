@@ -1,6 +1,7 @@
 /* hostport.c - "host:port" / "[v6]:port" (see hostport.h). */
 #include "common/hostport.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,4 +69,13 @@ int mc_hostport_split(const char *spec, int default_port, const char *what, char
     host[hn] = '\0';
     *port = p;
     return 0;
+}
+
+size_t mc_hostport_text(uint8_t ver, const struct mc_addr *addr, uint32_t n, char *out, size_t cap)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, addr->b, a, sizeof(a)))
+        a[0] = '\0';
+    int w = snprintf(out, cap, ver == 6 ? "[%s]:%u" : "%s:%u", a, n);
+    return w > 0 && (size_t)w < cap ? (size_t)w : 0;
 }

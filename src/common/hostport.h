@@ -1,8 +1,15 @@
-/* hostport.h - the one parser of "host:port" and "[v6]:port" every option that names a peer uses. */
+/*
+ * hostport.h - the one parser of "host:port" and "[v6]:port" every option
+ * that names a peer uses, and the one writer of an address with a number
+ * after it (a media endpoint, a GTP-U endpoint's TEID) in the same form.
+ */
 #ifndef MC_COMMON_HOSTPORT_H
 #define MC_COMMON_HOSTPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
 
 /*
  * Splits spec into host (NUL-terminated) and *port (1..65535).  Accepted:
@@ -14,5 +21,11 @@
  */
 int mc_hostport_split(const char *spec, int default_port, const char *what, char *host, size_t hostlen, int *port,
                       char *err, size_t errlen);
+
+/*
+ * "addr:n" (IPv4) or "[v6addr]:n" (RFC 5952 text, inet_ntop's) of an
+ * address of IP version ver into out; its length, 0 when it did not fit.
+ */
+size_t mc_hostport_text(uint8_t ver, const struct mc_addr *addr, uint32_t n, char *out, size_t cap);
 
 #endif /* MC_COMMON_HOSTPORT_H */

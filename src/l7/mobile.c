@@ -36,6 +36,7 @@
 #include "cloud/lookup.h"
 #include "decode/pkt.h"
 #include "flow/flow.h"
+#include "common/hostport.h"
 #include "common/json.h"
 
 MC_CTR_DEFINE(l7_mobile, MC_L7_MOBILE_CTRS)
@@ -258,20 +259,10 @@ static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *out, size_t 
 }
 
 /* user.teid.<addr>:<teid> of a user-plane endpoint (addr in [] for IPv6). */
-/* "addr:teid" ("[v6addr]:teid") of a user-plane endpoint, as user.teid.* keys and `teids` write it; its
- * length, 0 when it did not fit. */
-static size_t endpoint_text(uint8_t ver, const struct mc_addr *addr, uint32_t teid, char *out, size_t cap)
-{
-    char a[64];
-    addr_text(ver, addr, a, sizeof(a));
-    int n = snprintf(out, cap, ver == 6 ? "[%s]:%u" : "%s:%u", a, teid);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
-
 static void teid_key(const struct ix *e, char *out, size_t cap)
 {
     char t[80];
-    endpoint_text(e->ver, &e->addr, e->teid, t, sizeof(t));
+    mc_hostport_text(e->ver, &e->addr, e->teid, t, sizeof(t));
     snprintf(out, cap, "user.teid.%s", t);
 }
 
@@ -284,7 +275,7 @@ static void teids_text(const struct sess *s, char *out, size_t cap)
         if (!s->user[i].used)
             continue;
         char t[80];
-        endpoint_text(s->user[i].ver, &s->user[i].addr, s->user[i].teid, t, sizeof(t));
+        mc_hostport_text(s->user[i].ver, &s->user[i].addr, s->user[i].teid, t, sizeof(t));
         int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", t);
         if (w < 0 || (size_t)w >= cap - n) {
             out[n] = '\0';
@@ -884,7 +875,7 @@ static int same_prefix64(const char *a, const char *b)
 static int from_cloud(struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_flow *mf, const struct mc_pkt *pkt)
 {
     char key[80];
-    size_t n = lk ? endpoint_text(pkt->outer_ver, &pkt->outer_dst, pkt->tunnel_id, key, sizeof(key)) : 0;
+    size_t n = lk ? mc_hostport_text(pkt->outer_ver, &pkt->outer_dst, pkt->tunnel_id, key, sizeof(key)) : 0;
     if (!n)
         return 0;
     struct mc_lookup_answer t, s;

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "cloud/lookup.h"
+#include "common/hostport.h"
 #include "common/cur.h"
 
 MC_CTR_DEFINE(l7_rtp, MC_L7_RTP_CTRS)
@@ -641,7 +642,7 @@ struct claim {
 static size_t ep_text(struct mc_l7_ctx *x, int i, char *out, size_t cap)
 {
     const struct mc_flow *f = mc_l7_flow(x);
-    return mc_voip_ep_text(f->key.ip_ver, &f->key.addr[i], f->key.port[i], out, cap);
+    return mc_hostport_text(f->key.ip_ver, &f->key.addr[i], f->key.port[i], out, cap);
 }
 
 /* This probe's call table. */

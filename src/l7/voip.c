@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cloud/agg.h"
+#include "common/hostport.h"
 #include "common/json.h"
 
 MC_CTR_DEFINE(l7_voip, MC_L7_VOIP_CTRS)
@@ -379,18 +380,10 @@ static size_t eps_text(const struct mc_voip_call *c, int side, char *out, size_t
     return n;
 }
 
-size_t mc_voip_ep_text(uint8_t ver, const struct mc_addr *addr, uint16_t port, char *out, size_t cap)
-{
-    char a[64];
-    addr_text(ver, addr, a, sizeof(a));
-    int n = snprintf(out, cap, ver == 6 ? "[%s]:%u" : "%s:%u", a, port);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
-}
-
 static int ep_key(const struct ep *e, char *key, size_t cap)
 {
     char t[80];
-    size_t n = mc_voip_ep_text(e->ver, &e->addr, e->port, t, sizeof(t));
+    size_t n = mc_hostport_text(e->ver, &e->addr, e->port, t, sizeof(t));
     return n ? snprintf(key, cap, "voip.rtp.%s", t) : 0;
 }
 

@@ -114,9 +114,6 @@ struct mc_voip_quality {
 void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const struct mc_voip_quality *q, uint64_t now_ms,
                    uint8_t *alerted, struct mc_agg *agg);
 
-/* "addr:port" ("[v6addr]:port") of a media endpoint, as voip.rtp.<...> keys name it; its length, 0 if it did not fit. */
-size_t mc_voip_ep_text(uint8_t ver, const struct mc_addr *addr, uint16_t port, char *out, size_t cap);
-
 /* Calls held now (tests). */
 uint32_t mc_voip_calls(const struct mc_voip *v);
 

@@ -1,4 +1,4 @@
-/* test_hostport.c - the one host:port parser: required and default ports, brackets, bounds. */
+/* test_hostport.c - the one host:port parser (required and default ports, brackets, bounds) and its writer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,11 +50,30 @@ static void test_default_port(void **state)
     assert_int_equal(mc_hostport_split("abc:1", 6379, "redis node", small, sizeof(small), &p, err, sizeof(err)), 0);
 }
 
+/* The writer: the parser's own forms, IPv6 bracketed; 0 when it does not fit. */
+static void test_text(void **state)
+{
+    (void)state;
+    struct mc_addr a4 = { { 192, 0, 2, 7 } }, a6 = { { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+    char out[64], host[64];
+    int port;
+    assert_int_equal(mc_hostport_text(4, &a4, 5060, out, sizeof(out)), 14);
+    assert_string_equal(out, "192.0.2.7:5060");
+    assert_int_equal(mc_hostport_text(6, &a6, 4000000000u, out, sizeof(out)), 24);
+    assert_string_equal(out, "[2001:db8::1]:4000000000");
+    assert_int_equal(mc_hostport_text(4, &a4, 5060, out, 14), 0); /* 14 characters: no room for the NUL */
+    assert_int_equal(mc_hostport_text(6, &a6, 443, out, sizeof(out)), 17);
+    assert_int_equal(mc_hostport_split(out, 0, "peer", host, sizeof(host), &port, out + 32, 32), 0);
+    assert_string_equal(host, "2001:db8::1");
+    assert_int_equal(port, 443);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_required_port),
         cmocka_unit_test(test_default_port),
+        cmocka_unit_test(test_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
