@@ -48,6 +48,10 @@ struct probe {
     struct mc_reasm *reasm;        /* owned, NULL with --no-reassembly */
     struct mc_capture *live[MC_PROBE_MAX_INTERFACES]; /* owned, live mode */
     int n_live;
+    struct mc_probe_files files;   /* file mode: the files to read, listed at start */
+    int next_file;                 /* the next of files to open */
+    struct mc_capture *first_file; /* owned: opened at start (open_sources), not read yet */
+    int files_rc;                  /* 1 once a file could not be read */
     struct mc_capture *cur;        /* borrowed: source being read */
     uint32_t cur_ifindex;
     uint64_t now_ms;               /* probe clock: packet time (files) or wall time (live) */
@@ -58,7 +62,6 @@ struct probe {
     struct ev_loop *loop;
     struct mc_metrics *metrics;    /* owned, NULL without --metrics; stopped by main() on every path */
     struct mc_probe_user user;     /* --user, looked up at start */
-    int user_switched;
     struct mc_rate_mark first_mark, last_mark; /* at start, and at the last stats line: rates since */
     struct mc_progress progress;   /* files on a terminal */
     int show_progress;
@@ -291,7 +294,6 @@ static int switch_user(struct probe *p)
         mc_err("%s", err);
         return -1;
     }
-    p->user_switched = 1;
     mc_info("running as user %s (uid %u, gid %u), without capabilities", p->user.name, (unsigned)p->user.uid,
             (unsigned)p->user.gid);
     return 0;
@@ -310,44 +312,54 @@ static void file_failed(const char *why, int n_files, int *rc)
     MC_CTR_INC(capture, sources_skipped);
 }
 
-/* Reads the files in a row; returns 0, or 1 when a file failed (see file_failed). */
-static int read_files(struct probe *p, const struct mc_probe_files *files)
+static int sources_are_files(const struct mc_probe_conf *conf)
 {
-    int rc = 0, n_read = 0;
-    if (files->n == 0) {
-        mc_err("no capture file to read");
-        return 1;
-    }
-    if (p->show_progress)
-        mc_progress_start(&p->progress, (const char *const *)files->path, files->n, wall_now());
-    for (int s = 0; s < files->n && !stop_requested; s++) {
+    /* mc_capture_open decides per source; here the sources pick the mode (a missing file is a file) */
+    return mc_probe_sources_are_files(conf->sources, conf->n_sources);
+}
+
+/* File mode: opens the next readable file of the list, or returns NULL when none is left; one that
+ * cannot be read is reported (file_failed) and skipped. */
+static struct mc_capture *open_next_file(struct probe *p)
+{
+    const struct mc_probe_files *files = &p->files;
+    while (p->next_file < files->n && !stop_requested) {
         char err[768];
-        const char *path = files->path[s];
+        const char *path = files->path[p->next_file++];
         if (p->show_progress)
             mc_progress_next(&p->progress, path);
-        if (files->why[s]) {
-            snprintf(err, sizeof(err), "%s: %s", path, files->why[s]);
-            file_failed(err, files->n, &rc);
+        if (files->why[p->next_file - 1]) {
+            snprintf(err, sizeof(err), "%s: %s", path, files->why[p->next_file - 1]);
+            file_failed(err, files->n, &p->files_rc);
             continue;
         }
         struct mc_capture *c = mc_capture_open(path, &p->conf.capture, err, sizeof(err));
         if (!c) {
-            file_failed(err, files->n, &rc);
+            file_failed(err, files->n, &p->files_rc);
             continue;
         }
         if (!mc_capture_is_file(c)) {
             mc_err("%s: an interface cannot be read in a row with files; run one mcprobe per kind", path);
             mc_capture_close(c);
-            rc = 1;
+            p->files_rc = 1;
             continue;
         }
+        return c;
+    }
+    return NULL;
+}
+
+/* Reads the files in a row, the first opened already (open_sources); returns 0, or 1 when a file failed
+ * (see file_failed). */
+static int run_files(struct probe *p)
+{
+    int n_read = 0;
+    struct mc_capture *c = p->first_file;
+    p->first_file = NULL;
+    for (; c && !stop_requested; c = open_next_file(p)) {
+        const char *path = p->files.path[p->next_file - 1];
         p->cur = c;
         p->cur_ifindex = 0;
-        if (p->conf.user && !p->user_switched && switch_user(p) != 0) {
-            p->cur = NULL;
-            mc_capture_close(c);
-            return 1;
-        }
         n_read++;
         mc_info("reading %s (link type %d)", path, mc_capture_linktype(c));
         for (;;) {
@@ -356,7 +368,7 @@ static int read_files(struct probe *p, const struct mc_probe_files *files)
                 break;
             if (n == MC_CAPTURE_ERROR) {
                 mc_err("%s", mc_capture_error(c));
-                rc = 1;
+                p->files_rc = 1;
                 break;
             }
             serve_signals(p);
@@ -368,28 +380,74 @@ static int read_files(struct probe *p, const struct mc_probe_files *files)
         mc_capture_close(c);
         serve_signals(p);
     }
+    if (c) /* stopped with the next file open */
+        mc_capture_close(c);
     if (p->show_progress)
         mc_progress_end(&p->progress, wall_now(), !stop_requested);
-    if (!n_read && files->n > 1 && !stop_requested) {
-        mc_err("none of the %d capture files could be read", files->n);
-        rc = 1;
+    if (!n_read && p->files.n > 1 && !stop_requested) {
+        mc_err("none of the %d capture files could be read", p->files.n);
+        p->files_rc = 1;
     }
-    return rc;
+    return p->files_rc;
 }
 
-/* Reads every file source in a row, a directory standing for its captures (sources.h). */
-static int run_files(struct probe *p)
+/* Live mode: opens every interface; 0, or the exit code. */
+static int open_interfaces(struct probe *p)
 {
-    struct mc_probe_files files;
-    int rc;
-    if (mc_probe_files_expand(&files, p->conf.sources, p->conf.n_sources) != 0) {
-        mc_err("out of memory listing the capture files");
-        rc = 1;
-    } else {
-        rc = read_files(p, &files);
+    if (p->conf.n_sources > MC_PROBE_MAX_INTERFACES) {
+        mc_err("%d interfaces: at most %d are captured together", p->conf.n_sources, MC_PROBE_MAX_INTERFACES);
+        return 2;
     }
-    mc_probe_files_free(&files);
-    return rc;
+    for (int i = 0; i < p->conf.n_sources; i++) {
+        char err[1024]; /* a refused capture explains how to get the privileges */
+        struct mc_capture *c = mc_capture_open(p->conf.sources[i], &p->conf.capture, err, sizeof(err));
+        if (!c) {
+            mc_err("%s", err);
+            return 1;
+        }
+        if (mc_capture_is_file(c)) {
+            mc_err("%s: a file cannot be captured together with interfaces", p->conf.sources[i]);
+            mc_capture_close(c);
+            return 1;
+        }
+        if (mc_decode_layer_for_dlt(mc_capture_linktype(c)) < 0) {
+            mc_err("%s: unsupported link type %d", p->conf.sources[i], mc_capture_linktype(c));
+            mc_capture_close(c);
+            return 1;
+        }
+        p->live[p->n_live++] = c;
+        mc_info("capturing on %s (link type %d)", p->conf.sources[i], mc_capture_linktype(c));
+    }
+    return 0;
+}
+
+/*
+ * Opens what needs the privileges, then drops them (--user), before any
+ * thread starts: the credentials change in a process of one thread, and no
+ * thread (the metrics server's, the cloud's) ever runs as root.  Live: every
+ * interface; files: the list, and its first readable file.  0, or the exit
+ * code.
+ */
+static int open_sources(struct probe *p)
+{
+    if (!sources_are_files(&p->conf)) {
+        int rc = open_interfaces(p);
+        if (rc != 0)
+            return rc;
+    } else if (mc_probe_files_expand(&p->files, p->conf.sources, p->conf.n_sources) != 0) {
+        mc_err("out of memory listing the capture files");
+        return 1;
+    } else if (p->files.n == 0) {
+        mc_err("no capture file to read");
+        return 1;
+    } else {
+        if (p->show_progress)
+            mc_progress_start(&p->progress, (const char *const *)p->files.path, p->files.n, wall_now());
+        p->first_file = open_next_file(p);
+    }
+    if (p->conf.user && (p->n_live || p->first_file) && switch_user(p) != 0)
+        return 1;
+    return 0;
 }
 
 static uint64_t wall_ms(void)
@@ -456,37 +514,13 @@ static int run_live(struct probe *p)
     ev_timer timer;
     ev_signal sigs[4];
     static const int signums[4] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
-    if (p->conf.n_sources > MC_PROBE_MAX_INTERFACES) {
-        mc_err("%d interfaces: at most %d are captured together", p->conf.n_sources, MC_PROBE_MAX_INTERFACES);
-        return 2;
-    }
     p->loop = ev_default_loop(EVFLAG_AUTO);
     p->now_ms = wall_ms();
-    for (int i = 0; i < p->conf.n_sources; i++) {
-        char err[1024]; /* a refused capture explains how to get the privileges */
-        struct mc_capture *c = mc_capture_open(p->conf.sources[i], &p->conf.capture, err, sizeof(err));
-        if (!c) {
-            mc_err("%s", err);
-            return 1;
-        }
-        if (mc_capture_is_file(c)) {
-            mc_err("%s: a file cannot be captured together with interfaces", p->conf.sources[i]);
-            mc_capture_close(c);
-            return 1;
-        }
-        if (mc_decode_layer_for_dlt(mc_capture_linktype(c)) < 0) {
-            mc_err("%s: unsupported link type %d", p->conf.sources[i], mc_capture_linktype(c));
-            mc_capture_close(c);
-            return 1;
-        }
-        p->live[p->n_live++] = c;
-        ev_io_init(&io[i], on_live_readable, mc_capture_fd(c), EV_READ);
-        io[i].data = c;
+    for (int i = 0; i < p->n_live; i++) {
+        ev_io_init(&io[i], on_live_readable, mc_capture_fd(p->live[i]), EV_READ);
+        io[i].data = p->live[i];
         ev_io_start(p->loop, &io[i]);
-        mc_info("capturing on %s (link type %d)", p->conf.sources[i], mc_capture_linktype(c));
     }
-    if (p->conf.user && switch_user(p) != 0)
-        return 1;
     ev_timer_init(&timer, on_live_timer, TICK_MS / 1000.0, TICK_MS / 1000.0);
     ev_timer_start(p->loop, &timer);
     ev_timer cloud_timer;
@@ -527,18 +561,13 @@ static int write_counters(const char *path)
     return fclose(f);
 }
 
-static int sources_are_files(const struct mc_probe_conf *conf)
-{
-    /* mc_capture_open decides per source; here the sources pick the mode (a missing file is a file) */
-    return mc_probe_sources_are_files(conf->sources, conf->n_sources);
-}
-
 /* The probe's whole run; *conf (its configuration) and *metrics (its server) are for main to release
  * whatever path returned. */
 static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct mc_metrics **metrics)
 {
     static struct probe p;
     char err[1024];
+    int rc;
     *conf = &p.conf;
     hold_signals(SIG_BLOCK); /* until the loop can act on them */
     mc_probe_conf_defaults(&p.conf);
@@ -589,8 +618,8 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         mc_warn("no collector (-n) and no --json: flows are metered and counted only");
 
     if (p.conf.metrics) {
-        /* the server's thread starts with the signals held, like the cloud's */
-        p.metrics = *metrics = mc_metrics_start(p.conf.metrics, err, sizeof(err));
+        /* bound now, perhaps on a privileged port; served once the sources are open (open_sources) */
+        p.metrics = *metrics = mc_metrics_listen(p.conf.metrics, err, sizeof(err));
         if (!p.metrics) {
             fprintf(stderr, "mcprobe: %s\n", err);
             return 2;
@@ -621,6 +650,15 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
             return 2;
         }
         mc_l7_attach(p.l7, p.flows);
+    }
+    p.show_progress = !p.conf.quiet && isatty(STDERR_FILENO); /* a person is watching */
+    rc = open_sources(&p);
+    if (rc != 0)
+        return rc;
+    /* the threads start now, with the signals held, as the user the probe runs as */
+    if (p.metrics && mc_metrics_serve(p.metrics, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mcprobe: %s\n", err);
+        return 2;
     }
     if (p.conf.cloud_on) {
         static char probe_id[400], source[256];
@@ -687,10 +725,8 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
     the_probe = &p;
     p.started = wall_now();
     p.first_mark.t = p.last_mark.t = p.started;
-    p.show_progress = !p.conf.quiet && isatty(STDERR_FILENO); /* a person is watching */
     p.next_stats = p.started + p.conf.stats_interval;
 
-    int rc;
     if (sources_are_files(&p.conf)) {
         /* A stop interrupts a read waiting on a pipe (-i /dev/stdin); SIGHUP and SIGUSR1 must not make
          * it fail, so it resumes, and they are acted on once it returns (at once for a file). */
@@ -750,6 +786,7 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
     mc_exporter_free(p.exporter);
     for (int i = 0; i < p.n_live; i++)
         mc_capture_close(p.live[i]);
+    mc_probe_files_free(&p.files);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     mc_debug("cpu user %.3fs sys %.3fs, peak rss %ld KiB", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,

@@ -10,6 +10,7 @@
 #include "probe/metrics.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -24,7 +26,8 @@
 #include "common/hostport.h"
 
 struct mc_metrics {
-    struct MHD_Daemon *d;
+    struct MHD_Daemon *d;  /* NULL until served */
+    int fd;                /* the listening socket, bound before the server runs */
     pthread_mutex_t lock;
     char *text;            /* the latest snapshot, owned; guarded by lock */
     size_t len;
@@ -135,7 +138,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     return ret;
 }
 
-struct mc_metrics *mc_metrics_start(const char *spec, char *err, size_t errlen)
+struct mc_metrics *mc_metrics_listen(const char *spec, char *err, size_t errlen)
 {
     char host[256];
     int port;
@@ -155,39 +158,57 @@ struct mc_metrics *mc_metrics_start(const char *spec, char *err, size_t errlen)
     }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    socklen_t sslen;
     struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
+        sslen = sizeof(*v4);
     } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)port);
-        flags |= MHD_USE_IPv6;
-        if (strcmp(host, "::") == 0)
-            flags |= MHD_USE_DUAL_STACK;
+        sslen = sizeof(*v6);
     } else {
         snprintf(err, errlen, "--metrics: '%s' is not an IP address (a name would need a lookup at start)", host);
+        return NULL;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "--metrics: socket: %s", strerror(errno));
+        return NULL;
+    }
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6 && strcmp(host, "::") == 0) /* every address: IPv4 too */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 16) != 0) {
+        snprintf(err, errlen, "--metrics: cannot listen on %s: %s", spec, strerror(errno));
+        close(fd);
         return NULL;
     }
     struct mc_metrics *m = calloc(1, sizeof(*m));
     if (!m) {
         snprintf(err, errlen, "--metrics: out of memory");
+        close(fd);
         return NULL;
     }
     pthread_mutex_init(&m->lock, NULL);
+    m->fd = fd;
     m->last = -1;
-    m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, m, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                            MHD_OPTION_END);
-    if (!m->d) {
-        snprintf(err, errlen, "--metrics: cannot listen on %s (address in use, or not local?)", spec);
-        pthread_mutex_destroy(&m->lock);
-        free(m);
-        return NULL;
-    }
     return m;
+}
+
+int mc_metrics_serve(struct mc_metrics *m, char *err, size_t errlen)
+{
+    m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, m,
+                            MHD_OPTION_LISTEN_SOCKET, m->fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    if (!m->d) {
+        snprintf(err, errlen, "--metrics: the HTTP server did not start");
+        return -1;
+    }
+    return 0;
 }
 
 void mc_metrics_update(struct mc_metrics *m, const struct mc_metrics_gauges *g, double now, int force)
@@ -211,7 +232,10 @@ void mc_metrics_stop(struct mc_metrics *m)
 {
     if (!m)
         return;
-    MHD_stop_daemon(m->d);
+    if (m->d)
+        MHD_stop_daemon(m->d); /* it closes the listening socket */
+    else
+        close(m->fd);
     pthread_mutex_destroy(&m->lock);
     free(m->text);
     free(m);

@@ -20,8 +20,15 @@ struct mc_metrics_gauges {
     double start_time;  /* epoch seconds */
 };
 
-/* Listens on spec ("ADDR:PORT", "[v6]:PORT", ":PORT" or "PORT" for every address). NULL with err set. */
-struct mc_metrics *mc_metrics_start(const char *spec, char *err, size_t errlen);
+/*
+ * Binds and listens on spec ("ADDR:PORT", "[v6]:PORT", ":PORT" or "PORT" for
+ * every address), while the probe may still hold its privileges (a port
+ * below 1024); nothing is served until mc_metrics_serve.  NULL with err set.
+ */
+struct mc_metrics *mc_metrics_listen(const char *spec, char *err, size_t errlen);
+
+/* Starts the server's thread: after --user, so that no thread exists when the credentials change. */
+int mc_metrics_serve(struct mc_metrics *m, char *err, size_t errlen);
 
 /* Renders a new snapshot when the last one is older than a second (or force). Packet thread only. */
 void mc_metrics_update(struct mc_metrics *m, const struct mc_metrics_gauges *g, double now, int force);

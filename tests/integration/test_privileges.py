@@ -7,8 +7,8 @@
    capabilities on the program (setcap cap_net_raw,cap_net_admin=eip), or the
    systemd unit mcprobe@lo.service.
 2. As root, `mcprobe -i lo --user nobody --metrics ...`: once capturing, every
-   thread of the probe (the metrics server's, started before the switch,
-   included) has nobody's uid and gid, only nobody's groups, and no
+   thread of the probe (the metrics server's, bound before the switch and
+   started after it, included) has nobody's uid and gid, only nobody's groups, and no
    capability in its permitted, effective, inheritable or ambient sets.  It
    still captures: datagrams sent on lo are counted, and --counters is written
    at exit, as nobody, into a directory nobody may write; into a directory
@@ -53,6 +53,19 @@ def nobody_can_run():
     return p.returncode == 0
 
 
+def scrape(port):
+    """True once /metrics answers (its thread is running), within 5 s."""
+    import urllib.request
+    end = time.time() + 5
+    while time.time() < end:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def check_refused(chk):
     p = subprocess.run(NOBODY + [mctest.MCPROBE, "-i", "lo", "--stats-interval", "0"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, timeout=60)
@@ -79,6 +92,7 @@ def run_as_nobody(chk, counters_dir, expect_written):
         ok = mctest.read_lines_until(proc, r"running as user nobody", 20, seen)
         chk.check(ok, "the probe says it runs as nobody: %r" % "".join(seen)[-400:])
         if ok:
+            chk.check(scrape(mport), "the metrics server answers as nobody")
             tasks = os.listdir("/proc/%d/task" % proc.pid)
             if expect_written:
                 chk.check(len(tasks) >= 2, "threads besides the packet thread (metrics): %d" % len(tasks))

@@ -32,18 +32,26 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 def read_lines_until(proc, pattern, timeout, seen):
-    """Reads proc's stderr lines into seen until one matches pattern (a regex); True when one did."""
+    """Reads proc's stderr lines into seen until one matches pattern (a regex); True when one did.
+
+    The pipe is read raw (os.read): a buffered readline after select would keep
+    a second line that came in the same chunk in Python's buffer, where select
+    no longer sees it, and wait for the timeout with the answer in hand.
+    """
     import time
     end = time.time() + timeout
+    fd = proc.stderr.fileno()
     while time.time() < end:
-        r, _, _ = select.select([proc.stderr], [], [], 0.2)
-        if r:
-            line = proc.stderr.readline().decode()
-            if not line:
-                return False
-            seen.append(line)
-            if re.search(pattern, line):
-                return True
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if not r:
+            continue
+        chunk = os.read(fd, 65536).decode(errors="replace")
+        if not chunk:
+            return False
+        lines = chunk.splitlines(keepends=True)
+        seen.extend(lines)
+        if any(re.search(pattern, line) for line in lines):
+            return True
     return False
 
 
