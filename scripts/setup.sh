@@ -10,8 +10,12 @@ PKGS=(
     # man pages and the Debian package (make deb; tests/integration/test_package.py: systemd-analyze)
     go-md2man dpkg-dev man-db systemd
     libpcap-dev libhiredis-dev libndpi-dev libev-dev libcmocka-dev libmicrohttpd-dev
+    # the collector's embedded store (and the sqlite3 shell the tests and docs query it with)
+    libsqlite3-dev sqlite3
     # real peers used by tests, demo and benchmarks
     tshark nfdump softflowd libndpi-bin redis-server redis-tools
+    # exporters feeding the collector in its tests (tests/integration/test_collector_peers.py)
+    pmacct fprobe
     python3 python3-redis tcpdump
     # the Python package installed offline into a fresh venv (tests/integration/test_python_venv.py)
     python3-venv python3-setuptools python3-wheel

@@ -3,10 +3,13 @@
     mcquery [--redis NODE[,NODE...]]... [--redis-cluster HOST:PORT] [--redis-auth-file FILE]
             [--redis-db N] [--cloud-prefix P] [--json | --raw] [--top N] [--sort FIELD] [--cidr NET]
             COMMAND ...
+    mcquery flows [--since T] [--host ADDR] [--top talkers|ports|apps] [-n N] [--store FILE] [--json | --raw]
 
 Lists stream: `hosts` and `users` print each SCAN reply's rows as they come,
 so `mcquery hosts | head` answers at once whatever the cloud holds; only
 --sort (everything, then sorted) and --top N (a heap of N) wait for the end.
+
+`flows` reads no Redis: it asks mccollector's SQLite store (flows.py).
 """
 import argparse
 import heapq
@@ -22,6 +25,7 @@ from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Sequ
 import redis
 from redis.exceptions import RedisClusterException
 
+from . import flows as flowstore
 from .client import Cloud, Record, is_subscriber, normalise_ip, parse_networks, subscriber_record
 from .units import human_bytes, human_count, iso_ms, parse_time
 
@@ -437,6 +441,55 @@ def cmd_voip(cloud: Cloud, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flows(args: argparse.Namespace) -> int:
+    """flows: the collector's store, newest flows first or (--top) ranked; no cloud involved."""
+    if args.clickhouse:
+        print("mcquery: flows --clickhouse: not implemented yet (read the SQLite store with --store)",
+              file=sys.stderr)
+        return 2
+    host = flowstore.address(args.host) if args.host is not None else None  # a typo: exit 2 before the store
+    with flowstore.FlowStore(args.store) as db:
+        if args.flows_top:
+            rows = db.top(args.flows_top, since_ms=args.since, host=host, n=args.count or 10)
+            if args.json:
+                arr = JsonArray()
+                for r in rows:
+                    arr.add(r)
+                arr.close()
+                return 0
+            keys = {"talkers": ["ADDR"], "ports": ["PROTO", "PORT"], "apps": ["APP"]}[args.flows_top]
+            t = Table(keys + ["OCTETS", "PACKETS", "FLOWS"])
+            for r in rows:
+                if args.flows_top == "talkers":
+                    first = [r["addr"]]
+                elif args.flows_top == "ports":
+                    first = [str(r["proto"]) if args.raw else flowstore.proto_name(r["proto"]), str(r["dst_port"])]
+                else:
+                    first = [r["app"] or "-"]
+                t.add(first + [show("bytes", r["octets"], args.raw), show("packets", r["packets"], args.raw),
+                               show("flows", r["flows"], args.raw)])
+            t.close()
+            return 0
+        flows = db.iter_flows(since_ms=args.since, host=host, limit=args.count or flowstore.DEFAULT_LIMIT)
+        if args.json:
+            arr = JsonArray()
+            for f in flows:
+                arr.add(f)
+            arr.close()
+            return 0
+        t = Table(["START", "PROTO", "SRC", "DST", "PACKETS", "OCTETS", "APP", "USER"])
+        for f in flows:
+            t.add([str(f["start_ms"]) if args.raw else iso_ms(f["start_ms"]),
+                   str(f["proto"]) if args.raw else flowstore.proto_name(f["proto"]),
+                   flowstore.endpoint(f["src"], f["src_port"], f["proto"]),
+                   flowstore.endpoint(f["dst"], f["dst_port"], f["proto"]),
+                   show("packets", (f["packets"] or 0) + (f["rev_packets"] or 0), args.raw),
+                   show("bytes", (f["octets"] or 0) + (f["rev_octets"] or 0), args.raw),
+                   f["app"] or "-", f["user"] or "-"])
+        t.close()
+    return 0
+
+
 HANDLERS: Dict[str, Callable[[Cloud, argparse.Namespace], int]] = {
     "hosts": cmd_hosts, "host": cmd_host, "probes": cmd_probes, "users": cmd_users, "user": cmd_user,
     "events": cmd_events, "replay": cmd_replay, "dns": cmd_dns, "http": cmd_http, "db": cmd_db, "voip": cmd_voip,
@@ -451,6 +504,13 @@ OPTION_COMMANDS = {"top": LISTS | {"dns", "voip"}, "sort": LISTS | {"voip"}, "ci
 def _since(text: str) -> int:
     try:
         return parse_time(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _flow_since(text: str) -> int:
+    try:
+        return flowstore.parse_since(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -550,6 +610,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("subscriber", help="'subscriber IMSI': one mobile subscriber; 'subscriber IP': the one at a UE "
                                    "address")
     p.add_argument("who", metavar="IMSI|IP")
+    # flows: the collector's store, not the cloud; its --top names what to rank (the output options'
+    # --top N is -n here), so it takes --json and --raw only of them
+    p = sub.add_parser("flows", help="the flows mccollector stored: newest first, or --top talkers|ports|apps")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable JSON output")
+    p.add_argument("--raw", action="store_true", default=argparse.SUPPRESS,
+                   help="numbers and times as stored (exact counts, epoch ms), without units")
+    p.add_argument("--since", type=_flow_since, default=None, metavar="T",
+                   help="only flows that started at T or later: epoch seconds, ISO 8601 (2024-05-01T10:00Z; "
+                        "UTC unless an offset is given) or a span back from now (10m, 2h, 7d)")
+    p.add_argument("--host", default=None, metavar="ADDR", help="only flows with ADDR as source or destination "
+                                                                "(--top talkers: its peers)")
+    p.add_argument("--top", dest="flows_top", choices=flowstore.TOP_KINDS, default=None,
+                   help="rank by octets (both directions) instead of listing: addresses (source and "
+                        "destination), (protocol, destination port) or applications")
+    p.add_argument("-n", dest="count", type=_count, default=None, metavar="N",
+                   help="at most N rows (default %d flows, 10 with --top)" % flowstore.DEFAULT_LIMIT)
+    p.add_argument("--store", default="flows.db", metavar="FILE", help="the collector's SQLite store "
+                                                                      "(default flows.db)")
+    p.add_argument("--clickhouse", default=None, metavar="URL", help="a ClickHouse store (not implemented yet)")
     return ap
 
 
@@ -609,6 +688,8 @@ def main(argv: Optional[List[str]] = None, environ: Optional[Dict[str, str]] = N
     where = args.redis_cluster or ",".join(nodes)
     try:
         check_options(args)
+        if args.command == "flows":
+            return cmd_flows(args)
         user, password = read_auth(args, env)
         cloud = Cloud(nodes=nodes, cluster=args.redis_cluster, password=password, user=user,
                       db=args.redis_db, prefix=args.cloud_prefix, socket_timeout=args.timeout)
@@ -619,6 +700,9 @@ def main(argv: Optional[List[str]] = None, environ: Optional[Dict[str, str]] = N
     except (UsageError, ValueError) as e:
         print("mcquery: %s" % e, file=sys.stderr)
         return 2
+    except flowstore.Error as e:
+        print("mcquery: %s" % e, file=sys.stderr)
+        return 1
     except redis.exceptions.AuthenticationError as e:
         print("mcquery: authentication failed at %s: %s" % (where, e), file=sys.stderr)
         return 1

@@ -48,6 +48,8 @@ struct mc_coll_record {
     uint32_t sys_uptime;    /* v5, v9: header sysUpTime, ms (mc_coll_uptime_ms converts) */
     uint32_t seq;           /* the header's sequence number */
     uint64_t lost;          /* the stream's lost count so far (IPFIX records, v9 packets, v5 flows) */
+    uint32_t sampling;      /* v5: the header's sampling interval (0: none); 0 for the others, whose
+                               interval is a field or an options record's */
     size_t n;
     const struct mc_coll_field *f; /* borrowed: n fields in template order */
 };
@@ -107,6 +109,17 @@ int mc_coll_nf9(struct mc_coll *c, const struct mc_coll_src *src, const uint8_t 
                 uint64_t now_ms);
 int mc_coll_nf5(struct mc_coll *c, const struct mc_coll_src *src, const uint8_t *p, size_t n,
                 uint64_t now_ms);
+/*
+ * sFlow v5 (sflow.c): records of version 20, domain the sub_agent_id,
+ * exporter the UDP sender; each carries the agent address as
+ * exporterIPv4Address / exporterIPv6Address (130 / 131).  One flow record
+ * per flow sample (its header decoded by the probe's decoder: the innermost
+ * IP 5-tuple; one packet and its octets, samplingInterval the rate), one
+ * options record (scope ingressInterface) per generic interface counters
+ * record.  The stream is (agent address with port 0, 20, sub_agent_id).
+ */
+int mc_coll_sflow(struct mc_coll *c, const struct mc_coll_src *src, const uint8_t *p, size_t n,
+                  uint64_t now_ms);
 
 /* Periodic work (bounded by the table sizes): drops timed-out templates and held sets. */
 void mc_coll_expire(struct mc_coll *c, uint64_t now_ms);
@@ -128,6 +141,10 @@ size_t mc_coll_n_pending(const struct mc_coll *c);
  */
 const char *mc_coll_field_name(uint32_t pen, uint16_t id, char *buf, size_t len);
 
+/* The probe's element for (pen, id) (export/fields.h), NULL when it has none; hashed, built once. */
+struct mc_ie;
+const struct mc_ie *mc_coll_ie(uint32_t pen, uint16_t id);
+
 /* The field's value as an unsigned big-endian number (at most its last 8 bytes). */
 uint64_t mc_coll_field_u64(const struct mc_coll_field *f);
 
@@ -148,6 +165,18 @@ uint64_t mc_coll_uptime_ms(const struct mc_coll_record *r, uint32_t uptime);
     X(S, nf5_too_short, "collector.nf5.too_short")                             \
     X(S, nf5_bad_version, "collector.nf5.bad_version")                         \
     X(S, nf5_bad_count, "collector.nf5.bad_count")                             \
+    X(S, sflow_datagrams, "collector.sflow.datagrams")                         \
+    X(S, sflow_too_short, "collector.sflow.too_short")                         \
+    X(S, sflow_bad_version, "collector.sflow.bad_version")                     \
+    X(S, sflow_bad_address_type, "collector.sflow.bad_address_type")           \
+    X(S, sflow_bad_count, "collector.sflow.bad_count")                         \
+    X(S, sflow_samples_flow, "collector.sflow.samples_flow")                   \
+    X(S, sflow_samples_counters, "collector.sflow.samples_counters")           \
+    X(S, sflow_samples_unknown, "collector.sflow.samples_unknown")             \
+    X(S, sflow_samples_truncated, "collector.sflow.samples_truncated")         \
+    X(S, sflow_records_skipped, "collector.sflow.records_skipped")             \
+    X(S, sflow_records_truncated, "collector.sflow.records_truncated")         \
+    X(S, sflow_headers_undecodable, "collector.sflow.headers_undecodable")     \
     /* sets (IPFIX) and flowsets (v9) */                                        \
     X(S, sets_malformed, "collector.sets.malformed")                           \
     X(S, sets_reserved_id, "collector.sets.reserved_id")                       \

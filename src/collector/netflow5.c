@@ -13,20 +13,20 @@
  *
  * flow_sequence is the "sequence counter of total flows seen": the flows
  * exported before this packet.  First and Last are sysUpTime (ms since the
- * exporter booted) of the flow's first and last packet; they become
- * flowStartMilliseconds / flowEndMilliseconds through the header's UNIX
- * time.  sampling_interval holds the mode in its top 2 bits and the
- * interval in the low 14; the interval is given as samplingInterval (34).
- * The record's domain is engine_type << 8 | engine_id.
+ * exporter booted) of the flow's first and last packet: the record carries
+ * them as sent, as flowStartSysUpTime / flowEndSysUpTime (what mcprobe -V 5
+ * --json writes), and mc_coll_uptime_ms places them through the header's
+ * UNIX time.  sampling_interval holds the mode in its top 2 bits and the
+ * interval in the low 14: the record's sampling.  The record's domain is
+ * engine_type << 8 | engine_id; its fields are the wire's, in wire order.
  */
 #include "collector/templates.h"
 
 #define NF5_HDR 24
 #define NF5_REC 48
 #define NF5_MAX 30
-#define NF5_FIELDS 19
 
-/* The wire fields in record order: element id, offset, length (First/Last are read apart). */
+/* The wire fields in record order: element id, offset, length (the pads are left out). */
 static const struct {
     uint16_t id;
     uint8_t off, len;
@@ -38,6 +38,8 @@ static const struct {
     { 14, 14, 2 }, /* egressInterface */
     { 2, 16, 4 },  /* packetDeltaCount */
     { 1, 20, 4 },  /* octetDeltaCount */
+    { 22, 24, 4 }, /* flowStartSysUpTime (First) */
+    { 21, 28, 4 }, /* flowEndSysUpTime (Last) */
     { 7, 32, 2 },  /* sourceTransportPort */
     { 11, 34, 2 }, /* destinationTransportPort */
     { 6, 37, 1 },  /* tcpControlBits */
@@ -49,12 +51,6 @@ static const struct {
     { 13, 45, 1 }, /* destinationIPv4PrefixLength */
 };
 #define N_WIRE (sizeof(wire) / sizeof(wire[0]))
-
-static void put64(uint8_t *o, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        o[i] = (uint8_t)v;
-}
 
 int mc_coll_nf5(struct mc_coll *c, const struct mc_coll_src *src, const uint8_t *p, size_t n,
                 uint64_t now_ms)
@@ -94,30 +90,19 @@ int mc_coll_nf5(struct mc_coll *c, const struct mc_coll_src *src, const uint8_t 
     st->datagrams++;
     st->last_ms = now_ms;
 
-    struct mc_coll_field f[NF5_FIELDS];
-    uint8_t start[8], end[8], interval[4];
+    struct mc_coll_field f[N_WIRE];
     struct mc_coll_record r = {
         .exporter = &m.src, .version = 5, .domain = m.domain, .export_secs = m.export_secs,
         .export_nsecs = m.export_nsecs, .sys_uptime = m.sys_uptime, .seq = m.seq, .lost = st->lost,
-        .n = NF5_FIELDS, .f = f,
+        .sampling = sampling & 0x3fff, .n = N_WIRE, .f = f,
     };
-    uint32_t iv = sampling & 0x3fff;
-    interval[0] = 0, interval[1] = 0, interval[2] = (uint8_t)(iv >> 8), interval[3] = (uint8_t)iv;
     for (uint16_t k = 0; k < count; k++) {
         struct mc_cur rec = mc_cur_sub(&cur, NF5_REC);
         const uint8_t *b = mc_cur_ptr(&rec);
-        mc_cur_skip(&rec, 24);
-        uint32_t first = mc_cur_be32(&rec);
-        uint32_t last = mc_cur_be32(&rec);
         if (!mc_cur_ok(&rec))
             break; /* cannot happen: count was checked against the datagram */
         for (size_t i = 0; i < N_WIRE; i++)
             f[i] = (struct mc_coll_field){ 0, wire[i].id, wire[i].len, b + wire[i].off };
-        put64(start, mc_coll_uptime_ms(&r, first));
-        put64(end, mc_coll_uptime_ms(&r, last));
-        f[N_WIRE] = (struct mc_coll_field){ 0, 152, 8, start };     /* flowStartMilliseconds */
-        f[N_WIRE + 1] = (struct mc_coll_field){ 0, 153, 8, end };   /* flowEndMilliseconds */
-        f[N_WIRE + 2] = (struct mc_coll_field){ 0, 34, 4, interval }; /* samplingInterval */
         mc_coll_emit(c, &r);
     }
     st->records += count;

@@ -28,6 +28,7 @@
  */
 #include "collector/templates.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,26 +619,83 @@ void mc_coll_expire(struct mc_coll *c, uint64_t now_ms)
 
 /* ---- helpers for the record's consumers --------------------------------- */
 
-/* Elements of v5/v9 headers the probe does not export (IANA names). */
+/*
+ * Elements of v5/v9 headers the probe does not export (IANA names), the
+ * sFlow agent address (IANA) and sFlow's generic interface counters (ours,
+ * PEN 32473 ids 290-307, named as in IF-MIB; docs/internals/collector.md).
+ */
 static const struct {
+    uint32_t pen;
     uint16_t id;
     const char *name;
 } extra_names[] = {
-    { 34, "samplingInterval" },
-    { 35, "samplingAlgorithm" },
-    { 38, "engineType" },
-    { 39, "engineId" },
+    { 0, 34, "samplingInterval" },
+    { 0, 35, "samplingAlgorithm" },
+    { 0, 38, "engineType" },
+    { 0, 39, "engineId" },
+    { 0, 130, "exporterIPv4Address" },
+    { 0, 131, "exporterIPv6Address" },
+    { MC_PEN_MC, 290, "ifType" },
+    { MC_PEN_MC, 291, "ifSpeed" },
+    { MC_PEN_MC, 292, "ifDirection" },
+    { MC_PEN_MC, 293, "ifStatus" },
+    { MC_PEN_MC, 294, "ifInOctets" },
+    { MC_PEN_MC, 295, "ifInUcastPkts" },
+    { MC_PEN_MC, 296, "ifInMulticastPkts" },
+    { MC_PEN_MC, 297, "ifInBroadcastPkts" },
+    { MC_PEN_MC, 298, "ifInDiscards" },
+    { MC_PEN_MC, 299, "ifInErrors" },
+    { MC_PEN_MC, 300, "ifInUnknownProtos" },
+    { MC_PEN_MC, 301, "ifOutOctets" },
+    { MC_PEN_MC, 302, "ifOutUcastPkts" },
+    { MC_PEN_MC, 303, "ifOutMulticastPkts" },
+    { MC_PEN_MC, 304, "ifOutBroadcastPkts" },
+    { MC_PEN_MC, 305, "ifOutDiscards" },
+    { MC_PEN_MC, 306, "ifOutErrors" },
+    { MC_PEN_MC, 307, "ifPromiscuousMode" },
 };
+
+/* (pen, id) -> element, open addressing over the catalogue: a record's every field is named, so the
+ * catalogue's linear search (export/fields.h) would cost more than the decoding. Built once. */
+#define IE_SLOTS 2048
+static const struct mc_ie *ie_slot[IE_SLOTS];
+static pthread_once_t ie_once = PTHREAD_ONCE_INIT;
+
+static size_t ie_hash(uint32_t pen, uint16_t id)
+{
+    return ((pen * 2654435761u) ^ (id * 40503u)) & (IE_SLOTS - 1);
+}
+
+static void ie_build(void)
+{
+    for (size_t i = 0, n = mc_export_n_all(); i < n && i < IE_SLOTS / 2; i++) {
+        const struct mc_ie *ie = mc_export_ie_at(i);
+        size_t h = ie_hash(ie->pen, ie->id);
+        while (ie_slot[h] && !(ie_slot[h]->pen == ie->pen && ie_slot[h]->id == ie->id))
+            h = (h + 1) & (IE_SLOTS - 1);
+        if (!ie_slot[h]) /* the first row of a (pen, id) wins, as in mc_export_ie_find_id */
+            ie_slot[h] = ie;
+    }
+}
+
+const struct mc_ie *mc_coll_ie(uint32_t pen, uint16_t id)
+{
+    pthread_once(&ie_once, ie_build);
+    for (size_t h = ie_hash(pen, id);; h = (h + 1) & (IE_SLOTS - 1)) {
+        const struct mc_ie *ie = ie_slot[h];
+        if (!ie || (ie->pen == pen && ie->id == id))
+            return ie;
+    }
+}
 
 const char *mc_coll_field_name(uint32_t pen, uint16_t id, char *buf, size_t len)
 {
-    const struct mc_ie *ie = mc_export_ie_find_id(pen, id);
+    const struct mc_ie *ie = mc_coll_ie(pen, id);
     if (ie)
         return ie->name;
-    if (pen == 0)
-        for (size_t i = 0; i < sizeof(extra_names) / sizeof(extra_names[0]); i++)
-            if (extra_names[i].id == id)
-                return extra_names[i].name;
+    for (size_t i = 0; i < sizeof(extra_names) / sizeof(extra_names[0]); i++)
+        if (extra_names[i].pen == pen && extra_names[i].id == id)
+            return extra_names[i].name;
     snprintf(buf, len, "%u.%u", (unsigned)pen, (unsigned)id);
     return buf;
 }

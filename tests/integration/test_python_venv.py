@@ -29,7 +29,8 @@ TESTS = [os.path.join("tests", "unit", "python", "test_microcloud.py"),
          os.path.join("tests", "integration", "test_python_client.py"),
          os.path.join("tests", "integration", "test_python_users.py"),
          os.path.join("tests", "unit", "python", "test_subscribers.py"),
-         os.path.join("tests", "integration", "test_python_subscribers.py")]
+         os.path.join("tests", "integration", "test_python_subscribers.py"),
+         os.path.join("tests", "unit", "python", "test_flows.py")]
 
 
 def run(args, **kw):

@@ -30,6 +30,7 @@ struct cap_rec {
     uint32_t domain, seq, secs, nsecs, uptime;
     uint16_t tid, scope;
     uint64_t lost;
+    uint32_t sampling;
     size_t n;
     struct cap_field f[CAP_FIELDS];
 };
@@ -55,6 +56,7 @@ static inline void cap_fn(void *ctx, const struct mc_coll_record *r)
     o->tid = r->template_id;
     o->scope = r->scope_count;
     o->lost = r->lost;
+    o->sampling = r->sampling;
     o->n = r->n < CAP_FIELDS ? r->n : CAP_FIELDS;
     for (size_t i = 0; i < o->n; i++) {
         o->f[i].pen = r->f[i].pen;

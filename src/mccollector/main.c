@@ -1,0 +1,369 @@
+/*
+ * main.c - mccollector: NetFlow v5/v9, IPFIX (UDP and TCP) and sFlow in;
+ * every flow stored (SQLite) and written as JSON lines with mcprobe's keys.
+ *
+ * One thread receives and decodes (input.c, the collector library); the
+ * store writes its batches in its own thread, so a slow disk delays no
+ * datagram.  Options records that carry a sampling interval are remembered
+ * per (exporter, domain) and applied to that exporter's flows.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "collector/flow.h"
+#include "collector/output.h"
+#include "common/counters.h"
+#include "common/hostport.h"
+#include "common/log.h"
+#include "mccollector/mccollector.h"
+
+#define MAX_SAMPLERS 1024 /* (exporter, domain) pairs whose options records told something */
+
+struct sampler {
+    struct mc_coll_src src;
+    int version;
+    uint32_t domain;
+    struct mc_coll_exporter_info info;
+};
+
+struct collector {
+    struct mcc_conf conf;
+    struct mc_coll *coll;
+    struct mc_store *store;
+    const struct mc_store_ops *store_ops;
+    FILE *json;
+    int json_owned;
+    uint64_t now_ms;
+    struct sampler samplers[MAX_SAMPLERS];
+    int n_samplers;
+    uint64_t records, flows, last_records;
+    double started, last_stats;
+};
+
+static volatile sig_atomic_t stop_requested, stats_requested, reopen_requested;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGUSR1)
+        stats_requested = 1;
+    else if (sig == SIGHUP)
+        reopen_requested = 1;
+    else
+        stop_requested = 1;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int same_src(const struct mc_coll_src *a, const struct mc_coll_src *b)
+{
+    return a->ver == b->ver && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+static struct sampler *sampler_find(struct collector *c, const struct mc_coll_src *src, int version, uint32_t domain)
+{
+    for (int i = 0; i < c->n_samplers; i++) {
+        struct sampler *s = &c->samplers[i];
+        if (s->version == version && s->domain == domain && same_src(&s->src, src))
+            return s;
+    }
+    return NULL;
+}
+
+static void exporter_text(const struct mc_coll_src *src, char *buf, size_t len)
+{
+    struct mc_addr a;
+    memcpy(a.b, src->addr, 16);
+    mc_hostport_text(src->ver, &a, src->port, buf, len);
+}
+
+/*
+ * An options record: a sampling interval (34, 50 or 305) and a system init
+ * time (160, what IPFIX sysUpTime elements count from) are this exporter's
+ * and domain's, for its later flows.
+ */
+static void learn_options(struct collector *c, const struct mc_coll_record *r)
+{
+    uint64_t interval = 0, init_ms = 0;
+    for (size_t i = r->scope_count; i < r->n; i++) {
+        const struct mc_coll_field *f = &r->f[i];
+        if (f->pen == 0 && (f->id == 34 || f->id == 50 || f->id == 305))
+            interval = mc_coll_field_u64(f);
+        else if (f->pen == 0 && f->id == 160)
+            init_ms = mc_coll_field_u64(f);
+    }
+    if ((interval == 0 || interval > 0xffffffffu) && !init_ms)
+        return;
+    struct sampler *s = sampler_find(c, r->exporter, r->version, r->domain);
+    if (!s && c->n_samplers < MAX_SAMPLERS) {
+        s = &c->samplers[c->n_samplers++];
+        *s = (struct sampler){ .src = *r->exporter, .version = r->version, .domain = r->domain };
+    }
+    if (!s)
+        return;
+    char who[64];
+    if (interval && interval <= 0xffffffffu && s->info.sampling != (uint32_t)interval) {
+        exporter_text(r->exporter, who, sizeof(who));
+        mc_info("exporter %s domain %u: sampling 1 in %llu, applied to its flows", who, (unsigned)r->domain,
+                (unsigned long long)interval);
+        s->info.sampling = (uint32_t)interval;
+    }
+    if (init_ms)
+        s->info.init_ms = init_ms;
+}
+
+static void on_record(void *ctx, const struct mc_coll_record *r)
+{
+    struct collector *c = ctx;
+    c->records++;
+    if (r->options) {
+        learn_options(c, r);
+        return;
+    }
+    struct mc_coll_flow f;
+    const struct sampler *s = c->n_samplers ? sampler_find(c, r->exporter, r->version, r->domain) : NULL;
+    if (mc_coll_flow_from_record(&f, r, s ? &s->info : NULL, c->now_ms) != 0)
+        return;
+    c->flows++;
+    if (c->store)
+        c->store_ops->add(c->store, &f);
+    if (c->json)
+        mc_coll_json_record(c->json, r, NULL);
+}
+
+static void on_message(void *ctx, int kind, const struct mc_coll_src *src, const uint8_t *p, size_t n)
+{
+    struct collector *c = ctx;
+    if (kind == MCC_SFLOW) {
+        mc_coll_sflow(c->coll, src, p, n, c->now_ms);
+        return;
+    }
+    int version = n >= 2 ? p[0] << 8 | p[1] : -1;
+    if (version == 10)
+        mc_coll_ipfix(c->coll, src, p, n, c->now_ms);
+    else if (version == 9)
+        mc_coll_nf9(c->coll, src, p, n, c->now_ms);
+    else if (version == 5)
+        mc_coll_nf5(c->coll, src, p, n, c->now_ms);
+    else
+        MC_CTR_INC(input, unknown_version);
+}
+
+static void print_streams(const struct collector *c)
+{
+    const struct mc_coll_stream *st;
+    for (size_t i = 0; (st = mc_coll_stream_at(c->coll, i)) != NULL; i++) {
+        char who[64];
+        exporter_text(&st->src, who, sizeof(who));
+        mc_info("  exporter %s v%d domain %u: datagrams %llu, records %llu, lost %llu, late %llu, "
+                "malformed sets %llu, templates %u",
+                who, st->version, (unsigned)st->domain, (unsigned long long)st->datagrams,
+                (unsigned long long)st->records, (unsigned long long)st->lost,
+                (unsigned long long)st->out_of_order, (unsigned long long)st->malformed_sets, st->templates);
+    }
+}
+
+static void print_stats(struct collector *c, const char *what, double now)
+{
+    double dt = now - c->last_stats;
+    size_t exporters = 0;
+    while (mc_coll_stream_at(c->coll, exporters))
+        exporters++;
+    mc_info("%s: datagrams %llu (refused %llu), records %llu (%.0f/s), flows %llu, exporters %zu, lost %llu, "
+            "templates %zu, held sets %zu; stored %llu, store dropped %llu, store errors %llu",
+            what, (unsigned long long)MC_CTR_GET(input, datagrams),
+            (unsigned long long)(MC_CTR_GET(input, refused) + MC_CTR_GET(input, tcp_refused)),
+            (unsigned long long)c->records, dt > 0 ? (double)(c->records - c->last_records) / dt : 0.0,
+            (unsigned long long)c->flows, exporters, (unsigned long long)MC_CTR_GET(collector, seq_lost),
+            mc_coll_n_templates(c->coll), mc_coll_n_pending(c->coll), (unsigned long long)MC_CTR_GET(store, rows),
+            (unsigned long long)MC_CTR_GET(store, dropped), (unsigned long long)MC_CTR_GET(store, errors));
+    if (c->conf.verbose)
+        print_streams(c);
+    c->last_stats = now;
+    c->last_records = c->records;
+}
+
+static int open_json(struct collector *c)
+{
+    if (!c->conf.json_path)
+        return 0;
+    if (strcmp(c->conf.json_path, "-") == 0) {
+        c->json = stdout;
+        return 0;
+    }
+    /* appended: a restarted collector adds to what it wrote before */
+    FILE *f = fopen(c->conf.json_path, "a");
+    if (!f) {
+        mc_err("--json %s: %s", c->conf.json_path, strerror(errno));
+        return -1;
+    }
+    c->json = f;
+    c->json_owned = 1;
+    return 0;
+}
+
+static void close_json(struct collector *c)
+{
+    if (c->json)
+        fflush(c->json);
+    if (c->json_owned)
+        fclose(c->json);
+    c->json = NULL;
+    c->json_owned = 0;
+}
+
+static int write_counters(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        mc_err("%s: cannot write counters: %s", path, strerror(errno));
+        return -1;
+    }
+    mc_ctr_dump(f, 1);
+    return fclose(f);
+}
+
+static int run(struct collector *c)
+{
+    char err[512];
+    struct mcc_input *in = mcc_input_open(&c->conf, on_message, c, err, sizeof(err));
+    if (!in) {
+        mc_err("%s", err);
+        return 1;
+    }
+    char ports[160];
+    int k = 0;
+    if (c->conf.udp_port)
+        k += snprintf(ports + k, sizeof(ports) - (size_t)k, " NetFlow/IPFIX UDP %d", c->conf.udp_port);
+    if (c->conf.tcp_port)
+        k += snprintf(ports + k, sizeof(ports) - (size_t)k, " IPFIX TCP %d", c->conf.tcp_port);
+    if (c->conf.sflow_port)
+        snprintf(ports + k, sizeof(ports) - (size_t)k, " sFlow UDP %d", c->conf.sflow_port);
+    mc_info("listening on %s:%s", c->conf.bind[0] ? c->conf.bind : "every address", ports);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    double next_second = wall_now() + 1;
+    c->started = c->last_stats = wall_now();
+    while (!stop_requested) {
+        c->now_ms = (uint64_t)(wall_now() * 1000);
+        if (mcc_input_poll(in, 100) < 0) {
+            mc_err("waiting for input: %s", strerror(errno));
+            break;
+        }
+        double now = wall_now();
+        if (now >= next_second) {
+            next_second = now + 1;
+            c->now_ms = (uint64_t)(now * 1000);
+            mc_coll_expire(c->coll, c->now_ms);
+            if (c->store)
+                c->store_ops->tick(c->store, c->now_ms);
+            if (c->json)
+                fflush(c->json);
+            if (c->conf.stats_interval > 0 && now - c->last_stats >= c->conf.stats_interval)
+                print_stats(c, "stats", now);
+        }
+        if (stats_requested) {
+            stats_requested = 0;
+            print_stats(c, "stats", now);
+        }
+        if (reopen_requested) {
+            reopen_requested = 0;
+            mc_info("SIGHUP: reopening %s", c->conf.json_path ? c->conf.json_path : "nothing");
+            close_json(c);
+            if (open_json(c) != 0)
+                mc_warn("--json: no JSON output until it can be opened again (SIGHUP)");
+        }
+    }
+    mc_info("stopping");
+    mcc_input_close(in);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static struct collector c;
+    char err[1024];
+    mcc_conf_defaults(&c.conf);
+    if (mc_opt_parse(mcc_opts, mcc_n_opts, &c.conf, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "mccollector: %s\nTry 'mccollector --help'.\n", err);
+        mcc_conf_release(&c.conf);
+        return 2;
+    }
+    if (c.conf.help) {
+        mc_opt_help(stdout, "mccollector [OPTIONS]",
+                    "Receives NetFlow v5, NetFlow v9, IPFIX (UDP and TCP) and sFlow v5 from routers and probes, "
+                    "keeps every flow in an SQLite database (see mcquery flows) and writes them as JSON lines "
+                    "with the keys mcprobe --json writes. The collector of MicroCloud (COLLECTOR.md).",
+                    mcc_opts, mcc_n_opts);
+        mcc_conf_release(&c.conf);
+        return 0;
+    }
+    if (c.conf.version) {
+        printf("mccollector %s\n", MC_VERSION);
+        mcc_conf_release(&c.conf);
+        return 0;
+    }
+    if (c.conf.dump_config) {
+        mc_opt_write_config(stdout, "mccollector", mcc_opts, mcc_n_opts);
+        mcc_conf_release(&c.conf);
+        return 0;
+    }
+    if (c.conf.quiet)
+        mc_log_level = MC_LOG_NOTICE;
+    else if (c.conf.verbose)
+        mc_log_level = MC_LOG_DEBUG;
+    if (!c.conf.udp_port && !c.conf.tcp_port && !c.conf.sflow_port) {
+        fprintf(stderr, "mccollector: no input: -p 0 and neither --ipfix-tcp nor --sflow\n");
+        mcc_conf_release(&c.conf);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 0;
+    c.coll = mc_coll_new(&c.conf.coll, on_record, &c);
+    if (!c.coll) {
+        fprintf(stderr, "mccollector: out of memory\n");
+        mcc_conf_release(&c.conf);
+        return 1;
+    }
+    if (!c.conf.no_store) {
+        c.store_ops = &mc_store_sqlite;
+        c.conf.store.spec = c.conf.store_path;
+        c.store = c.store_ops->open(&c.conf.store, err, sizeof(err));
+        if (!c.store) {
+            fprintf(stderr, "mccollector: %s\n", err);
+            mc_coll_free(c.coll);
+            mcc_conf_release(&c.conf);
+            return 1;
+        }
+        mc_info("store: SQLite %s, retention %llus", c.conf.store_path,
+                (unsigned long long)c.conf.store.retention_s);
+    }
+    if (open_json(&c) != 0)
+        rc = 1;
+    else
+        rc = run(&c);
+    print_stats(&c, "exit", wall_now());
+    if (c.conf.verbose)
+        print_streams(&c);
+    close_json(&c);
+    if (c.store)
+        c.store_ops->close(c.store); /* the last batch is written */
+    if (c.conf.counters_path && write_counters(c.conf.counters_path) != 0)
+        rc = 1;
+    mc_coll_free(c.coll);
+    mcc_conf_release(&c.conf);
+    return rc;
+}

@@ -1,0 +1,295 @@
+#!/usr/bin/python3
+"""Unit tests of microcloud.flows and `mcquery flows`: the schema is one text in
+the C store, the Python module and docs/COLLECTOR.md; listing and ranking
+flows of a store made here (times, hosts, both directions, sums past 2^63);
+stores refused; times and addresses as people give them; the command line
+(table, JSON, exit statuses).  Run by CTest (unit_python_test_flows) from the
+source tree; with MC_PYTHON_INSTALLED=1 (tests/lib/mcpy.py) against an
+installed package, as tests/integration/test_python_venv.py runs its list.
+"""
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+import mcpy  # noqa: E402
+
+from microcloud import flows  # noqa: E402
+
+T0 = 1700000000000  # epoch ms
+MIN = 60000
+
+
+def c_schema(path):
+    """SCHEMA_SQL of src/collector/store_sqlite.c: the string literals between its markers, joined."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"/\* schema \*/(.*?)/\* end schema \*/", text, re.S)
+    if not m:
+        raise AssertionError("no /* schema */ ... /* end schema */ in %s" % path)
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1))
+    return "".join(parts).encode().decode("unicode_escape")
+
+
+def doc_schema(path):
+    """The ```sql block of docs/COLLECTOR.md's "## Schema" section."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"^## Schema\n.*?```sql\n(.*?)```", text, re.S | re.M)
+    if not m:
+        raise AssertionError("no ```sql block under ## Schema in %s" % path)
+    return m.group(1)
+
+
+def row(**kw):
+    """A flows row: every column, the given ones set."""
+    r = {c: None for c in flows.COLUMNS}
+    r.update(start_ms=T0, end_ms=T0, exporter="192.0.2.1:2055", version=10, domain=0, ip_version=4,
+             src_port=0, dst_port=0, proto=6, tcp_flags=0, tos=0, packets=0, octets=0, rev_packets=0,
+             rev_octets=0, in_if=0, out_if=0, src_as=0, dst_as=0, sampling=1)
+    r.update(kw)
+    return r
+
+
+ROWS = [
+    row(start_ms=T0, src="10.0.0.1", dst="10.0.0.2", src_port=40000, dst_port=443, packets=10, octets=1000,
+        rev_packets=20, rev_octets=30000, app="TLS", user="alice"),
+    row(start_ms=T0 + MIN, src="10.0.0.1", dst="2001:db8::1", ip_version=6, src_port=40001, dst_port=443,
+        packets=5, octets=500, app="TLS"),
+    row(start_ms=T0 + 2 * MIN, src="10.0.0.3", dst="10.0.0.2", proto=17, src_port=5353, dst_port=53, packets=1,
+        octets=80, rev_packets=1, rev_octets=200, app="DNS"),
+    row(start_ms=T0 + 3 * MIN, src="10.0.0.4", dst="10.0.0.1", proto=1, packets=4, octets=400),
+    row(start_ms=T0 + 4 * MIN, ip_version=0, packets=2, octets=100),  # no address (an L2-only record)
+]
+
+
+class Store:
+    """A temporary store made with the module's own schema."""
+
+    def __init__(self, rows=ROWS):
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.dir.name, "flows.db")
+        conn = flows.create(self.path)
+        conn.executemany("INSERT INTO flows (%s) VALUES (%s)" % (", ".join(flows.COLUMNS),
+                                                                  ", ".join("?" * len(flows.COLUMNS))),
+                         [[r[c] for c in flows.COLUMNS] for r in rows])
+        conn.commit()
+        conn.close()
+
+    def close(self):
+        self.dir.cleanup()
+
+
+class Schema(unittest.TestCase):
+    def test_package_imported(self):
+        mcpy.check_installed()  # installed mode: the environment's package, not python/
+
+    def test_one_text_in_c_python_and_docs(self):
+        c_file = os.path.join(mcpy.SRC, "src", "collector", "store_sqlite.c")
+        doc = os.path.join(mcpy.SRC, "docs", "COLLECTOR.md")
+        if not os.path.exists(c_file) or not os.path.exists(doc):
+            self.skipTest("no source tree beside the tests")
+        self.assertEqual(c_schema(c_file), flows.SCHEMA, "store_sqlite.c SCHEMA_SQL differs from flows.SCHEMA")
+        self.assertEqual(doc_schema(doc), flows.SCHEMA, "docs/COLLECTOR.md differs from flows.SCHEMA")
+
+    def test_columns_in_schema_order(self):
+        s = Store([])
+        try:
+            conn = sqlite3.connect(s.path)
+            cols = [r[1] for r in conn.execute("PRAGMA table_info(flows)")]
+            self.assertEqual(tuple(cols), flows.COLUMNS)
+            self.assertEqual(len(cols), 27)
+            idx = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                                              "tbl_name = 'flows'")}
+            self.assertEqual(idx, {"flows_start_ms", "flows_src", "flows_dst"})
+            self.assertEqual(conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone(),
+                             (flows.SCHEMA_VERSION,))
+            conn.close()
+            flows.create(s.path).close()  # again over the same file: still one version row, rows kept
+            conn = sqlite3.connect(s.path)
+            self.assertEqual(conn.execute("SELECT count(*) FROM meta").fetchone(), (1,))
+            conn.close()
+        finally:
+            s.close()
+
+
+class Queries(unittest.TestCase):
+    def setUp(self):
+        self.s = Store()
+
+    def tearDown(self):
+        self.s.close()
+
+    def test_list_newest_first_with_every_column(self):
+        got = flows.flows(self.s.path)
+        self.assertEqual([f["start_ms"] for f in got], [T0 + i * MIN for i in (4, 3, 2, 1, 0)])
+        self.assertEqual(got[-1], ROWS[0])
+        self.assertEqual(list(got[-1]), list(flows.COLUMNS))
+        self.assertIsNone(got[0]["src"])
+        self.assertEqual(len(flows.flows(self.s.path, limit=2)), 2)
+        self.assertEqual(len(flows.flows(self.s.path, limit=None)), 5)
+        with self.assertRaises(ValueError):
+            flows.flows(self.s.path, limit=0)
+
+    def test_since_and_host(self):
+        with flows.FlowStore(self.s.path) as db:
+            self.assertEqual([f["start_ms"] for f in db.flows(since_ms=T0 + 3 * MIN)], [T0 + 4 * MIN, T0 + 3 * MIN])
+            self.assertEqual([f["start_ms"] for f in db.flows(host="10.0.0.1")], [T0 + 3 * MIN, T0 + MIN, T0])
+            self.assertEqual(len(db.flows(host=" 2001:DB8:0::1 ")), 1)  # written as inet_ntop writes it
+            self.assertEqual(len(db.flows(host="10.0.0.2", since_ms=T0 + MIN)), 1)
+            self.assertEqual(db.flows(host="192.0.2.99"), [])
+            for bad in ("10.0.0.256", "nope", "", "10.0.0.0/8"):
+                with self.assertRaises(ValueError, msg=bad):
+                    db.flows(host=bad)
+
+    def test_top_talkers(self):
+        got = flows.top(self.s.path, "talkers")
+        # both directions, as source and destination: 10.0.0.1 = 31000 + 500 + 400
+        self.assertEqual(got[0], {"addr": "10.0.0.1", "octets": 31900, "packets": 39, "flows": 3})
+        self.assertEqual(got[1], {"addr": "10.0.0.2", "octets": 31280, "packets": 32, "flows": 2})
+        self.assertEqual([t["addr"] for t in got[2:]], ["2001:db8::1", "10.0.0.4", "10.0.0.3"])
+        self.assertEqual(len(flows.top(self.s.path, "talkers", n=2)), 2)
+        peers = flows.top(self.s.path, "talkers", host="10.0.0.1")  # its peers, itself left out
+        self.assertEqual([t["addr"] for t in peers], ["10.0.0.2", "2001:db8::1", "10.0.0.4"])
+        recent = flows.top(self.s.path, "talkers", since_ms=T0 + 2 * MIN)
+        self.assertEqual({t["addr"] for t in recent}, {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"})
+
+    def test_top_ports_and_apps(self):
+        ports = flows.top(self.s.path, "ports")
+        self.assertEqual(ports[0], {"proto": 6, "dst_port": 443, "octets": 31500, "packets": 35, "flows": 2})
+        self.assertEqual([(p["proto"], p["dst_port"]) for p in ports], [(6, 443), (1, 0), (17, 53), (6, 0)])
+        apps = flows.top(self.s.path, "apps")
+        self.assertEqual([(a["app"], a["octets"]) for a in apps], [("TLS", 31500), (None, 500), ("DNS", 280)])
+        self.assertEqual(flows.top(self.s.path, "apps", host="10.0.0.3"),
+                         [{"app": "DNS", "octets": 280, "packets": 2, "flows": 1}])
+        with self.assertRaises(ValueError):
+            flows.top(self.s.path, "hosts")
+
+    def test_sums_past_2_63(self):
+        big = (1 << 63) - 1  # the collector's largest counter
+        s = Store([row(src="10.0.0.1", dst="10.0.0.2", octets=big), row(src="10.0.0.1", dst="10.0.0.2", octets=big)])
+        try:
+            got = flows.top(s.path, "talkers")
+            self.assertEqual(got[0]["addr"], "10.0.0.1")
+            self.assertGreater(got[0]["octets"], big)
+            self.assertIsInstance(got[0]["octets"], int)
+        finally:
+            s.close()
+
+
+class Refused(unittest.TestCase):
+    def test_missing_foreign_and_other_versions(self):
+        with tempfile.TemporaryDirectory() as d:
+            with self.assertRaisesRegex(flows.Error, "no such store"):
+                flows.FlowStore(os.path.join(d, "none.db"))
+            p = os.path.join(d, "text.db")
+            with open(p, "w") as f:
+                f.write("not a database\n" * 100)
+            with self.assertRaisesRegex(flows.Error, "not a collector's store"):
+                flows.FlowStore(p)
+            p = os.path.join(d, "other.db")
+            conn = sqlite3.connect(p)
+            conn.execute("CREATE TABLE flows (a INTEGER)")
+            conn.commit()
+            conn.close()
+            with self.assertRaisesRegex(flows.Error, "not a collector's store"):
+                flows.flows(p)
+            p = os.path.join(d, "v2.db")
+            conn = flows.create(p)
+            conn.execute("UPDATE meta SET value = 2 WHERE name = 'schema_version'")
+            conn.commit()
+            conn.close()
+            with self.assertRaisesRegex(flows.Error, "schema version 2"):
+                flows.top(p, "apps")
+
+
+class Values(unittest.TestCase):
+    def test_parse_since(self):
+        now = T0
+        self.assertEqual(flows.parse_since("1700000000"), 1700000000000)
+        self.assertEqual(flows.parse_since(" 1700000000.25 "), 1700000000250)
+        self.assertEqual(flows.parse_since("1700000000123"), 1700000000123)  # 13 digits: milliseconds
+        self.assertEqual(flows.parse_since("10m", now_ms=now), now - 10 * MIN)
+        self.assertEqual(flows.parse_since("2h", now_ms=now), now - 120 * MIN)
+        self.assertEqual(flows.parse_since("7d", now_ms=now), now - 7 * 86400000)
+        self.assertEqual(flows.parse_since("2023-11-14T22:13:20Z"), T0)
+        self.assertEqual(flows.parse_since("2023-11-14T23:13:20+01:00"), T0)
+        self.assertEqual(flows.parse_since("2023-11-14"), T0 - (22 * 3600 + 13 * 60 + 20) * 1000)
+        for bad in ("", "10x", "yesterday", "-5", "1e9", "١٢٣"):
+            with self.assertRaises(ValueError, msg=bad):
+                flows.parse_since(bad)
+
+    def test_address_and_names(self):
+        self.assertEqual(flows.address("2001:DB8:0:0::1"), "2001:db8::1")
+        self.assertEqual(flows.address("::FFFF:10.1.2.3"), "::ffff:10.1.2.3")
+        self.assertEqual(flows.proto_name(6), "tcp")
+        self.assertEqual(flows.proto_name(253), "253")
+        self.assertEqual(flows.endpoint("2001:db8::1", 443, 6), "[2001:db8::1]:443")
+        self.assertEqual(flows.endpoint("10.0.0.1", 0, 1), "10.0.0.1")
+        self.assertEqual(flows.endpoint(None, 0, 6), "-")
+
+
+class Command(unittest.TestCase):
+    def setUp(self):
+        self.s = Store()
+
+    def tearDown(self):
+        self.s.close()
+
+    def run_cli(self, *argv):
+        p = subprocess.run(mcpy.MCQUERY + list(argv), capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, MC_REDIS="127.0.0.1:1"))  # never asks a cloud
+        return p.returncode, p.stdout, p.stderr
+
+    def test_table_and_json(self):
+        rc, out, err = self.run_cli("flows", "--store", self.s.path)
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(), ["START", "PROTO", "SRC", "DST", "PACKETS", "OCTETS", "APP", "USER"])
+        self.assertEqual(len(lines), 6)
+        self.assertIn("2023-11-14T22:13:20.000Z", lines[-1])
+        self.assertIn("10.0.0.1:40000", lines[-1])
+        self.assertIn("30.3KiB", lines[-1])  # 31000 octets, both directions
+        self.assertIn("alice", lines[-1])
+        self.assertIn("[2001:db8::1]:443", out)
+
+        rc, out, err = self.run_cli("--json", "flows", "--store", self.s.path, "--host", "10.0.0.2", "-n", "1")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), [ROWS[2]])
+
+        rc, out, err = self.run_cli("flows", "--store", self.s.path, "--top", "talkers", "-n", "2", "--json",
+                                    "--since", "2023-11-14T22:13Z")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([t["addr"] for t in json.loads(out)], ["10.0.0.1", "10.0.0.2"])
+
+        rc, out, err = self.run_cli("flows", "--store", self.s.path, "--top", "ports", "--raw")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.splitlines()[1].split(), ["6", "443", "31500", "35", "2"])
+        rc, out, err = self.run_cli("flows", "--store", self.s.path, "--top", "apps")
+        self.assertEqual(out.splitlines()[1].split(), ["TLS", "30.8KiB", "35", "2"])
+
+        rc, out, err = self.run_cli("flows", "--store", self.s.path, "--since", "1m")  # nothing that recent
+        self.assertEqual((rc, out.split()), (0, ["START", "PROTO", "SRC", "DST", "PACKETS", "OCTETS", "APP", "USER"]))
+
+    def test_exit_statuses(self):
+        missing = os.path.join(self.s.dir.name, "none.db")
+        for argv, want, text in ((["flows", "--store", missing], 1, "no such store"),
+                                 (["flows", "--store", self.s.path, "--host", "10.0.0.300"], 2, "not an IP address"),
+                                 (["flows", "--clickhouse", "http://127.0.0.1:8123/mc"], 2, "not implemented"),
+                                 (["flows", "--since", "soon"], 2, "bad time"),
+                                 (["flows", "--top", "hosts"], 2, "invalid choice"),
+                                 (["--top", "3", "flows"], 2, "--top is for"),
+                                 (["--json", "--raw", "flows"], 2, "exclusive")):
+            rc, out, err = self.run_cli(*argv)
+            self.assertEqual(rc, want, "%s: %s" % (argv, err))
+            self.assertIn(text, err, argv)
+        self.assertFalse(os.path.exists(missing))  # a reader never creates a store
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
