@@ -45,7 +45,7 @@ install: build
 
 deb: setup
 	cmake -S . -B build/deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >/dev/null
-	cmake --build build/deb -j$(JOBS) --target mcprobe man
+	cmake --build build/deb -j$(JOBS) --target mcprobe mccollector man
 	cd build/deb && cpack -G DEB
 	@ls build/deb/*.deb
 

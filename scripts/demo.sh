@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The main job, end to end on this machine: generate a small mixed capture,
-# start a real IPFIX collector (nfcapd) on loopback and a private Redis node
-# (the MicroCloud, on a unix socket), run mcprobe on the capture exporting
-# IPFIX to the collector and writing to the cloud, then show the flows the
-# collector stored (nfdump) and what the cloud knows (mcquery).  Everything
-# it starts is stopped on exit.
+# start two IPFIX collectors on loopback (a real nfcapd, and mccollector with
+# its embedded SQLite store) and a private Redis node (the MicroCloud, on a
+# unix socket), run mcprobe on the capture exporting IPFIX to both and
+# writing to the cloud, then show the flows the collectors stored (nfdump,
+# mcquery flows) and what the cloud knows (mcquery).  Everything it starts
+# is stopped on exit.
 set -euo pipefail
 MCPROBE=${1:-build/release/mcprobe}
+MCCOLLECTOR=${MCCOLLECTOR:-$(dirname "$MCPROBE")/mccollector}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/mcdemo.XXXXXX)
 port=${MC_DEMO_PORT:-$((20000 + RANDOM % 20000))}
+cport=$((port + 1))
 nfpid=""
+mcpid=""
 rdpid=""
 cleanup() {
     [ -n "$nfpid" ] && kill "$nfpid" 2>/dev/null && wait "$nfpid" 2>/dev/null || true
+    [ -n "$mcpid" ] && kill "$mcpid" 2>/dev/null && wait "$mcpid" 2>/dev/null || true
     [ -n "$rdpid" ] && kill "$rdpid" 2>/dev/null && wait "$rdpid" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -22,10 +27,12 @@ trap cleanup EXIT
 echo "== 1. generating a mixed capture (TCP, UDP, DNS, ICMP, IPv6, VLAN, QinQ, MPLS, PPPoE, GRE, VXLAN, GTP-U, fragments)"
 /usr/bin/python3 "$here/scripts/gen-demo-pcap.py" "$work/demo.pcap"
 
-echo "== 2. starting nfcapd (IPFIX collector) on 127.0.0.1:$port"
+echo "== 2. starting two IPFIX collectors: nfcapd on 127.0.0.1:$port, mccollector (store flows.db) on 127.0.0.1:$cport"
 mkdir -p "$work/nfcapd"
 nfcapd -w "$work/nfcapd" -b 127.0.0.1 -p "$port" -B 4194304 >"$work/nfcapd.log" 2>&1 &
 nfpid=$!
+"$MCCOLLECTOR" -b 127.0.0.1 -p "$cport" --store "$work/flows.db" --stats-interval 0 -q >"$work/mccollector.log" 2>&1 &
+mcpid=$!
 sleep 1
 
 echo "== 3. starting a private redis-server for the MicroCloud (unix:$work/redis.sock)"
@@ -35,8 +42,9 @@ for _ in $(seq 50); do [ -S "$work/redis.sock" ] && break; sleep 0.1; done
 # a user the cloud knows: the probe's records for her address carry her name
 redis-cli -s "$work/redis.sock" SET user.ip.192.168.1.13 alice >/dev/null
 
-echo "== 4. mcprobe -i demo.pcap -n 127.0.0.1:$port -V 10 --redis unix:$work/redis.sock --json flows.json --l7-log l7.json"
-"$MCPROBE" -i "$work/demo.pcap" -n "127.0.0.1:$port" -V 10 --export-pps 2000 \
+echo "== 4. mcprobe -i demo.pcap -n 127.0.0.1:$port -n 127.0.0.1:$cport -V 10 --redis unix:$work/redis.sock"
+echo "      --json flows.json --l7-log l7.json"
+"$MCPROBE" -i "$work/demo.pcap" -n "127.0.0.1:$port" -n "127.0.0.1:$cport" -V 10 --export-pps 2000 \
     --redis "unix:$work/redis.sock" --probe-id demo --json "$work/flows.json" --l7-log "$work/l7.json" \
     --stats-interval 0
 sleep 1
@@ -90,3 +98,11 @@ grep -m1 '"protocol":"gtp"' "$work/gtp.json" || true
 /usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" subscriber \
     "$(/usr/bin/python3 "$here/python/mcquery" --redis "unix:$work/redis.sock" --json subscribers --top 1 |
        /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["imsi"])')"
+echo
+echo "== 11. the collector: mccollector kept every flow the probe exported in its SQLite store (flows.db);"
+echo "       mcquery flows answers from it: the top talkers and ports"
+kill "$mcpid"
+wait "$mcpid" 2>/dev/null || true  # it writes what it holds, then exits
+mcpid=""
+/usr/bin/python3 "$here/python/mcquery" flows --store "$work/flows.db" --top talkers -n 8
+/usr/bin/python3 "$here/python/mcquery" flows --store "$work/flows.db" --top ports -n 5

@@ -463,7 +463,7 @@ def cmd_flows(args: argparse.Namespace) -> int:
                 if args.flows_top == "talkers":
                     first = [r["addr"]]
                 elif args.flows_top == "ports":
-                    first = [str(r["proto"]) if args.raw else flowstore.proto_name(r["proto"]), str(r["dst_port"])]
+                    first = [str(r["proto"]) if args.raw else flowstore.proto_name(r["proto"]), str(r["port"])]
                 else:
                     first = [r["app"] or "-"]
                 t.add(first + [show("bytes", r["octets"], args.raw), show("packets", r["packets"], args.raw),

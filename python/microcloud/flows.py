@@ -200,7 +200,9 @@ class FlowStore:
             n: int = 10) -> List[Dict[str, Any]]:
         """The n largest by octets (both directions: octets + rev_octets), then packets:
         talkers: {"addr", ...} over source and destination (with host: its peers, host itself left out);
-        ports: {"proto", "dst_port", ...}; apps: {"app", ...} (None: no application name).
+        ports: {"proto", "port", ...} by service port (the lower of a flow's two ports, so a reply
+        counts for the service it answers: 443, not the client's 51443); apps: {"app", ...} (None: no
+        application name).
         Each also carries "octets", "packets" (both directions) and "flows"."""
         if what not in TOP_KINDS:
             raise ValueError("top: one of %s, not %r" % (", ".join(TOP_KINDS), what))
@@ -219,8 +221,9 @@ class FlowStore:
                 params.append(address(host))
             sql += " GROUP BY addr"
         elif what == "ports":
-            keys = ("proto", "dst_port")
-            sql = "SELECT proto, dst_port, %s FROM flows WHERE %s GROUP BY proto, dst_port" % (sums, where)
+            keys = ("proto", "port")
+            service = "CASE WHEN src_port > 0 AND src_port < dst_port THEN src_port ELSE dst_port END"
+            sql = "SELECT proto, %s AS port, %s FROM flows WHERE %s GROUP BY proto, port" % (service, sums, where)
         else:
             keys = ("app",)
             sql = "SELECT app, %s FROM flows WHERE %s GROUP BY app" % (sums, where)

@@ -161,14 +161,26 @@ class Queries(unittest.TestCase):
 
     def test_top_ports_and_apps(self):
         ports = flows.top(self.s.path, "ports")
-        self.assertEqual(ports[0], {"proto": 6, "dst_port": 443, "octets": 31500, "packets": 35, "flows": 2})
-        self.assertEqual([(p["proto"], p["dst_port"]) for p in ports], [(6, 443), (1, 0), (17, 53), (6, 0)])
+        self.assertEqual(ports[0], {"proto": 6, "port": 443, "octets": 31500, "packets": 35, "flows": 2})
+        self.assertEqual([(p["proto"], p["port"]) for p in ports], [(6, 443), (1, 0), (17, 53), (6, 0)])
         apps = flows.top(self.s.path, "apps")
         self.assertEqual([(a["app"], a["octets"]) for a in apps], [("TLS", 31500), (None, 500), ("DNS", 280)])
         self.assertEqual(flows.top(self.s.path, "apps", host="10.0.0.3"),
                          [{"app": "DNS", "octets": 280, "packets": 2, "flows": 1}])
         with self.assertRaises(ValueError):
             flows.top(self.s.path, "hosts")
+
+    def test_top_ports_is_the_service_port(self):
+        # a uniflow reply (443 -> 51443) counts for 443, as its request (51443 -> 443) does
+        s = Store([row(src="10.0.0.1", dst="10.0.0.2", src_port=51443, dst_port=443, proto=6, octets=100),
+                   row(src="10.0.0.2", dst="10.0.0.1", src_port=443, dst_port=51443, proto=6, octets=900),
+                   row(src="10.0.0.9", dst="10.0.0.2", src_port=0, dst_port=0, proto=1, octets=10)])
+        try:
+            got = flows.top(s.path, "ports")
+            self.assertEqual([(p["proto"], p["port"], p["octets"], p["flows"]) for p in got],
+                             [(6, 443, 1000, 2), (1, 0, 10, 1)])
+        finally:
+            s.close()
 
     def test_sums_past_2_63(self):
         big = (1 << 63) - 1  # the collector's largest counter
