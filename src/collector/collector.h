@@ -145,6 +145,17 @@ const char *mc_coll_field_name(uint32_t pen, uint16_t id, char *buf, size_t len)
 struct mc_ie;
 const struct mc_ie *mc_coll_ie(uint32_t pen, uint16_t id);
 
+/* An IANA element's name and how its value reads (iana.c), for those the probe's table lacks. */
+enum mc_coll_iana_type { IANA_U, IANA_V4, IANA_V6, IANA_MAC, IANA_STR, IANA_HEX, IANA_NTP, IANA_F64 };
+struct mc_coll_iana {
+    uint16_t id;
+    const char *name;
+    uint8_t type; /* enum mc_coll_iana_type: unsigned, address, MAC, string, bytes, NTP time, float64 */
+};
+/* The IANA element id (pen 0), NULL when not in the table; and the table by index (NULL past the end). */
+const struct mc_coll_iana *mc_coll_iana(uint16_t id);
+const struct mc_coll_iana *mc_coll_iana_at(size_t i);
+
 /* The field's value as an unsigned big-endian number (at most its last 8 bytes). */
 uint64_t mc_coll_field_u64(const struct mc_coll_field *f);
 

@@ -3,8 +3,10 @@
  * mcprobe --json writes the same element (export/json.c): the probe's
  * element names, addresses as text, strings escaped, float64 as numbers,
  * every other value an integer.  So the probe's JSON and the collector's
- * JSON of the same flow compare key by key.  An element the probe does not
- * know is "<pen>.<id>" with its bytes in hex.
+ * JSON of the same flow compare key by key.  An IANA element the probe does
+ * not export is named and read by the IANA table (iana.c: MAC addresses as
+ * text, NTP times as UNIX seconds with nine decimals, byte strings in hex);
+ * any other element is "<pen>.<id>" with its bytes in hex.
  */
 #include "collector/output.h"
 
@@ -28,11 +30,83 @@ static void put_hex(FILE *out, const uint8_t *p, size_t n)
     fputc('"', out);
 }
 
+static void put_f64(FILE *out, const struct mc_coll_field *f)
+{
+    uint64_t u = mc_coll_field_u64(f);
+    double d;
+    memcpy(&d, &u, sizeof(d));
+    fprintf(out, "%.10g", isfinite(d) ? d : 0.0);
+}
+
+static void put_string(FILE *out, const struct mc_coll_field *f)
+{
+    size_t n = f->len;
+    while (n && f->value[n - 1] == 0)
+        n--; /* v9's fixed-length strings are NUL-padded; the probe writes the string itself */
+    mc_json_string(out, (const char *)f->value, n);
+}
+
+/* An IANA element the probe does not export, by its registry type. */
+static void put_iana(FILE *out, const struct mc_coll_iana *e, const struct mc_coll_field *f)
+{
+    char txt[INET6_ADDRSTRLEN];
+    switch (e->type) {
+    case IANA_V4:
+    case IANA_V6:
+        if (f->len == (e->type == IANA_V4 ? 4 : 16) &&
+            inet_ntop(e->type == IANA_V4 ? AF_INET : AF_INET6, f->value, txt, sizeof(txt)))
+            fprintf(out, "\"%s\"", txt);
+        else
+            put_hex(out, f->value, f->len);
+        break;
+    case IANA_MAC:
+        if (f->len == 6)
+            fprintf(out, "\"%02x:%02x:%02x:%02x:%02x:%02x\"", f->value[0], f->value[1], f->value[2], f->value[3],
+                    f->value[4], f->value[5]);
+        else
+            put_hex(out, f->value, f->len);
+        break;
+    case IANA_STR:
+        put_string(out, f);
+        break;
+    case IANA_NTP: /* RFC 7011 6.1.10: seconds since 1900 and a binary fraction; written as UNIX seconds */
+        if (f->len == 8 && mc_coll_field_u64(f) >> 32 >= 2208988800u) {
+            uint64_t v = mc_coll_field_u64(f);
+            fprintf(out, "%llu.%09llu", (unsigned long long)((v >> 32) - 2208988800u),
+                    (unsigned long long)(((v & 0xffffffffu) * 1000000000u) >> 32));
+        } else {
+            put_hex(out, f->value, f->len);
+        }
+        break;
+    case IANA_F64:
+        if (f->len == 8)
+            put_f64(out, f);
+        else
+            put_hex(out, f->value, f->len);
+        break;
+    case IANA_HEX:
+        put_hex(out, f->value, f->len);
+        break;
+    default:
+        if (f->len > 8)
+            put_hex(out, f->value, f->len);
+        else
+            fprintf(out, "%" PRIu64, mc_coll_field_u64(f));
+        break;
+    }
+}
+
 static void put_value(FILE *out, const struct mc_ie *ie, const struct mc_coll_field *f)
 {
     char txt[INET6_ADDRSTRLEN];
     if (!ie) {
-        put_hex(out, f->value, f->len);
+        const struct mc_coll_iana *e = f->pen == 0 ? mc_coll_iana(f->id) : NULL;
+        if (e)
+            put_iana(out, e, f);
+        else if (f->len <= 8 && mc_coll_field_name(f->pen, f->id, txt, sizeof(txt)) != txt)
+            fprintf(out, "%" PRIu64, mc_coll_field_u64(f)); /* a named counter (sFlow's interface counters) */
+        else
+            put_hex(out, f->value, f->len);
         return;
     }
     switch (ie->type) {
@@ -44,24 +118,15 @@ static void put_value(FILE *out, const struct mc_ie *ie, const struct mc_coll_fi
         else
             put_hex(out, f->value, f->len); /* not an address's length: shown, not guessed */
         break;
-    case MC_IE_T_STRING: {
-        size_t n = f->len;
-        while (n && f->value[n - 1] == 0)
-            n--; /* v9's fixed-length strings are NUL-padded; the probe writes the string itself */
-        mc_json_string(out, (const char *)f->value, n);
+    case MC_IE_T_STRING:
+        put_string(out, f);
         break;
-    }
-    case MC_IE_T_FLOAT64: {
-        if (f->len != 8) {
+    case MC_IE_T_FLOAT64:
+        if (f->len == 8)
+            put_f64(out, f);
+        else
             put_hex(out, f->value, f->len);
-            break;
-        }
-        uint64_t u = mc_coll_field_u64(f);
-        double d;
-        memcpy(&d, &u, sizeof(d));
-        fprintf(out, "%.10g", isfinite(d) ? d : 0.0);
         break;
-    }
     default:
         if (f->len > 8)
             put_hex(out, f->value, f->len);

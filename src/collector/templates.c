@@ -629,12 +629,6 @@ static const struct {
     uint16_t id;
     const char *name;
 } extra_names[] = {
-    { 0, 34, "samplingInterval" },
-    { 0, 35, "samplingAlgorithm" },
-    { 0, 38, "engineType" },
-    { 0, 39, "engineId" },
-    { 0, 130, "exporterIPv4Address" },
-    { 0, 131, "exporterIPv6Address" },
     { MC_PEN_MC, 290, "ifType" },
     { MC_PEN_MC, 291, "ifSpeed" },
     { MC_PEN_MC, 292, "ifDirection" },
@@ -693,6 +687,9 @@ const char *mc_coll_field_name(uint32_t pen, uint16_t id, char *buf, size_t len)
     const struct mc_ie *ie = mc_coll_ie(pen, id);
     if (ie)
         return ie->name;
+    const struct mc_coll_iana *iana = pen == 0 ? mc_coll_iana(id) : NULL;
+    if (iana)
+        return iana->name;
     for (size_t i = 0; i < sizeof(extra_names) / sizeof(extra_names[0]); i++)
         if (extra_names[i].pen == pen && extra_names[i].id == id)
             return extra_names[i].name;

@@ -51,6 +51,30 @@ static void test_values(void **state)
     free(t);
 }
 
+static void test_iana_elements(void **state)
+{
+    (void)state;
+    static const uint8_t mac[6] = { 0x00, 0x1f, 0x33, 0xd9, 0x81, 0x60 }, rd[8] = { 0, 1, 0, 0, 0xfd, 0xe8, 0, 1 };
+    static const uint8_t ntp[8] = { 0xe8, 0xfe, 0x6f, 0x80, 0x40, 0, 0, 0 }; /* 1700000000 s + 0.25 */
+    static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 }, status[1] = { 0x40 }, odd[2] = { 1, 2 };
+    const struct mc_coll_field f[] = {
+        { 0, 56, 6, mac },
+        { 0, 154, 8, ntp },
+        { 0, 82, 8, (const uint8_t *)"Gi0/0/1\0" },
+        { 0, 90, 8, rd },
+        { 0, 62, 16, v6 },
+        { 0, 89, 1, status },
+        { 0, 65, 2, odd },  /* unassigned: still "<pen>.<id>" hex */
+        { 0, 56, 2, odd },  /* a MAC of 2 bytes: shown, not misread */
+    };
+    char *t = render(f, sizeof(f) / sizeof(f[0]), NULL);
+    assert_string_equal(t, "{\"sourceMacAddress\":\"00:1f:33:d9:81:60\",\"flowStartMicroseconds\":1700000000.250000000,"
+                           "\"interfaceName\":\"Gi0/0/1\",\"mplsVpnRouteDistinguisher\":\"00010000fde80001\","
+                           "\"ipNextHopIPv6Address\":\"2001:db8::9\",\"forwardingStatus\":64,\"0.65\":\"0102\","
+                           "\"sourceMacAddress\":\"0102\"}\n");
+    free(t);
+}
+
 static void test_enrichment(void **state)
 {
     (void)state;
@@ -70,6 +94,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
+        cmocka_unit_test(test_iana_elements),
         cmocka_unit_test(test_enrichment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
