@@ -40,6 +40,8 @@ static const struct kind {
     /* a session's endpoints live until it ends; a user-plane packet may come a moment before its create's answer */
     [MC_LOOKUP_TEID] = { "user.teid.", 0, { NULL }, 10000, 1000 },
     [MC_LOOKUP_SUBSCRIBER] = { "user.", 6, { "imsi", "msisdn", "imei", "apn", "ip", "ip6" }, 10000, 1000 },
+    /* a user logs in and out: a new one is seen within a second */
+    [MC_LOOKUP_USER] = { "user.ip.", 0, { NULL }, 10000, 1000 },
 };
 
 struct slot {

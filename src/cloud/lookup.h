@@ -31,6 +31,7 @@ enum mc_lookup_kind {
     MC_LOOKUP_CALL_MEDIA, /* voip.call.<id> -> caller_rtp, callee_rtp */
     MC_LOOKUP_TEID,       /* user.teid.<addr>:<teid> -> the subscriber's IMSI */
     MC_LOOKUP_SUBSCRIBER, /* user.<imsi> -> imsi, msisdn, imei, apn, ip, ip6 */
+    MC_LOOKUP_USER,       /* user.ip.<addr> -> the user (the collector's enrichment; the probe has its usercache) */
     MC_LOOKUP_KINDS
 };
 

@@ -65,3 +65,158 @@ void mc_json_string(FILE *out, const char *str, size_t n)
     }
     putc_unlocked('"', out);
 }
+
+/* ---- validation: one JSON value, iteratively (an explicit stack: no recursion on hostile depth) ---- */
+
+struct jv {
+    const unsigned char *s;
+    size_t n, i;
+};
+
+static void jv_ws(struct jv *v)
+{
+    while (v->i < v->n && (v->s[v->i] == ' ' || v->s[v->i] == '\t' || v->s[v->i] == '\n' || v->s[v->i] == '\r'))
+        v->i++;
+}
+
+static int jv_lit(struct jv *v, const char *lit)
+{
+    for (size_t k = 0; lit[k]; k++, v->i++)
+        if (v->i >= v->n || v->s[v->i] != (unsigned char)lit[k])
+            return -1;
+    return 0;
+}
+
+static int jv_string(struct jv *v)
+{
+    if (v->i >= v->n || v->s[v->i] != '"')
+        return -1;
+    v->i++;
+    while (v->i < v->n) {
+        unsigned char c = v->s[v->i];
+        if (c == '"') {
+            v->i++;
+            return 0;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c == '\\') {
+            if (++v->i >= v->n)
+                return -1;
+            c = v->s[v->i];
+            if (c == 'u') {
+                for (int k = 1; k <= 4; k++) {
+                    unsigned char h = v->i + (size_t)k < v->n ? v->s[v->i + (size_t)k] : 0;
+                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
+                        return -1;
+                }
+                v->i += 5;
+            } else if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
+                       c == 't') {
+                v->i++;
+            } else {
+                return -1;
+            }
+        } else if (c < 0x80) {
+            v->i++;
+        } else {
+            size_t k = utf8_len(v->s + v->i, v->n - v->i);
+            if (!k)
+                return -1;
+            v->i += k;
+        }
+    }
+    return -1;
+}
+
+static int jv_number(struct jv *v)
+{
+    size_t start = v->i;
+    if (v->i < v->n && v->s[v->i] == '-')
+        v->i++;
+    if (v->i >= v->n || v->s[v->i] < '0' || v->s[v->i] > '9')
+        return -1;
+    if (v->s[v->i] == '0')
+        v->i++;
+    else
+        while (v->i < v->n && v->s[v->i] >= '0' && v->s[v->i] <= '9')
+            v->i++;
+    if (v->i < v->n && v->s[v->i] == '.') {
+        v->i++;
+        if (v->i >= v->n || v->s[v->i] < '0' || v->s[v->i] > '9')
+            return -1;
+        while (v->i < v->n && v->s[v->i] >= '0' && v->s[v->i] <= '9')
+            v->i++;
+    }
+    if (v->i < v->n && (v->s[v->i] == 'e' || v->s[v->i] == 'E')) {
+        v->i++;
+        if (v->i < v->n && (v->s[v->i] == '+' || v->s[v->i] == '-'))
+            v->i++;
+        if (v->i >= v->n || v->s[v->i] < '0' || v->s[v->i] > '9')
+            return -1;
+        while (v->i < v->n && v->s[v->i] >= '0' && v->s[v->i] <= '9')
+            v->i++;
+    }
+    return v->i > start ? 0 : -1;
+}
+
+int mc_json_valid(const char *text, size_t n, unsigned max_depth)
+{
+    char stack[64]; /* the open containers: '{' or '[' */
+    unsigned depth = 0;
+    if (max_depth > sizeof(stack))
+        max_depth = sizeof(stack);
+    struct jv v = { (const unsigned char *)text, n, 0 };
+    for (;;) {
+        /* a value */
+        jv_ws(&v);
+        if (v.i >= v.n)
+            return 0;
+        unsigned char c = v.s[v.i];
+        if (c == '{' || c == '[') {
+            if (depth == max_depth)
+                return 0;
+            stack[depth++] = (char)c;
+            v.i++;
+            jv_ws(&v);
+            if (v.i < v.n && v.s[v.i] == (c == '{' ? '}' : ']')) {
+                v.i++;
+                depth--;
+                goto after_value;
+            }
+            if (c == '{')
+                goto member;
+            continue;
+        }
+        if ((c == '"' ? jv_string(&v)
+             : c == 't' ? jv_lit(&v, "true")
+             : c == 'f' ? jv_lit(&v, "false")
+             : c == 'n' ? jv_lit(&v, "null")
+                        : jv_number(&v)) != 0)
+            return 0;
+    after_value:
+        /* what may follow a value: the end, a separator, or the close of its container */
+        for (;;) {
+            jv_ws(&v);
+            if (depth == 0)
+                return v.i == v.n;
+            if (v.i >= v.n)
+                return 0;
+            c = v.s[v.i++];
+            if (c == ',')
+                break;
+            if (c != (stack[depth - 1] == '{' ? '}' : ']'))
+                return 0;
+            depth--;
+        }
+        if (stack[depth - 1] == '[')
+            continue;
+    member: /* a member of an object: "name": value */
+        jv_ws(&v);
+        if (jv_string(&v) != 0)
+            return 0;
+        jv_ws(&v);
+        if (v.i >= v.n || v.s[v.i++] != ':')
+            return 0;
+    }
+}

@@ -13,4 +13,12 @@
  */
 void mc_json_string(FILE *out, const char *s, size_t n);
 
+/*
+ * 1 when text (n bytes) is exactly one JSON value (RFC 8259: whitespace
+ * around it allowed, strings valid UTF-8), nested at most max_depth (at most
+ * 64) deep; else 0.  For text from elsewhere (a cloud event's payload) that
+ * is to be written into a JSON line as it is.
+ */
+int mc_json_valid(const char *text, size_t n, unsigned max_depth);
+
 #endif /* MC_COMMON_JSON_H */

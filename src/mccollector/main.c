@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "collector/flow.h"
 #include "collector/output.h"
 #include "common/counters.h"
+#include "cloud/lookup.h"
 #include "common/hostport.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "mccollector/mccollector.h"
 
@@ -37,6 +40,11 @@ struct collector {
     const struct mc_store_ops *store_ops;
     FILE *json;
     int json_owned;
+    struct mcc_cloud *cloud;       /* NULL without --redis */
+    struct mcc_enrich *enrich;     /* NULL without --redis */
+    FILE *mem;                     /* a held flow's JSON is rendered here first */
+    char *mem_buf;
+    size_t mem_size;
     uint64_t now_ms;
     struct sampler samplers[MAX_SAMPLERS];
     int n_samplers;
@@ -120,6 +128,109 @@ static void learn_options(struct collector *c, const struct mc_coll_record *r)
         s->info.init_ms = init_ms;
 }
 
+/* A held flow goes out: its JSON (rendered at arrival, up to its closing brace) with what the cloud added. */
+static void emit_held(void *ctx, struct mc_coll_flow *f, const char *json, size_t len, int fields, unsigned added)
+{
+    struct collector *c = ctx;
+    mcc_enrich_count(added);
+    if (c->store)
+        c->store_ops->add(c->store, f);
+    if (!c->json || !json)
+        return;
+    struct mc_coll_enrichment e;
+    mcc_enrich_keys(f, added, &e);
+    fwrite(json, 1, len, c->json);
+    for (size_t i = 0; i < e.n; i++) {
+        fprintf(c->json, "%s\"%s\":", fields || i ? "," : "", e.key[i]);
+        mc_json_string(c->json, e.value[i], strlen(e.value[i]));
+    }
+    fputs("}\n", c->json);
+}
+
+/* With a cloud: the flow goes out now when its answers are known, else it waits (enrich.c). */
+static void enrich_flow(struct collector *c, const struct mc_coll_record *r, const struct mc_coll_flow *f)
+{
+    struct mc_coll_flow g = *f;
+    unsigned added;
+    if (mcc_enrich_now(c->enrich, &g, &added) && !mcc_enrich_held(c->enrich)) {
+        mcc_enrich_count(added);
+        if (c->store)
+            c->store_ops->add(c->store, &g);
+        if (c->json) {
+            struct mc_coll_enrichment e;
+            mcc_enrich_keys(&g, added, &e);
+            mc_coll_json_record(c->json, r, &e);
+        }
+        return;
+    }
+    /* held (behind the others, to keep the order): its JSON now, while the record's fields exist */
+    const char *json = NULL;
+    size_t len = 0;
+    if (c->json && c->mem) {
+        fseeko(c->mem, 0, SEEK_SET);
+        mc_coll_json_record(c->mem, r, NULL);
+        fflush(c->mem);
+        if (c->mem_size >= 2) {
+            json = c->mem_buf;
+            len = c->mem_size - 2; /* without "}\n" */
+        }
+    }
+    if (mcc_enrich_hold(c->enrich, f, json, len, r->n > 0, c->now_ms) != 0) {
+        mcc_enrich_release(c->enrich, c->now_ms, 1, emit_held, c); /* full: the older ones go first */
+        g = *f;
+        mcc_enrich_now(c->enrich, &g, &added);
+        emit_held(c, &g, json, len, r->n > 0, added);
+    }
+}
+
+/* A cloud event, between the flows: {"event": NAME, "channel": CHANNEL, "data": PAYLOAD}. */
+static void write_event(struct collector *c, const char *channel, const char *payload, size_t len)
+{
+    if (!c->json)
+        return;
+    fputs("{\"event\":", c->json);
+    const char *name = strncmp(channel, "events.", 7) == 0 ? channel + 7 : channel;
+    mc_json_string(c->json, name, strlen(name));
+    fputs(",\"channel\":", c->json);
+    mc_json_string(c->json, channel, strlen(channel));
+    fputs(",\"data\":", c->json);
+    if (mc_json_valid(payload, len, 32)) {
+        fwrite(payload, 1, len, c->json);
+    } else {
+        MC_CTR_INC(mcc_cloud, events_refused); /* not JSON: carried as a string, never spliced in */
+        mc_json_string(c->json, payload, len);
+    }
+    fputs("}\n", c->json);
+}
+
+static void drain_events(struct collector *c)
+{
+    char *channel, *payload, id[32];
+    size_t len;
+    int acked = 0;
+    char ids[64][32];
+    while (mcc_cloud_next_event(c->cloud, &channel, &payload, &len, id, sizeof(id))) {
+        write_event(c, channel, payload, len);
+        MC_CTR_INC(mcc_cloud, events_written);
+        free(channel);
+        free(payload);
+        if (id[0]) {
+            memcpy(ids[acked++], id, sizeof(id));
+            if (acked == 64) { /* acknowledged once written: the file is flushed first */
+                if (c->json)
+                    fflush(c->json);
+                for (int i = 0; i < acked; i++)
+                    mcc_cloud_ack(c->cloud, ids[i]);
+                acked = 0;
+            }
+        }
+    }
+    if (acked && c->json)
+        fflush(c->json);
+    for (int i = 0; i < acked; i++)
+        mcc_cloud_ack(c->cloud, ids[i]);
+}
+
 static void on_record(void *ctx, const struct mc_coll_record *r)
 {
     struct collector *c = ctx;
@@ -133,6 +244,10 @@ static void on_record(void *ctx, const struct mc_coll_record *r)
     if (mc_coll_flow_from_record(&f, r, s ? &s->info : NULL, c->now_ms) != 0)
         return;
     c->flows++;
+    if (c->enrich) {
+        enrich_flow(c, r, &f);
+        return;
+    }
     if (c->store)
         c->store_ops->add(c->store, &f);
     if (c->json)
@@ -222,7 +337,8 @@ static void close_json(struct collector *c)
 
 /* The collector's own counter groups: the probe's stages it links (l7, cloud, flow) count nothing here,
  * except the decoder, which sFlow's sampled headers go through. */
-static const char *const own_groups[] = { "input", "collector", "store", "decode" };
+static const char *const own_groups[] = { "input", "collector", "store", "decode", "enrich", "mcc_cloud",
+                                          "cloud_conn", "cloud" };
 
 static int write_counters(const char *path)
 {
@@ -236,8 +352,50 @@ static int write_counters(const char *path)
         for (size_t i = 0; g[i]; i++)
             if (strcmp(g[i]->stage, own_groups[k]) == 0)
                 for (size_t j = 0; j < g[i]->n; j++)
-                    fprintf(f, "%s %llu\n", g[i]->names[j], (unsigned long long)g[i]->vals[j]);
+                    /* of the probe's cloud groups, only the connections and the lookups are the collector's */
+                    if ((strcmp(own_groups[k], "cloud") != 0 || strncmp(g[i]->names[j], "cloud.key_lookup", 16) == 0) &&
+                        (strcmp(own_groups[k], "cloud_conn") != 0 || strncmp(g[i]->names[j], "cloud.conn.", 11) == 0))
+                        fprintf(f, "%s %llu\n", g[i]->names[j], (unsigned long long)g[i]->vals[j]);
     return fclose(f);
+}
+
+static int start_cloud(struct collector *c)
+{
+    char err[512];
+    struct mcc_conf *conf = &c->conf;
+    if (!conf->cloud.conn.n_nodes) {
+        if (conf->n_patterns || conf->consumer_group) {
+            mc_err("--subscribe and --consumer-group need the cloud: --redis or --redis-cluster");
+            return -1;
+        }
+        return 0;
+    }
+    static char host[256];
+    if (!conf->consumer) {
+        if (gethostname(host, sizeof(host) - 1) != 0)
+            snprintf(host, sizeof(host), "mccollector");
+        conf->consumer = host;
+    }
+    if ((conf->n_patterns || conf->consumer_group) && !c->json)
+        mc_warn("events are written to the JSON output, and there is no --json: they are counted only");
+    if (conf->n_patterns && conf->consumer_group)
+        mc_warn("--consumer-group reads the events stream: --subscribe's patterns are not used");
+    c->cloud = mcc_cloud_start(conf, err, sizeof(err));
+    if (!c->cloud) {
+        mc_err("%s", err);
+        return -1;
+    }
+    c->enrich = mcc_enrich_new(mcc_cloud_lookups(c->cloud), conf->enrich_queue, conf->enrich_wait_ms);
+    c->mem = open_memstream(&c->mem_buf, &c->mem_size);
+    if (!c->enrich || !c->mem) {
+        mc_err("out of memory");
+        return -1;
+    }
+    mc_info("cloud: %d %s node(s); enriching flows (wait %u ms)%s%s", conf->cloud.conn.n_nodes,
+            conf->cloud.conn.cluster ? "cluster seed" : "standalone", conf->enrich_wait_ms,
+            conf->consumer_group ? "; events from the stream, group " : conf->n_patterns ? "; events subscribed" : "",
+            conf->consumer_group ? conf->consumer_group : "");
+    return 0;
 }
 
 static int run(struct collector *c)
@@ -268,9 +426,15 @@ static int run(struct collector *c)
     c->started = c->last_stats = wall_now();
     while (!stop_requested) {
         c->now_ms = (uint64_t)(wall_now() * 1000);
-        if (mcc_input_poll(in, 100) < 0) {
+        if (mcc_input_poll(in, c->cloud ? 10 : 100) < 0) {
             mc_err("waiting for input: %s", strerror(errno));
             break;
+        }
+        if (c->cloud) {
+            c->now_ms = (uint64_t)(wall_now() * 1000);
+            mc_lookup_exchange(mcc_cloud_lookups(c->cloud), 0); /* questions out, answers in */
+            mcc_enrich_release(c->enrich, c->now_ms, 0, emit_held, c);
+            drain_events(c);
         }
         double now = wall_now();
         if (now >= next_second) {
@@ -298,6 +462,16 @@ static int run(struct collector *c)
     }
     mc_info("stopping");
     mcc_input_close(in);
+    if (c->cloud) { /* the held flows get the answers that can still come, then go out */
+        double end = wall_now() + c->conf.enrich_wait_ms / 1000.0;
+        while (mcc_enrich_held(c->enrich) && wall_now() < end) {
+            mc_lookup_exchange(mcc_cloud_lookups(c->cloud), 1);
+            mcc_enrich_release(c->enrich, (uint64_t)(wall_now() * 1000), 0, emit_held, c);
+            usleep(5000);
+        }
+        mcc_enrich_release(c->enrich, (uint64_t)(wall_now() * 1000), 1, emit_held, c);
+        drain_events(c);
+    }
     return 0;
 }
 
@@ -360,16 +534,22 @@ int main(int argc, char **argv)
         mc_info("store: SQLite %s, retention %llus", c.conf.store_path,
                 (unsigned long long)c.conf.store.retention_s);
     }
-    if (open_json(&c) != 0)
+    if (open_json(&c) != 0) {
         rc = 1;
-    else
+    } else if (start_cloud(&c) != 0) {
+        rc = 1;
+    } else {
         rc = run(&c);
-    print_stats(&c, "exit", wall_now());
-    if (c.conf.verbose)
-        print_streams(&c);
+    }
+    mcc_cloud_stop(c.cloud); /* the last acknowledgements go out */
+    mcc_enrich_free(c.enrich);
+    if (c.mem)
+        fclose(c.mem);
+    free(c.mem_buf);
     close_json(&c);
     if (c.store)
-        c.store_ops->close(c.store); /* the last batch is written */
+        c.store_ops->close(c.store); /* the last batch is written: the exit line counts it */
+    print_stats(&c, "exit", wall_now()); /* with -v, each exporter too */
     if (c.conf.counters_path && write_counters(c.conf.counters_path) != 0)
         rc = 1;
     mc_coll_free(c.coll);

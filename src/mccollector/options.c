@@ -45,6 +45,10 @@ void mcc_conf_defaults(struct mcc_conf *conf)
     conf->store.batch = 10000;
     conf->store.max_queued = 1000000;
     mc_coll_config_defaults(&conf->coll);
+    mc_cloud_conn_config_defaults(&conf->cloud.conn);
+    conf->cloud.prefix = "";
+    conf->enrich_wait_ms = 200;
+    conf->enrich_queue = 200000;
     conf->stats_interval = 10;
 }
 
@@ -220,6 +224,116 @@ static int set_max_templates(void *vconf, const char *arg, char *err, size_t err
     return 0;
 }
 
+/* ---- the cloud ---- */
+
+/* Splits a kept copy at commas, in place: each item stays in the copy. */
+static int split_into(const char *arg, const char **out, int *n, int max, const char *what, char *err, size_t errlen)
+{
+    char *copy = keep(arg);
+    for (char *tok = copy, *next; tok && *tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next)
+            *next++ = 0;
+        if (!*tok)
+            continue;
+        if (*n >= max) {
+            snprintf(err, errlen, "at most %d %s", max, what);
+            return -1;
+        }
+        out[(*n)++] = tok;
+    }
+    return 0;
+}
+
+static int add_nodes(struct mcc_conf *conf, const char *arg, int cluster, char *err, size_t errlen)
+{
+    if (conf->cloud.conn.n_nodes && conf->cloud.conn.cluster != cluster) {
+        snprintf(err, errlen, "--redis and --redis-cluster cannot be mixed");
+        return -1;
+    }
+    conf->cloud.conn.cluster = cluster;
+    return split_into(arg, conf->cloud.conn.nodes, &conf->cloud.conn.n_nodes, MC_CLOUD_MAX_NODES, "nodes", err,
+                      errlen);
+}
+
+static int set_redis(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    return add_nodes(CONF, arg, 0, err, errlen);
+}
+
+static int set_redis_cluster(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    return add_nodes(CONF, arg, 1, err, errlen);
+}
+
+static int set_redis_auth(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    char *copy = keep(arg), *colon = strchr(copy, ':'); /* "[user:]password" */
+    if (colon) {
+        *colon = 0;
+        CONF->cloud.conn.user = copy;
+        CONF->cloud.conn.password = colon + 1;
+    } else {
+        CONF->cloud.conn.password = copy;
+    }
+    return 0;
+}
+
+static int set_cloud_prefix(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    (void)err, (void)errlen;
+    CONF->cloud.prefix = keep(arg);
+    return 0;
+}
+
+static int set_enrich_wait(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    unsigned long long v;
+    if (mc_opt_uint(arg, 0, 60000, &v) != 0) {
+        snprintf(err, errlen, "expected milliseconds 0..60000");
+        return -1;
+    }
+    CONF->enrich_wait_ms = (uint32_t)v;
+    return 0;
+}
+
+static int set_enrich_queue(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    unsigned long long v;
+    if (mc_opt_uint(arg, 1, 10000000, &v) != 0) {
+        snprintf(err, errlen, "expected 1..10000000");
+        return -1;
+    }
+    CONF->enrich_queue = (size_t)v;
+    return 0;
+}
+
+static int set_subscribe(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    return split_into(arg, CONF->patterns, &CONF->n_patterns, MCC_MAX_PATTERNS, "patterns", err, errlen);
+}
+
+static int set_consumer_group(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    if (!*arg || strpbrk(arg, " \t\r\n")) {
+        snprintf(err, errlen, "a group name is one word");
+        return -1;
+    }
+    CONF->consumer_group = keep(arg);
+    return 0;
+}
+
+static int set_consumer(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    if (!*arg || strpbrk(arg, " \t\r\n")) {
+        snprintf(err, errlen, "a consumer name is one word");
+        return -1;
+    }
+    CONF->consumer = keep(arg);
+    return 0;
+}
+
 static int set_stats(void *vconf, const char *arg, char *err, size_t errlen)
 {
     unsigned long long v;
@@ -265,6 +379,7 @@ static int set_config(void *vconf, const char *arg, char *err, size_t errlen)
 
 #define IN "Input"
 #define OUT "Outputs"
+#define CLOUD "The cloud"
 #define GEN "General"
 
 const struct mc_opt mcc_opts[] = {
@@ -307,6 +422,35 @@ const struct mc_opt mcc_opts[] = {
       "Write every flow record as a JSON line, with the keys and values mcprobe --json writes for the same "
       "elements ('-': standard output).",
       set_json, 0, OUT },
+    { "redis", 0, "NODE[,NODE...]", NULL,
+      "Read the MicroCloud on these standalone Redis nodes (host:port, [v6]:port, unix:/path; keys sharded over "
+      "them as the probes shard them): every flow gets the user of either address (user.ip.<addr>), the "
+      "subscriber of an IMSI user (user.<imsi>) and the call of an RTP endpoint (voip.rtp.<addr>:<port>) "
+      "when the record lacks them.",
+      set_redis, 1, CLOUD },
+    { "redis-cluster", 0, "HOST:PORT", NULL, "Read a Redis Cluster instead, through these seed nodes.",
+      set_redis_cluster, 1, CLOUD },
+    { "redis-auth", 0, "[USER:]PASSWORD", NULL, "AUTH with this password (and ACL user).", set_redis_auth, 0, CLOUD },
+    { "cloud-prefix", 0, "PREFIX", NULL, "The probes' --cloud-prefix: prepended to every key and channel read.",
+      set_cloud_prefix, 0, CLOUD },
+    { "enrich-wait", 0, "MS", "200",
+      "A flow whose lookups are on their way waits for their answers at most this long (in arrival order), "
+      "then goes out with what is known (enrich.unanswered).",
+      set_enrich_wait, 0, CLOUD },
+    { "enrich-queue", 0, "N", "200000",
+      "Flows waiting for lookups at most; beyond, a flow goes out at once with what is known "
+      "(enrich.queue_full).",
+      set_enrich_queue, 0, CLOUD },
+    { "subscribe", 0, "PATTERN,...", NULL,
+      "Write the cloud's events whose channel matches (PSUBSCRIBE, e.g. events.voip.*) to the JSON output, "
+      "between the flows, as {\"event\": NAME, \"channel\": CHANNEL, \"data\": PAYLOAD}.",
+      set_subscribe, 1, CLOUD },
+    { "consumer-group", 0, "NAME", NULL,
+      "Read the events stream (XREADGROUP) as this consumer group instead of subscribing: events published while "
+      "the collector was down are delivered when it returns; each is acknowledged once written.",
+      set_consumer_group, 0, CLOUD },
+    { "consumer", 0, "NAME", NULL, "This collector's name in the consumer group (default: the host name).",
+      set_consumer, 0, CLOUD },
     { "config", 'c', "FILE", NULL, "Read options from FILE first (see --dump-config for the format).", set_config,
       0, GEN },
     { "verbose", 'v', NULL, NULL, "More detail: -v adds debug lines and each exporter in the statistics.",

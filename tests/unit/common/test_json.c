@@ -40,11 +40,46 @@ static void test_utf8(void **state)
     assert_string_equal(esc("\xff" "a", 2), "\"\\ufffda\"");
 }
 
+static int valid(const char *s)
+{
+    return mc_json_valid(s, strlen(s), 8);
+}
+
+static void test_valid(void **state)
+{
+    (void)state;
+    static const char *good[] = {
+        "{}", "[]", " {\"a\": 1} ", "{\"call_id\":\"x@y\",\"mos\":3.25,\"ok\":true,\"n\":null,\"e\":-1.5e-3}",
+        "[1,[2,[3]],{\"k\":[]}]", "\"\\u00e9\\n\"", "0", "\"\xc3\xa9\"", "{\"a\":{\"b\":{\"c\":{}}}}",
+    };
+    static const char *bad[] = {
+        "", " ", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1,]", "[1 2]", "{\"a\":1}x", "{} {}",
+        "{a:1}", "\"\\x\"", "\"\\u12\"", "01", "1.", "-", "1e", "tru", "\"\x01\"", "\"\xc3\"", "[}", "{]",
+        "\"open",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        if (!valid(good[i]))
+            fail_msg("valid JSON refused: %s", good[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (valid(bad[i]))
+            fail_msg("invalid JSON taken: %s", bad[i]);
+    /* depth: 8 levels pass, 9 do not; a hostile depth is refused without recursion */
+    assert_true(valid("[[[[[[[[1]]]]]]]]"));
+    assert_false(valid("[[[[[[[[[1]]]]]]]]]"));
+    char deep[100001];
+    memset(deep, '[', sizeof(deep) - 1);
+    deep[sizeof(deep) - 1] = 0;
+    assert_false(mc_json_valid(deep, strlen(deep), 64));
+    /* n bounds the text: what lies beyond is not read */
+    assert_true(mc_json_valid("{}garbage", 2, 8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_escapes),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
