@@ -7,8 +7,9 @@ what probes wrote, and follows their events.
    "router" that knows none of it reaches mccollector --redis: its JSON and
    its store carry userName (the source's user, else the destination's),
    mobileIMSI and mobileMSISDN, and rtpCallId; a flow the cloud knows
-   nothing of gets nothing; a record's own userName is kept.  The same on
-   two sharded nodes (keys where the probes put them).
+   nothing of gets nothing.  The same on two sharded nodes (keys where the
+   probes put them).  MONITOR on the nodes: the collector only reads, and
+   only keys docs/CLOUD.md documents.
 2. Events, pub/sub: mccollector --subscribe 'events.voip.*,events.host.*'
    while mcprobe reads a generated VoIP capture into the cloud: every event
    the probe published on those channels (the events stream, XRANGE, is the
@@ -98,8 +99,41 @@ def node_of(nodes, key):
     return nodes[int(out[1])]
 
 
+PATTERNS = None
+READS = {"GET", "HMGET", "PING", "INFO", "SELECT", "AUTH", "CLIENT", "HELLO", "COMMAND", "CLUSTER"}
+
+
+def monitor(server):
+    return subprocess.Popen(["redis-cli", "-s", server.sock, "monitor"] if server.unix else
+                            ["redis-cli", "-p", str(server.port), "monitor"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+
+def check_monitor(c, label, procs):
+    """The MONITOR contract: the collector only reads, and only keys docs/CLOUD.md documents."""
+    import re
+    global PATTERNS
+    PATTERNS = PATTERNS or mcredis.documented_patterns()
+    n = 0
+    for m in procs:
+        m.terminate()
+        out = m.communicate(timeout=10)[0].decode(errors="replace")
+        for line in out.splitlines():
+            args = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
+            if not args:
+                continue
+            n += 1
+            op = args[0].upper()
+            c.check(op in READS, "%s: the collector only reads: %s" % (label, line[:120]))
+            if op in ("GET", "HMGET"):
+                c.check(any(re.fullmatch(p, args[1]) for p in PATTERNS), "%s: documented key %r" % (label, args[1]))
+    c.check(n > 0, "%s: MONITOR saw the collector's commands (%d)" % (label, n))
+
+
 def check_enrichment(c, work, nodes, label):
     seed(nodes)
+    mons = [monitor(n) for n in nodes]
+    time.sleep(0.3)
     col = Collector(work, ["--redis", ",".join(n.addr for n in nodes)], name=label)
     col.send(nf5([("10.0.0.1", "192.0.2.1", 40000, 443, 6),     # alice's
                   ("192.0.2.1", "10.0.0.2", 443, 40001, 6),     # bob's, as destination
@@ -111,6 +145,7 @@ def check_enrichment(c, work, nodes, label):
     col.send(nf5([("10.0.0.1", "192.0.2.1", 40003, 443, 6)], seq=5))
     time.sleep(0.3)
     rc = col.stop()
+    check_monitor(c, label, mons)
     c.check(rc == 0, "%s: exit 0 (%d): %s" % (label, rc, col.err[-300:]))
     lines = col.lines()
     by_port = {x["sourceTransportPort"]: x for x in lines if x.get("sourceIPv4Address") != "10.0.0.9"}
