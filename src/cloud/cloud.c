@@ -257,6 +257,17 @@ static void take_flow(struct mc_cloud *c, struct mc_flow *f, uint32_t slot, int 
 
 static void visit_dirty(void *ctx, struct mc_flow *f, uint32_t slot) { take_flow(ctx, f, slot, 0); }
 
+void mc_cloud_add_traffic(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, const struct mc_addr *b,
+                          const struct mc_hostagg_flow *d)
+{
+    unsigned sides = (unsigned)is_local(c, ver, a) | (unsigned)is_local(c, ver, b) << 1;
+    if (!sides || (!d->pkts[0] && !d->pkts[1] && !d->flows))
+        return;
+    mc_hostagg_add_flow(&c->batch, ver, a, b, d, sides);
+    if (c->batch.n + c->batch.front_n + 2 > c->batch.cap)
+        handoff(c, HANDOFF_HOSTS | HANDOFF_FULL);
+}
+
 
 
 
@@ -383,7 +394,8 @@ void mc_cloud_tick(struct mc_cloud *c, uint64_t now)
     }
     c->agg.hurry = 0;
     c->next_flush_ms = now + c->cfg.flush_ms;
-    mc_flow_dirty_drain(c->flows, visit_dirty, c);
+    if (c->flows) /* a collector feeding traffic (mc_cloud_add_traffic) has no flow table */
+        mc_flow_dirty_drain(c->flows, visit_dirty, c);
     MC_CTR_INC(cloud, flushes);
     handoff(c, HANDOFF_HOSTS);
 }

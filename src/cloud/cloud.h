@@ -67,6 +67,16 @@ struct mc_cloud;
  */
 struct mc_cloud *mc_cloud_start(const struct mc_cloud_config *cfg, char *err, size_t errlen);
 
+/*
+ * Traffic metered elsewhere (the collector's --to-cloud: a router's flow
+ * record): d's packets and bytes each way count on both hosts' ip.<addr>
+ * counters as a probe's flows do (--local-networks applies; d->flows 1
+ * counts the flow).  Packet thread; flushed by mc_cloud_tick.
+ */
+struct mc_hostagg_flow;
+void mc_cloud_add_traffic(struct mc_cloud *c, uint8_t ver, const struct mc_addr *a, const struct mc_addr *b,
+                          const struct mc_hostagg_flow *d);
+
 /* Enables dirty tracking on t and sizes the per-flow state; call once, before packets. 0 or -1. */
 int mc_cloud_attach(struct mc_cloud *c, struct mc_flow_table *t);
 

@@ -18,6 +18,8 @@
 #include "collector/flow.h"
 #include "collector/output.h"
 #include "common/counters.h"
+#include "cloud/cloud.h"
+#include "cloud/hostagg.h"
 #include "cloud/lookup.h"
 #include "common/hostport.h"
 #include "common/json.h"
@@ -41,6 +43,8 @@ struct collector {
     FILE *json;
     int json_owned;
     struct mcc_cloud *cloud;       /* NULL without --redis */
+    struct mc_cloud *writer;       /* the probe's cloud writer: --to-cloud, else NULL */
+    struct mc_cloud_config writer_cfg;
     struct mcc_enrich *enrich;     /* NULL without --redis */
     FILE *mem;                     /* a held flow's JSON is rendered here first */
     char *mem_buf;
@@ -128,13 +132,28 @@ static void learn_options(struct collector *c, const struct mc_coll_record *r)
         s->info.init_ms = init_ms;
 }
 
+/* A flow's way out besides the JSON: the store, and the cloud's host counters (--to-cloud). */
+static void deliver(struct collector *c, const struct mc_coll_flow *f)
+{
+    if (c->store)
+        c->store_ops->add(c->store, f);
+    if (c->writer && (f->ip_version == 4 || f->ip_version == 6)) {
+        struct mc_addr a, b;
+        memcpy(a.b, f->src, 16);
+        memcpy(b.b, f->dst, 16);
+        struct mc_hostagg_flow d = { .pkts = { f->packets, f->rev_packets },
+                                     .bytes = { f->octets, f->rev_octets },
+                                     .flows = 1, .first_seen = f->start_ms, .last_seen = f->end_ms };
+        mc_cloud_add_traffic(c->writer, f->ip_version, &a, &b, &d);
+    }
+}
+
 /* A held flow goes out: its JSON (rendered at arrival, up to its closing brace) with what the cloud added. */
 static void emit_held(void *ctx, struct mc_coll_flow *f, const char *json, size_t len, int fields, unsigned added)
 {
     struct collector *c = ctx;
     mcc_enrich_count(added);
-    if (c->store)
-        c->store_ops->add(c->store, f);
+    deliver(c, f);
     if (!c->json || !json)
         return;
     struct mc_coll_enrichment e;
@@ -154,8 +173,7 @@ static void enrich_flow(struct collector *c, const struct mc_coll_record *r, con
     unsigned added;
     if (mcc_enrich_now(c->enrich, &g, &added) && !mcc_enrich_held(c->enrich)) {
         mcc_enrich_count(added);
-        if (c->store)
-            c->store_ops->add(c->store, &g);
+        deliver(c, &g);
         if (c->json) {
             struct mc_coll_enrichment e;
             mcc_enrich_keys(&g, added, &e);
@@ -248,8 +266,7 @@ static void on_record(void *ctx, const struct mc_coll_record *r)
         enrich_flow(c, r, &f);
         return;
     }
-    if (c->store)
-        c->store_ops->add(c->store, &f);
+    deliver(c, &f);
     if (c->json)
         mc_coll_json_record(c->json, r, NULL);
 }
@@ -364,8 +381,8 @@ static int start_cloud(struct collector *c)
     char err[512];
     struct mcc_conf *conf = &c->conf;
     if (!conf->cloud.conn.n_nodes) {
-        if (conf->n_patterns || conf->consumer_group) {
-            mc_err("--subscribe and --consumer-group need the cloud: --redis or --redis-cluster");
+        if (conf->n_patterns || conf->consumer_group || conf->to_cloud) {
+            mc_err("--subscribe, --consumer-group and --to-cloud need the cloud: --redis or --redis-cluster");
             return -1;
         }
         return 0;
@@ -380,6 +397,25 @@ static int start_cloud(struct collector *c)
         mc_warn("events are written to the JSON output, and there is no --json: they are counted only");
     if (conf->n_patterns && conf->consumer_group)
         mc_warn("--consumer-group reads the events stream: --subscribe's patterns are not used");
+    if (conf->to_cloud) {
+        /* the routers' flows count on ip.<addr> as a probe's would: the collector writes as a probe named
+         * mccollector:<host> (its heartbeat, probe.start and probe.stop say what it fed) */
+        static char id[300];
+        struct mc_cloud_config *w = &c->writer_cfg;
+        mc_cloud_config_defaults(w);
+        w->conn = conf->cloud.conn;
+        w->prefix = conf->cloud.prefix;
+        snprintf(id, sizeof(id), "mccollector:%s", conf->consumer);
+        w->probe_id = id;
+        w->source = "mccollector";
+        w->lookups = 0; /* the collector's own lookups enrich */
+        w->n_collectors = 0;
+        c->writer = mc_cloud_start(w, err, sizeof(err));
+        if (!c->writer) {
+            mc_err("--to-cloud: %s", err);
+            return -1;
+        }
+    }
     c->cloud = mcc_cloud_start(conf, err, sizeof(err));
     if (!c->cloud) {
         mc_err("%s", err);
@@ -430,6 +466,8 @@ static int run(struct collector *c)
             mc_err("waiting for input: %s", strerror(errno));
             break;
         }
+        if (c->writer)
+            mc_cloud_tick(c->writer, (uint64_t)(wall_now() * 1000)); /* a flush when due */
         if (c->cloud) {
             c->now_ms = (uint64_t)(wall_now() * 1000);
             mc_lookup_exchange(mcc_cloud_lookups(c->cloud), 0); /* questions out, answers in */
@@ -542,6 +580,10 @@ int main(int argc, char **argv)
         rc = run(&c);
     }
     mcc_cloud_stop(c.cloud); /* the last acknowledgements go out */
+    if (c.writer) {
+        mc_cloud_tick(c.writer, (uint64_t)(wall_now() * 1000) + c.writer_cfg.flush_ms); /* the last deltas */
+        mc_cloud_stop(c.writer); /* waits (bounded) for them to be written */
+    }
     mcc_enrich_free(c.enrich);
     if (c.mem)
         fclose(c.mem);

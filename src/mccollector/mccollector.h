@@ -46,6 +46,7 @@ struct mcc_conf {
     int n_patterns;
     const char *consumer_group;  /* --consumer-group: the events stream instead of pub/sub */
     const char *consumer;        /* --consumer, default the host name */
+    int to_cloud;                /* --to-cloud: flows feed ip.<addr> counters */
     double stats_interval;
     const char *counters_path;
     int verbose, quiet, help, version, dump_config;

@@ -367,6 +367,7 @@ static int set_verbose(void *vconf, const char *arg, char *err, size_t errlen)
         return 0;                                                                 \
     }
 FLAG_SETTER(set_quiet, quiet)
+FLAG_SETTER(set_to_cloud, to_cloud)
 FLAG_SETTER(set_help, help)
 FLAG_SETTER(set_version_flag, version)
 FLAG_SETTER(set_dump_config, dump_config)
@@ -451,6 +452,11 @@ const struct mc_opt mcc_opts[] = {
       set_consumer_group, 0, CLOUD },
     { "consumer", 0, "NAME", NULL, "This collector's name in the consumer group (default: the host name).",
       set_consumer, 0, CLOUD },
+    { "to-cloud", 0, NULL, NULL,
+      "Collected flows feed the cloud's per-host counters (ip.<addr>: packets and bytes each way, flows, "
+      "first and last seen) as a probe's flows do, so routers and probes without a MicroCloud writer feed the "
+      "real-time view; the collector writes them as the probe mccollector:<--consumer>.",
+      set_to_cloud, 0, CLOUD },
     { "config", 'c', "FILE", NULL, "Read options from FILE first (see --dump-config for the format).", set_config,
       0, GEN },
     { "verbose", 'v', NULL, NULL, "More detail: -v adds debug lines and each exporter in the statistics.",

@@ -14,7 +14,10 @@ what probes wrote, and follows their events.
    while mcprobe reads a generated VoIP capture into the cloud: every event
    the probe published on those channels (the events stream, XRANGE, is the
    reference) appears exactly once in the JSON output, its data equal.
-3. Events, consumer group: mccollector --consumer-group is killed (SIGKILL)
+3. --to-cloud: a router's flows count on ip.<addr> (packets and bytes each
+   way, flows) as a probe's would, the collector heartbeating as the probe
+   mccollector:<name>; MONITOR: every key written is documented.
+4. Events, consumer group: mccollector --consumer-group is killed (SIGKILL)
    while a probe publishes, and started again: every event of the stream is
    in the outputs of the two runs (none lost; those read but not yet
    acknowledged at the kill may come twice), and a clean stop (SIGTERM)
@@ -175,6 +178,45 @@ def check_enrichment(c, work, nodes, label):
                                                                    ctr.get("enrich.calls")))
 
 
+def check_to_cloud(c, work):
+    """--to-cloud: a router's flows count on ip.<addr> as a probe's would; every key written is documented."""
+    import re
+    global PATTERNS
+    PATTERNS = PATTERNS or mcredis.documented_patterns()
+    srv = mcredis.Server()
+    srv.start()
+    mon = monitor(srv)
+    try:
+        time.sleep(0.3)
+        col = Collector(work, ["--redis", srv.addr, "--to-cloud", "--consumer", "edge"], name="tocloud")
+        # 10.0.0.1 sends 3 packets of 300 bytes to 192.0.2.1 twice; 192.0.2.1 answers once
+        col.send(nf5([("10.0.0.1", "192.0.2.1", 40000, 443, 6), ("10.0.0.1", "192.0.2.1", 40001, 443, 6),
+                      ("192.0.2.1", "10.0.0.1", 443, 40000, 6)]))
+        time.sleep(1.2)  # a flush (500 ms)
+        r = srv.client()
+        a, b = r.hgetall("ip.10.0.0.1"), r.hgetall("ip.192.0.2.1")
+        c.check(a.get("sent_pkt") == "6" and a.get("rcvd_pkt") == "3" and a.get("sent_bytes") == "600" and
+                a.get("rcvd_bytes") == "300" and a.get("flows") == "3", "to-cloud: ip.10.0.0.1 %r" % a)
+        c.check(b.get("sent_pkt") == "3" and b.get("rcvd_pkt") == "6" and b.get("flows") == "3",
+                "to-cloud: ip.192.0.2.1 %r" % b)
+        c.check(r.hget("probe.mccollector:edge", "source") == "mccollector", "to-cloud: its heartbeat, as a probe")
+        rc = col.stop()
+        c.check(rc == 0, "to-cloud: exit 0 (%d)" % rc)
+    finally:
+        mon.terminate()
+        out = mon.communicate(timeout=10)[0].decode(errors="replace")
+        keys = set()
+        for line in out.splitlines():
+            args = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
+            if len(args) > 1 and args[0].upper() in ("HINCRBY", "HSET", "PEXPIRE", "EXPIRE", "XADD", "PUBLISH",
+                                                     "GET", "HMGET", "SET", "DEL", "HSETNX"):
+                keys.add(args[1])
+        c.check("ip.10.0.0.1" in keys, "to-cloud: MONITOR saw the writes (%d keys)" % len(keys))
+        for k in sorted(keys):
+            c.check(any(re.fullmatch(p, k) for p in PATTERNS), "to-cloud: documented key %r" % k)
+        srv.stop()
+
+
 def voip_capture(work, calls, seconds, name, seed=1):
     path = os.path.join(work, name)
     subprocess.run(["/usr/bin/python3", os.path.join(mctest.SRC, "scripts", "gen-voip-pcap.py"), path, "--calls",
@@ -273,6 +315,7 @@ def main():
     finally:
         for s in two:
             s.stop()
+    check_to_cloud(c, work)
     check_subscribe(c, work)
     check_consumer_group(c, work)
     c.done()
