@@ -276,7 +276,8 @@ static void group_loop(struct mcc_cloud *c)
     snprintf(key, sizeof(key), "%sevents", conf->cloud.prefix);
     redisContext *r = NULL;
     char node[300] = "";
-    int backlog = 1; /* first read what was delivered to us before and never acknowledged ("0") */
+    int backlog = 1;       /* first read what was delivered to us before and never acknowledged ... */
+    char after[32] = "0";  /* ... from the start of our pending list, then past the last one read */
     while (!c->stopping) {
         if (!r) {
             if (!node[0]) {
@@ -302,11 +303,12 @@ static void group_loop(struct mcc_cloud *c)
             freeReplyObject(rep); /* BUSYGROUP: it exists */
             MC_CTR_INC(mcc_cloud, event_connects);
             backlog = 1;
+            snprintf(after, sizeof(after), "0");
         }
         send_acks(c, r, key);
         redisReply *rep = redisCommand(r, "XREADGROUP GROUP %s %s COUNT 500 BLOCK %d STREAMS %s %s",
                                        conf->consumer_group, conf->consumer, backlog ? 0 : 200, key,
-                                       backlog ? "0" : ">");
+                                       backlog ? after : ">");
         if (!rep) {
             MC_CTR_INC(mcc_cloud, event_disconnects);
             redisFree(r);
@@ -334,6 +336,8 @@ static void group_loop(struct mcc_cloud *c)
                         data = kv->element[j + 1]->str, dlen = kv->element[j + 1]->len;
                 }
                 got++;
+                if (e->element[0]->len < sizeof(after))
+                    memcpy(after, e->element[0]->str, e->element[0]->len + 1); /* the backlog goes on past it */
                 if (!type || !data) {
                     MC_CTR_INC(mcc_cloud, events_refused);
                     continue;

@@ -21,7 +21,8 @@ what probes wrote, and follows their events.
    while a probe publishes, and started again: every event of the stream is
    in the outputs of the two runs (none lost; those read but not yet
    acknowledged at the kill may come twice), and a clean stop (SIGTERM)
-   leaves nothing pending in the group.
+   leaves nothing pending in the group.  A consumer that read 1200 entries
+   and died: its successor under the same name writes each exactly once.
 """
 import collections
 import json
@@ -295,6 +296,28 @@ def check_consumer_group(c, work):
         srv.stop()
 
 
+def check_backlog(c, work):
+    """A consumer that read 1200 entries and died: its successor under the same name delivers each once."""
+    srv = mcredis.Server()
+    srv.start()
+    try:
+        r = srv.client()
+        for i in range(1200):
+            r.xadd("events", {"type": "test.backlog", "data": json.dumps({"i": i})})
+        r.xgroup_create("events", "g2", id="0")
+        r.xreadgroup("g2", "c9", {"events": ">"}, count=5000)  # read, never acknowledged
+        col = Collector(work, ["--redis", srv.addr, "--consumer-group", "g2", "--consumer", "c9"], name="backlog")
+        time.sleep(2.0)
+        rc = col.stop()
+        got = [x["data"]["i"] for x in col.lines() if x.get("event") == "test.backlog"]
+        c.check(rc == 0 and sorted(got) == list(range(1200)),
+                "backlog: the 1200 pending entries delivered once each (%d written, %d distinct)" %
+                (len(got), len(set(got))))
+        c.check(r.xpending("events", "g2")["pending"] == 0, "backlog: all acknowledged")
+    finally:
+        srv.stop()
+
+
 def main():
     mcredis.need_redis()
     if not os.path.exists(MCCOLLECTOR):
@@ -318,6 +341,7 @@ def main():
     check_to_cloud(c, work)
     check_subscribe(c, work)
     check_consumer_group(c, work)
+    check_backlog(c, work)
     c.done()
 
 
