@@ -36,7 +36,7 @@ static double now_s(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec / 1e9;
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 static void sleep_until(double when)
@@ -54,10 +54,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE HOST PORT RATE [BATCH]\n", argv[0]);
         return 2;
     }
-    double rate = atof(argv[4]);
-    int batch = argc > 5 ? atoi(argv[5]) : 32;
-    if (batch < 1 || batch > BATCH_MAX || rate < 0) {
-        fprintf(stderr, "replay: BATCH 1..%d, RATE >= 0\n", BATCH_MAX);
+    char *end;
+    double rate = strtod(argv[4], &end);
+    int bad = *end != 0 || rate < 0;
+    long port = strtol(argv[3], &end, 10);
+    bad |= *end != 0 || port < 1 || port > 65535;
+    long batch = argc > 5 ? strtol(argv[5], &end, 10) : 32;
+    bad |= *end != 0 || batch < 1 || batch > BATCH_MAX;
+    if (bad) {
+        fprintf(stderr, "replay: PORT 1..65535, RATE >= 0, BATCH 1..%d\n", BATCH_MAX);
         return 2;
     }
 
@@ -106,7 +111,7 @@ int main(int argc, char **argv)
     struct sockaddr_in to;
     memset(&to, 0, sizeof(to));
     to.sin_family = AF_INET;
-    to.sin_port = htons((uint16_t)atoi(argv[3]));
+    to.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, argv[2], &to.sin_addr) != 1) {
         fprintf(stderr, "replay: %s: not an IPv4 address\n", argv[2]);
         return 2;

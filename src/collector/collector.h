@@ -156,8 +156,29 @@ struct mc_coll_iana {
 const struct mc_coll_iana *mc_coll_iana(uint16_t id);
 const struct mc_coll_iana *mc_coll_iana_at(size_t i);
 
-/* The field's value as an unsigned big-endian number (at most its last 8 bytes). */
-uint64_t mc_coll_field_u64(const struct mc_coll_field *f);
+/* The field's value as an unsigned big-endian number (at most its last 8 bytes).  Inline: every field of
+ * every record is read through it, and the usual widths (1, 2, 4, 8) are one load each. */
+static inline uint64_t mc_coll_field_u64(const struct mc_coll_field *f)
+{
+    const uint8_t *p = f->value;
+    switch (f->len) {
+    case 1:
+        return p[0];
+    case 2:
+        return (uint64_t)p[0] << 8 | p[1];
+    case 4:
+        return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+    case 8:
+        return (uint64_t)p[0] << 56 | (uint64_t)p[1] << 48 | (uint64_t)p[2] << 40 | (uint64_t)p[3] << 32 |
+               (uint64_t)p[4] << 24 | (uint64_t)p[5] << 16 | (uint64_t)p[6] << 8 | p[7];
+    default: {
+        uint64_t v = 0;
+        for (size_t i = f->len > 8 ? f->len - 8u : 0; i < f->len; i++)
+            v = v << 8 | p[i];
+        return v;
+    }
+    }
+}
 
 /* A v5/v9 sysUpTime value of the record as epoch ms (the header's time less the uptime difference). */
 uint64_t mc_coll_uptime_ms(const struct mc_coll_record *r, uint32_t uptime);

@@ -24,6 +24,9 @@ enum { T_MS, T_S, T_US, T_NS, T_UPTIME, T_DELTA, T_NONE };
 struct times {
     int start_form, end_form;
     uint64_t start, end;
+    uint64_t uptime[2];   /* IPFIX flowStart/EndSysUpTime as sent: they need the init time, known after the walk */
+    unsigned has_uptime;  /* bit 0: start, bit 1: end */
+    uint64_t init_ms;     /* the record's own systemInitTimeMilliseconds, 0: none */
 };
 
 static void put_time(struct times *t, int end, int form, uint64_t ms)
@@ -79,7 +82,7 @@ static uint32_t u32_of(const struct mc_coll_field *f)
 
 static void iana_field(struct mc_coll_flow *fl, struct times *t, const struct mc_coll_record *r,
                        const struct mc_coll_field *f, uint64_t *total_pkts, uint64_t *total_octets,
-                       uint32_t *rec_sampling, uint64_t init_ms)
+                       uint32_t *rec_sampling)
 {
     uint64_t v;
     switch (f->id) {
@@ -117,10 +120,11 @@ static void iana_field(struct mc_coll_flow *fl, struct times *t, const struct mc
     case 21: /* flowEndSysUpTime */
         if (r->version == 9 || r->version == 5)
             put_time(t, f->id == 21, T_UPTIME, mc_coll_uptime_ms(r, (uint32_t)mc_coll_field_u64(f)));
-        else if (init_ms) /* IPFIX: from the exporter's systemInitTimeMilliseconds (RFC 7011 has no header uptime) */
-            put_time(t, f->id == 21, T_UPTIME, init_ms + mc_coll_field_u64(f));
+        else /* IPFIX: from systemInitTimeMilliseconds (RFC 7011 has no header uptime), placed after the walk */
+            t->uptime[f->id == 21] = mc_coll_field_u64(f), t->has_uptime |= 1u << (f->id == 21);
         break;
-    case 160: /* systemInitTimeMilliseconds in the data record itself */
+    case 160: /* systemInitTimeMilliseconds in the data record itself: it wins over the options record's */
+        t->init_ms = mc_coll_field_u64(f);
         break;
     case 158: /* flowStartDeltaMicroseconds: before the export time */
     case 159:
@@ -135,15 +139,6 @@ static void iana_field(struct mc_coll_flow *fl, struct times *t, const struct mc
     }
 }
 
-/* A data record may carry systemInitTimeMilliseconds itself; it wins over the options record's. */
-static uint64_t record_init_ms(const struct mc_coll_record *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        if (r->f[i].pen == 0 && r->f[i].id == 160)
-            return mc_coll_field_u64(&r->f[i]);
-    return 0;
-}
-
 int mc_coll_flow_from_record(struct mc_coll_flow *fl, const struct mc_coll_record *r,
                              const struct mc_coll_exporter_info *x, uint64_t now_ms)
 {
@@ -153,16 +148,13 @@ int mc_coll_flow_from_record(struct mc_coll_flow *fl, const struct mc_coll_recor
     fl->exporter = *r->exporter;
     fl->version = (uint8_t)r->version;
     fl->domain = r->domain;
-    struct times t = { T_NONE, T_NONE, 0, 0 };
+    struct times t = { .start_form = T_NONE, .end_form = T_NONE };
     uint64_t total_pkts = 0, total_octets = 0;
     uint32_t rec_sampling = 0;
-    uint64_t init_ms = r->version == 10 ? record_init_ms(r) : 0;
-    if (!init_ms && x)
-        init_ms = x->init_ms;
     for (size_t i = 0; i < r->n; i++) {
         const struct mc_coll_field *f = &r->f[i];
         if (f->pen == 0) {
-            iana_field(fl, &t, r, f, &total_pkts, &total_octets, &rec_sampling, init_ms);
+            iana_field(fl, &t, r, f, &total_pkts, &total_octets, &rec_sampling);
         } else if (f->pen == MC_PEN_REVERSE) {
             if (f->id == 1)
                 fl->rev_octets = mc_coll_field_u64(f);
@@ -175,6 +167,10 @@ int mc_coll_flow_from_record(struct mc_coll_flow *fl, const struct mc_coll_recor
                 put_str(fl->call_id, sizeof(fl->call_id), f);
         }
     }
+    uint64_t init_ms = t.init_ms ? t.init_ms : x ? x->init_ms : 0;
+    for (int end = 0; end < 2; end++)
+        if ((t.has_uptime >> end & 1) && init_ms)
+            put_time(&t, end, T_UPTIME, init_ms + t.uptime[end]);
     /* a record with totals only (some exporters): the totals stand for the flow */
     if (!fl->packets && total_pkts)
         fl->packets = total_pkts;

@@ -478,8 +478,29 @@ static int decode_records(struct mc_coll *c, const struct mc_coll_msg *m, struct
     };
     r.lost = st ? st->lost : 0;
     int n = 0;
+    int fixed = 1;
+    for (size_t i = 0; i < t->n; i++) {
+        c->f[i].pen = t->f[i].pen;
+        c->f[i].id = t->f[i].id;
+        c->f[i].len = t->f[i].len;
+        fixed &= t->f[i].len != MC_COLL_VARLEN;
+    }
+    if (fixed) {
+        /* every record is min_len bytes: its fields' places are known, only their values move (the
+         * common case, and the hot loop of a busy collector) */
+        while (mc_cur_left(set) >= t->min_len) {
+            const uint8_t *p = mc_cur_ptr(set);
+            for (size_t i = 0; i < t->n; i++) {
+                c->f[i].value = p;
+                p += c->f[i].len;
+            }
+            mc_cur_skip(set, t->min_len);
+            mc_coll_emit(c, &r);
+            n++;
+        }
+    }
     /* RFC 7011 3.3.1 / RFC 3954 5.3: fewer bytes than the shortest record are padding */
-    while (mc_cur_left(set) >= t->min_len) {
+    while (!fixed && mc_cur_left(set) >= t->min_len) {
         for (size_t i = 0; i < t->n; i++) {
             size_t len = t->f[i].len;
             if (len == MC_COLL_VARLEN) {
@@ -502,6 +523,11 @@ static int decode_records(struct mc_coll *c, const struct mc_coll_msg *m, struct
         }
         mc_coll_emit(c, &r);
         n++;
+    }
+    if (n == 0 && mc_cur_ok(set) && mc_cur_left(set) > 0) {
+        /* bytes but not one record: padding follows a record, so the template's lengths overran the set */
+        CTR(records_malformed);
+        mc_coll_set_malformed(c, st);
     }
     if (st)
         st->records += (uint64_t)n;
@@ -695,15 +721,6 @@ const char *mc_coll_field_name(uint32_t pen, uint16_t id, char *buf, size_t len)
             return extra_names[i].name;
     snprintf(buf, len, "%u.%u", (unsigned)pen, (unsigned)id);
     return buf;
-}
-
-uint64_t mc_coll_field_u64(const struct mc_coll_field *f)
-{
-    uint64_t v = 0;
-    size_t from = f->len > 8 ? f->len - 8u : 0;
-    for (size_t i = from; i < f->len; i++)
-        v = v << 8 | f->value[i];
-    return v;
 }
 
 uint64_t mc_coll_uptime_ms(const struct mc_coll_record *r, uint32_t uptime)

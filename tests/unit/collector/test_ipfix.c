@@ -261,6 +261,16 @@ static void test_bad_headers_and_sets(void **state)
     ipfix_end(&b2);
     assert_int_equal(mc_coll_ipfix(c, &SRC, b2.b, b2.n, 0), 1);
     assert_int_equal(ctr("collector.records.malformed"), 1);
+    /* bytes but not one record (the template's lengths overrun the set): counted; an empty set is not */
+    ipfix_begin(&b2, 1, 0, 77);
+    s = set_begin(&b2, 300);
+    put32(&b2, 1), put32(&b2, 0), put16(&b2, 0);
+    set_end(&b2, s);
+    s = set_begin(&b2, 300);
+    set_end(&b2, s);
+    ipfix_end(&b2);
+    assert_int_equal(mc_coll_ipfix(c, &SRC, b2.b, b2.n, 0), 0);
+    assert_int_equal(ctr("collector.records.malformed"), 2);
     /* templates: id below 256, zero-length record, too many fields, field list past the set */
     const uint16_t bad[][6] = {
         { 255, 1, 8, 4, 0, 0 },   /* reserved template id */
