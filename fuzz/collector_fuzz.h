@@ -43,7 +43,8 @@ static int coll_fuzz(const uint8_t *data, size_t size, coll_decode_fn decode)
     struct mc_coll *c = mc_coll_new(&cfg, sink, NULL);
     if (!c)
         return 0;
-    struct mc_coll_src src[2] = { { { 192, 0, 2, 1 }, 4, 2055 }, { { 192, 0, 2, 2 }, 4, 2055 } };
+    struct mc_coll_src src[2] = { { .addr = { 192, 0, 2, 1 }, .ver = 4, .port = 2055 },
+                                  { .addr = { 192, 0, 2, 2 }, .ver = 4, .port = 2055 } };
     uint64_t now = 1000;
     size_t off = 0, k = 0;
     while (off <= size) {

@@ -12,6 +12,9 @@ PKGS=(
     libpcap-dev libhiredis-dev libndpi-dev libev-dev libcmocka-dev libmicrohttpd-dev
     # the collector's embedded store (and the sqlite3 shell the tests and docs query it with)
     libsqlite3-dev sqlite3
+    # the collector's ClickHouse store: libcurl is its HTTP client; the server and client are what
+    # tests/integration/test_collector_clickhouse.py starts privately (no system instance: policy-rc.d below)
+    libcurl4-openssl-dev clickhouse-server clickhouse-client
     # real peers used by tests, demo and benchmarks
     tshark nfdump softflowd libndpi-bin redis-server redis-tools
     # exporters feeding the collector in its tests (tests/integration/test_collector_peers.py)
@@ -45,7 +48,7 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark asks whether non-root users may capture; answer once, non-interactively.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq || true
-# The servers among these (redis-server, nginx, mariadb-server) would start
+# The servers among these (redis-server, nginx, mariadb-server, clickhouse-server) would start
 # system instances on install, and a port already taken (80, 3306, 6379)
 # would fail the install; the tests and the demo start private instances of
 # their own, so none is started here (policy-rc.d, only while installing).

@@ -3,13 +3,14 @@
     mcquery [--redis NODE[,NODE...]]... [--redis-cluster HOST:PORT] [--redis-auth-file FILE]
             [--redis-db N] [--cloud-prefix P] [--json | --raw] [--top N] [--sort FIELD] [--cidr NET]
             COMMAND ...
-    mcquery flows [--since T] [--host ADDR] [--top talkers|ports|apps] [-n N] [--store FILE] [--json | --raw]
+    mcquery flows [--since T] [--host ADDR] [--top talkers|ports|apps] [-n N] [--store FILE | --clickhouse URL]
+                  [--json | --raw]
 
 Lists stream: `hosts` and `users` print each SCAN reply's rows as they come,
 so `mcquery hosts | head` answers at once whatever the cloud holds; only
 --sort (everything, then sorted) and --top N (a heap of N) wait for the end.
 
-`flows` reads no Redis: it asks mccollector's SQLite store (flows.py).
+`flows` reads no Redis: it asks mccollector's store, SQLite or ClickHouse (flows.py).
 """
 import argparse
 import heapq
@@ -443,12 +444,11 @@ def cmd_voip(cloud: Cloud, args: argparse.Namespace) -> int:
 
 def cmd_flows(args: argparse.Namespace) -> int:
     """flows: the collector's store, newest flows first or (--top) ranked; no cloud involved."""
-    if args.clickhouse:
-        print("mcquery: flows --clickhouse: not implemented yet (read the SQLite store with --store)",
-              file=sys.stderr)
-        return 2
     host = flowstore.address(args.host) if args.host is not None else None  # a typo: exit 2 before the store
-    with flowstore.FlowStore(args.store) as db:
+    if args.clickhouse:
+        flowstore.parse_clickhouse_url(args.clickhouse)  # a malformed URL: exit 2 before asking
+    store = flowstore.ClickHouseStore(args.clickhouse) if args.clickhouse else flowstore.FlowStore(args.store)
+    with store as db:
         if args.flows_top:
             rows = db.top(args.flows_top, since_ms=args.since, host=host, n=args.count or 10)
             if args.json:
@@ -628,7 +628,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at most N rows (default %d flows, 10 with --top)" % flowstore.DEFAULT_LIMIT)
     p.add_argument("--store", default="flows.db", metavar="FILE", help="the collector's SQLite store "
                                                                       "(default flows.db)")
-    p.add_argument("--clickhouse", default=None, metavar="URL", help="a ClickHouse store (not implemented yet)")
+    p.add_argument("--clickhouse", default=None, metavar="URL",
+                   help="the collector's ClickHouse store instead (mccollector --clickhouse URL: "
+                        "http://[USER[:PASSWORD]@]HOST[:PORT][/DB])")
     return ap
 
 

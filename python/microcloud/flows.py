@@ -1,22 +1,30 @@
-"""flows.py - the flows mccollector keeps in its SQLite store (docs/COLLECTOR.md, "Schema"): list them and
-rank the talkers, ports and applications, with the standard library's sqlite3 only.
+"""flows.py - the flows mccollector keeps in its SQLite store or in ClickHouse (docs/COLLECTOR.md, "Schema",
+"ClickHouse"): list them and rank the talkers, ports and applications, with the standard library only
+(sqlite3; urllib for ClickHouse's HTTP interface).
 
     from microcloud import flows
     with flows.FlowStore("flows.db") as db:                  # read-only
         for f in db.flows(since_ms=..., host="10.0.0.5", limit=20): ...
         db.top("talkers", since_ms=..., n=10)               # or "ports", "apps"
     flows.flows("flows.db", host="2001:db8::1")               # the same, as functions
+    with flows.ClickHouseStore("http://ch1:8123/mc") as db:  # the same questions, the same answers
+        db.top("ports")
+    flows.top("http://ch1:8123/mc", "apps")                   # a URL is a ClickHouse store
 
 The store is read while the collector writes it (WAL journal: readers and the
 writer never wait for each other).  Times are epoch milliseconds; "since"
 keeps the flows that started then or later (the start_ms index answers it).
 """
+import base64
+import json
 import os
 import re
 import socket
 import sqlite3
+import urllib.error
 import urllib.parse
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+import urllib.request
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from .units import parse_time
 
@@ -252,18 +260,216 @@ def _positive(n: int, what: str) -> int:
     return n
 
 
-Store = Union[str, FlowStore]
+# --- ClickHouse (mccollector --clickhouse) ------------------------------------------------------------------
+
+CLICKHOUSE_PORT = 8123
+_DB_NAME = re.compile(r"^[A-Za-z0-9_]{1,63}$")
 
 
-def _with_store(db: Store) -> Tuple[FlowStore, bool]:
-    if isinstance(db, FlowStore):
+class ClickHouseURL(NamedTuple):
+    base: str        # where queries go: http://HOST:PORT/
+    db: str          # the database holding the table flows
+    user: Optional[str]
+    password: Optional[str]
+    shown: str       # for messages: without the password
+
+
+def parse_clickhouse_url(url: str) -> ClickHouseURL:
+    """http://[USER[:PASSWORD]@]HOST[:PORT][/DB] (https too), as mccollector --clickhouse takes it: port 8123
+    (https 8443) and database `default` unless given.  ValueError when it is not such a URL."""
+    try:
+        u = urllib.parse.urlsplit(url)
+        port = u.port
+    except ValueError as e:
+        raise ValueError("--clickhouse %r: %s" % (url, e)) from None
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise ValueError("--clickhouse %r: expected http://HOST[:PORT][/DB]" % url)
+    if u.query or u.fragment:
+        raise ValueError("--clickhouse %r: no '?' or '#' part is taken: the table is always flows" % url)
+    db = u.path.strip("/") or "default"
+    if not _DB_NAME.match(db):
+        raise ValueError("--clickhouse %r: a database name is letters, digits and '_'" % url)
+    port = port or (8443 if u.scheme == "https" else CLICKHOUSE_PORT)
+    host = "[%s]" % u.hostname if ":" in u.hostname else u.hostname
+    user = urllib.parse.unquote(u.username) if u.username else None
+    password = urllib.parse.unquote(u.password) if u.password is not None else None
+    base = "%s://%s:%d/" % (u.scheme, host, port)
+    shown = "%s://%s%s:%d/%s" % (u.scheme, user + "@" if user else "", host, port, db)
+    return ClickHouseURL(base, db, user, password, shown)
+
+
+def ch_literal(v: Any) -> str:
+    """A value as a ClickHouse SQL literal (18.16 has no query parameters): integers as numbers, text
+    quoted with backslash escapes."""
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise TypeError("no literal for %r" % (v,))
+    if isinstance(v, int):
+        return str(v)
+    return "'%s'" % v.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _ch_where(since_ms: Optional[int], host: Optional[str]) -> List[str]:
+    conds = []
+    if since_ms is not None:
+        conds.append("start_ms >= %d" % int(since_ms))
+    if host is not None:
+        a = ch_literal(address(host))
+        conds.append("(src = %s OR dst = %s)" % (a, a))
+    return conds
+
+
+def clickhouse_list_sql(since_ms: Optional[int] = None, host: Optional[str] = None,
+                        limit: Optional[int] = DEFAULT_LIMIT) -> str:
+    """The statement of ClickHouseStore.iter_flows: FlowStore's, with the values written in."""
+    conds = _ch_where(since_ms, host)
+    sql = "SELECT %s FROM flows" % ", ".join(COLUMNS)
+    if conds:
+        sql += " WHERE " + " AND ".join(conds)
+    sql += " ORDER BY start_ms DESC"
+    if limit is not None:
+        sql += " LIMIT %d" % _positive(limit, "limit")
+    return sql + " FORMAT JSONEachRow"
+
+
+def clickhouse_top_sql(what: str, since_ms: Optional[int] = None, host: Optional[str] = None,
+                       n: int = 10) -> Tuple[str, Tuple[str, ...]]:
+    """The statement of ClickHouseStore.top and the names of its keys: FlowStore's ranking in ClickHouse's
+    SQL.  Sums are named apart from the columns they add (sum_octets): ClickHouse's aliases are the
+    query's, and `sum(octets + rev_octets) AS octets` would name a column after itself; NULL sorts first,
+    as in SQLite."""
+    if what not in TOP_KINDS:
+        raise ValueError("top: one of %s, not %r" % (", ".join(TOP_KINDS), what))
+    where = " AND ".join(_ch_where(since_ms, host)) or "1"
+    sums = "sum(octets + rev_octets) AS sum_octets, sum(packets + rev_packets) AS sum_packets, count() AS n_flows"
+    if what == "talkers":
+        keys: Tuple[str, ...] = ("addr",)
+        side = ("SELECT {a} AS addr, octets + rev_octets AS o, packets + rev_packets AS p FROM flows "
+                "WHERE {a} IS NOT NULL AND %s" % where)
+        sql = ("SELECT addr, sum(o) AS sum_octets, sum(p) AS sum_packets, count() AS n_flows FROM ("
+               + side.format(a="src") + " UNION ALL " + side.format(a="dst") + ")")
+        if host is not None:
+            sql += " WHERE addr != %s" % ch_literal(address(host))
+        sql += " GROUP BY addr"
+        order = "addr"
+    elif what == "ports":
+        keys = ("proto", "port")
+        service = "CASE WHEN src_port > 0 AND src_port < dst_port THEN src_port ELSE dst_port END"
+        sql = "SELECT proto, %s AS port, %s FROM flows WHERE %s GROUP BY proto, port" % (service, sums, where)
+        order = "proto, port"
+    else:
+        keys = ("app",)
+        sql = "SELECT app, %s FROM flows WHERE %s GROUP BY app" % (sums, where)
+        order = "app NULLS FIRST"
+    sql += " ORDER BY sum_octets DESC, sum_packets DESC, %s LIMIT %d FORMAT JSONEachRow" % (order, _positive(n, "n"))
+    return sql, keys
+
+
+Opener = Callable[..., Any]
+
+
+class ClickHouseStore:
+    """A collector's ClickHouse table (mccollector --clickhouse URL; a Distributed table over shards reads
+    the same), asked over HTTP: the same questions as FlowStore, the same answers.  opener: what opens
+    a urllib.request.Request (tests give their own)."""
+
+    def __init__(self, url: str, timeout: float = 60.0, opener: Optional[Opener] = None) -> None:
+        self.url = parse_clickhouse_url(url)
+        self.path = self.url.shown  # what messages name, as FlowStore's path
+        self.timeout = timeout
+        self._open = opener or urllib.request.urlopen
+        self._check_schema()
+
+    def _post(self, sql: str, in_db: bool = True) -> Any:
+        params = urllib.parse.urlencode(dict({"database": self.url.db} if in_db else {},
+                                             output_format_json_quote_64bit_integers=0))
+        req = urllib.request.Request(self.url.base + "?" + params, data=sql.encode(), method="POST")
+        if self.url.user:
+            token = "%s:%s" % (self.url.user, self.url.password or "")
+            req.add_header("Authorization", "Basic " + base64.b64encode(token.encode()).decode())
+        try:
+            return self._open(req, timeout=self.timeout)
+        except urllib.error.HTTPError as e:
+            text = e.read().decode(errors="replace").strip().splitlines()
+            raise Error("%s: %s" % (self.url.shown, text[0] if text else "HTTP %d" % e.code)) from None
+        except (urllib.error.URLError, OSError) as e:
+            why = getattr(e, "reason", e)
+            raise Error("%s: cannot reach ClickHouse: %s" % (self.url.shown, why)) from None
+
+    def _rows(self, sql: str, in_db: bool = True) -> Iterator[Dict[str, Any]]:
+        resp = self._post(sql, in_db)
+        try:
+            for line in resp:
+                if line.strip():
+                    yield json.loads(line)
+        except (OSError, ValueError) as e:
+            raise Error("%s: %s" % (self.url.shown, e)) from None
+        finally:
+            resp.close()
+
+    def _check_schema(self) -> None:
+        # asked outside the database: a missing one is then a missing table, not the server's error
+        names = {r["name"] for r in self._rows("SELECT name FROM system.columns WHERE database = %s AND "
+                                                "table = 'flows' FORMAT JSONEachRow" % ch_literal(self.url.db),
+                                                in_db=False)}
+        if not names:
+            raise Error("%s: no table flows in database %s (is it the URL mccollector --clickhouse writes to?)"
+                        % (self.url.shown, self.url.db))
+        missing = [c for c in COLUMNS if c not in names]
+        if missing:
+            raise Error("%s: not a collector's table flows (no %s)" % (self.url.shown, ", ".join(missing)))
+
+    def close(self) -> None:
+        pass  # a connection per question: nothing held
+
+    def __enter__(self) -> "ClickHouseStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def flows(self, since_ms: Optional[int] = None, host: Optional[str] = None,
+              limit: Optional[int] = DEFAULT_LIMIT) -> List[Dict[str, Any]]:
+        """FlowStore.flows."""
+        return list(self.iter_flows(since_ms, host, limit))
+
+    def iter_flows(self, since_ms: Optional[int] = None, host: Optional[str] = None,
+                   limit: Optional[int] = DEFAULT_LIMIT) -> Iterator[Dict[str, Any]]:
+        """FlowStore.iter_flows: rows as ClickHouse streams them."""
+        for r in self._rows(clickhouse_list_sql(since_ms, host, limit)):
+            yield {c: r.get(c) for c in COLUMNS}
+
+    def top(self, what: str, since_ms: Optional[int] = None, host: Optional[str] = None,
+            n: int = 10) -> List[Dict[str, Any]]:
+        """FlowStore.top (sums wrap past 2^64 here, where SQLite's turn to floats past 2^63)."""
+        sql, keys = clickhouse_top_sql(what, since_ms, host, n)
+        out = []
+        for r in self._rows(sql):
+            rec = {k: r[k] for k in keys}
+            rec["octets"], rec["packets"], rec["flows"] = (int(r["sum_octets"]), int(r["sum_packets"]),
+                                                           int(r["n_flows"]))
+            out.append(rec)
+        return out
+
+
+def open_store(spec: str) -> Union["FlowStore", ClickHouseStore]:
+    """A store by what names it: an http(s):// URL is ClickHouse, anything else an SQLite file."""
+    if spec.startswith(("http://", "https://")):
+        return ClickHouseStore(spec)
+    return FlowStore(spec)
+
+
+Store = Union[str, FlowStore, ClickHouseStore]
+
+
+def _with_store(db: Store) -> Tuple[Union[FlowStore, ClickHouseStore], bool]:
+    if isinstance(db, (FlowStore, ClickHouseStore)):
         return db, False
-    return FlowStore(db), True
+    return open_store(db), True
 
 
 def flows(db: Store, since_ms: Optional[int] = None, host: Optional[str] = None,
           limit: Optional[int] = DEFAULT_LIMIT) -> List[Dict[str, Any]]:
-    """FlowStore.flows on db: a path (opened and closed here) or an open FlowStore."""
+    """FlowStore.flows on db: a path or a ClickHouse URL (opened and closed here), or an open store."""
     store, own = _with_store(db)
     try:
         return store.flows(since_ms=since_ms, host=host, limit=limit)
@@ -274,7 +480,7 @@ def flows(db: Store, since_ms: Optional[int] = None, host: Optional[str] = None,
 
 def top(db: Store, what: str, since_ms: Optional[int] = None, host: Optional[str] = None,
         n: int = 10) -> List[Dict[str, Any]]:
-    """FlowStore.top on db: a path (opened and closed here) or an open FlowStore."""
+    """FlowStore.top on db: a path or a ClickHouse URL (opened and closed here), or an open store."""
     store, own = _with_store(db)
     try:
         return store.top(what, since_ms=since_ms, host=host, n=n)
@@ -299,5 +505,6 @@ def endpoint(addr: Optional[str], port: Optional[int], proto: Optional[int]) -> 
     return ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, port)
 
 
-__all__ = ["COLUMNS", "Error", "FlowStore", "SCHEMA", "SCHEMA_VERSION", "TOP_KINDS", "address", "create",
-           "endpoint", "flows", "parse_since", "proto_name", "top"]
+__all__ = ["COLUMNS", "ClickHouseStore", "Error", "FlowStore", "SCHEMA", "SCHEMA_VERSION", "TOP_KINDS", "address",
+           "ch_literal", "clickhouse_list_sql", "clickhouse_top_sql", "create", "endpoint", "flows", "open_store",
+           "parse_clickhouse_url", "parse_since", "proto_name", "top"]

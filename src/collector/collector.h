@@ -23,6 +23,7 @@
 struct mc_coll_src {
     uint8_t addr[16]; /* IPv4 in bytes 0..3, the rest zero */
     uint8_t ver;      /* 4 or 6 */
+    uint8_t tcp;      /* 1: an IPFIX TCP session (its templates live as long as it, RFC 7011 8.1) */
     uint16_t port;
 };
 
@@ -123,6 +124,13 @@ int mc_coll_sflow(struct mc_coll *c, const struct mc_coll_src *src, const uint8_
 
 /* Periodic work (bounded by the table sizes): drops timed-out templates and held sets. */
 void mc_coll_expire(struct mc_coll *c, uint64_t now_ms);
+
+/*
+ * An exporter is gone (its TCP session closed): its templates, held sets and
+ * streams are dropped (RFC 7011 8.1: a TCP session's templates end with it),
+ * so that reconnecting exporters do not fill the tables.
+ */
+void mc_coll_forget(struct mc_coll *c, const struct mc_coll_src *src);
 
 /* The stream of (src, version, domain), NULL when none; and every stream by index (NULL past the end). */
 const struct mc_coll_stream *mc_coll_stream_find(const struct mc_coll *c, const struct mc_coll_src *src,
@@ -235,7 +243,9 @@ uint64_t mc_coll_uptime_ms(const struct mc_coll_record *r, uint32_t uptime);
     /* sequence tracking, all streams */                                        \
     X(S, seq_lost, "collector.seq.lost")                                       \
     X(S, seq_out_of_order, "collector.seq.out_of_order")                       \
-    X(S, streams_full, "collector.streams.table_full")
+    X(S, streams_full, "collector.streams.table_full")                         \
+    X(S, streams_evicted, "collector.streams.evicted")                         \
+    X(S, streams_forgotten, "collector.streams.forgotten")
 MC_CTR_DECLARE(collector, MC_COLLECTOR_CTRS)
 
 #endif /* MC_COLLECTOR_COLLECTOR_H */

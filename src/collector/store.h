@@ -1,6 +1,7 @@
 /*
  * store.h - where collected flows are kept: one vtable per store (SQLite
- * embedded, store_sqlite.c; ClickHouse over HTTP), one schema for all
+ * embedded, store_sqlite.c; ClickHouse over HTTP, store_clickhouse.c), one
+ * queue and writer thread for all (store.c), one schema for all
  * (docs/COLLECTOR.md "Schema").  The receive loop hands each flow to
  * mc_store_add, which only appends to the store's batch; the store writes a
  * batch when it is full or at mc_store_tick (at least once a second), so a
@@ -18,12 +19,12 @@
 struct mc_store_config {
     const char *spec;        /* SQLite: a file path; ClickHouse: http://HOST:PORT/DB */
     uint64_t retention_s;    /* rows older than this are removed in the background; 0 keeps all */
-    size_t batch;            /* flows per write (default 10000) */
+    size_t batch;            /* flows per write (0: the store's default, 10000; ClickHouse 100000) */
     size_t max_queued;       /* flows held when the store is slow or down, beyond them dropped and counted */
 };
 
-/* batch 10000, max_queued 1,000,000, retention 0 (keep all), spec NULL.  A store's open also takes
- * 0 for batch or max_queued as these defaults. */
+/* batch 10000, max_queued 1,000,000, retention 0 (keep all), spec NULL.  A store's open takes 0 for
+ * batch or max_queued as its own default: these, but a batch of 100000 for ClickHouse. */
 void mc_store_config_defaults(struct mc_store_config *cfg);
 
 struct mc_store;
@@ -37,6 +38,93 @@ struct mc_store_ops {
 };
 
 extern const struct mc_store_ops mc_store_sqlite;
+extern const struct mc_store_ops mc_store_clickhouse;
+
+/* ---- for the stores themselves (store_*.c): the queue between the receive loop and a writer thread ----
+ *
+ * add copies the flow into a queue of fixed-size chunks under a mutex (no I/O); the writer thread
+ * detaches about a batch of flows (whole chunks) at a time and hands them to the store's write.  The
+ * queue holds at most max_queued flows, the batch being written included: beyond, an add is dropped and
+ * counted (store.dropped, logged once a minute at most).  A batch that fails goes back to the head of
+ * the queue and is tried again at the next flush (a second later); at close everything held is written,
+ * CLOSE_TRIES tries for a failing batch, then the rest is dropped and counted.  Retention is asked of the
+ * store at most once a minute, in the writer thread, between batches.
+ */
+
+/* A piece of the queue: n flows, oldest first. */
+struct mc_store_chunk {
+    struct mc_store_chunk *next;
+    size_t n;
+    struct mc_coll_flow f[];
+};
+
+/* What a store's write made of a batch. */
+enum mc_store_result {
+    MC_STORE_WRITTEN = 0, /* every flow is stored */
+    MC_STORE_RETRY,       /* none is: the batch is kept in front and tried again a second later */
+    MC_STORE_GIVE_UP,     /* none is, nor ever will be (refused for what it holds): dropped and counted */
+};
+
+struct mc_store_writer {
+    const char *what; /* the store in log lines: "store flows.db"; borrowed for the queue's life */
+    size_t backlog;   /* a writer that fell behind takes up to this many batches in one write */
+    /* Writes the n flows of the chunks from b on (writer thread); closing: the queue is being emptied for
+     * exit.  A failure is reported with mc_store_queue_failed. */
+    enum mc_store_result (*write)(void *ctx, const struct mc_store_chunk *b, size_t n, int closing);
+    /* Removes rows that ended before cut_ms (writer thread): 1 when more is left (called again after the
+     * batches waiting), 0 when done or failed (the next minute retries). */
+    int (*retention)(void *ctx, uint64_t cut_ms);
+    void *ctx;
+};
+
+struct mc_store_queue;
+
+/* Starts the writer thread (signals blocked in it); cfg's batch and max_queued must be set (not 0).
+ * NULL with err set. */
+struct mc_store_queue *mc_store_queue_start(const struct mc_store_config *cfg, const struct mc_store_writer *w,
+                                            char *err, size_t errlen);
+void mc_store_queue_add(struct mc_store_queue *q, const struct mc_coll_flow *f); /* never blocks on I/O */
+void mc_store_queue_tick(struct mc_store_queue *q, uint64_t now_ms);            /* flush, retention, drop log */
+/* Writes what is held (see above), ends the thread and frees the queue; NULL is ignored. */
+void mc_store_queue_stop(struct mc_store_queue *q);
+
+/* The writer's failure reports: counted (store.errors) and logged once a minute at most, the rest summed
+ * into that line; mc_store_queue_ok after a success says "writing again" when something had failed. */
+void mc_store_queue_failed(struct mc_store_queue *q, const char *what, const char *why, const char *then);
+void mc_store_queue_ok(struct mc_store_queue *q);
+
+/* ---- store_clickhouse.c's pieces, public for its unit test ---- */
+
+/* --clickhouse http://[USER[:PASSWORD]@]HOST[:PORT][/DB] (https too), parsed. */
+struct mc_ch_url {
+    int https;
+    char host[256];        /* a name, an IPv4 address or an IPv6 address (no brackets) */
+    int port;              /* default 8123 (https: 8443) */
+    char db[64];           /* default "default"; letters, digits and '_' only */
+    char user[64], password[128]; /* percent-decoded; "" when not given */
+    char base[320];        /* where requests go: http://HOST:PORT/ (an IPv6 address bracketed) */
+    char shown[400];       /* the URL for log lines: without the password */
+};
+
+/* Parses text into u; 0, or -1 with err saying what is wrong. */
+int mc_ch_url_parse(const char *text, struct mc_ch_url *u, char *err, size_t errlen);
+
+#define MC_CH_ROW_MAX 1024 /* one row in RowBinary is at most this long */
+
+/* A batch's exporter text, kept while the exporter stays the same (a few exporters send all). */
+struct mc_ch_texts {
+    struct mc_coll_src exporter; /* whose text exp is (have set) */
+    int have;
+    size_t exp_len;              /* 0: no address */
+    char exp[64];
+};
+
+/* Appends flow f as one RowBinary row of the columns in schema order to out (at least MC_CH_ROW_MAX
+ * bytes); returns the bytes written.  x: zeroed before a batch's first row. */
+size_t mc_ch_encode_row(const struct mc_coll_flow *f, struct mc_ch_texts *x, uint8_t *out);
+
+/* The table's CREATE statement (docs/COLLECTOR.md "ClickHouse"): mc_ch_encode_row writes its columns. */
+extern const char mc_ch_schema_sql[];
 
 #define MC_STORE_CTRS(X, S)                                        \
     X(S, rows, "store.rows")                                       \

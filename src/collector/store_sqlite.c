@@ -3,18 +3,14 @@
  * (table flows, docs/COLLECTOR.md "Schema"), written by a thread of its own
  * so the receive loop never waits for the disk.
  *
- * add copies the flow into a queue of fixed-size chunks under a mutex (no
- * I/O, no statement).  The writer thread detaches about `batch` flows (whole
- * chunks) at a time and inserts them in one transaction through one prepared
- * statement; the journal is WAL with synchronous=NORMAL, so a commit costs
- * no fsync (a checkpoint does) and readers (mcquery) never block the writer.
- *
- * The queue holds at most max_queued flows, the batch being written
- * included: beyond that an add is dropped and counted (store.dropped).  A
- * batch that fails (disk full, database locked past BUSY_MS) goes back to
- * the head of the queue and is tried again at the next tick's flush (a
- * second later), so nothing is lost while the bound holds; failures are
- * counted (store.errors) and logged once a minute at most.
+ * The queue and its writer thread are store.c's (store.h): add copies the
+ * flow into it (no I/O, no statement); the writer hands about `batch` flows
+ * at a time to write_batch, which inserts them in one transaction through
+ * one prepared statement.  The journal is WAL with synchronous=NORMAL, so a
+ * commit costs no fsync (a checkpoint does) and readers (mcquery) never
+ * block the writer.  A batch that fails (disk full, database locked past
+ * BUSY_MS) is kept and tried again a second later, so nothing is lost while
+ * the queue's bound holds.
  *
  * Retention deletes the rows that ended before now - retention_s, in slices
  * of RETENTION_SLICE rows between batches so a large purge never holds the
@@ -24,26 +20,17 @@
 #include "collector/store.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 
 #define SCHEMA_VERSION 1
-#define CHUNK_MAX 1024            /* flows per queue chunk at most (about 370 KiB) */
 #define BACKLOG_BATCHES 10        /* behind: one transaction takes up to this many batches */
-#define SPARE_MAX 64              /* emptied chunks kept for reuse; more are freed */
-#define FLUSH_MS 1000             /* a partial batch waits at most this long (collector's clock) */
-#define RETENTION_EVERY_MS 60000  /* retention runs at most once a minute */
 #define RETENTION_SLICE 50000     /* rows per retention DELETE: the queue's batches go in between */
 #define BUSY_MS 500               /* a locked database is waited for this long, then the batch waits */
-#define LOG_EVERY_S 60            /* write failures: one log line a minute at most */
-#define CLOSE_TRIES 3             /* at close, a failing batch is tried this often, then dropped */
 
 /*
  * The schema, also in docs/COLLECTOR.md "Schema" and python/microcloud/flows.py
@@ -93,151 +80,20 @@ static const char SCHEMA_SQL[] =
 
 #define N_COLUMNS 27
 
-/* A piece of the queue: n flows, oldest first. */
-struct chunk {
-    struct chunk *next;
-    size_t n;
-    struct mc_coll_flow f[];
-};
-
 struct mc_store {
     struct mc_store_config cfg;
     char *path;             /* owned copy of cfg.spec */
+    char what[512];         /* "store PATH", for the queue's log lines */
     sqlite3 *db;            /* the writer thread's once open returns */
     sqlite3_stmt *ins;      /* INSERT INTO flows, all columns */
     sqlite3_stmt *purge;    /* one retention slice */
-    size_t chunk_cap;       /* flows per chunk: batch is a whole number of chunks when it can be */
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;      /* wakes the writer */
-
-    /* under mu */
-    struct chunk *head, *tail; /* flows waiting, oldest first; add appends to tail */
-    size_t waiting;            /* flows in head..tail */
-    size_t held;               /* flows the writer took and has not written yet */
-    struct chunk *spare;       /* emptied chunks for reuse */
-    size_t n_spare;
-    int flush;                 /* tick: write what waits, a partial batch too */
-    int stop;                  /* close: write everything, then end */
-    uint64_t retention_cut;    /* tick: delete rows that ended before this (epoch ms; 0: none due) */
-
-    /* the caller's (add, tick) */
-    uint64_t last_flush_ms, last_retention_ms;
-    int ticked;                /* last_*_ms are set */
-    uint64_t drops_reported;   /* store.dropped when the last drop was logged */
-    uint64_t drop_log_ms;
-
-    /* the writer's */
-    int failing;               /* the last write failed: retry at the next flush, not at once */
-    uint64_t fails_unlogged;   /* failures since the last log line */
-    time_t fail_log_s;         /* monotonic seconds of that line (0: none yet) */
+    struct mc_store_queue *q;
 };
 
 /* The writer thread counts while the stats reader reads: whole 64-bit stores, never torn. */
 #define CTR_ADD(id, v) __atomic_fetch_add(&MC_CTR_GET(store, id), (uint64_t)(v), __ATOMIC_RELAXED)
-#define CTR_LOAD(id) __atomic_load_n(&MC_CTR_GET(store, id), __ATOMIC_RELAXED)
 
-static time_t mono_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec;
-}
-
-/* --- the queue (under mu) ------------------------------------------------ */
-
-static struct chunk *chunk_get(struct mc_store *s)
-{
-    struct chunk *c = s->spare;
-    if (c) {
-        s->spare = c->next;
-        s->n_spare--;
-    } else {
-        c = malloc(sizeof(*c) + s->chunk_cap * sizeof(c->f[0]));
-        if (!c)
-            return NULL;
-    }
-    c->next = NULL;
-    c->n = 0;
-    return c;
-}
-
-static void chunks_release(struct mc_store *s, struct chunk *c)
-{
-    while (c) {
-        struct chunk *next = c->next;
-        if (s->n_spare < SPARE_MAX) {
-            c->next = s->spare;
-            s->spare = c;
-            s->n_spare++;
-        } else {
-            free(c);
-        }
-        c = next;
-    }
-}
-
-static void chunks_free(struct chunk *c)
-{
-    while (c) {
-        struct chunk *next = c->next;
-        free(c);
-        c = next;
-    }
-}
-
-/*
- * Detaches whole chunks from the head until they hold at least a batch (or all that waits).  A writer
- * that fell behind takes up to BACKLOG_BATCHES batches at once: what a commit costs is mostly the
- * index pages it dirties (src and dst land all over their indexes), which a larger transaction shares
- * among more rows.
- */
-static struct chunk *take(struct mc_store *s, size_t *n)
-{
-    struct chunk *first = s->head, *last = NULL;
-    size_t want = s->cfg.batch, k = 0;
-    if (s->waiting > want)
-        want = s->waiting < want * BACKLOG_BATCHES ? s->waiting : want * BACKLOG_BATCHES;
-    for (struct chunk *c = s->head; c && k < want; c = c->next) {
-        k += c->n;
-        last = c;
-    }
-    s->head = last->next;
-    if (!s->head)
-        s->tail = NULL; /* add starts a new chunk rather than fill one being written */
-    last->next = NULL;
-    s->waiting -= k;
-    s->held = k;
-    *n = k;
-    return first;
-}
-
-/* A batch that could not be written goes back in front, oldest flows first again. */
-static void put_back(struct mc_store *s, struct chunk *first, size_t n)
-{
-    struct chunk *last = first;
-    while (last->next)
-        last = last->next;
-    last->next = s->head;
-    s->head = first;
-    if (!s->tail)
-        s->tail = last;
-    s->waiting += n;
-    s->held = 0;
-}
-
-static int batch_due(const struct mc_store *s)
-{
-    if (s->waiting == 0)
-        return 0;
-    if (s->stop)
-        return 1;
-    if (s->failing)
-        return s->flush; /* not at once: the disk (or the lock holder) gets a second */
-    return s->flush || s->waiting >= s->cfg.batch;
-}
-
-/* --- writing (writer thread, without mu) --------------------------------- */
+/* --- writing (writer thread) ---------------------------------------------- */
 
 static int64_t i64(uint64_t v)
 {
@@ -333,28 +189,6 @@ static void bind_flow(sqlite3_stmt *st, const struct mc_coll_flow *f, struct tex
     bind_name(st, i++, f->call_id, sizeof(f->call_id));
 }
 
-/* Counts a failed write and logs it, once a minute at most (the rest are summed into that line). */
-static void write_failed(struct mc_store *s, const char *what, const char *why, const char *then)
-{
-    CTR_ADD(errors, 1);
-    s->fails_unlogged++;
-    time_t now = mono_s();
-    if (s->fail_log_s != 0 && now - s->fail_log_s < LOG_EVERY_S)
-        return;
-    mc_warn("store %s: %s failed: %s (%llu failure(s) since the last report); %s", s->path, what, why,
-            (unsigned long long)s->fails_unlogged, then);
-    s->fail_log_s = now;
-    s->fails_unlogged = 0;
-}
-
-static void write_ok(struct mc_store *s)
-{
-    if (s->failing || s->fails_unlogged)
-        mc_notice("store %s: writing again", s->path);
-    s->fail_log_s = 0;
-    s->fails_unlogged = 0;
-}
-
 /* Ends a failed transaction; sqlite may have rolled it back already (a full disk does). */
 static void rollback(struct mc_store *s)
 {
@@ -362,15 +196,17 @@ static void rollback(struct mc_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* One transaction for the n flows of b; 0 written, -1 not (nothing of it is in the file). */
-static int write_batch(struct mc_store *s, struct chunk *b, size_t n)
+/* One transaction for the n flows of b; written, or kept for a retry (nothing of it is in the file). */
+static enum mc_store_result write_batch(void *ctx, const struct mc_store_chunk *b, size_t n, int closing)
 {
+    struct mc_store *s = ctx;
+    (void)closing;
     struct texts x = { .have = 0 };
     char why[256];
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         goto fail;
-    for (struct chunk *c = b; c; c = c->next) {
+    for (const struct mc_store_chunk *c = b; c; c = c->next) {
         for (size_t i = 0; i < c->n; i++) {
             bind_flow(s->ins, &c->f[i], &x);
             rc = sqlite3_step(s->ins);
@@ -384,18 +220,19 @@ static int write_batch(struct mc_store *s, struct chunk *b, size_t n)
         goto fail;
     CTR_ADD(rows, n);
     CTR_ADD(batches, 1);
-    write_ok(s);
-    return 0;
+    mc_store_queue_ok(s->q);
+    return MC_STORE_WRITTEN;
 fail:
     snprintf(why, sizeof(why), "%s", sqlite3_errmsg(s->db));
     rollback(s);
-    write_failed(s, "writing flows", why, "the flows are kept and tried again each second");
-    return -1;
+    mc_store_queue_failed(s->q, "writing flows", why, "the flows are kept and tried again each second");
+    return MC_STORE_RETRY;
 }
 
 /* One slice of retention: 1 when there may be more to delete, 0 done (or failed: the next run retries). */
-static int retention_slice(struct mc_store *s, uint64_t cut)
+static int retention_slice(void *ctx, uint64_t cut)
 {
+    struct mc_store *s = ctx;
     sqlite3_int64 c = i64(cut);
     sqlite3_bind_int64(s->purge, 1, c);
     sqlite3_bind_int(s->purge, 2, RETENTION_SLICE);
@@ -405,7 +242,7 @@ static int retention_slice(struct mc_store *s, uint64_t cut)
         char why[256];
         snprintf(why, sizeof(why), "%s", sqlite3_errmsg(s->db));
         rollback(s);
-        write_failed(s, "retention", why, "tried again in a minute");
+        mc_store_queue_failed(s->q, "retention", why, "tried again in a minute");
         return 0;
     }
     int removed = sqlite3_changes(s->db);
@@ -415,62 +252,6 @@ static int retention_slice(struct mc_store *s, uint64_t cut)
         return 0;
     }
     return 1;
-}
-
-static void *writer_main(void *arg)
-{
-    struct mc_store *s = arg;
-    int close_tries = 0;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        if (batch_due(s)) {
-            size_t n;
-            struct chunk *b = take(s, &n);
-            int stopping = s->stop;
-            pthread_mutex_unlock(&s->mu);
-            int rc = write_batch(s, b, n);
-            if (rc != 0 && stopping && ++close_tries < CLOSE_TRIES) {
-                struct timespec pause = { 0, 200 * 1000 * 1000 };
-                nanosleep(&pause, NULL);
-            }
-            pthread_mutex_lock(&s->mu);
-            if (rc == 0) {
-                chunks_release(s, b);
-                s->held = 0;
-                s->failing = 0;
-            } else if (stopping && close_tries >= CLOSE_TRIES) {
-                /* closing and the file still refuses: what is held cannot be kept anywhere */
-                size_t lost = n + s->waiting;
-                chunks_free(b);
-                chunks_free(s->head);
-                s->head = s->tail = NULL;
-                s->waiting = s->held = 0;
-                CTR_ADD(dropped, lost);
-                mc_err("store %s: closing with %zu flows not written: %s", s->path, lost, sqlite3_errmsg(s->db));
-            } else {
-                put_back(s, b, n);
-                s->failing = 1;
-                s->flush = 0; /* the next tick's flush retries */
-            }
-            if (s->waiting == 0)
-                s->flush = 0;
-            continue;
-        }
-        if (s->retention_cut && !s->stop) {
-            uint64_t cut = s->retention_cut;
-            pthread_mutex_unlock(&s->mu);
-            int more = retention_slice(s, cut);
-            pthread_mutex_lock(&s->mu);
-            if (!more && s->retention_cut == cut)
-                s->retention_cut = 0;
-            continue;
-        }
-        if (s->stop)
-            break;
-        pthread_cond_wait(&s->cv, &s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
 }
 
 /* --- opening ------------------------------------------------------------- */
@@ -554,8 +335,6 @@ static void sq_free(struct mc_store *s)
     sqlite3_finalize(s->purge);
     if (s->db)
         sqlite3_close(s->db); /* the last connection: checkpoints the WAL into the file */
-    chunks_free(s->head);
-    chunks_free(s->spare);
     free(s->path);
     free(s);
 }
@@ -576,14 +355,11 @@ static struct mc_store *sq_open(const struct mc_store_config *cfg, char *err, si
     }
     s->cfg = *cfg;
     s->cfg.spec = s->path;
-    s->drops_reported = CTR_LOAD(dropped); /* the counter is the process's: report this store's drops */
+    snprintf(s->what, sizeof(s->what), "store %s", s->path);
     if (!s->cfg.batch)
         s->cfg.batch = def.batch;
     if (!s->cfg.max_queued)
         s->cfg.max_queued = def.max_queued;
-    /* the fewest chunks of at most CHUNK_MAX that hold a batch, filled evenly: 10000 = 10 x 1000 */
-    size_t per = (s->cfg.batch + CHUNK_MAX - 1) / CHUNK_MAX;
-    s->chunk_cap = (s->cfg.batch + per - 1) / per;
 
     if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -620,20 +396,10 @@ static struct mc_store *sq_open(const struct mc_store_config *cfg, char *err, si
         goto fail;
     }
 
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    /* the writer takes no signal: the receive loop's thread handles them */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&s->thread, NULL, writer_main, s);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        snprintf(err, errlen, "sqlite store %s: cannot start its thread", s->path);
-        pthread_cond_destroy(&s->cv);
-        pthread_mutex_destroy(&s->mu);
+    struct mc_store_writer w = { .what = s->what, .backlog = BACKLOG_BATCHES, .write = write_batch,
+                                 .retention = retention_slice, .ctx = s };
+    if (!(s->q = mc_store_queue_start(&s->cfg, &w, err, errlen)))
         goto fail;
-    }
     return s;
 fail:
     sq_free(s);
@@ -644,80 +410,19 @@ fail:
 
 static void sq_add(struct mc_store *s, const struct mc_coll_flow *f)
 {
-    pthread_mutex_lock(&s->mu);
-    struct chunk *c = s->tail;
-    if (s->waiting + s->held >= s->cfg.max_queued)
-        goto drop;
-    if (!c || c->n == s->chunk_cap) {
-        if (!(c = chunk_get(s)))
-            goto drop;
-        if (s->tail)
-            s->tail->next = c;
-        else
-            s->head = c;
-        s->tail = c;
-    }
-    c->f[c->n++] = *f;
-    if (++s->waiting == s->cfg.batch)
-        pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    return;
-drop:
-    pthread_mutex_unlock(&s->mu);
-    CTR_ADD(dropped, 1);
+    mc_store_queue_add(s->q, f);
 }
 
 static void sq_tick(struct mc_store *s, uint64_t now_ms)
 {
-    if (!s->ticked || now_ms < s->last_flush_ms) { /* the first tick, or the clock went back */
-        s->ticked = 1;
-        s->last_flush_ms = now_ms;
-        /* retention runs and drops are reported at once (unsigned: wraps back in the differences) */
-        s->last_retention_ms = now_ms - RETENTION_EVERY_MS;
-        s->drop_log_ms = now_ms - (uint64_t)LOG_EVERY_S * 1000;
-    }
-    int wake = 0;
-    pthread_mutex_lock(&s->mu);
-    if (now_ms - s->last_flush_ms >= FLUSH_MS) {
-        s->last_flush_ms = now_ms;
-        if (s->waiting) {
-            s->flush = 1;
-            wake = 1;
-        }
-    }
-    if (s->cfg.retention_s && now_ms - s->last_retention_ms >= RETENTION_EVERY_MS) {
-        s->last_retention_ms = now_ms;
-        uint64_t keep_ms = s->cfg.retention_s > UINT64_MAX / 1000 ? UINT64_MAX : s->cfg.retention_s * 1000;
-        if (now_ms > keep_ms && !s->retention_cut) {
-            s->retention_cut = now_ms - keep_ms;
-            wake = 1;
-        }
-    }
-    size_t queued = s->waiting + s->held;
-    if (wake)
-        pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-
-    uint64_t dropped = CTR_LOAD(dropped);
-    if (dropped != s->drops_reported && now_ms - s->drop_log_ms >= (uint64_t)LOG_EVERY_S * 1000) {
-        mc_warn("store %s: %llu flows dropped in the last minute or so (%zu held, the bound is %zu)", s->path,
-                (unsigned long long)(dropped - s->drops_reported), queued, s->cfg.max_queued);
-        s->drops_reported = dropped;
-        s->drop_log_ms = now_ms;
-    }
+    mc_store_queue_tick(s->q, now_ms);
 }
 
 static void sq_close(struct mc_store *s)
 {
     if (!s)
         return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = 1;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
+    mc_store_queue_stop(s->q); /* the last batches are written */
     sq_free(s);
 }
 

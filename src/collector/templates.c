@@ -151,7 +151,7 @@ size_t mc_coll_n_pending(const struct mc_coll *c) { return c->n_pend; }
 
 static int same_src(const struct mc_coll_src *a, const struct mc_coll_src *b)
 {
-    return a->ver == b->ver && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+    return a->ver == b->ver && a->port == b->port && a->tcp == b->tcp && memcmp(a->addr, b->addr, 16) == 0;
 }
 
 static struct mc_coll_stream *stream_lookup(const struct mc_coll *c, const struct mc_coll_src *src, int version,
@@ -183,10 +183,21 @@ struct mc_coll_stream *mc_coll_stream_get(struct mc_coll *c, const struct mc_col
     if (s)
         return s;
     if (c->n_st == c->cfg.max_streams) {
-        CTR(streams_full);
-        return NULL;
+        /* full: the stream that has been quiet longest and holds no template makes room (a flood from
+         * forged sources would else lock every new exporter out); with templates everywhere, refused */
+        struct mc_coll_stream *old = NULL;
+        for (size_t i = 0; i < c->n_st; i++)
+            if (!c->st[i].templates && (!old || c->st[i].last_ms < old->last_ms))
+                old = &c->st[i];
+        if (!old) {
+            CTR(streams_full);
+            return NULL;
+        }
+        CTR(streams_evicted);
+        s = old;
+    } else {
+        s = &c->st[c->n_st++];
     }
-    s = &c->st[c->n_st++];
     memset(s, 0, sizeof(*s));
     s->src = m->src;
     s->version = m->version;
@@ -264,7 +275,7 @@ static void tmpl_remove(struct mc_coll *c, int i)
 
 static int tmpl_expired(const struct mc_coll *c, const struct tmpl *t, uint64_t now_ms)
 {
-    return c->cfg.template_timeout_s && now_ms > t->seen_ms &&
+    return c->cfg.template_timeout_s && !t->src.tcp && now_ms > t->seen_ms &&
            now_ms - t->seen_ms > (uint64_t)c->cfg.template_timeout_s * 1000;
 }
 
@@ -639,6 +650,24 @@ void mc_coll_expire(struct mc_coll *c, uint64_t now_ms)
         if (p->used && now_ms > p->m.now_ms && now_ms - p->m.now_ms > max_age) {
             pend_drop(c, p);
             CTR(pending_expired);
+        }
+    }
+}
+
+void mc_coll_forget(struct mc_coll *c, const struct mc_coll_src *src)
+{
+    for (size_t i = 0; i < c->cfg.max_templates; i++)
+        if (c->t[i].used && same_src(&c->t[i].src, src))
+            tmpl_remove(c, (int)i);
+    for (size_t i = 0; i < c->cfg.max_pending; i++)
+        if (c->pend[i].used && same_src(&c->pend[i].m.src, src))
+            pend_drop(c, &c->pend[i]);
+    for (size_t i = 0; i < c->n_st;) {
+        if (same_src(&c->st[i].src, src)) {
+            c->st[i] = c->st[--c->n_st]; /* the last takes its place: stream order means nothing */
+            CTR(streams_forgotten);
+        } else {
+            i++;
         }
     }
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -25,7 +26,8 @@ MC_CTR_DEFINE(input, MCC_INPUT_CTRS)
 #define BATCH 32            /* datagrams per recvmmsg */
 #define DGRAM_MAX 65536     /* the largest UDP payload */
 #define MAX_CONNS 64        /* TCP exporters at once; more are refused and counted */
-#define BATCHES_PER_POLL 8  /* per readable UDP socket and poll: the others are not starved */
+#define BATCHES_PER_POLL 8  /* per readable socket and poll: the others are not starved */
+#define TCP_IDLE_MS 60000   /* a TCP session silent this long gives way to a new one when all slots are taken */
 
 enum { S_UDP, S_TCP_LISTEN, S_TCP_CONN };
 
@@ -36,6 +38,7 @@ struct sock {
     struct mc_coll_src src;   /* TCP connection: the exporter */
     uint8_t *buf;             /* TCP connection: the partial message */
     size_t have;
+    uint64_t last_ms;         /* TCP connection: when it last sent */
 };
 
 struct mcc_input {
@@ -106,8 +109,17 @@ static int add_sock(struct mcc_input *in, int fd, int type, int kind, char *err,
     return 0;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void drop_sock(struct mcc_input *in, struct sock *s)
 {
+    if (s->type == S_TCP_CONN) /* its session's templates end with it */
+        in->fn(in->ctx, MCC_CLOSED, &s->src, NULL, 0);
     epoll_ctl(in->ep, EPOLL_CTL_DEL, s->fd, NULL);
     close(s->fd);
     for (int i = 0; i < in->n; i++)
@@ -270,8 +282,19 @@ static void accept_tcp(struct mcc_input *in, struct sock *l)
             continue;
         }
         int conns = 0;
+        struct sock *idlest = NULL;
         for (int i = 0; i < in->n; i++)
-            conns += in->s[i]->type == S_TCP_CONN;
+            if (in->s[i]->type == S_TCP_CONN) {
+                conns++;
+                if (!idlest || in->s[i]->last_ms < idlest->last_ms)
+                    idlest = in->s[i];
+            }
+        if (conns >= MAX_CONNS && idlest && mono_ms() - idlest->last_ms > TCP_IDLE_MS) {
+            /* full: a session silent this long gives way, so silent connections cannot lock exporters out */
+            MC_CTR_INC(input, tcp_idle_closed);
+            drop_sock(in, idlest);
+            conns--;
+        }
         if (conns >= MAX_CONNS || add_sock(in, fd, S_TCP_CONN, MCC_FLOWS, err, sizeof(err)) != 0) {
             MC_CTR_INC(input, tcp_too_many);
             close(fd);
@@ -279,6 +302,8 @@ static void accept_tcp(struct mcc_input *in, struct sock *l)
         }
         struct sock *c = in->s[in->n - 1];
         c->src = src;
+        c->src.tcp = 1;
+        c->last_ms = mono_ms();
         c->buf = malloc(DGRAM_MAX);
         if (!c->buf) {
             drop_sock(in, c);
@@ -291,12 +316,14 @@ static void accept_tcp(struct mcc_input *in, struct sock *l)
 /* Reads what a TCP exporter sent and hands every whole IPFIX message; 0, or -1 when it is gone. */
 static int read_tcp(struct mcc_input *in, struct sock *c, int *handed)
 {
-    for (;;) {
+    /* a few reads per poll: a fast sender waits for the next round, the other sockets are served between */
+    for (int round = 0; round < BATCHES_PER_POLL; round++) {
         ssize_t r = read(c->fd, c->buf + c->have, DGRAM_MAX - c->have);
         if (r == 0)
             return -1;
         if (r < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        c->last_ms = mono_ms();
         MC_CTR_ADD(input, bytes, (uint64_t)r);
         c->have += (size_t)r;
         size_t off = 0;
@@ -318,6 +345,7 @@ static int read_tcp(struct mcc_input *in, struct sock *c, int *handed)
         memmove(c->buf, c->buf + off, c->have - off);
         c->have -= off;
     }
+    return 0;
 }
 
 int mcc_input_poll(struct mcc_input *in, int timeout_ms)

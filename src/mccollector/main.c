@@ -1,6 +1,7 @@
 /*
  * main.c - mccollector: NetFlow v5/v9, IPFIX (UDP and TCP) and sFlow in;
- * every flow stored (SQLite) and written as JSON lines with mcprobe's keys.
+ * every flow stored (SQLite or ClickHouse) and written as JSON lines with
+ * mcprobe's keys.
  *
  * One thread receives and decodes (input.c, the collector library); the
  * store writes its batches in its own thread, so a slow disk delays no
@@ -33,7 +34,10 @@ struct sampler {
     int version;
     uint32_t domain;
     struct mc_coll_exporter_info info;
+    uint64_t logged_ms;       /* when a change of its interval was last logged */
 };
+
+#define SAMPLER_LOG_MS 60000 /* a sampler's interval changes are logged at most this often */
 
 struct collector {
     struct mcc_conf conf;
@@ -123,9 +127,13 @@ static void learn_options(struct collector *c, const struct mc_coll_record *r)
         return;
     char who[64];
     if (interval && interval <= 0xffffffffu && s->info.sampling != (uint32_t)interval) {
-        exporter_text(r->exporter, who, sizeof(who));
-        mc_info("exporter %s domain %u: sampling 1 in %llu, applied to its flows", who, (unsigned)r->domain,
-                (unsigned long long)interval);
+        /* an exporter flapping between intervals (or a hostile one) must not make a log line per record */
+        if (!s->logged_ms || c->now_ms - s->logged_ms >= SAMPLER_LOG_MS) {
+            exporter_text(r->exporter, who, sizeof(who));
+            mc_info("exporter %s domain %u: sampling 1 in %llu, applied to its flows", who, (unsigned)r->domain,
+                    (unsigned long long)interval);
+            s->logged_ms = c->now_ms;
+        }
         s->info.sampling = (uint32_t)interval;
     }
     if (init_ms)
@@ -274,6 +282,10 @@ static void on_record(void *ctx, const struct mc_coll_record *r)
 static void on_message(void *ctx, int kind, const struct mc_coll_src *src, const uint8_t *p, size_t n)
 {
     struct collector *c = ctx;
+    if (kind == MCC_CLOSED) {
+        mc_coll_forget(c->coll, src);
+        return;
+    }
     if (kind == MCC_SFLOW) {
         mc_coll_sflow(c->coll, src, p, n, c->now_ms);
         return;
@@ -526,8 +538,8 @@ int main(int argc, char **argv)
     if (c.conf.help) {
         mc_opt_help(stdout, "mccollector [OPTIONS]",
                     "Receives NetFlow v5, NetFlow v9, IPFIX (UDP and TCP) and sFlow v5 from routers and probes, "
-                    "keeps every flow in an SQLite database (see mcquery flows) and writes them as JSON lines "
-                    "with the keys mcprobe --json writes. The collector of MicroCloud (COLLECTOR.md).",
+                    "keeps every flow in an SQLite database or in ClickHouse (see mcquery flows) and writes them "
+                    "as JSON lines with the keys mcprobe --json writes. The collector of MicroCloud (COLLECTOR.md).",
                     mcc_opts, mcc_n_opts);
         mcc_conf_release(&c.conf);
         return 0;
@@ -560,8 +572,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!c.conf.no_store) {
-        c.store_ops = &mc_store_sqlite;
-        c.conf.store.spec = c.conf.store_path;
+        /* one store at a time: --clickhouse replaces the SQLite file */
+        c.store_ops = c.conf.clickhouse ? &mc_store_clickhouse : &mc_store_sqlite;
+        c.conf.store.spec = c.conf.clickhouse ? c.conf.clickhouse : c.conf.store_path;
         c.store = c.store_ops->open(&c.conf.store, err, sizeof(err));
         if (!c.store) {
             fprintf(stderr, "mccollector: %s\n", err);
@@ -569,8 +582,15 @@ int main(int argc, char **argv)
             mcc_conf_release(&c.conf);
             return 1;
         }
-        mc_info("store: SQLite %s, retention %llus", c.conf.store_path,
-                (unsigned long long)c.conf.store.retention_s);
+        if (c.conf.clickhouse) {
+            struct mc_ch_url u;
+            mc_ch_url_parse(c.conf.clickhouse, &u, err, sizeof(err));
+            mc_info("store: ClickHouse %s, retention %llus", u.shown,
+                    (unsigned long long)c.conf.store.retention_s);
+        } else {
+            mc_info("store: SQLite %s, retention %llus", c.conf.store_path,
+                    (unsigned long long)c.conf.store.retention_s);
+        }
     }
     if (open_json(&c) != 0) {
         rc = 1;

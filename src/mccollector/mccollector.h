@@ -36,6 +36,7 @@ struct mcc_conf {
     int rcvbuf;               /* SO_RCVBUF asked for, bytes */
     const char *json_path;    /* --json: NULL none, "-" stdout */
     const char *store_path;   /* --store (SQLite) */
+    const char *clickhouse;   /* --clickhouse URL: the ClickHouse store instead of SQLite; NULL none */
     int no_store;
     struct mc_store_config store;
     struct mc_coll_config coll;
@@ -64,7 +65,7 @@ struct mcc_input;
 
 /* A datagram or a framed TCP message, and where it came from. */
 typedef void (*mcc_message_fn)(void *ctx, int kind, const struct mc_coll_src *src, const uint8_t *p, size_t n);
-enum { MCC_FLOWS = 1, MCC_SFLOW = 2 };
+enum { MCC_FLOWS = 1, MCC_SFLOW = 2, MCC_CLOSED = 3 /* a TCP exporter left: p NULL, n 0 */ };
 
 /* Opens every socket the configuration asks for; NULL with err set. Served by mcc_input_poll. */
 struct mcc_input *mcc_input_open(const struct mcc_conf *conf, mcc_message_fn fn, void *ctx, char *err,
@@ -89,6 +90,7 @@ void mcc_input_close(struct mcc_input *in);
     X(S, tcp_messages, "input.tcp.messages")                          \
     X(S, tcp_bad_framing, "input.tcp.bad_framing")                    \
     X(S, tcp_too_many, "input.tcp.too_many")                          \
+    X(S, tcp_idle_closed, "input.tcp.idle_closed")                    \
     X(S, errors, "input.errors")
 MC_CTR_DECLARE(input, MCC_INPUT_CTRS)
 

@@ -42,7 +42,7 @@ void mcc_conf_defaults(struct mcc_conf *conf)
     conf->rcvbuf = 8 << 20;
     conf->store_path = "flows.db";
     conf->store.retention_s = 7 * 86400;
-    conf->store.batch = 10000;
+    conf->store.batch = 0; /* the store's own: 10000 for SQLite, 100000 for ClickHouse */
     conf->store.max_queued = 1000000;
     mc_coll_config_defaults(&conf->coll);
     mc_cloud_conn_config_defaults(&conf->cloud.conn);
@@ -142,6 +142,15 @@ static int set_store(void *vconf, const char *arg, char *err, size_t errlen)
     (void)err, (void)errlen;
     CONF->store_path = keep(arg);
     CONF->no_store = 0;
+    return 0;
+}
+
+static int set_clickhouse(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    struct mc_ch_url u; /* a mistake is an option error, before anything starts */
+    if (mc_ch_url_parse(arg, &u, err, errlen) != 0)
+        return -1;
+    CONF->clickhouse = keep(arg);
     return 0;
 }
 
@@ -409,12 +418,19 @@ const struct mc_opt mcc_opts[] = {
     { "store", 0, "FILE", "flows.db",
       "Keep every flow in this SQLite database (created when missing; schema in COLLECTOR.md).", set_store, 0,
       OUT },
+    { "clickhouse", 0, "URL", NULL,
+      "Keep every flow in ClickHouse instead of the SQLite file: http://[USER[:PASSWORD]@]HOST[:PORT][/DB] "
+      "(port 8123, database default unless given), table flows made when missing, or an existing "
+      "Distributed one (COLLECTOR.md). While the server is down, flows wait in the queue (--store-queue).",
+      set_clickhouse, 0, OUT },
     { "no-store", 0, NULL, NULL, "Keep no database (with --json, a pure relay).", set_no_store, 0, OUT },
     { "retention", 0, "DURATION", "7d",
       "Remove stored flows that ended longer ago than this (e.g. 7d, 12h, 30m; 0: keep all), checked every "
       "minute.",
       set_retention, 0, OUT },
-    { "store-batch", 0, "N", "10000", "Flows written per transaction.", set_batch, 0, OUT },
+    { "store-batch", 0, "N", NULL,
+      "Flows written per transaction (SQLite, default 10000) or per INSERT (ClickHouse, default 100000).",
+      set_batch, 0, OUT },
     { "store-queue", 0, "N", "1000000",
       "Flows held in memory when the store is slower than the input; beyond, dropped and counted "
       "(store.dropped).",

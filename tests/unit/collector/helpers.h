@@ -151,8 +151,8 @@ static inline size_t set_begin(struct bb *b, uint16_t id)
 }
 static inline void set_end(struct bb *b, size_t off) { patch16(b, off + 2, (uint32_t)(b->n - off)); }
 
-static const struct mc_coll_src SRC = { { 192, 0, 2, 1 }, 4, 4739 };
-static const struct mc_coll_src SRC2 = { { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 }, 6, 2055 };
+static const struct mc_coll_src SRC = { .addr = { 192, 0, 2, 1 }, .ver = 4, .port = 4739 };
+static const struct mc_coll_src SRC2 = { .addr = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 }, .ver = 6, .port = 2055 };
 
 /* ---- round trips -------------------------------------------------------- */
 

@@ -17,7 +17,7 @@ struct rec {
     size_t n;
 };
 
-static const struct mc_coll_src SRC = { { 192, 0, 2, 9 }, 4, 2055 };
+static const struct mc_coll_src SRC = { .addr = { 192, 0, 2, 9 }, .ver = 4, .port = 2055 };
 
 static void add(struct rec *r, uint32_t pen, uint16_t id, const void *v, uint16_t len)
 {

@@ -14,7 +14,7 @@
 #include "collector/output.h"
 #include "flow/ie.h"
 
-static const struct mc_coll_src SRC = { { 192, 0, 2, 9 }, 4, 2055 };
+static const struct mc_coll_src SRC = { .addr = { 192, 0, 2, 9 }, .ver = 4, .port = 2055 };
 
 static char *render(const struct mc_coll_field *f, size_t n, const struct mc_coll_enrichment *e)
 {

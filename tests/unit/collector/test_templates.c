@@ -206,6 +206,53 @@ static void test_streams_and_values(void **state)
     cap_free(&cap);
 }
 
+/* A full stream table: the quietest stream without a template makes room; with templates everywhere, refused.
+ * A TCP session's templates never time out, and end with it (mc_coll_forget). */
+static void test_eviction_tcp_and_forget(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    struct cap cap = { 0 };
+    struct mc_coll_config cfg;
+    mc_coll_config_defaults(&cfg);
+    cfg.max_streams = 2;
+    cfg.template_timeout_s = 10;
+    struct mc_coll *c = cap_new(&cap, &cfg);
+    struct mc_coll_src a = SRC, b = SRC, d = SRC, t = SRC;
+    a.port = 1, b.port = 2, d.port = 3, t.port = 4, t.tcp = 1;
+    struct bb m;
+    msg_tmpl(&m, 2, 300, 8);
+    assert_int_equal(mc_coll_ipfix(c, &a, m.b, m.n, 1000), 0); /* a holds a template */
+    msg_data(&m, 999, 1);
+    mc_coll_ipfix(c, &b, m.b, m.n, 2000);                       /* b: a stream, no template */
+    mc_coll_ipfix(c, &d, m.b, m.n, 3000);                       /* d evicts b, not a */
+    assert_int_equal(ctr("collector.streams.evicted"), 1);
+    assert_non_null(mc_coll_stream_find(c, &a, 10, 9));
+    assert_null(mc_coll_stream_find(c, &b, 10, 9));
+    assert_non_null(mc_coll_stream_find(c, &d, 10, 9));
+    msg_tmpl(&m, 2, 301, 8);
+    mc_coll_ipfix(c, &d, m.b, m.n, 4000);                       /* now both hold templates */
+    mc_coll_ipfix(c, &b, m.b, m.n, 5000);
+    assert_int_equal(ctr("collector.streams.table_full"), 1);
+    /* TCP: the session's template outlives the UDP timeout ... */
+    mc_coll_forget(c, &d);
+    assert_int_equal(ctr("collector.streams.forgotten"), 1);
+    msg_tmpl(&m, 2, 302, 8);
+    mc_coll_ipfix(c, &t, m.b, m.n, 6000);
+    mc_coll_expire(c, 6000 + 3600 * 1000);
+    msg_data(&m, 302, 2);
+    assert_int_equal(mc_coll_ipfix(c, &t, m.b, m.n, 6000 + 3600 * 1000), 2);
+    /* ... while a's UDP template expired */
+    assert_int_equal(ctr("collector.templates.expired"), 1);
+    /* ... and ends with it: its data is held again, not decoded */
+    mc_coll_forget(c, &t);
+    assert_int_equal(mc_coll_ipfix(c, &t, m.b, m.n, 6000 + 3600 * 1000), 0);
+    assert_int_equal(mc_coll_n_pending(c), 1);
+    assert_int_equal(mc_coll_n_templates(c), 0);
+    mc_coll_free(c);
+    cap_free(&cap);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_bounded_table_and_timeout),
         cmocka_unit_test(test_pending_queue),
         cmocka_unit_test(test_streams_and_values),
+        cmocka_unit_test(test_eviction_tcp_and_forget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """Unit tests of microcloud.flows and `mcquery flows`: the schema is one text in
-the C store, the Python module and docs/COLLECTOR.md; listing and ranking
-flows of a store made here (times, hosts, both directions, sums past 2^63);
-stores refused; times and addresses as people give them; the command line
-(table, JSON, exit statuses).  Run by CTest (unit_python_test_flows) from the
+the C store, the Python module and docs/COLLECTOR.md (ClickHouse's: in its C
+store and the docs); listing and ranking flows of a store made here (times,
+hosts, both directions, sums past 2^63); the ClickHouse reader's statements
+answering what the SQLite reader answers (played by SQLite over the same rows:
+tests/integration/test_collector_clickhouse.py asks a real server); stores
+refused; times and addresses as people give them; the command line (table,
+JSON, exit statuses).  Run by CTest (unit_python_test_flows) from the
 source tree; with MC_PYTHON_INSTALLED=1 (tests/lib/mcpy.py) against an
 installed package, as tests/integration/test_python_venv.py runs its list.
 """
+import io
 import json
 import os
 import re
@@ -15,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.error
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import mcpy  # noqa: E402
@@ -25,24 +30,25 @@ T0 = 1700000000000  # epoch ms
 MIN = 60000
 
 
-def c_schema(path):
-    """SCHEMA_SQL of src/collector/store_sqlite.c: the string literals between its markers, joined."""
+def c_schema(path, marker="schema"):
+    """SCHEMA_SQL of src/collector/store_sqlite.c (mc_ch_schema_sql of store_clickhouse.c with marker
+    "clickhouse schema"): the string literals between its markers, joined."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    m = re.search(r"/\* schema \*/(.*?)/\* end schema \*/", text, re.S)
+    m = re.search(r"/\* %s \*/(.*?)/\* end %s \*/" % (marker, marker), text, re.S)
     if not m:
-        raise AssertionError("no /* schema */ ... /* end schema */ in %s" % path)
+        raise AssertionError("no /* %s */ ... /* end %s */ in %s" % (marker, marker, path))
     parts = re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1))
     return "".join(parts).encode().decode("unicode_escape")
 
 
-def doc_schema(path):
-    """The ```sql block of docs/COLLECTOR.md's "## Schema" section."""
+def doc_schema(path, section="Schema"):
+    """The first ```sql block of a section of docs/COLLECTOR.md ("## Schema", "## ClickHouse")."""
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    m = re.search(r"^## Schema\n.*?```sql\n(.*?)```", text, re.S | re.M)
+    m = re.search(r"^## %s\n.*?```sql\n(.*?)```" % section, text, re.S | re.M)
     if not m:
-        raise AssertionError("no ```sql block under ## Schema in %s" % path)
+        raise AssertionError("no ```sql block under ## %s in %s" % (section, path))
     return m.group(1)
 
 
@@ -96,6 +102,17 @@ class Schema(unittest.TestCase):
             self.skipTest("no source tree beside the tests")
         self.assertEqual(c_schema(c_file), flows.SCHEMA, "store_sqlite.c SCHEMA_SQL differs from flows.SCHEMA")
         self.assertEqual(doc_schema(doc), flows.SCHEMA, "docs/COLLECTOR.md differs from flows.SCHEMA")
+
+    def test_clickhouse_schema_in_c_and_docs(self):
+        c_file = os.path.join(mcpy.SRC, "src", "collector", "store_clickhouse.c")
+        doc = os.path.join(mcpy.SRC, "docs", "COLLECTOR.md")
+        if not os.path.exists(c_file) or not os.path.exists(doc):
+            self.skipTest("no source tree beside the tests")
+        ch = c_schema(c_file, "clickhouse schema")
+        self.assertEqual(doc_schema(doc, "ClickHouse"), ch, "docs/COLLECTOR.md ## ClickHouse differs from "
+                                                            "store_clickhouse.c mc_ch_schema_sql")
+        names = tuple(re.findall(r"^    (\w+) ", ch, re.M))
+        self.assertEqual(names, flows.COLUMNS, "ClickHouse's columns are SQLite's, in its order")
 
     def test_columns_in_schema_order(self):
         s = Store([])
@@ -292,7 +309,9 @@ class Command(unittest.TestCase):
         missing = os.path.join(self.s.dir.name, "none.db")
         for argv, want, text in ((["flows", "--store", missing], 1, "no such store"),
                                  (["flows", "--store", self.s.path, "--host", "10.0.0.300"], 2, "not an IP address"),
-                                 (["flows", "--clickhouse", "http://127.0.0.1:8123/mc"], 2, "not implemented"),
+                                 (["flows", "--clickhouse", "http://127.0.0.1:1/mc"], 1, "cannot reach ClickHouse"),
+                                 (["flows", "--clickhouse", "http://127.0.0.1/a-b"], 2, "database name"),
+                                 (["flows", "--clickhouse", "ftp://h/mc"], 2, "expected http://"),
                                  (["flows", "--since", "soon"], 2, "bad time"),
                                  (["flows", "--top", "hosts"], 2, "invalid choice"),
                                  (["--top", "3", "flows"], 2, "--top is for"),
@@ -301,6 +320,111 @@ class Command(unittest.TestCase):
             self.assertEqual(rc, want, "%s: %s" % (argv, err))
             self.assertIn(text, err, argv)
         self.assertFalse(os.path.exists(missing))  # a reader never creates a store
+
+
+class FakeClickHouse:
+    """ClickHouse's HTTP interface played by SQLite over a store's rows, as ClickHouseStore's opener: the
+    statements differ from SQLite's only where the dialects do (count(), FORMAT), so equal answers show
+    the ClickHouse statements ask what the SQLite ones ask.  Keeps every request."""
+
+    def __init__(self, path):
+        self.conn = sqlite3.connect(path)
+        self.requests = []
+
+    def __call__(self, req, timeout=None):
+        sql = req.data.decode()
+        self.requests.append(req)
+        if "system.columns" in sql:
+            rows = [{"name": r[1]} for r in self.conn.execute("PRAGMA table_info(flows)")]
+        else:
+            if not sql.endswith(" FORMAT JSONEachRow"):
+                raise AssertionError("not JSONEachRow: %s" % sql)
+            cur = self.conn.execute(sql[:-len(" FORMAT JSONEachRow")].replace("count()", "COUNT(*)"))
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r)) for r in cur]
+        return io.BytesIO("".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+class ClickHouse(unittest.TestCase):
+    def setUp(self):
+        self.s = Store()
+        self.fake = FakeClickHouse(self.s.path)
+
+    def tearDown(self):
+        self.fake.conn.close()
+        self.s.close()
+
+    def test_url(self):
+        u = flows.parse_clickhouse_url("http://ch1:8123/mc")
+        self.assertEqual((u.base, u.db, u.user, u.password, u.shown),
+                         ("http://ch1:8123/", "mc", None, None, "http://ch1:8123/mc"))
+        u = flows.parse_clickhouse_url("https://w:s%40cr%3At@[2001:db8::1]/")
+        self.assertEqual((u.base, u.db, u.user, u.password), ("https://[2001:db8::1]:8443/", "default", "w", "s@cr:t"))
+        self.assertNotIn("s@cr", u.shown)
+        self.assertEqual(flows.parse_clickhouse_url("http://127.0.0.1").base, "http://127.0.0.1:8123/")
+        for bad in ("ch1:8123/mc", "ftp://h/mc", "http:///mc", "http://h:99999/mc", "http://h/mc?table=x",
+                    "http://h/a-b", "http://h/a/b", "http://h/mc;DROP"):
+            with self.assertRaises(ValueError, msg=bad):
+                flows.parse_clickhouse_url(bad)
+
+    def test_literals(self):
+        self.assertEqual(flows.ch_literal(5), "5")
+        self.assertEqual(flows.ch_literal("10.0.0.1"), "'10.0.0.1'")
+        self.assertEqual(flows.ch_literal("a'b\\c"), "'a\\'b\\\\c'")
+        with self.assertRaises(TypeError):
+            flows.ch_literal(None)
+        sql = flows.clickhouse_list_sql(since_ms=T0, host="2001:DB8::1", limit=5)
+        self.assertEqual(sql, "SELECT %s FROM flows WHERE start_ms >= %d AND (src = '2001:db8::1' OR "
+                              "dst = '2001:db8::1') ORDER BY start_ms DESC LIMIT 5 FORMAT JSONEachRow"
+                         % (", ".join(flows.COLUMNS), T0))
+        with self.assertRaises(ValueError):
+            flows.clickhouse_list_sql(host="10.0.0.1' OR 1")  # never text into the statement unchecked
+        sql, keys = flows.clickhouse_top_sql("apps")
+        self.assertEqual(keys, ("app",))
+        self.assertIn("ORDER BY sum_octets DESC, sum_packets DESC, app NULLS FIRST LIMIT 10", sql)
+
+    def test_same_answers_as_sqlite(self):
+        ch = flows.ClickHouseStore("http://writer:pw@127.0.0.1:8123/mc", opener=self.fake)
+        db = flows.FlowStore(self.s.path)
+        try:
+            for kw in ({}, {"limit": 2}, {"limit": None}, {"since_ms": T0 + 2 * MIN}, {"host": "10.0.0.1"},
+                       {"host": "2001:db8::1", "since_ms": T0}):
+                self.assertEqual(ch.flows(**kw), db.flows(**kw), kw)
+            for what in flows.TOP_KINDS:
+                for kw in ({}, {"n": 1}, {"host": "10.0.0.2"}, {"since_ms": T0 + MIN}):
+                    self.assertEqual(ch.top(what, **kw), db.top(what, **kw), (what, kw))
+        finally:
+            db.close()
+        req = self.fake.requests[-1]
+        self.assertIn("database=mc", req.full_url)
+        self.assertIn("output_format_json_quote_64bit_integers=0", req.full_url)
+        self.assertEqual(req.get_header("Authorization"), "Basic d3JpdGVyOnB3")  # writer:pw
+        self.assertEqual(flows.top(ch, "apps", n=1), [{"app": "TLS", "octets": 31500, "packets": 35, "flows": 2}])
+
+    def test_refused(self):
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE flows (start_ms INTEGER, src TEXT)")  # someone else's table
+        fake = FakeClickHouse(self.s.path)
+        fake.conn = conn
+        with self.assertRaisesRegex(flows.Error, "not a collector's table flows"):
+            flows.ClickHouseStore("http://127.0.0.1/mc", opener=fake)
+        conn.execute("DROP TABLE flows")
+        with self.assertRaisesRegex(flows.Error, "no table flows"):
+            flows.ClickHouseStore("http://127.0.0.1/mc", opener=fake)
+
+        def down(req, timeout=None):
+            raise urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+
+        with self.assertRaisesRegex(flows.Error, "cannot reach ClickHouse: .*refused"):
+            flows.ClickHouseStore("http://127.0.0.1/mc", opener=down)
+
+        def refuses(req, timeout=None):
+            raise urllib.error.HTTPError(req.full_url, 516, "x", {}, io.BytesIO(
+                b"Code: 193, e.displayText() = DB::Exception: Wrong password for user writer\nmore"))
+
+        with self.assertRaisesRegex(flows.Error, r"^http://writer@127.0.0.1:8123/mc: Code: 193, .*Wrong password"
+                                                 r" for user writer$"):
+            flows.ClickHouseStore("http://writer:bad@127.0.0.1/mc", opener=refuses)
 
 
 if __name__ == "__main__":
