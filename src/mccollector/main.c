@@ -6,7 +6,11 @@
  * One thread receives and decodes (input.c, the collector library); the
  * store writes its batches in its own thread, so a slow disk delays no
  * datagram.  Options records that carry a sampling interval are remembered
- * per (exporter, domain) and applied to that exporter's flows.
+ * per (exporter, domain) and applied to that exporter's flows.  With a
+ * cloud (--redis): flows are enriched from it (enrich.c, through cloud.c's
+ * lookup thread), its events are written between the flows (cloud.c's
+ * events thread), and --to-cloud feeds its host counters through the
+ * probe's own writer.
  */
 #include <errno.h>
 #include <signal.h>

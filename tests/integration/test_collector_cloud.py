@@ -23,6 +23,9 @@ what probes wrote, and follows their events.
    acknowledged at the kill may come twice), and a clean stop (SIGTERM)
    leaves nothing pending in the group.  A consumer that read 1200 entries
    and died: its successor under the same name writes each exactly once.
+5. Redis killed mid-run: every flow still goes out (the ones asked of the
+   dead node after --enrich-wait, without a user), and when Redis returns
+   the lookups and the subscription work again.
 """
 import collections
 import json
@@ -317,6 +320,49 @@ def check_backlog(c, work):
         srv.stop()
 
 
+def check_redis_killed(c, work):
+    """Redis killed mid-run: flows keep going out (without what the cloud would add), nothing piles up; when
+    it returns (same socket), the user lookups and the subscription work again."""
+    srv = mcredis.Server()
+    try:
+        srv.cli("SET", "user.ip.10.0.0.1", "alice")
+        col = Collector(work, ["--redis", srv.addr, "--subscribe", "events.test.*", "--enrich-wait", "100"],
+                        name="killed")
+        time.sleep(0.5)
+        col.send(nf5([("10.0.0.1", "192.0.2.1", 41000, 443, 6)], seq=0))
+        srv.cli("PUBLISH", "events.test.one", '{"n": 1}')
+        time.sleep(0.5)
+        srv.kill()
+        for i in range(20):  # while it is down: a user never seen, asked of a dead node
+            col.send(nf5([("10.0.0.%d" % (100 + i), "192.0.2.1", 42000 + i, 443, 6)], seq=1 + i))
+            time.sleep(0.05)
+        time.sleep(0.5)
+        down = len([x for x in col.lines() if "sourceTransportPort" in x]) if os.path.exists(col.json) else 0
+        srv.start()  # the same socket path
+        srv.cli("SET", "user.ip.10.0.0.2", "bob")
+        time.sleep(3.0)  # reconnected (backoff) and subscribed again
+        col.send(nf5([("10.0.0.2", "192.0.2.1", 43000, 443, 6)], seq=30))
+        srv.cli("PUBLISH", "events.test.two", '{"n": 2}')
+        time.sleep(1.0)
+        rc = col.stop()
+        lines = col.lines()
+        flows = [x for x in lines if "sourceTransportPort" in x]
+        events = [x["event"] for x in lines if "event" in x]
+        c.check(rc == 0, "redis killed: the collector ran on and stopped cleanly (%d)" % rc)
+        c.check(len(flows) == 22, "redis killed: every flow went out (%d of 22; %d already while it was down)" %
+                (len(flows), down))
+        by = {x["sourceTransportPort"]: x for x in flows}
+        c.check(by.get(41000, {}).get("userName") == "alice", "redis killed: enriched before")
+        c.check(by.get(43000, {}).get("userName") == "bob", "redis killed: enriched again after its return")
+        c.check(events == ["test.one", "test.two"], "redis killed: subscribed again after its return: %r" % events)
+        ctr = col.counters()
+        c.check(ctr.get("cloud.events.connects", 0) >= 2 and ctr.get("cloud.events.disconnects", 0) >= 1,
+                "redis killed: the events connection lost and made again (%s, %s)" %
+                (ctr.get("cloud.events.disconnects"), ctr.get("cloud.events.connects")))
+    finally:
+        srv.stop()
+
+
 def main():
     mcredis.need_redis()
     if not os.path.exists(MCCOLLECTOR):
@@ -338,6 +384,7 @@ def main():
     check_subscribe(c, work)
     check_consumer_group(c, work)
     check_backlog(c, work)
+    check_redis_killed(c, work)
     c.done()
 
 
