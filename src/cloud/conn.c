@@ -33,6 +33,7 @@
  * turns one met at start into a configuration error for the caller.
  */
 #include "cloud/conn.h"
+#include "common/options.h"
 #include "common/hostport.h"
 #include "common/log.h"
 #include "common/text.h"
@@ -943,6 +944,36 @@ void mc_cloud_conn_config_defaults(struct mc_cloud_conn_config *cfg)
     cfg->max_inflight = 10000;
     cfg->backoff_min_ms = 100;
     cfg->backoff_max_ms = 5000;
+}
+
+int mc_cloud_conn_config_add_nodes(struct mc_cloud_conn_config *cfg, char *list, int cluster, char *err,
+                                   size_t errlen)
+{
+    if (cfg->n_nodes && cfg->cluster != cluster) {
+        snprintf(err, errlen, "--redis and --redis-cluster cannot be mixed");
+        return -1;
+    }
+    for (char *tok = mc_opt_next_item(&list); tok; tok = mc_opt_next_item(&list)) {
+        if (cfg->n_nodes >= MC_CLOUD_MAX_NODES) {
+            snprintf(err, errlen, "at most %d nodes", MC_CLOUD_MAX_NODES);
+            return -1;
+        }
+        cfg->nodes[cfg->n_nodes++] = tok;
+    }
+    cfg->cluster = cluster;
+    return 0;
+}
+
+void mc_cloud_conn_config_auth(struct mc_cloud_conn_config *cfg, char *userpass)
+{
+    char *colon = strchr(userpass, ':'); /* the first ':' separates an ACL user */
+    if (colon) {
+        *colon = 0;
+        cfg->user = userpass;
+        cfg->password = colon + 1;
+    } else {
+        cfg->password = userpass;
+    }
 }
 
 /*

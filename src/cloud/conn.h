@@ -50,6 +50,16 @@ struct mc_cloud_conn_config {
 void mc_cloud_conn_config_defaults(struct mc_cloud_conn_config *cfg);
 
 /*
+ * The programs' --redis / --redis-cluster (cluster 1) and --redis-auth:
+ * list is a kept copy of "NODE[,NODE...]", split in place (the nodes point
+ * into it); userpass a kept copy of "[USER:]PASSWORD".  0, or -1 with err
+ * (too many nodes, the two kinds mixed).
+ */
+int mc_cloud_conn_config_add_nodes(struct mc_cloud_conn_config *cfg, char *list, int cluster, char *err,
+                                   size_t errlen);
+void mc_cloud_conn_config_auth(struct mc_cloud_conn_config *cfg, char *userpass);
+
+/*
  * A command's outcome: reply is the server's answer (borrowed for the call;
  * may be an error reply other than MOVED/ASK, which are handled inside), or
  * NULL when the command could not be delivered (connection lost, timeout,

@@ -254,3 +254,53 @@ void mc_opt_write_config(FILE *out, const char *prog, const struct mc_opt *opts,
             fprintf(out, "# %s\n", o->name);
     }
 }
+
+static char **kept;
+static size_t n_kept, kept_cap;
+
+char *mc_opt_keep(const char *s)
+{
+    if (n_kept == kept_cap) {
+        size_t cap = kept_cap ? kept_cap * 2 : 32;
+        char **grown = realloc(kept, cap * sizeof(*kept));
+        if (!grown) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        kept = grown;
+        kept_cap = cap;
+    }
+    char *d = strdup(s);
+    if (!d) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    kept[n_kept++] = d;
+    return d;
+}
+
+void mc_opt_release_kept(void)
+{
+    for (size_t i = 0; i < n_kept; i++)
+        free(kept[i]);
+    free(kept);
+    kept = NULL;
+    n_kept = kept_cap = 0;
+}
+
+char *mc_opt_next_item(char **cursor)
+{
+    char *s = *cursor;
+    while (s && *s == ',')
+        s++;
+    if (!s || !*s)
+        return NULL;
+    char *comma = strchr(s, ',');
+    if (comma) {
+        *comma = 0;
+        *cursor = comma + 1;
+    } else {
+        *cursor = NULL;
+    }
+    return s;
+}

@@ -44,6 +44,18 @@ void mc_opt_help(FILE *out, const char *usage, const char *about, const struct m
 /* Prints an example config file documenting every option, all commented out. */
 void mc_opt_write_config(FILE *out, const char *prog, const struct mc_opt *opts, size_t n);
 
+/*
+ * Option strings must outlive parsing (config-file lines are reused): a
+ * setter keeps a copy with mc_opt_keep (exits on out of memory, at start);
+ * the program frees every copy once, with mc_opt_release_kept, when its
+ * configuration is released.
+ */
+char *mc_opt_keep(const char *s);
+void mc_opt_release_kept(void);
+
+/* Splits a kept copy at commas, in place: the next item, or NULL (empty items skipped). */
+char *mc_opt_next_item(char **cursor);
+
 /* Helpers for option setters: strict numbers in [min, max]. */
 int mc_opt_uint(const char *arg, unsigned long long min, unsigned long long max, unsigned long long *out);
 

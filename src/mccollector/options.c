@@ -9,30 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Option strings must outlive parsing (config-file lines are reused): setters keep copies, freed once. */
-static char **kept;
-static size_t n_kept, kept_cap;
-
-static char *keep(const char *s)
-{
-    if (n_kept == kept_cap) {
-        size_t cap = kept_cap ? kept_cap * 2 : 16;
-        char **grown = realloc(kept, cap * sizeof(*kept));
-        if (!grown) {
-            fprintf(stderr, "out of memory\n");
-            exit(1);
-        }
-        kept = grown;
-        kept_cap = cap;
-    }
-    char *d = strdup(s);
-    if (!d) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    kept[n_kept++] = d;
-    return d;
-}
+/* Option strings outlive parsing: setters keep copies (mc_opt_keep), freed by mcc_conf_release. */
 
 void mcc_conf_defaults(struct mcc_conf *conf)
 {
@@ -54,11 +31,7 @@ void mcc_conf_defaults(struct mcc_conf *conf)
 
 void mcc_conf_release(struct mcc_conf *conf)
 {
-    for (size_t i = 0; i < n_kept; i++)
-        free(kept[i]);
-    free(kept);
-    kept = NULL;
-    n_kept = kept_cap = 0;
+    mc_opt_release_kept();
     mcc_conf_defaults(conf);
 }
 
@@ -93,19 +66,14 @@ static int set_sflow(void *vconf, const char *arg, char *err, size_t errlen)
 static int set_bind(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->bind = keep(arg);
+    CONF->bind = mc_opt_keep(arg);
     return 0;
 }
 
 static int set_allow(void *vconf, const char *arg, char *err, size_t errlen)
 {
-    char *copy = keep(arg);
-    for (char *tok = copy, *next; tok && *tok; tok = next) {
-        next = strchr(tok, ',');
-        if (next)
-            *next++ = 0;
-        if (!*tok)
-            continue; /* "a,,b" */
+    char *rest = mc_opt_keep(arg);
+    for (char *tok = mc_opt_next_item(&rest); tok; tok = mc_opt_next_item(&rest)) {
         if (CONF->n_allow >= MCC_MAX_ALLOW) {
             snprintf(err, errlen, "at most %d networks", MCC_MAX_ALLOW);
             return -1;
@@ -133,14 +101,14 @@ static int set_rcvbuf(void *vconf, const char *arg, char *err, size_t errlen)
 static int set_json(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->json_path = keep(arg);
+    CONF->json_path = mc_opt_keep(arg);
     return 0;
 }
 
 static int set_store(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->store_path = keep(arg);
+    CONF->store_path = mc_opt_keep(arg);
     CONF->no_store = 0;
     return 0;
 }
@@ -150,7 +118,7 @@ static int set_clickhouse(void *vconf, const char *arg, char *err, size_t errlen
     struct mc_ch_url u; /* a mistake is an option error, before anything starts */
     if (mc_ch_url_parse(arg, &u, err, errlen) != 0)
         return -1;
-    CONF->clickhouse = keep(arg);
+    CONF->clickhouse = mc_opt_keep(arg);
     return 0;
 }
 
@@ -235,16 +203,11 @@ static int set_max_templates(void *vconf, const char *arg, char *err, size_t err
 
 /* ---- the cloud ---- */
 
-/* Splits a kept copy at commas, in place: each item stays in the copy. */
+/* The comma-separated items of arg, kept, into out (at most max). */
 static int split_into(const char *arg, const char **out, int *n, int max, const char *what, char *err, size_t errlen)
 {
-    char *copy = keep(arg);
-    for (char *tok = copy, *next; tok && *tok; tok = next) {
-        next = strchr(tok, ',');
-        if (next)
-            *next++ = 0;
-        if (!*tok)
-            continue;
+    char *rest = mc_opt_keep(arg);
+    for (char *tok = mc_opt_next_item(&rest); tok; tok = mc_opt_next_item(&rest)) {
         if (*n >= max) {
             snprintf(err, errlen, "at most %d %s", max, what);
             return -1;
@@ -254,45 +217,27 @@ static int split_into(const char *arg, const char **out, int *n, int max, const 
     return 0;
 }
 
-static int add_nodes(struct mcc_conf *conf, const char *arg, int cluster, char *err, size_t errlen)
-{
-    if (conf->cloud.conn.n_nodes && conf->cloud.conn.cluster != cluster) {
-        snprintf(err, errlen, "--redis and --redis-cluster cannot be mixed");
-        return -1;
-    }
-    conf->cloud.conn.cluster = cluster;
-    return split_into(arg, conf->cloud.conn.nodes, &conf->cloud.conn.n_nodes, MC_CLOUD_MAX_NODES, "nodes", err,
-                      errlen);
-}
-
 static int set_redis(void *vconf, const char *arg, char *err, size_t errlen)
 {
-    return add_nodes(CONF, arg, 0, err, errlen);
+    return mc_cloud_conn_config_add_nodes(&CONF->cloud.conn, mc_opt_keep(arg), 0, err, errlen);
 }
 
 static int set_redis_cluster(void *vconf, const char *arg, char *err, size_t errlen)
 {
-    return add_nodes(CONF, arg, 1, err, errlen);
+    return mc_cloud_conn_config_add_nodes(&CONF->cloud.conn, mc_opt_keep(arg), 1, err, errlen);
 }
 
 static int set_redis_auth(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    char *copy = keep(arg), *colon = strchr(copy, ':'); /* "[user:]password" */
-    if (colon) {
-        *colon = 0;
-        CONF->cloud.conn.user = copy;
-        CONF->cloud.conn.password = colon + 1;
-    } else {
-        CONF->cloud.conn.password = copy;
-    }
+    mc_cloud_conn_config_auth(&CONF->cloud.conn, mc_opt_keep(arg));
     return 0;
 }
 
 static int set_cloud_prefix(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->cloud.prefix = keep(arg);
+    CONF->cloud.prefix = mc_opt_keep(arg);
     return 0;
 }
 
@@ -329,7 +274,7 @@ static int set_consumer_group(void *vconf, const char *arg, char *err, size_t er
         snprintf(err, errlen, "a group name is one word");
         return -1;
     }
-    CONF->consumer_group = keep(arg);
+    CONF->consumer_group = mc_opt_keep(arg);
     return 0;
 }
 
@@ -339,7 +284,7 @@ static int set_consumer(void *vconf, const char *arg, char *err, size_t errlen)
         snprintf(err, errlen, "a consumer name is one word");
         return -1;
     }
-    CONF->consumer = keep(arg);
+    CONF->consumer = mc_opt_keep(arg);
     return 0;
 }
 
@@ -357,7 +302,7 @@ static int set_stats(void *vconf, const char *arg, char *err, size_t errlen)
 static int set_counters(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->counters_path = keep(arg);
+    CONF->counters_path = mc_opt_keep(arg);
     return 0;
 }
 

@@ -9,44 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * Option strings must outlive parsing (config-file lines are reused), so
- * setters copy them here; the conf points into the copies, including those a
- * setter only split (--local-networks) or gave up on (an error), and every
- * copy is freed once, by mc_probe_conf_release.
- */
-static char **kept;
-static size_t n_kept, kept_cap;
-
-static char *keep(const char *s)
-{
-    if (n_kept == kept_cap) {
-        size_t cap = kept_cap ? kept_cap * 2 : 32;
-        char **grown = realloc(kept, cap * sizeof(*kept));
-        if (!grown) {
-            fprintf(stderr, "out of memory\n");
-            exit(1);
-        }
-        kept = grown;
-        kept_cap = cap;
-    }
-    char *d = strdup(s);
-    if (!d) {
-        fprintf(stderr, "out of memory\n");
-        exit(1);
-    }
-    kept[n_kept++] = d;
-    return d;
-}
+/* Option strings outlive parsing: setters keep copies (mc_opt_keep), freed by mc_probe_conf_release. */
 
 void mc_probe_conf_release(struct mc_probe_conf *conf)
 {
     free(conf->sources);
-    for (size_t i = 0; i < n_kept; i++)
-        free(kept[i]);
-    free(kept);
-    kept = NULL;
-    n_kept = kept_cap = 0;
+    mc_opt_release_kept();
     mc_probe_conf_defaults(conf); /* nothing left pointing into the copies */
 }
 
@@ -65,30 +33,12 @@ void mc_probe_conf_defaults(struct mc_probe_conf *conf)
 
 #define CONF ((struct mc_probe_conf *)vconf)
 
-/* Splits a kept copy of arg at commas, in place; returns the next item or NULL. */
-static char *next_item(char **cursor)
-{
-    char *s = *cursor;
-    while (s && *s == ',')
-        s++;
-    if (!s || !*s)
-        return NULL;
-    char *comma = strchr(s, ',');
-    if (comma) {
-        *comma = 0;
-        *cursor = comma + 1;
-    } else {
-        *cursor = NULL;
-    }
-    return s;
-}
-
 static int set_interface(void *vconf, const char *arg, char *err, size_t errlen)
 {
     /* "-i a.pcap,b.pcap" and repeated -i both list sources read in a row: as many as memory holds
      * (interfaces are capped when they are opened, see MC_PROBE_MAX_INTERFACES) */
-    char *rest = keep(arg);
-    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
+    char *rest = mc_opt_keep(arg);
+    for (char *tok = mc_opt_next_item(&rest); tok; tok = mc_opt_next_item(&rest)) {
         if (CONF->n_sources == CONF->sources_cap) {
             int cap = CONF->sources_cap ? CONF->sources_cap * 2 : 16;
             const char **grown = realloc(CONF->sources, (size_t)cap * sizeof(*grown));
@@ -107,7 +57,7 @@ static int set_interface(void *vconf, const char *arg, char *err, size_t errlen)
 static int set_filter(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->capture.bpf = keep(arg);
+    CONF->capture.bpf = mc_opt_keep(arg);
     return 0;
 }
 
@@ -174,7 +124,7 @@ static int set_voip_mos_alert(void *vconf, const char *arg, char *err, size_t er
 static int set_l7_log(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->l7.log_path = keep(arg);
+    CONF->l7.log_path = mc_opt_keep(arg);
     return 0;
 }
 
@@ -186,7 +136,7 @@ static int set_l7_log_rotate(void *vconf, const char *arg, char *err, size_t err
 static int set_l7_only(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->l7.only = keep(arg);
+    CONF->l7.only = mc_opt_keep(arg);
     return 0;
 }
 
@@ -206,19 +156,8 @@ static int set_no_l7(void *vconf, const char *arg, char *err, size_t errlen)
 
 static int add_nodes(struct mc_probe_conf *conf, const char *arg, int cluster, char *err, size_t errlen)
 {
-    if (conf->cloud_on && conf->cloud.conn.cluster != cluster) {
-        snprintf(err, errlen, "--redis and --redis-cluster cannot be mixed");
+    if (mc_cloud_conn_config_add_nodes(&conf->cloud.conn, mc_opt_keep(arg), cluster, err, errlen) != 0)
         return -1;
-    }
-    char *rest = keep(arg);
-    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
-        if (conf->cloud.conn.n_nodes >= MC_CLOUD_MAX_NODES) {
-            snprintf(err, errlen, "at most %d nodes", MC_CLOUD_MAX_NODES);
-            return -1;
-        }
-        conf->cloud.conn.nodes[conf->cloud.conn.n_nodes++] = tok;
-    }
-    conf->cloud.conn.cluster = cluster;
     conf->cloud_on = 1;
     return 0;
 }
@@ -236,22 +175,14 @@ static int set_redis_cluster(void *vconf, const char *arg, char *err, size_t err
 static int set_redis_auth(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    /* "[user:]password": the first ':' separates an ACL user */
-    char *copy = keep(arg), *colon = strchr(copy, ':');
-    if (colon) {
-        *colon = 0;
-        CONF->cloud.conn.user = copy;
-        CONF->cloud.conn.password = colon + 1;
-    } else {
-        CONF->cloud.conn.password = copy;
-    }
+    mc_cloud_conn_config_auth(&CONF->cloud.conn, mc_opt_keep(arg));
     return 0;
 }
 
 static int set_cloud_prefix(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->cloud.prefix = keep(arg);
+    CONF->cloud.prefix = mc_opt_keep(arg);
     return 0;
 }
 
@@ -261,14 +192,14 @@ static int set_probe_id(void *vconf, const char *arg, char *err, size_t errlen)
         snprintf(err, errlen, "a probe id is one word");
         return -1;
     }
-    CONF->cloud.probe_id = keep(arg);
+    CONF->cloud.probe_id = mc_opt_keep(arg);
     return 0;
 }
 
 static int set_local_networks(void *vconf, const char *arg, char *err, size_t errlen)
 {
-    char *rest = keep(arg);
-    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
+    char *rest = mc_opt_keep(arg);
+    for (char *tok = mc_opt_next_item(&rest); tok; tok = mc_opt_next_item(&rest)) {
         if (CONF->cloud.n_nets >= MC_CLOUD_MAX_NETS) {
             snprintf(err, errlen, "at most %d networks", MC_CLOUD_MAX_NETS);
             return -1;
@@ -295,7 +226,7 @@ static int set_locate(void *vconf, const char *arg, char *err, size_t errlen)
         snprintf(err, errlen, "at most 64 keys");
         return -1;
     }
-    CONF->locate[CONF->n_locate++] = keep(arg);
+    CONF->locate[CONF->n_locate++] = mc_opt_keep(arg);
     return 0;
 }
 
@@ -308,8 +239,8 @@ static int set_no_promisc(void *vconf, const char *arg, char *err, size_t errlen
 
 static int set_collector(void *vconf, const char *arg, char *err, size_t errlen)
 {
-    char *rest = keep(arg);
-    for (char *tok = next_item(&rest); tok; tok = next_item(&rest)) {
+    char *rest = mc_opt_keep(arg);
+    for (char *tok = mc_opt_next_item(&rest); tok; tok = mc_opt_next_item(&rest)) {
         if (CONF->export.n_collectors >= MC_EXPORT_MAX_COLLECTORS) {
             snprintf(err, errlen, "at most %d collectors", MC_EXPORT_MAX_COLLECTORS);
             return -1;
@@ -337,7 +268,7 @@ static int set_version(void *vconf, const char *arg, char *err, size_t errlen)
 static int set_template(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->export.template_spec = keep(arg);
+    CONF->export.template_spec = mc_opt_keep(arg);
     return 0;
 }
 
@@ -359,7 +290,7 @@ static int set_uniflow(void *vconf, const char *arg, char *err, size_t errlen)
 static int set_json(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->export.json_path = keep(arg);
+    CONF->export.json_path = mc_opt_keep(arg);
     return 0;
 }
 
@@ -394,14 +325,14 @@ static int set_quiet(void *vconf, const char *arg, char *err, size_t errlen)
 static int set_counters(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->counters_path = keep(arg);
+    CONF->counters_path = mc_opt_keep(arg);
     return 0;
 }
 
 static int set_metrics(void *vconf, const char *arg, char *err, size_t errlen)
 {
     (void)err, (void)errlen;
-    CONF->metrics = keep(arg);
+    CONF->metrics = mc_opt_keep(arg);
     return 0;
 }
 
@@ -411,7 +342,7 @@ static int set_user(void *vconf, const char *arg, char *err, size_t errlen)
         snprintf(err, errlen, "expected a user name");
         return -1;
     }
-    CONF->user = keep(arg);
+    CONF->user = mc_opt_keep(arg);
     return 0;
 }
 

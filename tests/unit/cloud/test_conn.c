@@ -519,10 +519,34 @@ static void test_bound_and_free(void **state)
     ev_loop_destroy(loop);
 }
 
+/* The programs' --redis, --redis-cluster and --redis-auth. */
+static void test_config_options(void **state)
+{
+    (void)state;
+    struct mc_cloud_conn_config cfg;
+    mc_cloud_conn_config_defaults(&cfg);
+    char err[128];
+    char list[] = "a:1,,unix:/s", more[] = "b:2", seed[] = "c:3";
+    assert_int_equal(mc_cloud_conn_config_add_nodes(&cfg, list, 0, err, sizeof(err)), 0);
+    assert_int_equal(mc_cloud_conn_config_add_nodes(&cfg, more, 0, err, sizeof(err)), 0);
+    assert_int_equal(cfg.n_nodes, 3);
+    assert_string_equal(cfg.nodes[1], "unix:/s");
+    assert_string_equal(cfg.nodes[2], "b:2");
+    assert_int_equal(mc_cloud_conn_config_add_nodes(&cfg, seed, 1, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "cannot be mixed"));
+    char up[] = "probe:s3:cret", pw[] = "only";
+    mc_cloud_conn_config_auth(&cfg, up);
+    assert_string_equal(cfg.user, "probe");
+    assert_string_equal(cfg.password, "s3:cret"); /* the first ':' splits */
+    mc_cloud_conn_config_auth(&cfg, pw);
+    assert_string_equal(cfg.password, "only");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_addr),
+        cmocka_unit_test(test_config_options),
         cmocka_unit_test_teardown(test_unix_set_get, rs_teardown),
         cmocka_unit_test_teardown(test_sharding, rs_teardown),
         cmocka_unit_test_teardown(test_auth, rs_teardown),

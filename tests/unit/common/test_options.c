@@ -127,12 +127,31 @@ static void test_help_and_config_list_every_option(void **state)
     free(buf);
 }
 
+static void test_keep_and_items(void **state)
+{
+    (void)state;
+    char src[] = "a,,b,c";
+    char *rest = mc_opt_keep(src);
+    src[0] = 'x'; /* the copy is the option's own */
+    const char *want[] = { "a", "b", "c" };
+    size_t n = 0;
+    for (char *tok = mc_opt_next_item(&rest); tok; tok = mc_opt_next_item(&rest), n++) {
+        assert_true(n < 3);
+        assert_string_equal(tok, want[n]);
+    }
+    assert_int_equal(n, 3);
+    rest = mc_opt_keep(",,");
+    assert_null(mc_opt_next_item(&rest));
+    mc_opt_release_kept(); /* every copy freed (ASan's leak check) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_argv),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_config_file_then_argv),
+        cmocka_unit_test(test_keep_and_items),
         cmocka_unit_test(test_help_and_config_list_every_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
