@@ -55,25 +55,6 @@ WRAP = 1 << 32  # sysUpTime period, ms
 IPV6_ONLY = ("ipv6/zeek_ftp-ipv6.pcap",)  # nothing for v5 to carry
 
 
-def udp_socket(port):
-    """(bound, bytes queued) of the UDP socket on 127.0.0.1:port, from /proc/net/udp."""
-    want = "0100007F:%04X" % port
-    with open("/proc/net/udp") as f:
-        for line in f.readlines()[1:]:
-            cols = line.split()
-            if cols[1] == want:
-                return True, int(cols[4].split(":")[1], 16)
-    return False, 0
-
-
-def wait_for(cond, what, timeout=20.0):
-    end = time.time() + timeout
-    while not cond():
-        if time.time() > end:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.05)
-
-
 def utc_ms(text):
     whole, _, frac = text.partition(".")
     return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 1000 + int(frac or 0)
@@ -116,14 +97,14 @@ def collect(work, export):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     nf = None
     try:
-        wait_for(lambda: udp_socket(cport)[0], "mccollector to listen on port %d" % cport)
+        mctest.wait_until(lambda: mctest.udp_socket(cport)[0], "mccollector to listen on port %d" % cport)
         nf = subprocess.Popen(["nfcapd", "-w", nfdir, "-b", "127.0.0.1", "-p", str(nport), "-B", "8388608",
                                "-R", "127.0.0.1/%d" % cport], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: udp_socket(nport)[0], "nfcapd to listen on port %d" % nport)
+        mctest.wait_until(lambda: mctest.udp_socket(nport)[0], "nfcapd to listen on port %d" % nport)
         export(nport)
-        wait_for(lambda: udp_socket(nport)[1] == 0, "nfcapd to read its socket")
+        mctest.wait_until(lambda: mctest.udp_socket(nport)[1] == 0, "nfcapd to read its socket")
         time.sleep(0.3)
-        wait_for(lambda: udp_socket(cport)[1] == 0, "mccollector to read its socket")
+        mctest.wait_until(lambda: mctest.udp_socket(cport)[1] == 0, "mccollector to read its socket")
         time.sleep(0.3)
     finally:
         if nf:

@@ -76,25 +76,6 @@ U32 = 0xffffffff
 WRAP = 1 << 32  # sysUpTime period, ms
 
 
-def udp_socket(port):
-    """(bound, bytes queued) of the UDP socket on 127.0.0.1:port, from /proc/net/udp."""
-    want = "0100007F:%04X" % port
-    with open("/proc/net/udp") as f:
-        for line in f.readlines()[1:]:
-            cols = line.split()
-            if cols[1] == want:
-                return True, int(cols[4].split(":")[1], 16)
-    return False, 0
-
-
-def wait_for(cond, what, timeout=20.0):
-    end = time.time() + timeout
-    while not cond():
-        if time.time() > end:
-            raise RuntimeError("timed out waiting for " + what)
-        time.sleep(0.05)
-
-
 def export_to_nfcapd(capture, args, work):
     """Runs mcprobe on capture into a fresh nfcapd; returns (nfdump records, --json objects, counters)."""
     os.makedirs(work)
@@ -105,11 +86,11 @@ def export_to_nfcapd(capture, args, work):
     nf = subprocess.Popen(["nfcapd", "-w", nfdir, "-b", "127.0.0.1", "-p", str(port), "-B", "8388608"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: udp_socket(port)[0], "nfcapd to listen on port %d" % port)
+        mctest.wait_until(lambda: mctest.udp_socket(port)[0], "nfcapd to listen on port %d" % port)
         mctest.run_probe(["-i", capture, "-n", "127.0.0.1:%d" % port, "--json", jpath, "--counters", cpath,
                           "--export-pps", "5000"] + args)
         # every datagram is in nfcapd's socket once the probe has exited: wait until it read them all
-        wait_for(lambda: udp_socket(port)[1] == 0, "nfcapd to read its socket")
+        mctest.wait_until(lambda: mctest.udp_socket(port)[1] == 0, "nfcapd to read its socket")
         time.sleep(0.2)
     finally:
         nf.send_signal(signal.SIGTERM)

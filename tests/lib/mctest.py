@@ -55,6 +55,27 @@ def read_lines_until(proc, pattern, timeout, seen):
     return False
 
 
+def udp_socket(port):
+    """(bound, bytes queued) of the UDP socket on 127.0.0.1:port, from /proc/net/udp."""
+    want = "0100007F:%04X" % port
+    with open("/proc/net/udp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[1] == want:
+                return True, int(cols[4].split(":")[1], 16)
+    return False, 0
+
+
+def wait_until(cond, what, timeout=20.0):
+    """Polls cond until it is true; RuntimeError naming what was waited for at the timeout."""
+    import time
+    end = time.time() + timeout
+    while not cond():
+        if time.time() > end:
+            raise RuntimeError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
 def skip(msg):
     print("SKIP: " + msg)
     sys.exit(SKIP)
