@@ -42,8 +42,11 @@ sender).  records/CPU-s = records decoded / receiver CPU s: one core's rate.
 SQLite: rows stored per second of wall time, end to end (from the first
 datagram sent to mccollector's exit, which writes the last batch), rows per
 CPU-second of the whole process, and the store's own cost per row (CPU of
---store less CPU of --no-store, over the rows).  ClickHouse: not
-implemented.
+--store less CPU of --no-store, over the rows).  ClickHouse: a private
+clickhouse-server on loopback (started as tests/integration/
+test_collector_clickhouse.py starts it), mccollector --clickhouse into it,
+rows per second end to end, checked against the table's count(); the
+server's CPU is not counted (it shares the machine).
 
 Targets (issue 11, acceptance 6): decoding at least 2x nfcapd's records per
 CPU-second and at least 1 M records per CPU-second; at least 300 k records/s
@@ -342,6 +345,10 @@ def run_once(kind, stream, rate):
                 "0", "--counters", ctr]
         if kind == "store":
             args += ["--store", db, "--store-queue", str(stream["flows"] + 100000), "--retention", "0"]
+        elif kind == "clickhouse":
+            CH.query("DROP TABLE IF EXISTS bench.flows")
+            args += ["--clickhouse", CH.url("bench"), "--store-queue", str(stream["flows"] + 100000),
+                     "--retention", "0"]
         else:
             args += ["--no-store"]
     recv = subprocess.Popen(args, stdout=log, stderr=log)
@@ -391,6 +398,12 @@ def run_once(kind, stream, rate):
         r["datagrams"] = c.get("input.datagrams", 0)
         r["lost_seq"] = c.get("collector.seq.lost", 0)
         r["ok"] = r["records"] == stream["records"] and r["datagrams"] == stream["datagrams"]
+        if kind == "clickhouse":
+            r["rows"] = c.get("store.rows", 0)
+            r["store_dropped"] = c.get("store.dropped", 0)
+            r["store_errors"] = c.get("store.errors", 0)
+            r["rows_in_file"] = int(CH.query("SELECT count() FROM bench.flows").strip() or 0)
+            r["ok"] = r["ok"] and r["rows"] == stream["flows"] == r["rows_in_file"]
         if kind == "store":
             r["rows"] = c.get("store.rows", 0)
             r["store_dropped"] = c.get("store.dropped", 0)
@@ -451,6 +464,29 @@ def table(stream, best, label):
                      "yes" if r["ok"] else "NO"))
 
 
+CH = None  # the private ClickHouse server the ClickHouse run writes to, when one can be started
+CH_WHY = "no clickhouse-server"
+
+
+def start_clickhouse():
+    """A private clickhouse-server on loopback (the collector's ClickHouse test starts it the same way)."""
+    global CH, CH_WHY
+    helptext = subprocess.run([MCCOLLECTOR, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
+    if b"--clickhouse" not in helptext:
+        CH_WHY = "this mccollector has no --clickhouse"
+        return
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    try:
+        import test_collector_clickhouse as tch
+        if not tch.server_binary():
+            CH_WHY = "clickhouse-server is not installed (scripts/setup.sh installs it)"
+            return
+        CH = tch.ClickHouse(WORK, "clickhouse")
+    except Exception as e:  # a benchmark reports what it could not run, and goes on
+        CH_WHY = "clickhouse-server did not start: %s" % e
+        CH = None
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     for tool, path in (("mccollector", MCCOLLECTOR), ("mcprobe", MCPROBE)):
@@ -475,6 +511,7 @@ def main():
     except OSError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 << 20)
     sock.bind(("127.0.0.1", 0))
+    start_clickhouse()
     streams = [("IPFIX", build_stream(10, cap, sock))]
     if WITH_V9:
         streams.append(("NetFlow v9", build_stream(9, cap, sock)))
@@ -492,16 +529,20 @@ def main():
         # the store's run ends when its writer does, seconds after the last datagram: a quarter of the rate
         # costs it no time, and spares its receive thread (which shares the two CPUs of the machine this was
         # written on with the sender and the writer) the losses that each cost a rerun of 10 s
+        if label == "IPFIX" and CH is not None:
+            kinds.append("clickhouse")
+        # (ClickHouse's writer keeps up with the full rate: its run is as fast as the sending)
         best, lossy, rates = {}, {}, {k: START_RATE / (4 if k == "store" else 1) for k in kinds}
         for rnd in range(1, REPEAT + 1):
             for kind in kinds:
-                if kind == "store" and rnd > STORE_REPEAT:
+                if kind in ("store", "clickhouse") and rnd > STORE_REPEAT:
                     continue
                 r = run_lossless(kind, stream, rates[kind])
                 rates[kind] = r["rate"]  # the next round starts at the rate that worked
                 print("bench: %-10s %-6s round %d/%d: CPU %.3f s (user %.3f, sys %.3f), sender %.3f s, %.0f "
                       "datagrams/s, wall %.2f s, %d records%s" % (
-                          label, kind, rnd, STORE_REPEAT if kind == "store" else REPEAT, r["cpu"], r["user"],
+                          label, kind, rnd, STORE_REPEAT if kind in ("store", "clickhouse") else REPEAT, r["cpu"],
+                          r["user"],
                           r["sys"], r["sender_cpu"], r["rate"], r["end_to_end"], r["records"],
                           "" if r["ok"] else " (LOSS)"))
                 lossy[kind] = lossy.get(kind, 0) + r["tries"] - (1 if r["ok"] else 0)
@@ -516,10 +557,15 @@ def main():
     for label, (stream, best) in results.items():
         table(stream, best, label)
 
-    helptext = subprocess.run([MCCOLLECTOR, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
-    clickhouse = "not implemented" if b"--clickhouse" not in helptext else \
-        "not measured: this mccollector has --clickhouse, this script does not run a ClickHouse server yet"
     stream, best = results["IPFIX"]
+    ch = best.get("clickhouse")
+    ch_rate = ch["rows"] / ch["end_to_end"] if ch and ch["ok"] else None
+    if ch_rate:
+        clickhouse = "measured %s rows/s end to end" % "{:,.0f}".format(ch_rate)
+    elif ch:
+        clickhouse = "rows missing: %d of %d" % (ch["rows"], stream["flows"])
+    else:
+        clickhouse = "not measured: %s" % CH_WHY
     st, dec = best.get("store"), best.get("decode")
     print()
     print("== stores (IPFIX stream, %s flows) ==" % "{:,}".format(stream["flows"]))
@@ -533,7 +579,15 @@ def main():
                   st["end_to_end"], st["send_wall"], "{:,.0f}".format(wall_rate), "{:,.0f}".format(rows / st["cpu"]),
                   st["cpu"], "%.2f us/row (%s rows per CPU-second)" % (own * 1e6 / rows, "{:,.0f}".format(rows / own))
                   if own and own > 0 else "-"))
-    print("ClickHouse: %s" % clickhouse)
+    if ch:
+        print("ClickHouse: %s rows (table: %s, dropped %d, errors %d) in %.2f s end to end (sending took %.2f s): "
+              "%s rows/s; %s rows per CPU-second of mccollector (%.3f s; the server's own CPU is not counted)" % (
+                  "{:,}".format(ch["rows"]), "{:,}".format(ch["rows_in_file"]), ch["store_dropped"],
+                  ch["store_errors"], ch["end_to_end"], ch["send_wall"],
+                  "{:,.0f}".format(ch["rows"] / ch["end_to_end"]), "{:,.0f}".format(ch["rows"] / ch["cpu"]),
+                  ch["cpu"]))
+    else:
+        print("ClickHouse: %s" % clickhouse)
 
     print()
     nf = best.get("nfcapd")
@@ -556,12 +610,21 @@ def main():
     else:
         print("MISS  SQLite >= 300k records/s                         (rows missing: %s)" % (
             "not run" if not st else "%d of %d" % (st["rows"], stream["flows"])))
-    print("MISS  ClickHouse >= 1M records/s                       (%s)" % clickhouse)
+    print("%s  ClickHouse >= 1M records/s                       (%s)" % (
+        "PASS" if ch_rate and ch_rate >= 1e6 else "MISS", clickhouse))
     return 0
 
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        rc = main()
     except (RuntimeError, OSError, ValueError) as e:  # a receiver that died or never listened, a bad recording
-        die(str(e))
+        rc = None
+        err = str(e)
+    finally:
+        if CH is not None:
+            CH.stop()
+            shutil.rmtree(CH.dir, ignore_errors=True)
+    if rc is None:
+        die(err)
+    sys.exit(rc)
