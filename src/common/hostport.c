@@ -71,11 +71,19 @@ int mc_hostport_split(const char *spec, int default_port, const char *what, char
     return 0;
 }
 
+size_t mc_addr_text(uint8_t ver, const struct mc_addr *addr, char *out, size_t cap)
+{
+    if (!cap)
+        return 0;
+    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, addr->b, out, (socklen_t)cap))
+        out[0] = '\0';
+    return strlen(out);
+}
+
 size_t mc_hostport_text(uint8_t ver, const struct mc_addr *addr, uint32_t n, char *out, size_t cap)
 {
     char a[INET6_ADDRSTRLEN];
-    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, addr->b, a, sizeof(a)))
-        a[0] = '\0';
+    mc_addr_text(ver, addr, a, sizeof(a));
     int w = snprintf(out, cap, ver == 6 ? "[%s]:%u" : "%s:%u", a, n);
     return w > 0 && (size_t)w < cap ? (size_t)w : 0;
 }

@@ -22,6 +22,10 @@
 int mc_hostport_split(const char *spec, int default_port, const char *what, char *host, size_t hostlen, int *port,
                       char *err, size_t errlen);
 
+/* An address of IP version ver as text (RFC 5952 for IPv6, inet_ntop's) into out; its length ("" and 0 when it
+ * does not fit). */
+size_t mc_addr_text(uint8_t ver, const struct mc_addr *addr, char *out, size_t cap);
+
 /*
  * "addr:n" (IPv4) or "[v6addr]:n" (RFC 5952 text, inet_ntop's) of an
  * address of IP version ver into out; its length, 0 when it did not fit.

@@ -45,6 +45,7 @@
 
 #include "cloud/agg.h"
 #include "common/cur.h"
+#include "common/hostport.h"
 #include "common/text.h"
 
 MC_CTR_DEFINE(l7_dns, MC_L7_DNS_CTRS)
@@ -504,11 +505,6 @@ static size_t json_str(char *o, size_t cap, const char *s, size_t n)
     return len;
 }
 
-static void addr_text(const struct mc_addr *a, int ver, char *t, size_t cap)
-{
-    inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, t, (socklen_t)cap);
-}
-
 static void cloud_query(struct mc_l7_ctx *x, const char *name, size_t n, const struct mc_addr *client,
                         int ver, uint64_t now)
 {
@@ -519,7 +515,7 @@ static void cloud_query(struct mc_l7_ctx *x, const char *name, size_t n, const s
     size_t kl = make_key(key, sizeof(key), "dns.name.", name, n);
     const char *lname = key + 9; /* the lowercased name */
     size_t ln = kl - 9;
-    addr_text(client, ver, ca, sizeof(ca));
+    mc_addr_text(ver, client, ca, sizeof(ca));
     mc_agg_hincr(a, key, kl, "queries", 1);
     mc_agg_hmax(a, key, kl, "last_seen", now);
     if (client_is_new(client, lname, ln, now))
@@ -560,7 +556,7 @@ static void cloud_response(struct mc_l7_ctx *x, const struct mc_dns_msg *m, cons
     mc_agg_expire(a, key, kl, DNS_AGG_TTL_MS);
 
     char ck[16 + INET6_ADDRSTRLEN];
-    addr_text(client, ver, ca, sizeof(ca));
+    mc_addr_text(ver, client, ca, sizeof(ca));
     size_t cl = (size_t)snprintf(ck, sizeof(ck), "dns.client.%s", ca);
     mc_agg_hincr(a, ck, cl, "responses", 1);
     if (m->rcode == 3)

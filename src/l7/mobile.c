@@ -251,13 +251,6 @@ static void touch(struct mc_mobile *mb, struct sess *s, uint64_t ms)
 
 /* ---- the cloud ----------------------------------------------------------- */
 
-static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *out, size_t cap)
-{
-    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, out, (socklen_t)cap))
-        out[0] = '\0';
-    return strlen(out);
-}
-
 /* user.teid.<addr>:<teid> of a user-plane endpoint (addr in [] for IPv6). */
 static void teid_key(const struct ix *e, char *out, size_t cap)
 {
@@ -314,12 +307,12 @@ static int session_keys(const struct sess *s, char keys[KEYS_MAX][96])
     int n = 0;
     if (s->ue[0].used && s->ue[1].used) {
         char a[64];
-        addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
+        mc_addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
         snprintf(keys[n++], 96, "user.ip.%s", a);
     }
     if (s->ue[1].used) { /* the UE picks its interface id: its traffic's address is found by the /64 */
         char a[64];
-        addr_text(6, &s->ue[1].addr, a, sizeof(a)); /* the index keeps the /64 itself */
+        mc_addr_text(6, &s->ue[1].addr, a, sizeof(a)); /* the index keeps the /64 itself */
         snprintf(keys[n++], 96, "user.ip.%s/64", a);
     }
     for (int i = 0; i < UEPS; i++)
@@ -335,7 +328,7 @@ static void cloud_set(struct mc_mobile *mb, const struct sess *s, char gone[][96
         return;
     char v6[64] = "", teids[512], since[24], rat[8], tac[8], eci[12], lac[8], ci[8];
     if (s->ue[1].used)
-        addr_text(6, (const struct mc_addr *)s->ue6, v6, sizeof(v6));
+        mc_addr_text(6, (const struct mc_addr *)s->ue6, v6, sizeof(v6));
     teids_text(s, teids, sizeof(teids));
     snprintf(since, sizeof(since), "%llu", (unsigned long long)s->since_ms);
     const char *attrs[2 * 16];
@@ -420,11 +413,11 @@ static void session_event(const struct sess *s, const char *what, const char *re
     mc_json_string(m, s->sub.apn, strlen(s->sub.apn));
     fprintf(m, ",\"rat\":\"%s\",\"gtp_version\":%u", s->has_rat ? rat_name(s->rat) : "", s->version);
     if (s->ue[0].used) {
-        addr_text(4, &s->ue[0].addr, a, sizeof(a));
+        mc_addr_text(4, &s->ue[0].addr, a, sizeof(a));
         fprintf(m, ",\"ip\":\"%s\"", a);
     }
     if (s->ue[1].used) {
-        addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
+        mc_addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
         fprintf(m, ",\"ip6\":\"%s\"", a);
     }
     teids_text(s, teids, sizeof(teids));
@@ -893,7 +886,7 @@ static int from_cloud(struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_
     int side = 0;
     for (int i = 0; i < 2; i++) {
         char at[64];
-        if (!addr_text(f->key.ip_ver, &f->key.addr[i], at, sizeof(at)))
+        if (!mc_addr_text(f->key.ip_ver, &f->key.addr[i], at, sizeof(at)))
             continue;
         if (f->key.ip_ver == 4 ? strcmp(at, s.v[4]) == 0 : s.v[5][0] && same_prefix64(at, s.v[5]))
             side = i;

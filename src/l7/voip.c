@@ -352,13 +352,6 @@ const struct mc_voip_call *mc_voip_call_find(const struct mc_voip *v, const char
     return find(v, t, id_hash(t));
 }
 
-static size_t addr_text(uint8_t ver, const struct mc_addr *a, char *out, size_t cap)
-{
-    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, out, (socklen_t)cap))
-        out[0] = '\0';
-    return strlen(out);
-}
-
 /* "ip:port,ip:port" of a side's endpoints ([v6]:port for IPv6). */
 static size_t eps_text(const struct mc_voip_call *c, int side, char *out, size_t cap)
 {
@@ -369,7 +362,7 @@ static size_t eps_text(const struct mc_voip_call *c, int side, char *out, size_t
         if (!e->used)
             continue;
         char a[64];
-        addr_text(e->ver, &e->addr, a, sizeof(a));
+        mc_addr_text(e->ver, &e->addr, a, sizeof(a));
         int w = snprintf(out + n, cap - n, e->ver == 6 ? "%s[%s]:%u" : "%s%s:%u", n ? "," : "", a, e->port);
         if (w < 0 || (size_t)w >= cap - n) {
             out[n] = '\0';
@@ -407,8 +400,8 @@ static void write_call(struct mc_voip *v, const struct mc_voip_call *c, struct m
     char t[512];
     mc_agg_hset(agg, key, kl, "caller", c->caller.s, c->caller.n);
     mc_agg_hset(agg, key, kl, "callee", c->callee.s, c->callee.n);
-    mc_agg_hset(agg, key, kl, "caller_ip", t, addr_text(c->ip_ver, &c->caller_ip, t, sizeof(t)));
-    mc_agg_hset(agg, key, kl, "callee_ip", t, addr_text(c->ip_ver, &c->callee_ip, t, sizeof(t)));
+    mc_agg_hset(agg, key, kl, "caller_ip", t, mc_addr_text(c->ip_ver, &c->caller_ip, t, sizeof(t)));
+    mc_agg_hset(agg, key, kl, "callee_ip", t, mc_addr_text(c->ip_ver, &c->callee_ip, t, sizeof(t)));
     mc_agg_hset(agg, key, kl, "state", state_names[c->state], strlen(state_names[c->state]));
     put_u64(agg, key, kl, "invite_ms", c->invite_ms);
     if (c->ring_ms) {
@@ -517,7 +510,7 @@ static void call_event(const struct mc_voip_call *c, const char *what, struct mc
     mc_json_string(m, c->caller.s, c->caller.n);
     fputs(",\"callee\":", m);
     mc_json_string(m, c->callee.s, c->callee.n);
-    addr_text(c->ip_ver, &c->caller_ip, a, sizeof(a));
+    mc_addr_text(c->ip_ver, &c->caller_ip, a, sizeof(a));
     fprintf(m, ",\"caller_ip\":\"%s\",\"state\":\"%s\",\"invite_ms\":%llu", a, state_names[c->state],
             (unsigned long long)c->invite_ms);
     if (c->answer_ms)
@@ -671,7 +664,7 @@ static void on_register_ok(struct mc_voip *v, struct mc_voip_call *c, const stru
     if (kn <= 0 || (size_t)kn >= sizeof(key))
         return;
     char t[64];
-    mc_agg_hset(agg, key, (size_t)kn, "ip", t, addr_text(c->ip_ver, &c->caller_ip, t, sizeof(t)));
+    mc_agg_hset(agg, key, (size_t)kn, "ip", t, mc_addr_text(c->ip_ver, &c->caller_ip, t, sizeof(t)));
     if (m->contact.n) {
         struct text ct;
         copy_text(&ct, m->contact);
