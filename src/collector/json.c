@@ -46,18 +46,18 @@ static void put_string(FILE *out, const struct mc_coll_field *f)
     mc_json_string(out, (const char *)f->value, n);
 }
 
-/* An IANA element the probe does not export, by its registry type. */
-static void put_iana(FILE *out, const struct mc_coll_iana *e, const struct mc_coll_field *f)
+/* A value by its type (the IANA registry's; the probe's element types map onto them, see value_type). */
+static void put_typed(FILE *out, enum mc_coll_iana_type type, const struct mc_coll_field *f)
 {
     char txt[INET6_ADDRSTRLEN];
-    switch (e->type) {
+    switch (type) {
     case IANA_V4:
     case IANA_V6:
-        if (f->len == (e->type == IANA_V4 ? 4 : 16) &&
-            inet_ntop(e->type == IANA_V4 ? AF_INET : AF_INET6, f->value, txt, sizeof(txt)))
+        if (f->len == (type == IANA_V4 ? 4 : 16) &&
+            inet_ntop(type == IANA_V4 ? AF_INET : AF_INET6, f->value, txt, sizeof(txt)))
             fprintf(out, "\"%s\"", txt);
         else
-            put_hex(out, f->value, f->len);
+            put_hex(out, f->value, f->len); /* not an address's length: shown, not guessed */
         break;
     case IANA_MAC:
         if (f->len == 6)
@@ -96,44 +96,27 @@ static void put_iana(FILE *out, const struct mc_coll_iana *e, const struct mc_co
     }
 }
 
-static void put_value(FILE *out, const struct mc_ie *ie, const struct mc_coll_field *f)
+/*
+ * How a field's value reads: by the probe's element when it has one, else by
+ * IANA's registry; a field named nowhere but our own table (sFlow's
+ * interface counters) is a number; anything else is bytes.
+ */
+static enum mc_coll_iana_type value_type(const struct mc_ie *ie, const struct mc_coll_field *f)
 {
-    char txt[INET6_ADDRSTRLEN];
-    if (!ie) {
-        const struct mc_coll_iana *e = f->pen == 0 ? mc_coll_iana(f->id) : NULL;
-        if (e)
-            put_iana(out, e, f);
-        else if (f->len <= 8 && mc_coll_field_name(f->pen, f->id, txt, sizeof(txt)) != txt)
-            fprintf(out, "%" PRIu64, mc_coll_field_u64(f)); /* a named counter (sFlow's interface counters) */
-        else
-            put_hex(out, f->value, f->len);
-        return;
+    if (ie) {
+        switch (ie->type) {
+        case MC_IE_T_IPV4: return IANA_V4;
+        case MC_IE_T_IPV6: return IANA_V6;
+        case MC_IE_T_STRING: return IANA_STR;
+        case MC_IE_T_FLOAT64: return IANA_F64;
+        default: return IANA_U;
+        }
     }
-    switch (ie->type) {
-    case MC_IE_T_IPV4:
-    case MC_IE_T_IPV6:
-        if (f->len == (ie->type == MC_IE_T_IPV4 ? 4 : 16) &&
-            inet_ntop(ie->type == MC_IE_T_IPV4 ? AF_INET : AF_INET6, f->value, txt, sizeof(txt)))
-            fprintf(out, "\"%s\"", txt);
-        else
-            put_hex(out, f->value, f->len); /* not an address's length: shown, not guessed */
-        break;
-    case MC_IE_T_STRING:
-        put_string(out, f);
-        break;
-    case MC_IE_T_FLOAT64:
-        if (f->len == 8)
-            put_f64(out, f);
-        else
-            put_hex(out, f->value, f->len);
-        break;
-    default:
-        if (f->len > 8)
-            put_hex(out, f->value, f->len);
-        else
-            fprintf(out, "%" PRIu64, mc_coll_field_u64(f));
-        break;
-    }
+    const struct mc_coll_iana *e = f->pen == 0 ? mc_coll_iana(f->id) : NULL;
+    if (e)
+        return (enum mc_coll_iana_type)e->type;
+    char name[32];
+    return mc_coll_field_name(f->pen, f->id, name, sizeof(name)) != name ? IANA_U : IANA_HEX;
 }
 
 void mc_coll_json_record(FILE *out, const struct mc_coll_record *r, const struct mc_coll_enrichment *e)
@@ -145,7 +128,7 @@ void mc_coll_json_record(FILE *out, const struct mc_coll_record *r, const struct
         const struct mc_ie *ie = mc_coll_ie(f->pen, f->id);
         const char *name = ie ? ie->name : mc_coll_field_name(f->pen, f->id, buf, sizeof(buf));
         fprintf(out, "%s\"%s\":", i ? "," : "", name);
-        put_value(out, ie, f);
+        put_typed(out, value_type(ie, f), f);
     }
     /* what the cloud knew and the record did not carry: under the probe's names for the same facts */
     if (e) {
