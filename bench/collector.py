@@ -71,6 +71,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+import mctest  # noqa: E402  (the tests' socket helpers)
 MCCOLLECTOR = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
                               os.path.join(ROOT, "build", "release", "mccollector"))
 MCPROBE = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(MCCOLLECTOR),
@@ -284,17 +286,6 @@ def read_counters(path):
     return out
 
 
-def udp_socket(port):
-    """(bound, bytes queued) of the UDP socket on 127.0.0.1:port, from /proc/net/udp."""
-    want = "0100007F:%04X" % port
-    with open("/proc/net/udp") as f:
-        for line in f.readlines()[1:]:
-            cols = line.split()
-            if cols[1] == want:
-                return True, int(cols[4].split(":")[1], 16)
-    return False, 0
-
-
 def rcvbuf_errors():
     with open("/proc/net/snmp") as f:
         rows = [line.split() for line in f if line.startswith("Udp:")]
@@ -354,7 +345,7 @@ def run_once(kind, stream, rate):
     recv = subprocess.Popen(args, stdout=log, stderr=log)
     sender = None
     try:
-        wait_for(lambda: udp_socket(port)[0], "%s to listen on port %d" % (kind, port), recv)
+        wait_for(lambda: mctest.udp_socket(port)[0], "%s to listen on port %d" % (kind, port), recv)
         errs0 = rcvbuf_errors()
         t0 = time.monotonic()
         sender = subprocess.Popen([os.path.join(WORK, "replay"), stream["path"], "127.0.0.1", str(port),
@@ -365,7 +356,7 @@ def run_once(kind, stream, rate):
             raise RuntimeError("replay exited %d: %s" % (st, out))
         sent, _, send_wall, send_errors = out.split()[1:]
         # drained: the socket is empty (mccollector decodes what it reads at once; nfcapd gets a moment)
-        wait_for(lambda: udp_socket(port)[1] == 0, "%s to read its socket" % kind, recv, timeout=120)
+        wait_for(lambda: mctest.udp_socket(port)[1] == 0, "%s to read its socket" % kind, recv, timeout=120)
         if kind == "nfcapd":
             time.sleep(0.3)
         drained = time.monotonic() - t0
