@@ -358,7 +358,10 @@ def part_rate(c, ch):
                        stderr=subprocess.STDOUT, timeout=300)
     out = p.stdout.decode(errors="replace")
     m = re.search(r"clickhouse store: (\d+) rows in ([\d.]+) s = (\d+) rows/s", out)
-    c.check(p.returncode == 0 and m is not None, "a million rows written to a real server: %s" % out[-400:])
+    # on failure, cmocka's own lines say which check: they come well before the summary's tail
+    why = [l for l in out.splitlines() if "[  ERROR" in l or "[  FAILED" in l or "Failure" in l or "error:" in l]
+    c.check(p.returncode == 0 and m is not None, "a million rows written to a real server: %s" %
+            ("\n".join(why[:8]) or out[-400:]))
     if m:
         print("   insert rate: %s rows in %s s = %s rows/s (one core for the collector's side, the server on the "
               "same 2 cores)" % m.groups())

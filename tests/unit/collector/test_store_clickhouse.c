@@ -486,9 +486,10 @@ static void test_writes(void **state)
     mc_store_clickhouse.tick(s, NOW + 1000); /* a second on: the partial one */
     wait_ctr("store.rows", rows0 + 250);
     mc_store_clickhouse.close(s);
-    /* 100 + 100 + 50, or 200 + 50 when the writer woke after the second batch was there */
+    /* 100 + 100 + 50 when the writer keeps up; a writer that woke late takes all that waited at once
+     * (200 + 50, 150 + 100, or all 250 on a loaded machine) */
     uint64_t batches = ctr("store.batches") - batches0;
-    assert_true(batches == 2 || batches == 3);
+    assert_true(batches >= 1 && batches <= 3);
     assert_int_equal(ctr("store.errors") - errors0, 0);
     assert_int_equal(fk.inserts, batches);
     assert_string_equal(fk.database, "mc");
