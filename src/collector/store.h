@@ -109,7 +109,9 @@ struct mc_ch_url {
 /* Parses text into u; 0, or -1 with err saying what is wrong. */
 int mc_ch_url_parse(const char *text, struct mc_ch_url *u, char *err, size_t errlen);
 
-#define MC_CH_ROW_MAX 1024 /* one row in RowBinary is at most this long */
+#define MC_CH_COLUMNS 27     /* the schema's columns */
+#define MC_CH_BLOCK_ROWS 2048  /* rows per Native block at most: whole queue chunks, kept in cache while each column is read */
+#define MC_CH_VALUE_MAX 160   /* the most one value (or a block's or column's header) takes */
 
 /* A batch's exporter text, kept while the exporter stays the same (a few exporters send all). */
 struct mc_ch_texts {
@@ -119,11 +121,29 @@ struct mc_ch_texts {
     char exp[64];
 };
 
-/* Appends flow f as one RowBinary row of the columns in schema order to out (at least MC_CH_ROW_MAX
- * bytes); returns the bytes written.  x: zeroed before a batch's first row. */
-size_t mc_ch_encode_row(const struct mc_coll_flow *f, struct mc_ch_texts *x, uint8_t *out);
+/* A batch encoded in ClickHouse's Native format as libcurl reads it: a stage at a time. */
+struct mc_ch_encoder {
+    uint8_t head[MC_CH_COLUMNS][72];  /* each column's name and type, encoded */
+    uint8_t head_len[MC_CH_COLUMNS];
+    int8_t width[MC_CH_COLUMNS];      /* value bytes; 0: Nullable(String) */
+    const struct mc_store_chunk *first, *next; /* the batch; the chunk after the current block */
+    const struct mc_store_chunk *blk;  /* the current block's first chunk; NULL: between blocks */
+    const struct mc_store_chunk *c;    /* where the current column stands */
+    size_t i;
+    int col, step;
+    struct mc_ch_texts x;
+};
 
-/* The table's CREATE statement (docs/COLLECTOR.md "ClickHouse"): mc_ch_encode_row writes its columns. */
+/* Reads the schema's columns into e; 0, or -1 when a column's type is not one the encoder writes. */
+int mc_ch_encoder_init(struct mc_ch_encoder *e);
+
+/* The batch from first on (chunks linked by next) is the one encoded. */
+void mc_ch_encoder_start(struct mc_ch_encoder *e, const struct mc_store_chunk *first);
+
+/* Encodes the next bytes of the batch into out (room at least MC_CH_VALUE_MAX); 0 when all are. */
+size_t mc_ch_encoder_fill(struct mc_ch_encoder *e, uint8_t *out, size_t room);
+
+/* The table's CREATE statement (docs/COLLECTOR.md "ClickHouse"): the encoder writes its columns. */
 extern const char mc_ch_schema_sql[];
 
 #define MC_STORE_CTRS(X, S)                                        \

@@ -1,5 +1,5 @@
 /* test_store_clickhouse.c - the ClickHouse store without ClickHouse: URL parsing, the schema's columns,
- * every column of a row in RowBinary (decoded back with the schema's types), and the store against a
+ * every column of rows in Native blocks (decoded back with the schema's types), and the store against a
  * small HTTP server of the test's (the schema made at open, batches as one chunked POST each, a refused
  * batch retried then dropped, a wiped table made again, retention's DROP PARTITION of old days), against
  * no server at all (errors counted, the queue's bound, no hang at close) and one that comes up later.
@@ -74,7 +74,7 @@ static void test_url(void **state)
     }
 }
 
-/* --- the schema and RowBinary -------------------------------------------------------- */
+/* --- the schema and the Native format -------------------------------------------------------- */
 
 #define N_COLS 27
 
@@ -110,61 +110,123 @@ static void test_schema(void **state)
     assert_non_null(strstr(mc_ch_schema_sql, "PARTITION BY toYYYYMMDD("));
 }
 
-/* One value of a column as text, read from p (moved on); NULL as "NULL". */
-static void decode_value(const uint8_t **p, const char *type, char *out, size_t len)
+static size_t leb(const uint8_t **p, const uint8_t *end)
 {
-    int nullable = strncmp(type, "Nullable(", 9) == 0;
-    if (nullable) {
-        if (*(*p)++ == 1) {
-            snprintf(out, len, "NULL");
-            return;
-        }
-        type += 9;
-    }
-    if (strncmp(type, "String", 6) == 0) {
-        size_t n = 0;
-        int shift = 0;
-        uint8_t b;
-        do {
-            b = *(*p)++;
-            n |= (size_t)(b & 0x7f) << shift;
-            shift += 7;
-        } while (b & 0x80);
-        snprintf(out, len, "%.*s", (int)n, (const char *)*p);
-        *p += n;
-        return;
-    }
-    int bytes = strstr(type, "64") ? 8 : strstr(type, "32") ? 4 : strstr(type, "16") ? 2 : 1;
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v |= (uint64_t)(*p)[i] << (8 * i);
-    *p += bytes;
-    if (type[0] == 'I')
-        snprintf(out, len, "%lld", (long long)v);
-    else
-        snprintf(out, len, "%llu", (unsigned long long)v);
+    size_t n = 0;
+    int shift = 0;
+    uint8_t b;
+    do {
+        assert_true(*p < end);
+        b = *(*p)++;
+        n |= (size_t)(b & 0x7f) << shift;
+        shift += 7;
+    } while (b & 0x80);
+    return n;
 }
 
-/* A row decoded as "name=value " for every column. */
-static void decode_row(const uint8_t **p, char *out, size_t len)
+/* A length-prefixed string of p, compared with want. */
+static void expect_str(const uint8_t **p, const uint8_t *end, const char *want)
+{
+    size_t n = leb(p, end);
+    assert_true(n <= (size_t)(end - *p));
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(*p, want, n);
+    *p += n;
+}
+
+#define MAX_ROWS 400
+
+/* Rows decoded from Native blocks as "name=value " for every column, NULL as "NULL". */
+struct rows {
+    size_t n;
+    char row[MAX_ROWS][2048];
+    size_t len[MAX_ROWS];
+};
+
+/* Every block of body[0..len) appended to r: each block must carry the schema's columns, in its order. */
+static void native_rows(const uint8_t *p, size_t len, struct rows *r)
 {
     char names[N_COLS][32], types[N_COLS][32];
     schema_cols(names, types);
-    size_t k = 0;
-    out[0] = 0;
-    for (int i = 0; i < N_COLS; i++) {
-        char v[128];
-        decode_value(p, types[i], v, sizeof(v));
-        k += (size_t)snprintf(out + k, len - k, "%s=%s ", names[i], v);
+    const uint8_t *end = p + len;
+    while (p < end) {
+        assert_int_equal(leb(&p, end), N_COLS);
+        size_t rows = leb(&p, end), base = r->n;
+        assert_true(rows > 0 && base + rows <= MAX_ROWS);
+        for (size_t i = 0; i < rows; i++)
+            r->len[base + i] = 0, r->row[base + i][0] = 0;
+        for (int j = 0; j < N_COLS; j++) {
+            expect_str(&p, end, names[j]);
+            expect_str(&p, end, types[j]);
+            int nullable = strncmp(types[j], "Nullable(", 9) == 0;
+            const uint8_t *nulls = p;
+            if (nullable) {
+                assert_true(rows <= (size_t)(end - p));
+                p += rows;
+            }
+            for (size_t i = 0; i < rows; i++) {
+                char v[128];
+                if (nullable) {
+                    size_t n = leb(&p, end);
+                    assert_true(n <= (size_t)(end - p));
+                    assert_true(nulls[i] == 0 || nulls[i] == 1);
+                    assert_true(!nulls[i] || n == 0); /* a NULL row's string is empty */
+                    snprintf(v, sizeof(v), nulls[i] ? "NULL" : "%.*s", (int)n, (const char *)p);
+                    p += n;
+                } else {
+                    int bytes = strstr(types[j], "64") ? 8 : strstr(types[j], "32") ? 4 : strstr(types[j], "16") ? 2 : 1;
+                    assert_true(bytes <= end - p);
+                    uint64_t x = 0;
+                    for (int k = 0; k < bytes; k++)
+                        x |= (uint64_t)p[k] << (8 * k);
+                    p += (size_t)bytes;
+                    snprintf(v, sizeof(v), types[j][0] == 'I' ? "%lld" : "%llu", (long long)x);
+                }
+                char *row = r->row[base + i];
+                r->len[base + i] += (size_t)snprintf(row + r->len[base + i], sizeof(r->row[0]) - r->len[base + i],
+                                                     "%s=%s ", names[j], v);
+            }
+        }
+        r->n += rows;
     }
+}
+
+/* A batch of n flows in chunks of at most per, encoded through a stage of room bytes. */
+static size_t encode(const struct mc_coll_flow *f, size_t n, size_t per, size_t room, uint8_t *out, size_t cap)
+{
+    struct mc_store_chunk *first = NULL, **link = &first;
+    for (size_t i = 0; i < n; i += per) {
+        size_t k = n - i < per ? n - i : per;
+        struct mc_store_chunk *c = calloc(1, sizeof(*c) + k * sizeof(c->f[0]));
+        assert_non_null(c);
+        c->n = k;
+        memcpy(c->f, f + i, k * sizeof(f[0]));
+        *link = c;
+        link = &c->next;
+    }
+    static struct mc_ch_encoder e;
+    assert_int_equal(mc_ch_encoder_init(&e), 0);
+    mc_ch_encoder_start(&e, first);
+    size_t len = 0, k;
+    while ((k = mc_ch_encoder_fill(&e, out + len, room)) > 0) {
+        assert_true(k <= room);
+        len += k;
+        assert_true(len + room <= cap);
+    }
+    while (first) {
+        struct mc_store_chunk *next = first->next;
+        free(first);
+        first = next;
+    }
+    return len;
 }
 
 static void test_row(void **state)
 {
     (void)state;
-    uint8_t buf[MC_CH_ROW_MAX * 3];
-    struct mc_ch_texts x;
-    memset(&x, 0, sizeof(x));
+    static uint8_t buf[1 << 20];
+    static struct rows r;
+    struct mc_coll_flow fl[3];
     struct mc_coll_flow a = flow4(NOW, NOW + 5);
     struct mc_coll_flow b;
     memset(&b, 0, sizeof(b));
@@ -178,33 +240,48 @@ static void test_row(void **state)
     struct mc_coll_flow c;
     memset(&c, 0, sizeof(c));
     c.version = 5; /* no address: NULLs */
-    size_t n = mc_ch_encode_row(&a, &x, buf);
-    assert_true(n < MC_CH_ROW_MAX);
-    n += mc_ch_encode_row(&b, &x, buf + n);
-    n += mc_ch_encode_row(&c, &x, buf + n);
-    const uint8_t *p = buf;
-    char row[2048];
-    decode_row(&p, row, sizeof(row));
-    assert_string_equal(row, "start_ms=1700000000000 end_ms=1700000000005 exporter=192.0.2.1:2055 version=10 "
+    fl[0] = a, fl[1] = b, fl[2] = c;
+    r.n = 0;
+    native_rows(buf, encode(fl, 3, 3, 1 << 16, buf, sizeof(buf)), &r);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.row[0], "start_ms=1700000000000 end_ms=1700000000005 exporter=192.0.2.1:2055 version=10 "
                              "domain=4000000000 ip_version=4 src=10.0.0.1 dst=198.51.100.7 src_port=40000 "
                              "dst_port=443 proto=6 tcp_flags=27 tos=32 packets=10 octets=1500 rev_packets=8 "
                              "rev_octets=9000 in_if=3 out_if=4000000001 src_as=64500 dst_as=4200000000 "
                              "sampling=100 app=TLS.YouTube user=alice imsi=001010000000001 "
                              "msisdn=393330000001 call_id=a84b4c76e66710@pc33.example.com ");
-    decode_row(&p, row, sizeof(row));
     char want[2048];
     snprintf(want, sizeof(want), "start_ms=9223372036854775807 end_ms=1700000000000 "
              "exporter=[2001:db8::ff]:4739 version=9 domain=0 ip_version=6 src=2001:db8::1 dst=::ffff:1.2.3.4 "
              "src_port=0 dst_port=0 proto=0 tcp_flags=0 tos=0 packets=0 octets=9223372036854775807 "
              "rev_packets=0 rev_octets=0 in_if=0 out_if=0 src_as=0 dst_as=0 sampling=1 app=%.64s user=NULL "
              "imsi=NULL msisdn=NULL call_id=NULL ", b.app);
-    assert_string_equal(row, want);
-    decode_row(&p, row, sizeof(row));
-    assert_string_equal(row, "start_ms=0 end_ms=0 exporter=NULL version=5 domain=0 ip_version=0 src=NULL "
+    assert_string_equal(r.row[1], want);
+    assert_string_equal(r.row[2], "start_ms=0 end_ms=0 exporter=NULL version=5 domain=0 ip_version=0 src=NULL "
                              "dst=NULL src_port=0 dst_port=0 proto=0 tcp_flags=0 tos=0 packets=0 octets=0 "
                              "rev_packets=0 rev_octets=0 in_if=0 out_if=0 src_as=0 dst_as=0 sampling=0 "
                              "app=NULL user=NULL imsi=NULL msisdn=NULL call_id=NULL ");
-    assert_ptr_equal(p, buf + n);
+
+    /* many chunks, the smallest stage the encoder takes and a large one: the same bytes, every row */
+    enum { N = 300 };
+    static struct mc_coll_flow many[N];
+    static uint8_t small[1 << 20];
+    for (size_t i = 0; i < N; i++) {
+        many[i] = i % 3 == 2 ? c : i % 3 ? b : a;
+        many[i].start_ms = NOW + i;
+    }
+    size_t big_len = encode(many, N, 7, 1 << 16, buf, sizeof(buf));
+    assert_int_equal(encode(many, N, 7, MC_CH_VALUE_MAX, small, sizeof(small)), big_len);
+    assert_memory_equal(buf, small, big_len);
+    r.n = 0;
+    native_rows(buf, big_len, &r);
+    assert_int_equal(r.n, N);
+    for (size_t i = 0; i < N; i++) {
+        char start[64];
+        snprintf(start, sizeof(start), "start_ms=%llu ", (unsigned long long)(NOW + i));
+        assert_true(strncmp(r.row[i], start, strlen(start)) == 0);
+        assert_non_null(strstr(r.row[i], i % 3 == 2 ? " src=NULL " : i % 3 ? " src=2001:db8::1 " : " src=10.0.0.1 "));
+    }
 }
 
 /* --- a small HTTP server playing ClickHouse ------------------------------------------ */
@@ -493,14 +570,15 @@ static void test_writes(void **state)
     assert_int_equal(ctr("store.errors") - errors0, 0);
     assert_int_equal(fk.inserts, batches);
     assert_string_equal(fk.database, "mc");
-    const uint8_t *p = fk.rows;
+    static struct rows r;
+    r.n = 0;
+    native_rows(fk.rows, fk.rows_len, &r);
+    assert_int_equal(r.n, 250);
     for (int i = 0; i < 250; i++) { /* every row, in order */
-        char row[2048], want[64];
-        decode_row(&p, row, sizeof(row));
+        char want[64];
         snprintf(want, sizeof(want), "start_ms=%llu ", (unsigned long long)(NOW + (uint64_t)i));
-        assert_true(strncmp(row, want, strlen(want)) == 0);
+        assert_true(strncmp(r.row[i], want, strlen(want)) == 0);
     }
-    assert_ptr_equal(p, fk.rows + fk.rows_len);
     fake_stop(&fk);
 }
 
