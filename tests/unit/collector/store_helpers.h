@@ -69,4 +69,15 @@ static inline struct mc_coll_flow flow4(uint64_t start, uint64_t end)
     return f;
 }
 
+/* Flow i of the rate tests' stream: f (from flow4) with its times, addresses, ports, size and app varied. */
+static inline void vary_flow(struct mc_coll_flow *f, uint32_t i)
+{
+    f->start_ms = NOW + i / 100, f->end_ms = f->start_ms + i % 5000;
+    uint32_t a = 0x0a000000u | (i * 2654435761u >> 12), b = 0xc6336400u | (i % 200);
+    memcpy(f->src, &a, 4), memcpy(f->dst, &b, 4);
+    f->src_port = (uint16_t)(1024 + i % 60000), f->dst_port = (uint16_t)(i % 7 ? 443 : 53);
+    f->octets = 100 + i % 1500;
+    f->app[0] = i % 3 ? 'T' : 0;
+}
+
 #endif

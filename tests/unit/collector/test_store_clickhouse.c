@@ -747,12 +747,7 @@ static void test_real_rate(void **state)
     struct mc_coll_flow f = flow4(NOW, NOW);
     double t0 = now_s();
     for (uint32_t i = 0; i < N; i++) {
-        f.start_ms = NOW + i / 100, f.end_ms = f.start_ms + i % 5000;
-        uint32_t a = 0x0a000000u | (i * 2654435761u >> 12), b = 0xc6336400u | (i % 200);
-        memcpy(f.src, &a, 4), memcpy(f.dst, &b, 4);
-        f.src_port = (uint16_t)(1024 + i % 60000), f.dst_port = (uint16_t)(i % 7 ? 443 : 53);
-        f.octets = 100 + i % 1500;
-        f.app[0] = i % 3 ? 'T' : 0;
+        vary_flow(&f, i);
         mc_store_clickhouse.add(s, &f);
     }
     double t1 = now_s();

@@ -407,12 +407,7 @@ static void test_rate(void **state)
     struct mc_store *s = open_store(t.path, 0, 0, 0);
     double t0 = now_s();
     for (uint32_t i = 0; i < N; i++) {
-        f.start_ms = NOW + i / 100, f.end_ms = f.start_ms + i % 5000;
-        uint32_t a = 0x0a000000u | (i * 2654435761u >> 12), b = 0xc6336400u | (i % 200);
-        memcpy(f.src, &a, 4), memcpy(f.dst, &b, 4);
-        f.src_port = (uint16_t)(1024 + i % 60000), f.dst_port = (uint16_t)(i % 7 ? 443 : 53);
-        f.octets = 100 + i % 1500;
-        f.app[0] = i % 3 ? 'T' : 0;
+        vary_flow(&f, i);
         if (i % 50000 == 0)
             mc_store_sqlite.tick(s, NOW + i);
         mc_store_sqlite.add(s, &f);
