@@ -1,7 +1,7 @@
 /*
  * store.c - what every store shares: the store.* counters (store.h), the
  * configuration defaults, and the queue between the receive loop and the
- * store's writer thread (store.h says what it promises).  The stores
+ * store's writer threads (store.h says what it promises).  The stores
  * themselves are store_sqlite.c (an embedded SQLite file) and
  * store_clickhouse.c (ClickHouse over HTTP); docs/COLLECTOR.md has the
  * schema they all keep.
@@ -37,14 +37,18 @@ struct mc_store_queue {
     struct mc_store_config cfg;
     struct mc_store_writer w;
     size_t chunk_cap;       /* flows per chunk: batch is a whole number of chunks when it can be */
-    pthread_t thread;
+    pthread_t thread[MC_STORE_WRITERS_MAX];
+    struct writer_slot {
+        struct mc_store_queue *q;
+        unsigned slot;
+    } slots[MC_STORE_WRITERS_MAX];
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* wakes the writer */
+    pthread_cond_t cv;      /* wakes a writer */
 
     /* under mu */
     struct mc_store_chunk *head, *tail; /* flows waiting, oldest first; add appends to tail */
     size_t waiting;            /* flows in head..tail */
-    size_t held;               /* flows the writer took and has not written yet */
+    size_t held;               /* flows the writers took and have not written yet */
     struct mc_store_chunk *spare; /* emptied chunks for reuse */
     size_t n_spare;
     int flush;                 /* tick: write what waits, a partial batch too */
@@ -57,7 +61,6 @@ struct mc_store_queue {
     uint64_t drops_reported;   /* store.dropped when the last drop was logged */
     uint64_t drop_log_ms;
 
-    /* the writer's */
     int failing;               /* the last write failed: retry at the next flush, not at once */
     uint64_t fails_unlogged;   /* failures since the last log line */
     time_t fail_log_s;         /* monotonic seconds of that line (0: none yet) */
@@ -137,7 +140,7 @@ static struct mc_store_chunk *take(struct mc_store_queue *q, size_t *n)
         q->tail = NULL; /* add starts a new chunk rather than fill one being written */
     last->next = NULL;
     q->waiting -= k;
-    q->held = k;
+    q->held += k;
     *n = k;
     return first;
 }
@@ -153,7 +156,7 @@ static void put_back(struct mc_store_queue *q, struct mc_store_chunk *first, siz
     if (!q->tail)
         q->tail = last;
     q->waiting += n;
-    q->held = 0;
+    q->held -= n;
 }
 
 static int batch_due(const struct mc_store_queue *q)
@@ -172,28 +175,33 @@ static int batch_due(const struct mc_store_queue *q)
 void mc_store_queue_failed(struct mc_store_queue *q, const char *what, const char *why, const char *then)
 {
     CTR_ADD(errors, 1);
+    pthread_mutex_lock(&q->mu);
     snprintf(q->last_why, sizeof(q->last_why), "%s", why);
     q->fails_unlogged++;
     time_t now = mono_s();
-    if (q->fail_log_s != 0 && now - q->fail_log_s < LOG_EVERY_S)
-        return;
-    mc_warn("%s: %s failed: %s (%llu failure(s) since the last report); %s", q->w.what, what, why,
-            (unsigned long long)q->fails_unlogged, then);
-    q->fail_log_s = now;
-    q->fails_unlogged = 0;
+    if (q->fail_log_s == 0 || now - q->fail_log_s >= LOG_EVERY_S) {
+        mc_warn("%s: %s failed: %s (%llu failure(s) since the last report); %s", q->w.what, what, why,
+                (unsigned long long)q->fails_unlogged, then);
+        q->fail_log_s = now;
+        q->fails_unlogged = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
 }
 
 void mc_store_queue_ok(struct mc_store_queue *q)
 {
+    pthread_mutex_lock(&q->mu);
     if (q->failing || q->fails_unlogged)
         mc_notice("%s: writing again", q->w.what);
     q->fail_log_s = 0;
     q->fails_unlogged = 0;
+    pthread_mutex_unlock(&q->mu);
 }
 
 static void *writer_main(void *arg)
 {
-    struct mc_store_queue *q = arg;
+    struct writer_slot *ws = arg;
+    struct mc_store_queue *q = ws->q;
     int close_tries = 0;
     pthread_mutex_lock(&q->mu);
     for (;;) {
@@ -202,7 +210,7 @@ static void *writer_main(void *arg)
             struct mc_store_chunk *b = take(q, &n);
             int stopping = q->stop;
             pthread_mutex_unlock(&q->mu);
-            enum mc_store_result rc = q->w.write(q->w.ctx, b, n, stopping);
+            enum mc_store_result rc = q->w.write(q->w.ctx, ws->slot, b, n, stopping);
             if (rc == MC_STORE_RETRY && stopping && ++close_tries < CLOSE_TRIES) {
                 struct timespec pause = { 0, 200 * 1000 * 1000 };
                 nanosleep(&pause, NULL);
@@ -210,21 +218,23 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&q->mu);
             if (rc == MC_STORE_WRITTEN) {
                 chunks_release(q, b);
-                q->held = 0;
+                q->held -= n;
                 q->failing = 0;
             } else if (rc == MC_STORE_GIVE_UP) {
                 /* refused for what it holds: trying again would block every flow behind it */
                 chunks_release(q, b);
-                q->held = 0;
+                q->held -= n;
                 q->failing = 0; /* the store answers: the next batch goes at once */
                 CTR_ADD(dropped, n);
             } else if (stopping && close_tries >= CLOSE_TRIES) {
-                /* closing and the store still refuses: what is held cannot be kept anywhere */
+                /* closing and the store still refuses: what is held cannot be kept anywhere (another
+                 * writer's batch in flight is that writer's to count) */
                 size_t lost = n + q->waiting;
                 chunks_free(b);
                 chunks_free(q->head);
                 q->head = q->tail = NULL;
-                q->waiting = q->held = 0;
+                q->held -= n;
+                q->waiting = 0;
                 CTR_ADD(dropped, lost);
                 mc_err("%s: closing with %zu flows not written: %s", q->w.what, lost, q->last_why);
             } else {
@@ -236,7 +246,7 @@ static void *writer_main(void *arg)
                 q->flush = 0;
             continue;
         }
-        if (q->retention_cut && !q->stop) {
+        if (ws->slot == 0 && q->retention_cut && !q->stop) {
             uint64_t cut = q->retention_cut;
             pthread_mutex_unlock(&q->mu);
             int more = q->w.retention(q->w.ctx, cut);
@@ -273,19 +283,29 @@ struct mc_store_queue *mc_store_queue_start(const struct mc_store_config *cfg, c
     q->chunk_cap = (q->cfg.batch + per - 1) / per;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
-    /* the writer takes no signal: the receive loop's thread handles them */
+    /* the writers take no signal: the receive loop's thread handles them */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&q->thread, NULL, writer_main, q);
+    unsigned want = q->w.threads ? q->w.threads : 1, started = 0;
+    if (want > MC_STORE_WRITERS_MAX)
+        want = MC_STORE_WRITERS_MAX;
+    for (; started < want; started++) {
+        q->slots[started] = (struct writer_slot){ .q = q, .slot = started };
+        if (pthread_create(&q->thread[started], NULL, writer_main, &q->slots[started]) != 0)
+            break;
+    }
+    q->w.threads = started;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    if (started == 0) {
         snprintf(err, errlen, "%s: cannot start its thread", w->what);
         pthread_cond_destroy(&q->cv);
         pthread_mutex_destroy(&q->mu);
         free(q);
         return NULL;
     }
+    if (started < want)
+        mc_warn("%s: %u of %u writer threads started", w->what, started, want);
     return q;
 }
 
@@ -305,7 +325,7 @@ void mc_store_queue_add(struct mc_store_queue *q, const struct mc_coll_flow *f)
         q->tail = c;
     }
     c->f[c->n++] = *f;
-    if (++q->waiting == q->cfg.batch)
+    if (++q->waiting % q->cfg.batch == 0) /* a batch more: a writer more woken (one that writes ignores it) */
         pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
     return;
@@ -341,8 +361,8 @@ void mc_store_queue_tick(struct mc_store_queue *q, uint64_t now_ms)
         }
     }
     size_t queued = q->waiting + q->held;
-    if (wake)
-        pthread_cond_signal(&q->cv);
+    if (wake) /* every writer: retention is the first's, whichever a signal would wake */
+        pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
 
     uint64_t dropped = CTR_LOAD(dropped);
@@ -360,9 +380,10 @@ void mc_store_queue_stop(struct mc_store_queue *q)
         return;
     pthread_mutex_lock(&q->mu);
     q->stop = 1;
-    pthread_cond_signal(&q->cv);
+    pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
-    pthread_join(q->thread, NULL);
+    for (unsigned i = 0; i < q->w.threads; i++)
+        pthread_join(q->thread[i], NULL);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
     chunks_free(q->head);

@@ -42,13 +42,14 @@ extern const struct mc_store_ops mc_store_clickhouse;
 
 /* ---- for the stores themselves (store_*.c): the queue between the receive loop and a writer thread ----
  *
- * add copies the flow into a queue of fixed-size chunks under a mutex (no I/O); the writer thread
- * detaches about a batch of flows (whole chunks) at a time and hands them to the store's write.  The
- * queue holds at most max_queued flows, the batch being written included: beyond, an add is dropped and
+ * add copies the flow into a queue of fixed-size chunks under a mutex (no I/O); a writer thread
+ * detaches about a batch of flows (whole chunks) at a time and hands them to the store's write; a store
+ * whose server writes batches in parallel (ClickHouse) runs several writer threads, each with its own
+ * batch.  The queue holds at most max_queued flows, the batches being written included: beyond, an add is dropped and
  * counted (store.dropped, logged once a minute at most).  A batch that fails goes back to the head of
  * the queue and is tried again at the next flush (a second later); at close everything held is written,
  * CLOSE_TRIES tries for a failing batch, then the rest is dropped and counted.  Retention is asked of the
- * store at most once a minute, in the writer thread, between batches.
+ * store at most once a minute, in the first writer thread, between its batches.
  */
 
 /* A piece of the queue: n flows, oldest first. */
@@ -65,27 +66,32 @@ enum mc_store_result {
     MC_STORE_GIVE_UP,     /* none is, nor ever will be (refused for what it holds): dropped and counted */
 };
 
+#define MC_STORE_WRITERS_MAX 4 /* writer threads a queue runs at most */
+
 struct mc_store_writer {
     const char *what; /* the store in log lines: "store flows.db"; borrowed for the queue's life */
     size_t backlog;   /* a writer that fell behind takes up to this many batches in one write */
-    /* Writes the n flows of the chunks from b on (writer thread); closing: the queue is being emptied for
-     * exit.  A failure is reported with mc_store_queue_failed. */
-    enum mc_store_result (*write)(void *ctx, const struct mc_store_chunk *b, size_t n, int closing);
-    /* Removes rows that ended before cut_ms (writer thread): 1 when more is left (called again after the
-     * batches waiting), 0 when done or failed (the next minute retries). */
+    unsigned threads; /* writer threads (0: one; at most MC_STORE_WRITERS_MAX), each with batches of its own */
+    /* Writes the n flows of the chunks from b on (in writer thread slot, 0 .. threads - 1, one batch at a
+     * time per slot); closing: the queue is being emptied for exit.  A failure is reported with
+     * mc_store_queue_failed. */
+    enum mc_store_result (*write)(void *ctx, unsigned slot, const struct mc_store_chunk *b, size_t n,
+                                  int closing);
+    /* Removes rows that ended before cut_ms (writer thread slot 0): 1 when more is left (called again after
+     * the batches waiting), 0 when done or failed (the next minute retries). */
     int (*retention)(void *ctx, uint64_t cut_ms);
     void *ctx;
 };
 
 struct mc_store_queue;
 
-/* Starts the writer thread (signals blocked in it); cfg's batch and max_queued must be set (not 0).
+/* Starts the writer threads (signals blocked in them); cfg's batch and max_queued must be set (not 0).
  * NULL with err set. */
 struct mc_store_queue *mc_store_queue_start(const struct mc_store_config *cfg, const struct mc_store_writer *w,
                                             char *err, size_t errlen);
 void mc_store_queue_add(struct mc_store_queue *q, const struct mc_coll_flow *f); /* never blocks on I/O */
 void mc_store_queue_tick(struct mc_store_queue *q, uint64_t now_ms);            /* flush, retention, drop log */
-/* Writes what is held (see above), ends the thread and frees the queue; NULL is ignored. */
+/* Writes what is held (see above), ends the threads and frees the queue; NULL is ignored. */
 void mc_store_queue_stop(struct mc_store_queue *q);
 
 /* The writer's failure reports: counted (store.errors) and logged once a minute at most, the rest summed
@@ -109,9 +115,8 @@ struct mc_ch_url {
 /* Parses text into u; 0, or -1 with err saying what is wrong. */
 int mc_ch_url_parse(const char *text, struct mc_ch_url *u, char *err, size_t errlen);
 
-#define MC_CH_COLUMNS 27     /* the schema's columns */
-#define MC_CH_BLOCK_ROWS 2048  /* rows per Native block at most: whole queue chunks, kept in cache while each column is read */
-#define MC_CH_VALUE_MAX 160   /* the most one value (or a block's or column's header) takes */
+#define MC_CH_COLUMNS 27      /* the schema's columns */
+#define MC_CH_BLOCK_ROWS 2048  /* rows per Native block at most: whole queue chunks, their columns kept in cache */
 
 /* A batch's exporter text, kept while the exporter stays the same (a few exporters send all). */
 struct mc_ch_texts {
@@ -121,26 +126,37 @@ struct mc_ch_texts {
     char exp[64];
 };
 
-/* A batch encoded in ClickHouse's Native format as libcurl reads it: a stage at a time. */
+/*
+ * A batch encoded in ClickHouse's Native format as libcurl reads it: a
+ * block of whole chunks at a time, its rows turned into columns in one pass
+ * (each flow read once), then the columns copied out as libcurl asks.
+ */
 struct mc_ch_encoder {
     uint8_t head[MC_CH_COLUMNS][72];  /* each column's name and type, encoded */
     uint8_t head_len[MC_CH_COLUMNS];
-    int8_t width[MC_CH_COLUMNS];      /* value bytes; 0: Nullable(String) */
-    const struct mc_store_chunk *first, *next; /* the batch; the chunk after the current block */
-    const struct mc_store_chunk *blk;  /* the current block's first chunk; NULL: between blocks */
-    const struct mc_store_chunk *c;    /* where the current column stands */
-    size_t i;
-    int col, step;
+    const struct mc_store_chunk *next; /* the first chunk of the next block; NULL: the last is the current */
+    int in_block;                      /* the current block's pieces are being copied out */
+    uint8_t block_head[24];            /* the block's column and row counts */
+    size_t block_head_len;
+    uint8_t *values[MC_CH_COLUMNS];    /* the block's values by column (strings: length and bytes) */
+    size_t values_len[MC_CH_COLUMNS];
+    uint8_t *nulls[MC_CH_COLUMNS];     /* a string column's NULL map (NULL for numbers) */
+    size_t rows;
+    int piece;                         /* the piece being copied: the block's head, then each column's */
+    size_t off;                        /* bytes of it already copied */
     struct mc_ch_texts x;
+    void *mem;                         /* owns values and nulls */
 };
 
-/* Reads the schema's columns into e; 0, or -1 when a column's type is not one the encoder writes. */
+/* Checks the schema's columns against what the encoder writes and allocates; 0, or -1. */
 int mc_ch_encoder_init(struct mc_ch_encoder *e);
+
+void mc_ch_encoder_free(struct mc_ch_encoder *e);
 
 /* The batch from first on (chunks linked by next) is the one encoded. */
 void mc_ch_encoder_start(struct mc_ch_encoder *e, const struct mc_store_chunk *first);
 
-/* Encodes the next bytes of the batch into out (room at least MC_CH_VALUE_MAX); 0 when all are. */
+/* Copies the next bytes of the batch into out (any room); 0 when all are. */
 size_t mc_ch_encoder_fill(struct mc_ch_encoder *e, uint8_t *out, size_t room);
 
 /* The table's CREATE statement (docs/COLLECTOR.md "ClickHouse"): the encoder writes its columns. */

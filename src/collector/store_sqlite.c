@@ -197,9 +197,11 @@ static void rollback(struct mc_store *s)
 }
 
 /* One transaction for the n flows of b; written, or kept for a retry (nothing of it is in the file). */
-static enum mc_store_result write_batch(void *ctx, const struct mc_store_chunk *b, size_t n, int closing)
+static enum mc_store_result write_batch(void *ctx, unsigned slot, const struct mc_store_chunk *b, size_t n,
+                                        int closing)
 {
-    struct mc_store *s = ctx;
+    struct mc_store *s = ctx; /* one writer thread: a SQLite file has one writer at a time */
+    (void)slot;
     (void)closing;
     struct texts x = { .have = 0 };
     char why[256];

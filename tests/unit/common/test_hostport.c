@@ -1,4 +1,5 @@
 /* test_hostport.c - the one host:port parser (required and default ports, brackets, bounds) and its writer. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -68,12 +69,31 @@ static void test_text(void **state)
     assert_int_equal(port, 443);
 }
 
+/* The IPv4 formatter (not inet_ntop's sprintf) writes what inet_ntop does, every octet value in every place. */
+static void test_ipv4_text(void **state)
+{
+    (void)state;
+    char out[INET_ADDRSTRLEN], want[INET_ADDRSTRLEN];
+    for (unsigned v = 0; v < 256; v++)
+        for (int at = 0; at < 4; at++) {
+            struct mc_addr a = { { 1, 20, 199, 5 } };
+            a.b[at] = (uint8_t)v;
+            assert_non_null(inet_ntop(AF_INET, a.b, want, sizeof(want)));
+            assert_int_equal(mc_addr_text(4, &a, out, sizeof(out)), strlen(want));
+            assert_string_equal(out, want);
+        }
+    struct mc_addr top = { { 255, 255, 255, 255 } };
+    assert_int_equal(mc_addr_text(4, &top, out, sizeof(out)), 15);
+    assert_int_equal(mc_addr_text(4, &top, out, 15), 0); /* no room for the NUL: inet_ntop's answer */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_required_port),
         cmocka_unit_test(test_default_port),
         cmocka_unit_test(test_text),
+        cmocka_unit_test(test_ipv4_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
