@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/hostport.h"
 #include "common/log.h"
 
 MC_CTR_DEFINE(store, MC_STORE_CTRS)
@@ -24,6 +25,19 @@ void mc_store_config_defaults(struct mc_store_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->batch = 10000;        /* one transaction or insert per 10000 flows: the per-write cost vanishes */
     cfg->max_queued = 1000000; /* about 400 MB of flows held while the store is slow or down */
+}
+
+const char *mc_store_exporter_text(struct mc_store_exporter *x, const struct mc_coll_src *e)
+{
+    if (x->have && x->exporter.ver == e->ver && x->exporter.port == e->port &&
+        memcmp(x->exporter.addr, e->addr, sizeof(e->addr)) == 0)
+        return x->text;
+    struct mc_addr a;
+    memcpy(a.b, e->addr, sizeof(a.b));
+    x->len = e->ver == 4 || e->ver == 6 ? mc_hostport_text(e->ver, &a, e->port, x->text, sizeof(x->text)) : 0;
+    x->exporter = *e;
+    x->have = 1;
+    return x->text;
 }
 
 #define CHUNK_MAX 1024            /* flows per queue chunk at most (about 370 KiB) */

@@ -40,7 +40,21 @@ struct mc_store_ops {
 extern const struct mc_store_ops mc_store_sqlite;
 extern const struct mc_store_ops mc_store_clickhouse;
 
-/* ---- for the stores themselves (store_*.c): the queue between the receive loop and a writer thread ----
+/* ---- for the stores themselves (store_*.c) ---- */
+
+/* A batch's exporter column ("192.0.2.1:2055", "[2001:db8::1]:4739"), kept while the exporter stays the
+ * same: a few exporters send all the flows.  Zero it before a batch. */
+struct mc_store_exporter {
+    struct mc_coll_src exporter; /* whose text is kept (have set) */
+    int have;
+    size_t len;                  /* 0: no address (NULL in the stores) */
+    char text[64];
+};
+
+/* x's text for exporter e (its length in x->len). */
+const char *mc_store_exporter_text(struct mc_store_exporter *x, const struct mc_coll_src *e);
+
+/* ---- the queue between the receive loop and a writer thread ----
  *
  * add copies the flow into a queue of fixed-size chunks under a mutex (no I/O); a writer thread
  * detaches about a batch of flows (whole chunks) at a time and hands them to the store's write; a store
@@ -118,14 +132,6 @@ int mc_ch_url_parse(const char *text, struct mc_ch_url *u, char *err, size_t err
 #define MC_CH_COLUMNS 27      /* the schema's columns */
 #define MC_CH_BLOCK_ROWS 2048  /* rows per Native block at most: whole queue chunks, their columns kept in cache */
 
-/* A batch's exporter text, kept while the exporter stays the same (a few exporters send all). */
-struct mc_ch_texts {
-    struct mc_coll_src exporter; /* whose text exp is (have set) */
-    int have;
-    size_t exp_len;              /* 0: no address */
-    char exp[64];
-};
-
 /*
  * A batch encoded in ClickHouse's Native format as libcurl reads it: a
  * block of whole chunks at a time, its rows turned into columns in one pass
@@ -144,7 +150,7 @@ struct mc_ch_encoder {
     size_t rows;
     int piece;                         /* the piece being copied: the block's head, then each column's */
     size_t off;                        /* bytes of it already copied */
-    struct mc_ch_texts x;
+    struct mc_store_exporter x;
     void *mem;                         /* owns values and nulls */
 };
 

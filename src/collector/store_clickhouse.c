@@ -325,7 +325,7 @@ static const struct {
     int width;  /* value bytes; 0: Nullable(String) */
     size_t cap; /* Nullable(String): the most one value takes, length included */
 } cols_written[MC_CH_COLUMNS] = {
-    { "start_ms", 8, 0 }, { "end_ms", 8, 0 }, { "exporter", 0, 2 + sizeof(((struct mc_ch_texts *)0)->exp) },
+    { "start_ms", 8, 0 }, { "end_ms", 8, 0 }, { "exporter", 0, 2 + sizeof(((struct mc_store_exporter *)0)->text) },
     { "version", 1, 0 }, { "domain", 4, 0 }, { "ip_version", 1, 0 }, { "src", 0, 2 + INET6_ADDRSTRLEN },
     { "dst", 0, 2 + INET6_ADDRSTRLEN }, { "src_port", 2, 0 }, { "dst_port", 2, 0 }, { "proto", 1, 0 },
     { "tcp_flags", 1, 0 }, { "tos", 1, 0 }, { "packets", 8, 0 }, { "octets", 8, 0 }, { "rev_packets", 8, 0 },
@@ -356,19 +356,6 @@ static uint8_t *put_bytes(uint8_t *o, const char *v, size_t n)
 static uint64_t cap63(uint64_t v)
 {
     return v > INT64_MAX ? INT64_MAX : v;
-}
-
-/* The exporter's text, kept while the exporter stays the same (a few exporters send all). */
-static void exporter_text(struct mc_ch_texts *x, const struct mc_coll_src *e)
-{
-    if (x->have && x->exporter.ver == e->ver && x->exporter.port == e->port &&
-        memcmp(x->exporter.addr, e->addr, sizeof(e->addr)) == 0)
-        return;
-    struct mc_addr a;
-    memcpy(a.b, e->addr, sizeof(a.b));
-    x->exp_len = e->ver == 4 || e->ver == 6 ? mc_hostport_text(e->ver, &a, e->port, x->exp, sizeof(x->exp)) : 0;
-    x->exporter = *e;
-    x->have = 1;
 }
 
 /* A column's cursors while a block is turned: where its next value and NULL flag go. */
@@ -411,12 +398,12 @@ static inline void put_addr(struct cursors *o, int j, uint8_t ver, const uint8_t
 #define PUT_NAME(o, j, field) put_str(o, j, field, strnlen(field, sizeof(field)))
 
 /* One flow's 27 values onto the ends of their columns, in cols_written's order. */
-static void row_columns(struct cursors *o, const struct mc_coll_flow *f, struct mc_ch_texts *x)
+static void row_columns(struct cursors *o, const struct mc_coll_flow *f, struct mc_store_exporter *x)
 {
-    exporter_text(x, &f->exporter);
+    const char *exporter = mc_store_exporter_text(x, &f->exporter);
     put_num(o, 0, cap63(f->start_ms), 8);
     put_num(o, 1, cap63(f->end_ms), 8);
-    put_str(o, 2, x->exp, x->exp_len);
+    put_str(o, 2, exporter, x->len);
     put_num(o, 3, f->version, 1);
     put_num(o, 4, f->domain, 4);
     put_num(o, 5, f->ip_version, 1);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hostport.h"
 #include "common/log.h"
 
 #define SCHEMA_VERSION 1
@@ -110,63 +111,30 @@ static void bind_name(sqlite3_stmt *st, int col, const char *v, size_t cap)
         sqlite3_bind_text(st, col, v, (int)n, SQLITE_STATIC);
 }
 
-/* An address as inet_ntop text; NULL for a version that is neither 4 nor 6. */
-static const char *addr_text(uint8_t ver, const uint8_t *a, char *buf, size_t len)
+/* Binds every column of f (text borrowed from f, x and addr until the step). */
+static void bind_flow(sqlite3_stmt *st, const struct mc_coll_flow *f, struct mc_store_exporter *x,
+                      char addr[2][INET6_ADDRSTRLEN])
 {
-    if (ver == 4)
-        return inet_ntop(AF_INET, a, buf, (socklen_t)len);
-    if (ver == 6)
-        return inet_ntop(AF_INET6, a, buf, (socklen_t)len);
-    return NULL;
-}
-
-/* A batch's address texts: the exporter's is kept while it stays the same (a few exporters send all). */
-struct texts {
-    struct mc_coll_src exporter; /* whose text exp is (have set) */
-    int have;
-    const char *exp;             /* NULL: no address */
-    char exp_buf[INET6_ADDRSTRLEN + 8];
-    char addr[2][INET6_ADDRSTRLEN];
-};
-
-static const char *exporter_text(struct texts *x, const struct mc_coll_src *e)
-{
-    if (x->have && x->exporter.ver == e->ver && x->exporter.port == e->port &&
-        memcmp(x->exporter.addr, e->addr, sizeof(e->addr)) == 0)
-        return x->exp;
-    char a[INET6_ADDRSTRLEN];
-    const char *t = addr_text(e->ver, e->addr, a, sizeof(a));
-    x->exporter = *e;
-    x->have = 1;
-    x->exp = NULL;
-    if (t) {
-        snprintf(x->exp_buf, sizeof(x->exp_buf), e->ver == 6 ? "[%s]:%u" : "%s:%u", t, (unsigned)e->port);
-        x->exp = x->exp_buf;
-    }
-    return x->exp;
-}
-
-/* Binds every column of f (text borrowed from f and x until the step). */
-static void bind_flow(sqlite3_stmt *st, const struct mc_coll_flow *f, struct texts *x)
-{
-    const char *t;
     int i = 1;
     sqlite3_bind_int64(st, i++, i64(f->start_ms));
     sqlite3_bind_int64(st, i++, i64(f->end_ms));
-    t = exporter_text(x, &f->exporter);
-    if (t)
-        sqlite3_bind_text(st, i++, t, -1, SQLITE_STATIC);
+    const char *exporter = mc_store_exporter_text(x, &f->exporter);
+    if (x->len)
+        sqlite3_bind_text(st, i++, exporter, (int)x->len, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i++);
     sqlite3_bind_int(st, i++, f->version);
     sqlite3_bind_int64(st, i++, f->domain);
     sqlite3_bind_int(st, i++, f->ip_version);
     for (int d = 0; d < 2; d++) {
-        t = addr_text(f->ip_version, d ? f->dst : f->src, x->addr[d], sizeof(x->addr[d]));
-        if (t)
-            sqlite3_bind_text(st, i++, t, -1, SQLITE_STATIC);
-        else
+        if (f->ip_version != 4 && f->ip_version != 6) {
             sqlite3_bind_null(st, i++);
+            continue;
+        }
+        struct mc_addr a;
+        memcpy(a.b, d ? f->dst : f->src, sizeof(a.b));
+        size_t n = mc_addr_text(f->ip_version, &a, addr[d], INET6_ADDRSTRLEN);
+        sqlite3_bind_text(st, i++, addr[d], (int)n, SQLITE_STATIC);
     }
     sqlite3_bind_int(st, i++, f->src_port);
     sqlite3_bind_int(st, i++, f->dst_port);
@@ -203,14 +171,15 @@ static enum mc_store_result write_batch(void *ctx, unsigned slot, const struct m
     struct mc_store *s = ctx; /* one writer thread: a SQLite file has one writer at a time */
     (void)slot;
     (void)closing;
-    struct texts x = { .have = 0 };
+    struct mc_store_exporter x = { .have = 0 };
+    char addr[2][INET6_ADDRSTRLEN];
     char why[256];
     int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         goto fail;
     for (const struct mc_store_chunk *c = b; c; c = c->next) {
         for (size_t i = 0; i < c->n; i++) {
-            bind_flow(s->ins, &c->f[i], &x);
+            bind_flow(s->ins, &c->f[i], &x, addr);
             rc = sqlite3_step(s->ins);
             sqlite3_reset(s->ins);
             if (rc != SQLITE_DONE)
