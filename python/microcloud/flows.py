@@ -28,17 +28,25 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tu
 
 from .units import parse_time
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# The schema, as src/collector/store_sqlite.c (SCHEMA_SQL) and docs/COLLECTOR.md ("Schema") have it:
-# tests/unit/python/test_flows.py checks the three are the same text.
+# The schema of a new store, as src/collector/store_sqlite.c (SCHEMA_SQL) and docs/COLLECTOR.md ("Schema")
+# have it: tests/unit/python/test_flows.py checks the three are the same text.  Rows are read through the
+# view flows over the segment tables flows_N; a new store's live segment is flows_1 (LIVE_TABLE).
 SCHEMA = """\
 CREATE TABLE IF NOT EXISTS meta (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', 1);
-CREATE TABLE IF NOT EXISTS flows (
+INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', 2);
+CREATE TABLE IF NOT EXISTS segments (
+    n INTEGER PRIMARY KEY,
+    indexed INTEGER NOT NULL DEFAULT 0,
+    min_ms INTEGER,
+    max_ms INTEGER
+);
+INSERT OR IGNORE INTO segments (n) VALUES (1);
+CREATE TABLE IF NOT EXISTS flows_1 (
     start_ms INTEGER,
     end_ms INTEGER,
     exporter TEXT,
@@ -67,10 +75,11 @@ CREATE TABLE IF NOT EXISTS flows (
     msisdn TEXT,
     call_id TEXT
 );
-CREATE INDEX IF NOT EXISTS flows_start_ms ON flows (start_ms);
-CREATE INDEX IF NOT EXISTS flows_src ON flows (src);
-CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);
+CREATE INDEX IF NOT EXISTS flows_1_start_ms ON flows_1 (start_ms);
+CREATE VIEW IF NOT EXISTS flows AS SELECT * FROM flows_1;
 """
+
+LIVE_TABLE = "flows_1"
 
 COLUMNS = ("start_ms", "end_ms", "exporter", "version", "domain", "ip_version", "src", "dst", "src_port",
            "dst_port", "proto", "tcp_flags", "tos", "packets", "octets", "rev_packets", "rev_octets", "in_if",
@@ -124,13 +133,14 @@ def create(path: str) -> sqlite3.Connection:
     make stores.  Returns the connection (the caller closes it)."""
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(SCHEMA)
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+        conn.executescript(SCHEMA)  # a new store; an existing one keeps its segments (rows go to LIVE_TABLE's)
     conn.commit()
     return conn
 
 
 class FlowStore:
-    """A collector's SQLite store opened read-only (the file must exist and carry schema version 1).
+    """A collector's SQLite store opened read-only (the file must exist and carry schema version 2).
     Close it (or use it as a context manager)."""
 
     def __init__(self, path: str) -> None:

@@ -1,7 +1,7 @@
 /*
  * store_sqlite.c - the embedded store: collected flows into one SQLite file
- * (table flows, docs/COLLECTOR.md "Schema"), written by a thread of its own
- * so the receive loop never waits for the disk.
+ * (view flows over segment tables, docs/COLLECTOR.md "Schema"), written by
+ * a thread of its own so the receive loop never waits for the disk.
  *
  * The queue and its writer thread are store.c's (store.h): add copies the
  * flow into it (no I/O, no statement); the writer hands about `batch` flows
@@ -12,10 +12,25 @@
  * BUSY_MS) is kept and tried again a second later, so nothing is lost while
  * the queue's bound holds.
  *
- * Retention deletes the rows that ended before now - retention_s, in slices
- * of RETENTION_SLICE rows between batches so a large purge never holds the
- * queue back for long.  It asks for start_ms < cut too (a flow ends after it
- * starts) so the start_ms index finds them: end_ms has no index of its own.
+ * Segments: rows go to the live segment table flows_N, which has only its
+ * start_ms index.  An address index takes one B-tree insert per row at a
+ * random place, about 3.5 us each here, which would bound the store near
+ * 100,000 rows/s; so a segment gets its src and dst indexes when it is full
+ * (segment_rows), in one sorted build (CREATE INDEX, about 0.45 us per row
+ * and index), and the next segment starts.  The view flows is the UNION
+ * ALL of the segments: SQLite pushes a query's WHERE into each of them
+ * (their indexes answer) and merges ORDER BY start_ms from their start_ms
+ * indexes.  A query by address scans the live segment only.  A view takes
+ * 500 terms at most: at segments_max the live segment gets its address
+ * indexes and grows (each row then pays them), until retention frees a
+ * place.
+ *
+ * Retention drops the segments whose rows all ended before now -
+ * retention_s (one DROP TABLE, however many rows), then deletes the older
+ * rows of the others in slices of RETENTION_SLICE rows between batches, so
+ * a large purge never holds the queue back for long.  It asks for
+ * start_ms < cut too (a flow ends after it starts) so the start_ms index
+ * finds them: end_ms has no index of its own.
  */
 #include "collector/store.h"
 
@@ -28,15 +43,18 @@
 #include "common/hostport.h"
 #include "common/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BACKLOG_BATCHES 10        /* behind: one transaction takes up to this many batches */
 #define RETENTION_SLICE 50000     /* rows per retention DELETE: the queue's batches go in between */
 #define BUSY_MS 500               /* a locked database is waited for this long, then the batch waits */
+#define SEGMENT_ROWS 262144       /* rows per segment: an index build of about a quarter second */
+#define SEGMENTS_MAX 400          /* segments per file: the view's UNION ALL takes 500 terms at most */
 
 /*
- * The schema, also in docs/COLLECTOR.md "Schema" and python/microcloud/flows.py
- * (SCHEMA): tests/unit/python/test_flows.py checks the three are the same text.
- * Everything IF NOT EXISTS: opening an existing file keeps its rows.
+ * The schema of a new file, also in docs/COLLECTOR.md "Schema" and
+ * python/microcloud/flows.py (SCHEMA): tests/unit/python/test_flows.py
+ * checks the three are the same text.  Its flows_1 statements are every
+ * segment's, "flows_1" read as "flows_N" (segment_sql).
  */
 static const char SCHEMA_SQL[] =
     /* schema */
@@ -44,8 +62,15 @@ static const char SCHEMA_SQL[] =
     "    name TEXT PRIMARY KEY,\n"
     "    value INTEGER NOT NULL\n"
     ");\n"
-    "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', 1);\n"
-    "CREATE TABLE IF NOT EXISTS flows (\n"
+    "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', 2);\n"
+    "CREATE TABLE IF NOT EXISTS segments (\n"
+    "    n INTEGER PRIMARY KEY,\n"
+    "    indexed INTEGER NOT NULL DEFAULT 0,\n"
+    "    min_ms INTEGER,\n"
+    "    max_ms INTEGER\n"
+    ");\n"
+    "INSERT OR IGNORE INTO segments (n) VALUES (1);\n"
+    "CREATE TABLE IF NOT EXISTS flows_1 (\n"
     "    start_ms INTEGER,\n"
     "    end_ms INTEGER,\n"
     "    exporter TEXT,\n"
@@ -74,9 +99,8 @@ static const char SCHEMA_SQL[] =
     "    msisdn TEXT,\n"
     "    call_id TEXT\n"
     ");\n"
-    "CREATE INDEX IF NOT EXISTS flows_start_ms ON flows (start_ms);\n"
-    "CREATE INDEX IF NOT EXISTS flows_src ON flows (src);\n"
-    "CREATE INDEX IF NOT EXISTS flows_dst ON flows (dst);\n"
+    "CREATE INDEX IF NOT EXISTS flows_1_start_ms ON flows_1 (start_ms);\n"
+    "CREATE VIEW IF NOT EXISTS flows AS SELECT * FROM flows_1;\n"
     /* end schema */;
 
 #define N_COLUMNS 27
@@ -86,9 +110,14 @@ struct mc_store {
     char *path;             /* owned copy of cfg.spec */
     char what[512];         /* "store PATH", for the queue's log lines */
     sqlite3 *db;            /* the writer thread's once open returns */
-    sqlite3_stmt *ins;      /* INSERT INTO flows, all columns */
-    sqlite3_stmt *purge;    /* one retention slice */
+    sqlite3_stmt *ins;      /* INSERT INTO the live segment, all columns */
     struct mc_store_queue *q;
+
+    /* the segments (the writer's once open returns) */
+    long long live;         /* the live segment's number: rows go to flows_<live> */
+    uint64_t live_rows;     /* rows in it */
+    int live_indexed;       /* it has its address indexes (segments_max was reached) */
+    size_t n_segments;
 };
 
 /* The writer thread counts while the stats reader reads: whole 64-bit stores, never torn. */
@@ -164,13 +193,195 @@ static void rollback(struct mc_store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* sqlite3_exec, its error into why ("" when none). */
+static int exec_why(struct mc_store *s, const char *sql, char *why, size_t whylen)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    snprintf(why, whylen, "%s", rc == SQLITE_OK ? "" : msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The first value of a one-row query with one integer parameter (SQL NULL and no row: dflt); -1 on error. */
+static int query_int(struct mc_store *s, const char *sql, long long arg, long long dflt, long long *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_bind_parameter_count(st) > 0)
+        sqlite3_bind_int64(st, 1, arg);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : dflt;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The schema's segment statements for segment n ("flows_1" made "flows_<n>"); malloc'd, NULL when out of
+ * memory or when the schema has none (a build whose SCHEMA_SQL lost them: open refuses). */
+static char *segment_sql(long long n)
+{
+    const char *from = strstr(SCHEMA_SQL, "CREATE TABLE IF NOT EXISTS flows_1 ("),
+               *to = strstr(SCHEMA_SQL, "CREATE VIEW");
+    if (!from || !to || to < from)
+        return NULL;
+    char name[32];
+    int nl = snprintf(name, sizeof(name), "flows_%lld", n);
+    size_t cap = (size_t)(to - from) * 2 + 64, k = 0;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    for (const char *p = from; p < to;) {
+        if (strncmp(p, "flows_1", 7) == 0) {
+            memcpy(out + k, name, (size_t)nl);
+            k += (size_t)nl;
+            p += 7;
+        } else {
+            out[k++] = *p++;
+        }
+    }
+    out[k] = 0;
+    return out;
+}
+
+/* The view flows made again over every segment, in order (in the caller's transaction). */
+static int make_view(struct mc_store *s, char *why, size_t whylen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT n FROM segments ORDER BY n", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    size_t cap = 64 + (s->n_segments + 1) * 48, k = 0;
+    char *sql = malloc(cap);
+    int rc = SQLITE_ROW, terms = 0;
+    if (sql)
+        k = (size_t)snprintf(sql, cap, "DROP VIEW IF EXISTS flows; CREATE VIEW flows AS ");
+    while (sql && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k + 48 > cap) {
+            char *more = realloc(sql, cap * 2);
+            if (!more)
+                break;
+            sql = more, cap *= 2;
+        }
+        k += (size_t)snprintf(sql + k, cap - k, "%sSELECT * FROM flows_%lld", terms++ ? " UNION ALL " : "",
+                              (long long)sqlite3_column_int64(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (!sql || rc != SQLITE_DONE || terms == 0) {
+        snprintf(why, whylen, "%s", !sql || rc == SQLITE_ROW ? "out of memory" : terms ? sqlite3_errmsg(s->db)
+                                                                                       : "no segment");
+        free(sql);
+        return -1;
+    }
+    int ok = exec_why(s, sql, why, whylen);
+    free(sql);
+    s->n_segments = (size_t)terms;
+    return ok;
+}
+
+/* The insert statement of the live segment (after open and after each rollover). */
+static int prepare_insert(struct mc_store *s, char *why, size_t whylen)
+{
+    char sql[160];
+    snprintf(sql, sizeof(sql), "INSERT INTO flows_%lld VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+             s->live);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (sqlite3_bind_parameter_count(st) != N_COLUMNS) {
+        snprintf(why, whylen, "insert has %d columns, not %d", sqlite3_bind_parameter_count(st), N_COLUMNS);
+        sqlite3_finalize(st);
+        return -1;
+    }
+    sqlite3_finalize(s->ins);
+    s->ins = st;
+    return 0;
+}
+
+/* The segments as the file has them: the live one (the last), its rows, the count.  0, or -1 with why. */
+static int load_segments(struct mc_store *s, char *why, size_t whylen)
+{
+    long long live, indexed, n, rows;
+    char sql[96];
+    if (query_int(s, "SELECT max(n) FROM segments", 0, -1, &live) != 0 || live < 0 ||
+        query_int(s, "SELECT indexed FROM segments WHERE n = ?1", live, 0, &indexed) != 0 ||
+        query_int(s, "SELECT count(*) FROM segments", 0, 0, &n) != 0) {
+        snprintf(why, whylen, "%s", live < 0 ? "no segment" : sqlite3_errmsg(s->db));
+        return -1;
+    }
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM flows_%lld", live);
+    if (query_int(s, sql, 0, 0, &rows) != 0) {
+        snprintf(why, whylen, "%s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    s->live = live, s->live_indexed = indexed != 0, s->n_segments = (size_t)n, s->live_rows = (uint64_t)rows;
+    return prepare_insert(s, why, whylen);
+}
+
+/*
+ * The live segment is full: it gets its address indexes (one sorted build each) and its time range, and
+ * the next segment starts, in one transaction.  At segments_max no segment starts: the live one keeps
+ * its indexes from then on (its rows pay them) until retention frees a place.  0, or -1 with why (the
+ * file as it was: the next batch tries again).
+ */
+static int roll_over(struct mc_store *s, char *why, size_t whylen)
+{
+    long long next = s->live + 1;
+    int start = s->n_segments < s->cfg.segments_max;
+    char sql[512];
+    char *seg = start ? segment_sql(next) : NULL;
+    if (start && !seg) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (exec_why(s, "BEGIN IMMEDIATE", why, whylen) != 0)
+        goto fail;
+    if (!s->live_indexed) {
+        snprintf(sql, sizeof(sql), "CREATE INDEX IF NOT EXISTS flows_%lld_src ON flows_%lld (src); "
+                 "CREATE INDEX IF NOT EXISTS flows_%lld_dst ON flows_%lld (dst); "
+                 "UPDATE segments SET indexed = 1 WHERE n = %lld",
+                 s->live, s->live, s->live, s->live, s->live);
+        if (exec_why(s, sql, why, whylen) != 0)
+            goto fail;
+    }
+    if (start) {
+        /* what retention asks of a closed segment: the first start, the last start or end */
+        snprintf(sql, sizeof(sql), "UPDATE segments SET min_ms = (SELECT min(start_ms) FROM flows_%lld), "
+                 "max_ms = (SELECT max(max(start_ms), max(end_ms)) FROM flows_%lld) WHERE n = %lld; "
+                 "INSERT INTO segments (n) VALUES (%lld)", s->live, s->live, s->live, next);
+        if (exec_why(s, sql, why, whylen) != 0 || exec_why(s, seg, why, whylen) != 0 ||
+            make_view(s, why, whylen) != 0)
+            goto fail;
+    }
+    if (exec_why(s, "COMMIT", why, whylen) != 0)
+        goto fail;
+    free(seg);
+    if (!start) {
+        s->live_indexed = 1;
+        mc_warn("%s: %zu segments, the most a file takes: the live one grows with its address indexes (slower) "
+                "until retention frees a place", s->what, s->n_segments);
+        return 0;
+    }
+    s->live = next, s->live_rows = 0, s->live_indexed = 0;
+    return prepare_insert(s, why, whylen);
+fail:
+    rollback(s);
+    free(seg);
+    long long n;
+    if (query_int(s, "SELECT count(*) FROM segments", 0, 0, &n) == 0)
+        s->n_segments = (size_t)n; /* make_view may have counted the segment the rollback took back */
+    return -1;
+}
+
 /* One transaction for the n flows of b; written, or kept for a retry (nothing of it is in the file). */
 static enum mc_store_result write_batch(void *ctx, unsigned slot, const struct mc_store_chunk *b, size_t n,
                                         int closing)
 {
     struct mc_store *s = ctx; /* one writer thread: a SQLite file has one writer at a time */
     (void)slot;
-    (void)closing;
     struct mc_store_exporter x = { .have = 0 };
     char addr[2][INET6_ADDRSTRLEN];
     char why[256];
@@ -192,6 +403,11 @@ static enum mc_store_result write_batch(void *ctx, unsigned slot, const struct m
     CTR_ADD(rows, n);
     CTR_ADD(batches, 1);
     mc_store_queue_ok(s->q);
+    s->live_rows += n;
+    /* not at exit: the build can wait for the next run, which carries on with this segment */
+    if (!closing && s->live_rows >= s->cfg.segment_rows && (!s->live_indexed || s->n_segments < s->cfg.segments_max) &&
+        roll_over(s, why, sizeof(why)) != 0)
+        mc_store_queue_failed(s->q, "closing a segment", why, "tried again after the next batch");
     return MC_STORE_WRITTEN;
 fail:
     snprintf(why, sizeof(why), "%s", sqlite3_errmsg(s->db));
@@ -200,29 +416,77 @@ fail:
     return MC_STORE_RETRY;
 }
 
-/* One slice of retention: 1 when there may be more to delete, 0 done (or failed: the next run retries). */
+/*
+ * One step of retention: a whole old segment dropped, or else one slice of old rows deleted.  1 when there
+ * may be more, 0 done (or failed: the next run retries).
+ */
 static int retention_slice(void *ctx, uint64_t cut)
 {
     struct mc_store *s = ctx;
     sqlite3_int64 c = i64(cut);
-    sqlite3_bind_int64(s->purge, 1, c);
-    sqlite3_bind_int(s->purge, 2, RETENTION_SLICE);
-    int rc = sqlite3_step(s->purge);
-    sqlite3_reset(s->purge);
-    if (rc != SQLITE_DONE) {
-        char why[256];
-        snprintf(why, sizeof(why), "%s", sqlite3_errmsg(s->db));
-        rollback(s);
-        mc_store_queue_failed(s->q, "retention", why, "tried again in a minute");
-        return 0;
+    char sql[256], why[256];
+    long long seg, rows;
+    /* a closed segment whose rows all ended before the cut: dropped whole */
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT n FROM segments WHERE n < ?1 AND max_ms IS NOT NULL AND max_ms < ?2 "
+                                  "ORDER BY n LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, s->live);
+    sqlite3_bind_int64(st, 2, c);
+    int rc = sqlite3_step(st);
+    seg = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto fail;
+    if (seg >= 0) {
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM flows_%lld", seg);
+        if (exec_why(s, "BEGIN IMMEDIATE", why, sizeof(why)) != 0 || query_int(s, sql, 0, 0, &rows) != 0)
+            goto fail;
+        snprintf(sql, sizeof(sql), "DROP TABLE flows_%lld; DELETE FROM segments WHERE n = %lld", seg, seg);
+        if (exec_why(s, sql, why, sizeof(why)) != 0 || make_view(s, why, sizeof(why)) != 0 ||
+            exec_why(s, "COMMIT", why, sizeof(why)) != 0)
+            goto fail_why;
+        CTR_ADD(retention_removed, rows);
+        return 1;
     }
-    int removed = sqlite3_changes(s->db);
-    CTR_ADD(retention_removed, removed);
-    if (removed < RETENTION_SLICE) {
-        CTR_ADD(retention_runs, 1);
-        return 0;
+    /* the older rows of the segments that may hold some (their start_ms index finds them) */
+    if (sqlite3_prepare_v2(s->db, "SELECT n FROM segments WHERE min_ms IS NULL OR min_ms < ?1 ORDER BY n", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_int64(st, 1, c);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        seg = sqlite3_column_int64(st, 0);
+        snprintf(sql, sizeof(sql), "DELETE FROM flows_%lld WHERE rowid IN (SELECT rowid FROM flows_%lld WHERE "
+                 "start_ms < ?1 AND end_ms < ?1 LIMIT ?2)", seg, seg);
+        sqlite3_stmt *del;
+        if (sqlite3_prepare_v2(s->db, sql, -1, &del, NULL) != SQLITE_OK)
+            break;
+        sqlite3_bind_int64(del, 1, c);
+        sqlite3_bind_int(del, 2, RETENTION_SLICE);
+        int drc = sqlite3_step(del);
+        sqlite3_finalize(del);
+        if (drc != SQLITE_DONE)
+            break;
+        int removed = sqlite3_changes(s->db);
+        CTR_ADD(retention_removed, removed);
+        if (seg == s->live)
+            s->live_rows -= (uint64_t)removed < s->live_rows ? (uint64_t)removed : s->live_rows;
+        if (removed == RETENTION_SLICE) {
+            sqlite3_finalize(st);
+            return 1;
+        }
     }
-    return 1;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        goto fail;
+    CTR_ADD(retention_runs, 1);
+    return 0;
+fail:
+    snprintf(why, sizeof(why), "%s", sqlite3_errmsg(s->db));
+fail_why:
+    rollback(s);
+    mc_store_queue_failed(s->q, "retention", why, "tried again in a minute");
+    return 0;
 }
 
 /* --- opening ------------------------------------------------------------- */
@@ -253,19 +517,32 @@ static int has_table(struct mc_store *s, const char *name)
 /* The file's schema version: -1 none recorded, -2 on error. */
 static long long schema_version(struct mc_store *s)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'schema_version'", -1, &st, NULL) !=
-        SQLITE_OK)
-        return -2;
-    int rc = sqlite3_step(st);
-    long long v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? -1 : -2;
-    sqlite3_finalize(st);
-    return v;
+    long long v;
+    return query_int(s, "SELECT value FROM meta WHERE name = 'schema_version'", 0, -1, &v) == 0 ? v : -2;
 }
 
-/* Creates the schema in a new file, or checks an existing file's version; in one transaction. */
+/*
+ * A version 1 file (one table flows with its three indexes) becomes segment 1, indexed, and a live
+ * segment 2 starts: its rows stay where they are.
+ */
+static const char UPGRADE_V1_SQL[] =
+    "ALTER TABLE flows RENAME TO flows_1;\n"
+    "UPDATE meta SET value = 2 WHERE name = 'schema_version';\n"
+    "CREATE TABLE segments (\n"
+    "    n INTEGER PRIMARY KEY,\n"
+    "    indexed INTEGER NOT NULL DEFAULT 0,\n"
+    "    min_ms INTEGER,\n"
+    "    max_ms INTEGER\n"
+    ");\n"
+    "INSERT INTO segments (n, indexed, min_ms, max_ms) SELECT 1, 1, min(start_ms), "
+    "max(max(start_ms), max(end_ms)) FROM flows_1;\n"
+    "INSERT INTO segments (n) VALUES (2);\n";
+
+/* Creates the schema in a new file, upgrades a version 1 file, or checks an existing file's version; in one
+ * transaction, which also finds the segments. */
 static int schema_setup(struct mc_store *s, char *err, size_t errlen)
 {
+    char why[256];
     if (exec_checked(s, "BEGIN IMMEDIATE", err, errlen) != 0)
         return -1;
     int meta = has_table(s, "meta"), flows = has_table(s, "flows");
@@ -274,7 +551,7 @@ static int schema_setup(struct mc_store *s, char *err, size_t errlen)
         snprintf(err, errlen, "sqlite store %s: %s", s->path, sqlite3_errmsg(s->db));
         goto fail;
     }
-    if (v != -1 && v != SCHEMA_VERSION) {
+    if (v != -1 && v != SCHEMA_VERSION && v != 1) {
         snprintf(err, errlen, "sqlite store %s: schema version %lld, this collector writes version %d (move "
                  "the file away or give another one)", s->path, v, SCHEMA_VERSION);
         goto fail;
@@ -284,7 +561,29 @@ static int schema_setup(struct mc_store *s, char *err, size_t errlen)
                  "store (give another file)", s->path, flows ? "flows" : "meta");
         goto fail;
     }
-    if (exec_checked(s, SCHEMA_SQL, err, errlen) != 0 || exec_checked(s, "COMMIT", err, errlen) != 0)
+    char *seg2 = v == 1 ? segment_sql(2) : NULL;
+    if (v == -1 && exec_checked(s, SCHEMA_SQL, err, errlen) != 0)
+        goto fail;
+    if (v == 1) {
+        int ok = seg2 && exec_checked(s, UPGRADE_V1_SQL, err, errlen) == 0 && exec_checked(s, seg2, err, errlen) == 0;
+        free(seg2);
+        if (!ok) {
+            if (!seg2)
+                snprintf(err, errlen, "sqlite store %s: out of memory", s->path);
+            goto fail;
+        }
+        s->n_segments = 2;
+        if (make_view(s, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "sqlite store %s: %s", s->path, why);
+            goto fail;
+        }
+        mc_notice("store %s: schema version 1 upgraded to %d (its rows are segment 1)", s->path, SCHEMA_VERSION);
+    }
+    if (load_segments(s, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "sqlite store %s: %s", s->path, why);
+        goto fail;
+    }
+    if (exec_checked(s, "COMMIT", err, errlen) != 0)
         goto fail;
     return 0;
 fail:
@@ -292,18 +591,9 @@ fail:
     return -1;
 }
 
-static int prepare(struct mc_store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)
-{
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
-        return 0;
-    snprintf(err, errlen, "sqlite store %s: %s", s->path, sqlite3_errmsg(s->db));
-    return -1;
-}
-
 static void sq_free(struct mc_store *s)
 {
     sqlite3_finalize(s->ins);
-    sqlite3_finalize(s->purge);
     if (s->db)
         sqlite3_close(s->db); /* the last connection: checkpoints the WAL into the file */
     free(s->path);
@@ -331,6 +621,10 @@ static struct mc_store *sq_open(const struct mc_store_config *cfg, char *err, si
         s->cfg.batch = def.batch;
     if (!s->cfg.max_queued)
         s->cfg.max_queued = def.max_queued;
+    if (!s->cfg.segment_rows)
+        s->cfg.segment_rows = SEGMENT_ROWS;
+    if (!s->cfg.segments_max || s->cfg.segments_max > SEGMENTS_MAX)
+        s->cfg.segments_max = SEGMENTS_MAX;
 
     if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -341,8 +635,10 @@ static struct mc_store *sq_open(const struct mc_store_config *cfg, char *err, si
     /* WAL: readers never wait for the writer nor the writer for them; NORMAL: no fsync per commit (a
      * power cut may lose the last transactions, never corrupt the file) */
     sqlite3_stmt *st;
-    if (prepare(s, "PRAGMA journal_mode=WAL", &st, err, errlen) != 0)
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "sqlite store %s: %s", s->path, sqlite3_errmsg(s->db));
         goto fail;
+    }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         snprintf(err, errlen, "sqlite store %s: %s", s->path, sqlite3_errmsg(s->db));
@@ -356,16 +652,6 @@ static struct mc_store *sq_open(const struct mc_store_config *cfg, char *err, si
     if (exec_checked(s, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536", err, errlen) != 0 ||
         schema_setup(s, err, errlen) != 0)
         goto fail;
-    if (prepare(s, "INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s->ins, err,
-                errlen) != 0 ||
-        prepare(s, "DELETE FROM flows WHERE rowid IN (SELECT rowid FROM flows WHERE start_ms < ?1 AND end_ms < ?1 "
-                   "LIMIT ?2)", &s->purge, err, errlen) != 0)
-        goto fail;
-    if (sqlite3_bind_parameter_count(s->ins) != N_COLUMNS) {
-        snprintf(err, errlen, "sqlite store %s: insert has %d columns, not %d", s->path,
-                 sqlite3_bind_parameter_count(s->ins), N_COLUMNS);
-        goto fail;
-    }
 
     struct mc_store_writer w = { .what = s->what, .backlog = BACKLOG_BATCHES, .write = write_batch,
                                  .retention = retention_slice, .ctx = s };

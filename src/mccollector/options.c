@@ -179,6 +179,17 @@ static int set_queue(void *vconf, const char *arg, char *err, size_t errlen)
     return 0;
 }
 
+static int set_segment(void *vconf, const char *arg, char *err, size_t errlen)
+{
+    unsigned long long v;
+    if (mc_opt_uint(arg, 1000, 100000000, &v) != 0) {
+        snprintf(err, errlen, "expected 1000..100000000");
+        return -1;
+    }
+    CONF->store.segment_rows = (size_t)v;
+    return 0;
+}
+
 static int set_tmpl_timeout(void *vconf, const char *arg, char *err, size_t errlen)
 {
     unsigned long long v;
@@ -380,6 +391,10 @@ const struct mc_opt mcc_opts[] = {
       "Flows held in memory when the store is slower than the input; beyond, dropped and counted "
       "(store.dropped).",
       set_queue, 0, OUT },
+    { "store-segment", 0, "N", "262144",
+      "SQLite: rows per segment table. A segment gets its address indexes when it is full, in one sorted "
+      "build instead of one B-tree insert per row (COLLECTOR.md); the view flows reads them all.",
+      set_segment, 0, OUT },
     { "json", 0, "PATH|-", NULL,
       "Write every flow record as a JSON line, with the keys and values mcprobe --json writes for the same "
       "elements ('-': standard output).",

@@ -1,7 +1,9 @@
 /* test_store_sqlite.c - the SQLite store: every column as written (IPv4, IPv6, no address, names set
- * and empty), reopening keeps the rows, another schema version is refused, retention (in slices), the
- * queue bound, a locked database (errors counted, flows kept and written later, a close that cannot
- * write gives up), and the write rate (printed, not checked). */
+ * and empty), reopening keeps the rows, another schema version is refused, a version 1 file upgraded,
+ * segments (address indexes built when one is full, the view over them, the cap on their number, whole
+ * segments dropped by retention), retention (in slices), the queue bound, a locked database (errors
+ * counted, flows kept and written later, a close that cannot write gives up), and the write rate
+ * (printed, not checked). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,6 +44,8 @@ static void tmp_remove(struct tmp *t)
     rmdir(t->dir);
 }
 
+static size_t segment_rows, segments_max; /* the next opens' (0: the store's defaults) */
+
 static struct mc_store *open_store(const char *path, size_t batch, size_t max_queued, uint64_t retention_s)
 {
     struct mc_store_config cfg;
@@ -53,6 +57,8 @@ static struct mc_store *open_store(const char *path, size_t batch, size_t max_qu
     if (max_queued)
         cfg.max_queued = max_queued;
     cfg.retention_s = retention_s;
+    cfg.segment_rows = segment_rows;
+    cfg.segments_max = segments_max;
     struct mc_store *s = mc_store_sqlite.open(&cfg, err, sizeof(err));
     if (!s)
         fail_msg("open %s: %s", path, err);
@@ -181,7 +187,7 @@ static void test_columns(void **state)
     assert_int_equal(ctr("store.batches") - batches0, 1);
 
     sqlite3 *db = db_open(t.path);
-    assert_int_equal(db_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"), 1);
+    assert_int_equal(db_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"), 2);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT * FROM flows ORDER BY rowid", -1, &st, NULL), SQLITE_OK);
     char x64[65];
@@ -195,9 +201,10 @@ static void test_columns(void **state)
     check_row(st, &c, "192.0.2.2:9995", NULL, NULL, NULL, 120);
     assert_int_equal(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
-    /* the indexes the queries by time and address use */
-    assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-                                "('flows_start_ms', 'flows_src', 'flows_dst')"), 3);
+    /* the live segment: its time index; its address indexes come when it is full (test_segments) */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'flows_1'"),
+                     1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'flows_1_start_ms'"), 1);
     assert_int_equal(db_int(db, "SELECT count(*) FROM flows WHERE src = '10.0.0.1' OR dst = '2001:db8:0:1::2'"), 2);
     sqlite3_close(db);
     tmp_remove(&t);
@@ -235,24 +242,27 @@ static void expect_refused(const char *path, const char *why)
         fail_msg("error '%s' does not say '%s'", err, why);
 }
 
+/* A new file at t's path made by sql (another program's, or an older collector's). */
+static void file_with(struct tmp *t, const char *sql)
+{
+    tmp_make(t);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+    db_exec(db, sql);
+    sqlite3_close(db);
+}
+
 static void test_refused(void **state)
 {
     (void)state;
     struct tmp t;
-    tmp_make(&t);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-    db_exec(db, "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-                "INSERT INTO meta VALUES ('schema_version', 2); CREATE TABLE flows (a INTEGER)");
-    sqlite3_close(db);
-    expect_refused(t.path, "schema version 2, this collector writes version 1");
+    file_with(&t, "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                  "INSERT INTO meta VALUES ('schema_version', 3); CREATE TABLE flows (a INTEGER)");
+    expect_refused(t.path, "schema version 3, this collector writes version 2");
     tmp_remove(&t);
 
     /* somebody else's flows table */
-    tmp_make(&t);
-    assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-    db_exec(db, "CREATE TABLE flows (a INTEGER)");
-    sqlite3_close(db);
+    file_with(&t, "CREATE TABLE flows (a INTEGER)");
     expect_refused(t.path, "without a schema version");
     tmp_remove(&t);
 
@@ -428,12 +438,131 @@ static void test_rate(void **state)
     tmp_remove(&t);
 }
 
+/* Flow i of the segment tests: its own source, starting at start + i. */
+static struct mc_coll_flow seg_flow(uint64_t start, uint32_t i)
+{
+    struct mc_coll_flow f = flow4(start + i, start + i + 10);
+    f.src[2] = (uint8_t)(i >> 8), f.src[3] = (uint8_t)i;
+    return f;
+}
+
+/* Adds n flows from i on and waits until they are written (each write may close the live segment). */
+static void add_written(struct mc_store *s, uint64_t start, uint32_t i, uint32_t n)
+{
+    uint64_t rows0 = ctr("store.rows");
+    for (uint32_t k = 0; k < n; k++) {
+        struct mc_coll_flow f = seg_flow(start, i + k);
+        mc_store_sqlite.add(s, &f);
+    }
+    static uint64_t clock_ms = NOW;
+    mc_store_sqlite.tick(s, clock_ms += 1000); /* a part batch goes at the flush, a second on */
+    mc_store_sqlite.tick(s, clock_ms += 1000);
+    wait_ctr("store.rows", rows0 + n);
+}
+
+static long long plan_uses(sqlite3 *db, const char *sql, const char *index)
+{
+    char q[512];
+    snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+    long long n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        n += strstr((const char *)sqlite3_column_text(st, 3), index) != NULL;
+    sqlite3_finalize(st);
+    return n;
+}
+
+static void test_segments(void **state)
+{
+    (void)state;
+    struct tmp t;
+    tmp_make(&t);
+    segment_rows = 100, segments_max = 3;
+    uint64_t old = NOW - 7200000; /* segments 1 and 2: ended two hours ago */
+    struct mc_store *s = open_store(t.path, 100, 0, 0);
+    add_written(s, old, 0, 100);    /* segment 1 full: indexed, segment 2 starts */
+    add_written(s, old, 100, 100);  /* segment 2 full: indexed, segment 3 starts */
+    add_written(s, NOW, 200, 100);  /* 3 segments, the most: segment 3 gets its indexes and grows */
+    add_written(s, NOW, 300, 50);
+    mc_store_sqlite.close(s);
+
+    sqlite3 *db = db_open(t.path);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows"), 350);
+    assert_int_equal(db_int(db, "SELECT group_concat(n || ':' || indexed, ',') = '1:1,2:1,3:1' FROM segments"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows_1"), 100);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows_3"), 150);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('flows_1_src', "
+                                "'flows_1_dst', 'flows_2_src', 'flows_2_dst', 'flows_3_src', 'flows_3_dst')"), 6);
+    assert_int_equal(db_int(db, "SELECT min_ms FROM segments WHERE n = 2"), (long long)(old + 100));
+    assert_int_equal(db_int(db, "SELECT max_ms FROM segments WHERE n = 2"), (long long)(old + 199 + 10));
+    /* through the view: each segment's index answers an address, the start_ms indexes merge the newest */
+    const char *by_addr = "SELECT count(*) FROM flows WHERE src = '10.0.1.44' OR dst = '10.0.1.44'";
+    assert_int_equal(db_int(db, by_addr), 1);
+    assert_true(plan_uses(db, by_addr, "flows_1_src") && plan_uses(db, by_addr, "flows_3_dst"));
+    assert_int_equal(db_int(db, "SELECT group_concat(start_ms - " "1700000000000" ", ',') = '349,348,347' FROM "
+                                "(SELECT start_ms FROM flows ORDER BY start_ms DESC LIMIT 3)"), 1);
+    assert_true(plan_uses(db, "SELECT * FROM flows ORDER BY start_ms DESC LIMIT 3", "flows_2_start_ms"));
+    sqlite3_close(db);
+
+    /* retention: segments 1 and 2 dropped whole (their rows counted), segment 3 kept */
+    uint64_t runs0 = ctr("store.retention.runs"), removed0 = ctr("store.retention.removed");
+    s = open_store(t.path, 100, 0, 3600);
+    mc_store_sqlite.tick(s, NOW + 1000);
+    wait_ctr("store.retention.runs", runs0 + 1);
+    assert_int_equal(ctr("store.retention.removed") - removed0, 200);
+    /* a place is free again: the full live segment closes at the next write and segment 4 starts */
+    add_written(s, NOW, 350, 10);
+    mc_store_sqlite.close(s);
+    db = db_open(t.path);
+    assert_int_equal(db_int(db, "SELECT group_concat(n || ':' || indexed, ',') = '3:1,4:0' FROM segments"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'flows_1%' OR "
+                                "name LIKE 'flows_2%'"), 0);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows"), 160);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows_4"), 0); /* the 10 went to segment 3, then it closed */
+    sqlite3_close(db);
+    segment_rows = segments_max = 0;
+    tmp_remove(&t);
+}
+
+/* A file of schema version 1 (one table flows and its three indexes) keeps its rows as segment 1. */
+static void test_upgrade_v1(void **state)
+{
+    (void)state;
+    struct tmp t;
+    file_with(&t, "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+                  "INSERT INTO meta VALUES ('schema_version', 1);"
+                  "CREATE TABLE flows (start_ms INTEGER, end_ms INTEGER, exporter TEXT, version INTEGER,"
+                  " domain INTEGER, ip_version INTEGER, src TEXT, dst TEXT, src_port INTEGER, dst_port INTEGER,"
+                  " proto INTEGER, tcp_flags INTEGER, tos INTEGER, packets INTEGER, octets INTEGER,"
+                  " rev_packets INTEGER, rev_octets INTEGER, in_if INTEGER, out_if INTEGER, src_as INTEGER,"
+                  " dst_as INTEGER, sampling INTEGER, app TEXT, user TEXT, imsi TEXT, msisdn TEXT, call_id TEXT);"
+                  "CREATE INDEX flows_start_ms ON flows (start_ms); CREATE INDEX flows_src ON flows (src);"
+                  "CREATE INDEX flows_dst ON flows (dst);"
+                  "INSERT INTO flows (start_ms, end_ms, src) VALUES (5, 7, '10.9.9.9'), (6, 9, '10.9.9.8');");
+    struct mc_store *s = open_store(t.path, 0, 0, 0);
+    struct mc_coll_flow f = flow4(NOW, NOW);
+    mc_store_sqlite.add(s, &f);
+    mc_store_sqlite.close(s);
+    sqlite3 *db = db_open(t.path);
+    assert_int_equal(db_int(db, "SELECT value FROM meta WHERE name = 'schema_version'"), 2);
+    assert_int_equal(db_int(db, "SELECT group_concat(n || ':' || indexed || ':' || ifnull(min_ms, '-') || ':' || "
+                                "ifnull(max_ms, '-'), ',') = '1:1:5:9,2:0:-:-' FROM segments"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows"), 3);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows_2"), 1);
+    assert_true(plan_uses(db, "SELECT * FROM flows WHERE src = '10.9.9.9'", "flows_src"));
+    sqlite3_close(db);
+    tmp_remove(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_columns),
         cmocka_unit_test(test_reopen_keeps_rows),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_segments),
+        cmocka_unit_test(test_upgrade_v1),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_queue_bound),
         cmocka_unit_test(test_flush_on_tick_and_batch),

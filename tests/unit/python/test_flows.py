@@ -81,8 +81,8 @@ class Store:
         self.dir = tempfile.TemporaryDirectory()
         self.path = os.path.join(self.dir.name, "flows.db")
         conn = flows.create(self.path)
-        conn.executemany("INSERT INTO flows (%s) VALUES (%s)" % (", ".join(flows.COLUMNS),
-                                                                  ", ".join("?" * len(flows.COLUMNS))),
+        conn.executemany("INSERT INTO %s (%s) VALUES (%s)" % (flows.LIVE_TABLE, ", ".join(flows.COLUMNS),
+                                                               ", ".join("?" * len(flows.COLUMNS))),
                          [[r[c] for c in flows.COLUMNS] for r in rows])
         conn.commit()
         conn.close()
@@ -121,9 +121,12 @@ class Schema(unittest.TestCase):
             cols = [r[1] for r in conn.execute("PRAGMA table_info(flows)")]
             self.assertEqual(tuple(cols), flows.COLUMNS)
             self.assertEqual(len(cols), 27)
+            # the view over the live segment, which has its time index (a full one gets its address indexes)
+            live = tuple(r[1] for r in conn.execute("PRAGMA table_info(%s)" % flows.LIVE_TABLE))
+            self.assertEqual(live, flows.COLUMNS)
             idx = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
-                                              "tbl_name = 'flows'")}
-            self.assertEqual(idx, {"flows_start_ms", "flows_src", "flows_dst"})
+                                              "tbl_name = ?", (flows.LIVE_TABLE,))}
+            self.assertEqual(idx, {"flows_1_start_ms"})
             self.assertEqual(conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone(),
                              (flows.SCHEMA_VERSION,))
             conn.close()
@@ -228,12 +231,12 @@ class Refused(unittest.TestCase):
             conn.close()
             with self.assertRaisesRegex(flows.Error, "not a collector's store"):
                 flows.flows(p)
-            p = os.path.join(d, "v2.db")
+            p = os.path.join(d, "v3.db")
             conn = flows.create(p)
-            conn.execute("UPDATE meta SET value = 2 WHERE name = 'schema_version'")
+            conn.execute("UPDATE meta SET value = 3 WHERE name = 'schema_version'")
             conn.commit()
             conn.close()
-            with self.assertRaisesRegex(flows.Error, "schema version 2"):
+            with self.assertRaisesRegex(flows.Error, "schema version 3"):
                 flows.top(p, "apps")
 
 
