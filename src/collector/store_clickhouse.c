@@ -547,9 +547,11 @@ size_t mc_ch_encoder_fill(struct mc_ch_encoder *e, uint8_t *out, size_t room)
             continue;
         }
         size_t k = len - e->off < room - done ? len - e->off : room - done;
-        memcpy(out + done, p + e->off, k);
-        done += k;
-        e->off += k;
+        if (k) { /* a number column's NULL map is no piece: len 0, p NULL */
+            memcpy(out + done, p + e->off, k);
+            done += k;
+            e->off += k;
+        }
         if (e->off == len) {
             e->piece++;
             e->off = 0;
