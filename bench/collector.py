@@ -40,7 +40,9 @@ CPU seconds are user + system of the receiver's process, all its threads
 loopback the kernel charges the delivery into the receiver's buffer to the
 sender).  records/CPU-s = records decoded / receiver CPU s: one core's rate.
 SQLite: rows stored per second of wall time, end to end (from the first
-datagram sent to mccollector's exit, which writes the last batch), rows per
+datagram sent to mccollector's exit, which writes the last batch; the
+default --store-segment of 262,144 rows makes the run close four segments,
+so their address index builds are in it), rows per
 CPU-second of the whole process, and the store's own cost per row (CPU of
 --store less CPU of --no-store, over the rows).  ClickHouse: a private
 clickhouse-server on loopback (started as tests/integration/
