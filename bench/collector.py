@@ -41,8 +41,8 @@ loopback the kernel charges the delivery into the receiver's buffer to the
 sender).  records/CPU-s = records decoded / receiver CPU s: one core's rate.
 SQLite: rows stored per second of wall time, end to end (from the first
 datagram sent to mccollector's exit, which writes the last batch; the
-default --store-segment of 262,144 rows makes the run close four segments,
-so their address index builds are in it), rows per
+default --store-segment of 131,072 rows makes the run close eight
+segments, at exit too, so their address index builds are in it), rows per
 CPU-second of the whole process, and the store's own cost per row (CPU of
 --store less CPU of --no-store, over the rows).  ClickHouse: a private
 clickhouse-server on loopback (started as tests/integration/

@@ -21,8 +21,8 @@ struct mc_store_config {
     uint64_t retention_s;    /* rows older than this are removed in the background; 0 keeps all */
     size_t batch;            /* flows per write (0: the store's default, 10000; ClickHouse 100000) */
     size_t max_queued;       /* flows held when the store is slow or down, beyond them dropped and counted */
-    size_t segment_rows;     /* SQLite: rows per segment table (0: 262144; store_sqlite.c) */
-    size_t segments_max;     /* SQLite: segments per file at most (0: 400; tests lower it) */
+    size_t segment_rows;     /* SQLite: rows per segment table (0: 131072; store_sqlite.c) */
+    size_t segments_max;     /* SQLite: segments per file at most (0: 160000; tests lower it) */
 };
 
 /* batch 10000, max_queued 1,000,000, retention 0 (keep all), spec NULL.  A store's open takes 0 for

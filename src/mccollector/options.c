@@ -391,7 +391,7 @@ const struct mc_opt mcc_opts[] = {
       "Flows held in memory when the store is slower than the input; beyond, dropped and counted "
       "(store.dropped).",
       set_queue, 0, OUT },
-    { "store-segment", 0, "N", "262144",
+    { "store-segment", 0, "N", "131072",
       "SQLite: rows per segment table. A segment gets its address indexes when it is full, in one sorted "
       "build instead of one B-tree insert per row (COLLECTOR.md); the view flows reads them all.",
       set_segment, 0, OUT },

@@ -210,6 +210,40 @@ static void test_columns(void **state)
     tmp_remove(&t);
 }
 
+/* Rows go 16 to an INSERT while 16 are left: every column of every row still right, the exporter changing
+ * within a statement. */
+static void test_columns_grouped(void **state)
+{
+    (void)state;
+    struct tmp t;
+    tmp_make(&t);
+    enum { N = 2 * 16 + 5 };
+    struct mc_coll_flow f[3] = { flow4(NOW, NOW + 5000), flow6(), flow0() };
+    struct mc_store *s = open_store(t.path, 0, 0, 0);
+    for (int i = 0; i < N; i++)
+        mc_store_sqlite.add(s, &f[i % 3]);
+    mc_store_sqlite.close(s);
+    sqlite3 *db = db_open(t.path);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT * FROM flows ORDER BY rowid", -1, &st, NULL), SQLITE_OK);
+    char x64[65];
+    memset(x64, 'x', 64);
+    x64[64] = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        if (i % 3 == 0)
+            check_row(st, &f[0], "192.0.2.1:2055", "10.0.0.1", "198.51.100.7", "TLS.YouTube", 1500);
+        else if (i % 3 == 1)
+            check_row(st, &f[1], "[2001:db8::ff]:4739", "2001:db8::1", "2001:db8:0:1::2", x64, INT64_MAX);
+        else
+            check_row(st, &f[2], "192.0.2.2:9995", NULL, NULL, NULL, 120);
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    tmp_remove(&t);
+}
+
 static void test_reopen_keeps_rows(void **state)
 {
     (void)state;
@@ -525,6 +559,44 @@ static void test_segments(void **state)
     tmp_remove(&t);
 }
 
+/* Past 400 segments the view flows is the UNION ALL of part views of 400 each; a part whose segments all went
+ * is dropped. */
+static void test_view_parts(void **state)
+{
+    (void)state;
+    struct tmp t;
+    tmp_make(&t);
+    segment_rows = 1; /* a segment per write */
+    enum { OLD = 400, NEW = 5 };
+    struct mc_store *s = open_store(t.path, 1, 0, 0);
+    for (uint32_t i = 0; i < OLD + NEW; i++)
+        add_written(s, i < OLD ? NOW - 7200000 : NOW, i, 1);
+    mc_store_sqlite.close(s);
+    sqlite3 *db = db_open(t.path);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM segments"), OLD + NEW + 1); /* and the new live one */
+    assert_int_equal(db_int(db, "SELECT group_concat(name) = 'flows_part_0,flows_part_1' FROM (SELECT name FROM "
+                                "sqlite_master WHERE type = 'view' AND name LIKE 'flows_part_%' ORDER BY name)"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows"), OLD + NEW);
+    const char *by_addr = "SELECT count(*) FROM flows WHERE src = '10.0.1.146'"; /* flow 402, segment 403 */
+    assert_int_equal(db_int(db, by_addr), 1);
+    assert_true(plan_uses(db, by_addr, "flows_403_src") && plan_uses(db, by_addr, "flows_1_src"));
+    sqlite3_close(db);
+
+    uint64_t runs0 = ctr("store.retention.runs"), removed0 = ctr("store.retention.removed");
+    s = open_store(t.path, 1, 0, 3600);
+    mc_store_sqlite.tick(s, NOW + 1000);
+    wait_ctr("store.retention.runs", runs0 + 1);
+    assert_int_equal(ctr("store.retention.removed") - removed0, OLD);
+    mc_store_sqlite.close(s);
+    db = db_open(t.path);
+    assert_int_equal(db_int(db, "SELECT group_concat(name) = 'flows_part_1' FROM sqlite_master WHERE type = 'view' "
+                                "AND name LIKE 'flows_part_%'"), 1);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM flows"), NEW);
+    sqlite3_close(db);
+    segment_rows = 0;
+    tmp_remove(&t);
+}
+
 /* A file of schema version 1 (one table flows and its three indexes) keeps its rows as segment 1. */
 static void test_upgrade_v1(void **state)
 {
@@ -559,9 +631,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_columns),
+        cmocka_unit_test(test_columns_grouped),
         cmocka_unit_test(test_reopen_keeps_rows),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_segments),
+        cmocka_unit_test(test_view_parts),
         cmocka_unit_test(test_upgrade_v1),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_queue_bound),
