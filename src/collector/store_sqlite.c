@@ -543,14 +543,19 @@ static int retention_slice(void *ctx, uint64_t cut)
         snprintf(sql, sizeof(sql), "DELETE FROM flows_%lld WHERE rowid IN (SELECT rowid FROM flows_%lld WHERE "
                  "start_ms < ?1 AND end_ms < ?1 LIMIT ?2)", seg, seg);
         sqlite3_stmt *del;
-        if (sqlite3_prepare_v2(s->db, sql, -1, &del, NULL) != SQLITE_OK)
-            break;
-        sqlite3_bind_int64(del, 1, c);
-        sqlite3_bind_int(del, 2, RETENTION_SLICE);
-        int drc = sqlite3_step(del);
+        int drc = sqlite3_prepare_v2(s->db, sql, -1, &del, NULL);
+        if (drc == SQLITE_OK) {
+            sqlite3_bind_int64(del, 1, c);
+            sqlite3_bind_int(del, 2, RETENTION_SLICE);
+            drc = sqlite3_step(del);
+        }
+        if (drc != SQLITE_DONE) {
+            snprintf(why, sizeof(why), "%s", sqlite3_errmsg(s->db)); /* before finalize resets it */
+            sqlite3_finalize(del);
+            sqlite3_finalize(st);
+            goto fail_why;
+        }
         sqlite3_finalize(del);
-        if (drc != SQLITE_DONE)
-            break;
         int removed = sqlite3_changes(s->db);
         CTR_ADD(retention_removed, removed);
         if (seg == s->live)
