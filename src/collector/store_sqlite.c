@@ -654,13 +654,12 @@ static int schema_setup(struct mc_store *s, char *err, size_t errlen)
     if (v == -1 && exec_checked(s, SCHEMA_SQL, err, errlen) != 0)
         goto fail;
     if (v == 1) {
+        if (!seg2)
+            snprintf(err, errlen, "sqlite store %s: out of memory", s->path);
         int ok = seg2 && exec_checked(s, UPGRADE_V1_SQL, err, errlen) == 0 && exec_checked(s, seg2, err, errlen) == 0;
         free(seg2);
-        if (!ok) {
-            if (!seg2)
-                snprintf(err, errlen, "sqlite store %s: out of memory", s->path);
+        if (!ok)
             goto fail;
-        }
         s->n_segments = 2;
         if (make_view(s, 2, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "sqlite store %s: %s", s->path, why);
