@@ -10,10 +10,9 @@
  */
 #include "collector/flow.h"
 
-#include <arpa/inet.h>
 #include <string.h>
-#include <sys/socket.h>
 
+#include "common/hostport.h"
 #include "flow/ie.h"
 
 #define NTP_UNIX_OFFSET 2208988800ull /* seconds from 1900 (NTP era 0) to 1970 */
@@ -202,7 +201,8 @@ const char *mc_coll_flow_addr(const struct mc_coll_flow *f, int dst, char *buf, 
             buf[0] = 0;
         return buf;
     }
-    if (!inet_ntop(f->ip_version == 4 ? AF_INET : AF_INET6, dst ? f->dst : f->src, buf, (socklen_t)len) && len)
-        buf[0] = 0;
+    struct mc_addr a;
+    memcpy(a.b, dst ? f->dst : f->src, sizeof(a.b));
+    mc_addr_text(f->ip_version, &a, buf, len);
     return buf;
 }

@@ -44,7 +44,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/hostport.h"
 #include "common/log.h"
 
 #define DEFAULT_BATCH 100000      /* flows per INSERT: ClickHouse wants few large inserts */
@@ -315,11 +314,11 @@ int mc_ch_url_parse(const char *text, struct mc_ch_url *u, char *err, size_t err
  *
  * A block is a run of whole queue chunks (up to MC_CH_BLOCK_ROWS rows).  Its
  * rows are turned into columns in one pass (each 376-byte flow read once,
- * every column written in sequence: block_columns), then copied out as
+ * every column written in sequence: row_columns), then copied out as
  * libcurl asks, so a batch is never held encoded whole.
  */
 
-/* The columns, in the schema's order: what block_columns writes (mc_ch_encoder_init checks the schema). */
+/* The columns, in the schema's order: what row_columns writes (mc_ch_encoder_init checks the schema). */
 static const struct {
     const char *name;
     int width;  /* value bytes; 0: Nullable(String) */
@@ -379,17 +378,13 @@ static inline void put_str(struct cursors *o, int j, const char *t, size_t n)
     o->v[j] = put_bytes(o->v[j], t, n);
 }
 
-static inline void put_addr(struct cursors *o, int j, uint8_t ver, const uint8_t *b)
+/* f's source or destination address (no address: NULL). */
+static inline void put_addr(struct cursors *o, int j, const struct mc_coll_flow *f, int dst)
 {
-    *o->null[j]++ = ver != 4 && ver != 6;
-    if (ver != 4 && ver != 6) {
-        *o->v[j]++ = 0;
-        return;
-    }
-    struct mc_addr a;
-    memcpy(a.b, b, sizeof(a.b));
+    int none = f->ip_version != 4 && f->ip_version != 6;
+    *o->null[j]++ = (uint8_t)none;
     uint8_t *len = o->v[j]++; /* an address's text is shorter than 128: one length byte */
-    size_t n = mc_addr_text(ver, &a, (char *)o->v[j], INET6_ADDRSTRLEN);
+    size_t n = none ? 0 : strlen(mc_coll_flow_addr(f, dst, (char *)o->v[j], INET6_ADDRSTRLEN));
     *len = (uint8_t)n;
     o->v[j] += n;
 }
@@ -407,8 +402,8 @@ static void row_columns(struct cursors *o, const struct mc_coll_flow *f, struct 
     put_num(o, 3, f->version, 1);
     put_num(o, 4, f->domain, 4);
     put_num(o, 5, f->ip_version, 1);
-    put_addr(o, 6, f->ip_version, f->src);
-    put_addr(o, 7, f->ip_version, f->dst);
+    put_addr(o, 6, f, 0);
+    put_addr(o, 7, f, 1);
     put_num(o, 8, f->src_port, 2);
     put_num(o, 9, f->dst_port, 2);
     put_num(o, 10, f->proto, 1);

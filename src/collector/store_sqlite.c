@@ -43,7 +43,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/hostport.h"
 #include "common/log.h"
 
 #define SCHEMA_VERSION 2
@@ -54,8 +53,6 @@
 #define ROWS_PER_INSERT 16        /* rows per INSERT statement: a statement's fixed cost shared */
 #define VIEW_TERMS 400            /* segments per part view: a compound SELECT takes 500 terms at most */
 #define SEGMENTS_MAX (VIEW_TERMS * VIEW_TERMS) /* segments per file: parts per view, the same bound */
-#define MC_STR_(x) #x
-#define MC_STR(x) MC_STR_(x)
 
 /*
  * The schema of a new file, also in docs/COLLECTOR.md "Schema" and
@@ -165,14 +162,10 @@ static void bind_flow(sqlite3_stmt *st, int i, const struct mc_coll_flow *f, str
     sqlite3_bind_int64(st, i++, f->domain);
     sqlite3_bind_int(st, i++, f->ip_version);
     for (int d = 0; d < 2; d++) {
-        if (f->ip_version != 4 && f->ip_version != 6) {
+        if (f->ip_version != 4 && f->ip_version != 6)
             sqlite3_bind_null(st, i++);
-            continue;
-        }
-        struct mc_addr a;
-        memcpy(a.b, d ? f->dst : f->src, sizeof(a.b));
-        size_t n = mc_addr_text(f->ip_version, &a, addr[d], INET6_ADDRSTRLEN);
-        sqlite3_bind_text(st, i++, addr[d], (int)n, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(st, i++, mc_coll_flow_addr(f, d, addr[d], INET6_ADDRSTRLEN), -1, SQLITE_STATIC);
     }
     sqlite3_bind_int(st, i++, f->src_port);
     sqlite3_bind_int(st, i++, f->dst_port);
@@ -302,9 +295,9 @@ static int make_view(struct mc_store *s, long long n, char *why, size_t whylen)
     else
         k += (size_t)snprintf(sql + k, cap - k, "; ");
     k += (size_t)snprintf(sql + k, cap - k, "CREATE VIEW flows AS ");
-    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT (n - 1) / " MC_STR(VIEW_TERMS) " FROM segments ORDER BY 1", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT (n - 1) / ?1 FROM segments ORDER BY 1", -1, &st, NULL) != SQLITE_OK)
         goto fail;
+    sqlite3_bind_int(st, 1, VIEW_TERMS);
     terms = union_of(st, "flows_part_", &sql, &cap, &k);
     sqlite3_finalize(st);
     st = NULL;
@@ -580,13 +573,13 @@ fail_why:
 
 /* --- opening ------------------------------------------------------------- */
 
+/* exec_why, its error as open reports it ("sqlite store PATH: ..."). */
 static int exec_checked(struct mc_store *s, const char *sql, char *err, size_t errlen)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+    char why[256];
+    if (exec_why(s, sql, why, sizeof(why)) == 0)
         return 0;
-    snprintf(err, errlen, "sqlite store %s: %s", s->path, msg ? msg : sqlite3_errmsg(s->db));
-    sqlite3_free(msg);
+    snprintf(err, errlen, "sqlite store %s: %s", s->path, why);
     return -1;
 }
 

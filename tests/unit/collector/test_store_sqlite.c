@@ -65,6 +65,19 @@ static struct mc_store *open_store(const char *path, size_t batch, size_t max_qu
     return s;
 }
 
+/* Opens the store at path with retention_s and its clock at now_ms: its first tick runs retention, which
+ * must remove the rows removed (counted) in one run.  The store stays open. */
+static struct mc_store *open_retained(const char *path, size_t batch, uint64_t retention_s, uint64_t now_ms,
+                                      uint64_t removed)
+{
+    uint64_t runs0 = ctr("store.retention.runs"), removed0 = ctr("store.retention.removed");
+    struct mc_store *s = open_store(path, batch, 0, retention_s);
+    mc_store_sqlite.tick(s, now_ms);
+    wait_ctr("store.retention.runs", runs0 + 1);
+    assert_int_equal(ctr("store.retention.removed") - removed0, removed);
+    return s;
+}
+
 static struct mc_coll_flow flow6(void)
 {
     struct mc_coll_flow f;
@@ -463,12 +476,7 @@ static void test_rate(void **state)
     print_message("    sqlite store: %d rows in %.2f s = %.0f rows/s (adds: %.0f ns each)\n", N, t2 - t0,
                   N / (t2 - t0), (t1 - t0) * 1e9 / N);
 
-    uint64_t runs0 = ctr("store.retention.runs"), removed0 = ctr("store.retention.removed");
-    s = open_store(t.path, 0, 0, 1);
-    mc_store_sqlite.tick(s, NOW + 10000000);
-    wait_ctr("store.retention.runs", runs0 + 1);
-    assert_int_equal(ctr("store.retention.removed") - removed0, N);
-    mc_store_sqlite.close(s);
+    mc_store_sqlite.close(open_retained(t.path, 0, 1, NOW + 10000000, N));
     tmp_remove(&t);
 }
 
@@ -540,11 +548,7 @@ static void test_segments(void **state)
     sqlite3_close(db);
 
     /* retention: segments 1 and 2 dropped whole (their rows counted), segment 3 kept */
-    uint64_t runs0 = ctr("store.retention.runs"), removed0 = ctr("store.retention.removed");
-    s = open_store(t.path, 100, 0, 3600);
-    mc_store_sqlite.tick(s, NOW + 1000);
-    wait_ctr("store.retention.runs", runs0 + 1);
-    assert_int_equal(ctr("store.retention.removed") - removed0, 200);
+    s = open_retained(t.path, 100, 3600, NOW + 1000, 200);
     /* a place is free again: the full live segment closes at the next write and segment 4 starts */
     add_written(s, NOW, 350, 10);
     mc_store_sqlite.close(s);
@@ -582,12 +586,7 @@ static void test_view_parts(void **state)
     assert_true(plan_uses(db, by_addr, "flows_403_src") && plan_uses(db, by_addr, "flows_1_src"));
     sqlite3_close(db);
 
-    uint64_t runs0 = ctr("store.retention.runs"), removed0 = ctr("store.retention.removed");
-    s = open_store(t.path, 1, 0, 3600);
-    mc_store_sqlite.tick(s, NOW + 1000);
-    wait_ctr("store.retention.runs", runs0 + 1);
-    assert_int_equal(ctr("store.retention.removed") - removed0, OLD);
-    mc_store_sqlite.close(s);
+    mc_store_sqlite.close(open_retained(t.path, 1, 3600, NOW + 1000, OLD));
     db = db_open(t.path);
     assert_int_equal(db_int(db, "SELECT group_concat(name) = 'flows_part_1' FROM sqlite_master WHERE type = 'view' "
                                 "AND name LIKE 'flows_part_%'"), 1);
