@@ -331,6 +331,8 @@ uint32_t mc_capture_ifindex(const struct mc_capture *c) { return c->ifindex; }
 const char *mc_capture_source(const struct mc_capture *c) { return c->source; }
 const char *mc_capture_error(const struct mc_capture *c) { return c->errstr; }
 
+size_t mc_capture_kept_bytes(const struct mc_capture *c) { return c->pf.base ? MC_PCAPFILE_KEPT : 0; }
+
 uint64_t mc_capture_file_offset(const struct mc_capture *c)
 {
     if (c->pf.base)

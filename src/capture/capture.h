@@ -65,6 +65,10 @@ const char *mc_capture_error(const struct mc_capture *c);
  * or when unknown (a pipe). */
 uint64_t mc_capture_file_offset(const struct mc_capture *c);
 
+/* Bytes of later frames a frame's bytes stay readable for (a mapped file: MC_PCAPFILE_KEPT); 0 when
+ * they last only until the callback returns (an interface, libpcap's file reader). */
+size_t mc_capture_kept_bytes(const struct mc_capture *c);
+
 /* Refreshes capture.kernel_drops / capture.if_drops from pcap_stats (live only). */
 void mc_capture_update_stats(struct mc_capture *c);
 

@@ -48,7 +48,7 @@ static uint32_t rd32(struct mc_cur *c, int swapped)
     return swapped ? mc_cur_le32(c) : mc_cur_be32(c);
 }
 
-/* Keeps the resident part of the mapping to a window around pos. */
+/* Keeps the resident part of the mapping to a window around pos: MC_PCAPFILE_KEPT behind it, WINDOW ahead. */
 static void slide(struct mc_pcapfile *f)
 {
     if (f->pos >= f->populated) {
@@ -59,8 +59,8 @@ static void slide(struct mc_pcapfile *f)
 #endif
         f->populated += len;
     }
-    if (f->pos >= f->dropped + 2 * WINDOW) {
-        size_t upto = (f->pos - WINDOW) & ~(size_t)(sysconf(_SC_PAGESIZE) - 1);
+    if (f->pos >= f->dropped + MC_PCAPFILE_KEPT + WINDOW) {
+        size_t upto = (f->pos - MC_PCAPFILE_KEPT) & ~(size_t)(sysconf(_SC_PAGESIZE) - 1);
         madvise((void *)(f->base + f->dropped), upto - f->dropped, MADV_DONTNEED);
         f->dropped = upto;
     }

@@ -21,6 +21,11 @@
  * and Wireshark's (WTAP_MAX_PACKET_SIZE_STANDARD) for the link types we decode.
  */
 #define MC_PCAP_MAX_CAPLEN 262144u
+/*
+ * A record's bytes stay mapped while this much more of the file is read: a
+ * reader may hold on to the last records (the flow stage's pipeline) with no copy.
+ */
+#define MC_PCAPFILE_KEPT (5u << 20)
 /* Interfaces kept per pcapng section (16 octets each); packets on later ones are counted and skipped. */
 #define MC_PCAPNG_MAX_IFS 65536u
 
@@ -51,7 +56,7 @@ struct mc_pcapfile_rec {
     uint64_t ts_us;
     uint32_t caplen, wirelen;
     int linktype;
-    const uint8_t *data; /* borrowed: valid until the next call or mc_pcapfile_close */
+    const uint8_t *data; /* borrowed: valid until MC_PCAPFILE_KEPT more bytes were read, or mc_pcapfile_close */
 };
 
 /*

@@ -100,6 +100,13 @@ struct mc_pkt {
     size_t payload_len;
 
     /*
+     * Set by the caller after decoding: 1 when l3 and payload stay readable
+     * while the flow stage's pipeline holds the packet (they lie in a mapped
+     * file's frame, mc_capture_kept_bytes), so it need not copy them.
+     */
+    uint8_t bytes_kept;
+
+    /*
      * Fragment reassembly (decode/reasm.h).  reasm is set by the caller like
      * ts_ms (NULL: fragments are decoded one by one, as described above).
      * held: this frame is a fragment the reassembler kept; it is metered

@@ -181,10 +181,12 @@ void mc_flow_process(struct mc_flow_table *t, const struct mc_pkt *pkt);
  * (a slot owned by the table), then mc_flow_submit(t).  The packet is
  * metered a few packets later, with its cache misses overlapped; its payload
  * pointer must not be used after the capture callback (with a packet hook
- * installed the table keeps its own copy of the datagram).  mc_flow_drain meters every
- * queued packet; tick, flush_all and mc_flow_process drain first, so the
- * order of events is always the packet order.
+ * installed the table keeps its own copy of the datagram, unless the caller
+ * set bytes_kept: they outlive MC_FLOW_PIPE later packets).  mc_flow_drain
+ * meters every queued packet; tick, flush_all and mc_flow_process drain
+ * first, so the order of events is always the packet order.
  */
+#define MC_FLOW_PIPE 16 /* packets in flight in the prefetch pipeline */
 struct mc_pkt *mc_flow_next_pkt(struct mc_flow_table *t);
 void mc_flow_submit(struct mc_flow_table *t);
 void mc_flow_drain(struct mc_flow_table *t);

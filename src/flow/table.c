@@ -56,7 +56,6 @@ struct list {
     uint32_t head, tail;
 };
 
-#define MC_FLOW_PIPE 16 /* packets in flight in the prefetch pipeline */
 
 struct pipe_entry {
     struct mc_pkt pkt;
@@ -581,14 +580,16 @@ static void pipe_meter_oldest(struct mc_flow_table *t)
 
 /*
  * With a packet hook the IP datagram must outlive the capture callback (it
- * is metered MC_FLOW_PIPE packets later): it is copied into the entry and
- * the pointers moved onto the copy.  Headers-only packets too: nDPI reads
+ * is metered MC_FLOW_PIPE packets later): unless the caller says it does
+ * (bytes_kept), it is copied into the entry and the pointers moved onto the copy.  Headers-only packets too: nDPI reads
  * l3 of a SYN or a bare ACK.  Returns 0, or -1 when the copy could not be
  * allocated or the payload lies outside l3 (the packet is then metered at once).
  */
 static int keep_bytes(struct pipe_entry *e)
 {
     struct mc_pkt *p = &e->pkt;
+    if (p->bytes_kept)
+        return 0; /* they outlive the pipeline (a mapped file): no copy */
     if (!p->l3 || !p->l3_len) {
         p->l3 = NULL;
         p->l3_len = 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "capture/capture.h"
+#include "capture/pcapfile.h"
 #include "cloud/cloud.h"
 #include "cloud/keyspace.h"
 #include "common/counters.h"
@@ -54,6 +55,7 @@ struct probe {
     int files_rc;                  /* 1 once a file could not be read */
     struct mc_capture *cur;        /* borrowed: source being read */
     uint32_t cur_ifindex;
+    int cur_kept;                  /* its frames' bytes outlive the flow stage's pipeline (a mapped file) */
     uint64_t now_ms;               /* probe clock: packet time (files) or wall time (live) */
     uint64_t next_tick_ms;
     uint32_t since_tick;
@@ -100,7 +102,9 @@ static void on_flow_prefetch(void *ctx, const struct mc_flow *f, uint32_t slot)
 static void on_reasm_release(void *ctx, const struct mc_pkt *held)
 {
     struct probe *p = ctx;
-    *mc_flow_next_pkt(p->flows) = *held;
+    struct mc_pkt *pkt = mc_flow_next_pkt(p->flows);
+    *pkt = *held;
+    pkt->bytes_kept = 0; /* the reassembler's buffer is freed once it returns */
     mc_flow_submit(p->flows);
 }
 
@@ -208,6 +212,10 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
     pkt->ifindex = p->cur_ifindex;
     pkt->reasm = p->reasm;
     int r = mc_decode_packet(pkt, data, caplen);
+    /* the flow stage copies the datagram unless it lies in a frame that outlives its pipeline */
+    const uint8_t *end = data + caplen;
+    pkt->bytes_kept = (uint8_t)(p->cur_kept && pkt->l3 >= data && pkt->l3 + pkt->l3_len <= end &&
+                                (!pkt->payload_len || (pkt->payload >= data && pkt->payload + pkt->payload_len <= end)));
     if (pkt->ts_ms > p->now_ms)
         p->now_ms = pkt->ts_ms;
     int touched = p->reasm && mc_reasm_touched(pkt); /* only fragments can make it give datagrams up */
@@ -360,6 +368,7 @@ static int run_files(struct probe *p)
         const char *path = p->files.path[p->next_file - 1];
         p->cur = c;
         p->cur_ifindex = 0;
+        p->cur_kept = mc_capture_kept_bytes(c) >= (MC_FLOW_PIPE + 1) * (size_t)(MC_PCAP_MAX_CAPLEN + 64);
         n_read++;
         mc_info("reading %s (link type %d)", path, mc_capture_linktype(c));
         for (;;) {
@@ -377,6 +386,8 @@ static int run_files(struct probe *p)
                 mc_progress_show(&p->progress, mc_capture_file_offset(c), wall_now());
         }
         p->cur = NULL;
+        p->cur_kept = 0;
+        mc_flow_drain(p->flows); /* the pipeline may point into the file's mapping */
         mc_capture_close(c);
         serve_signals(p);
     }
