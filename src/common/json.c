@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -30,38 +31,57 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 /* Bytes that go out as they are: printable ASCII other than '"' and '\\'. */
 static int plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
 
-void mc_json_string(FILE *out, const char *str, size_t n)
+size_t mc_json_escape(char *dst, size_t cap, const char *str, size_t n, size_t *used)
 {
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
-    putc_unlocked('"', out);
-    for (size_t i = 0; i < n;) {
-        /* a run of plain bytes in one write: a per-byte stdio call (and its lock) cost more than the escaping */
-        size_t j = i;
-        while (j < n && plain(s[j]))
-            j++;
-        if (j > i) {
-            fwrite_unlocked(s + i, 1, j - i, out);
-            i = j;
-            continue;
-        }
+    size_t i = 0, o = 0;
+    while (i < n && o + MC_JSON_ESCAPE_MAX <= cap) {
         unsigned char c = s[i];
-        if (c == '"' || c == '\\') {
-            putc_unlocked('\\', out);
-            putc_unlocked(c, out);
+        if (plain(c)) {
+            /* a run of plain bytes at once: the common case is a whole string */
+            size_t j = i + 1, room = cap - o;
+            while (j < n && j - i < room && plain(s[j]))
+                j++;
+            memcpy(dst + o, s + i, j - i);
+            o += j - i;
+            i = j;
+        } else if (c == '"' || c == '\\') {
+            dst[o++] = '\\';
+            dst[o++] = (char)c;
             i++;
         } else if (c < 0x20) {
-            fprintf(out, "\\u%04x", c);
+            memcpy(dst + o, "\\u00", 4);
+            dst[o + 4] = hex[c >> 4];
+            dst[o + 5] = hex[c & 15];
+            o += 6;
             i++;
         } else {
             size_t k = utf8_len(s + i, n - i);
             if (k) {
-                fwrite_unlocked(s + i, 1, k, out);
+                memcpy(dst + o, s + i, k);
+                o += k;
                 i += k;
             } else {
-                fputs_unlocked("\\ufffd", out);
+                memcpy(dst + o, "\\ufffd", 6);
+                o += 6;
                 i++;
             }
         }
+    }
+    *used = i;
+    return o;
+}
+
+void mc_json_string(FILE *out, const char *str, size_t n)
+{
+    char buf[1024];
+    putc_unlocked('"', out);
+    while (n) {
+        size_t used, len = mc_json_escape(buf, sizeof(buf), str, n, &used);
+        fwrite_unlocked(buf, 1, len, out);
+        str += used;
+        n -= used;
     }
     putc_unlocked('"', out);
 }

@@ -29,8 +29,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/hostport.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/text.h"
 
 MC_CTR_DEFINE(l7, MC_L7_CTRS)
 
@@ -51,6 +53,9 @@ struct mc_l7 {
     FILE *log;                 /* NULL, stdout (borrowed) or log_file's stream */
     struct mc_rotfile *log_file; /* owned: --l7-log to a file (rotated, reopened), else NULL */
     char *log_path;            /* owned copy, for the messages */
+    char *line;                /* owned: the transaction being written, one fwrite at its end */
+    size_t line_len, line_cap;
+    int line_bad;              /* it outgrew LINE_MAX or memory: dropped at its end (l7.log_errors) */
     struct mc_agg *agg;        /* borrowed */
     struct mc_lookup *lookups; /* borrowed */
     struct mc_voip *voip;      /* owned: the call table */
@@ -212,6 +217,7 @@ void mc_l7_free(struct mc_l7 *l)
     else if (l->log)
         fflush(l->log);
     free(l->log_path);
+    free(l->line);
     mc_l7_dpi_free(l->dpi);
     mc_voip_free(l->voip);
     mc_mobile_free(l->mobile);
@@ -495,32 +501,125 @@ static void check_key(const struct mc_l7_ctx *x, const char *name)
 #define check_key(x, name) ((void)0)
 #endif
 
+/*
+ * A transaction is built in l->line with no stdio call per key (printf's
+ * format parsing cost more than the analysis of a SIP message) and written
+ * with one fwrite when it ends.
+ */
+#define LINE_MAX_BYTES (4u << 20)
+
+/* Room for n more bytes of the line, or NULL (the line is then dropped when it ends). */
+static char *line_room(struct mc_l7 *l, size_t n)
+{
+    if (l->line_len + n <= l->line_cap)
+        return l->line + l->line_len;
+    if (l->line_bad || l->line_len + n > LINE_MAX_BYTES) {
+        l->line_bad = 1;
+        return NULL;
+    }
+    size_t cap = l->line_cap ? l->line_cap : 4096;
+    while (cap < l->line_len + n)
+        cap *= 2;
+    char *p = realloc(l->line, cap);
+    if (!p) {
+        l->line_bad = 1;
+        return NULL;
+    }
+    l->line = p;
+    l->line_cap = cap;
+    return p + l->line_len;
+}
+
+static void line_put(struct mc_l7 *l, const char *s, size_t n)
+{
+    char *d = line_room(l, n);
+    if (d) {
+        memcpy(d, s, n);
+        l->line_len += n;
+    }
+}
+
+#define LINE_LIT(l, lit) line_put(l, lit, sizeof(lit) - 1)
+
+/* ,"name": */
+static void line_key(struct mc_l7 *l, const char *name)
+{
+    size_t n = strlen(name);
+    char *d = line_room(l, n + 4);
+    if (!d)
+        return;
+    d[0] = ',';
+    d[1] = '"';
+    memcpy(d + 2, name, n);
+    d[n + 2] = '"';
+    d[n + 3] = ':';
+    l->line_len += n + 4;
+}
+
+static void line_u64(struct mc_l7 *l, uint64_t v)
+{
+    char *d = line_room(l, 20);
+    if (d)
+        l->line_len += mc_u64_text(v, d);
+}
+
+static void line_string(struct mc_l7 *l, const char *s, size_t n)
+{
+    char *d = line_room(l, MC_JSON_ESCAPE_MAX * n + 2);
+    if (!d)
+        return;
+    size_t used;
+    d[0] = '"';
+    size_t k = mc_json_escape(d + 1, MC_JSON_ESCAPE_MAX * n, s, n, &used);
+    d[k + 1] = '"';
+    l->line_len += k + 2;
+}
+
 void mc_l7_tx_begin(struct mc_l7_ctx *x, uint64_t start_ms)
 {
     x->tx_open = 1;
     x->tx_fields = 0;
-    FILE *o = x->l->log;
-    if (!o)
+    struct mc_l7 *l = x->l;
+    if (!l->log)
         return;
     const struct mc_flow *f = x->f;
-    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-    int af = f->key.ip_ver == 6 ? AF_INET6 : AF_INET;
-    const char *v = f->key.ip_ver == 6 ? "IPv6" : "IPv4";
-    inet_ntop(af, f->key.addr[0].b, a, sizeof(a));
-    inet_ntop(af, f->key.addr[1].b, b, sizeof(b));
-    fprintf(o,
-            "{\"protocol\":\"%s\",\"source%sAddress\":\"%s\",\"destination%sAddress\":\"%s\","
-            "\"sourceTransportPort\":%u,\"destinationTransportPort\":%u,\"protocolIdentifier\":%u,"
-            "\"flowStartMilliseconds\":%" PRIu64 ",\"transactionStartMilliseconds\":%" PRIu64,
-            x->lf->a ? x->lf->a->name : "", v, a, v, b, f->key.port[0], f->key.port[1], f->key.proto, f->first_ms,
-            start_ms);
+    int v6 = f->key.ip_ver == 6;
+    char a[INET6_ADDRSTRLEN];
+    l->line_len = 0;
+    l->line_bad = 0;
+    LINE_LIT(l, "{\"protocol\":\"");
+    const char *name = x->lf->a ? x->lf->a->name : "";
+    line_put(l, name, strlen(name));
+    if (v6)
+        LINE_LIT(l, "\",\"sourceIPv6Address\":\"");
+    else
+        LINE_LIT(l, "\",\"sourceIPv4Address\":\"");
+    line_put(l, a, mc_addr_text(f->key.ip_ver, &f->key.addr[0], a, sizeof(a)));
+    if (v6)
+        LINE_LIT(l, "\",\"destinationIPv6Address\":\"");
+    else
+        LINE_LIT(l, "\",\"destinationIPv4Address\":\"");
+    line_put(l, a, mc_addr_text(f->key.ip_ver, &f->key.addr[1], a, sizeof(a)));
+    LINE_LIT(l, "\"");
+    line_key(l, "sourceTransportPort");
+    line_u64(l, f->key.port[0]);
+    line_key(l, "destinationTransportPort");
+    line_u64(l, f->key.port[1]);
+    line_key(l, "protocolIdentifier");
+    line_u64(l, f->key.proto);
+    line_key(l, "flowStartMilliseconds");
+    line_u64(l, f->first_ms);
+    line_key(l, "transactionStartMilliseconds");
+    line_u64(l, start_ms);
 }
 
 void mc_l7_tx_u64(struct mc_l7_ctx *x, const char *name, uint64_t v)
 {
     check_key(x, name);
-    if (x->l->log && x->tx_open)
-        fprintf(x->l->log, ",\"%s\":%" PRIu64, name, v);
+    if (!x->l->log || !x->tx_open)
+        return;
+    line_key(x->l, name);
+    line_u64(x->l, v);
 }
 
 void mc_l7_tx_str(struct mc_l7_ctx *x, const char *name, const char *s, size_t n)
@@ -528,8 +627,8 @@ void mc_l7_tx_str(struct mc_l7_ctx *x, const char *name, const char *s, size_t n
     check_key(x, name);
     if (!x->l->log || !x->tx_open)
         return;
-    fprintf(x->l->log, ",\"%s\":", name);
-    mc_json_string(x->l->log, s, n);
+    line_key(x->l, name);
+    line_string(x->l, s, n);
 }
 
 void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_t n)
@@ -537,8 +636,8 @@ void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_
     check_key(x, name);
     if (!x->l->log || !x->tx_open)
         return;
-    fprintf(x->l->log, ",\"%s\":", name);
-    fwrite(json, 1, n, x->l->log);
+    line_key(x->l, name);
+    line_put(x->l, json, n);
 }
 
 void mc_l7_tx_end(struct mc_l7_ctx *x)
@@ -548,14 +647,16 @@ void mc_l7_tx_end(struct mc_l7_ctx *x)
     x->tx_open = 0;
     x->lf->tx_count++;
     MC_CTR_INC(l7, transactions);
-    FILE *o = x->l->log;
+    struct mc_l7 *l = x->l;
+    FILE *o = l->log;
     if (!o)
         return;
-    fputs("}\n", o);
-    if (ferror(o)) {
+    LINE_LIT(l, "}\n");
+    if (l->line_bad || fwrite_unlocked(l->line, 1, l->line_len, o) != l->line_len || ferror(o)) {
         MC_CTR_INC(l7, log_errors);
         clearerr(o);
     }
+    l->line_len = 0;
 }
 
 /* ---- attach ------------------------------------------------------------- */

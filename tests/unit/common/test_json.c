@@ -45,6 +45,49 @@ static int valid(const char *s)
     return mc_json_valid(s, strlen(s), 8);
 }
 
+/* The buffer form: small buffers take whole units only, and the pieces join into what one call writes. */
+static void test_escape_in_pieces(void **state)
+{
+    (void)state;
+    const char in[] = "a\"\x01" "caf\xc3\xa9\xf0\x9f\x98\x80\xff" "end";
+    size_t n = sizeof(in) - 1;
+    char whole[128];
+    size_t used, len = mc_json_escape(whole, sizeof(whole), in, n, &used);
+    assert_int_equal(used, n);
+    assert_int_equal(len, strlen("a\\\"\\u0001caf\xc3\xa9\xf0\x9f\x98\x80\\ufffdend"));
+    assert_memory_equal(whole, "a\\\"\\u0001caf\xc3\xa9\xf0\x9f\x98\x80\\ufffdend", len);
+    for (size_t cap = MC_JSON_ESCAPE_MAX; cap <= 12; cap++) {
+        char out[128], piece[16];
+        size_t o = 0, i = 0;
+        while (i < n) {
+            size_t k = mc_json_escape(piece, cap, in + i, n - i, &used);
+            assert_true(used > 0);
+            assert_true(k <= cap);
+            memcpy(out + o, piece, k);
+            o += k;
+            i += used;
+        }
+        assert_int_equal(o, len);
+        assert_memory_equal(out, whole, len);
+    }
+    /* no room for a unit: nothing taken */
+    assert_int_equal(mc_json_escape(whole, MC_JSON_ESCAPE_MAX - 1, in, n, &used), 0);
+    assert_int_equal(used, 0);
+    /* longer than the FILE writer's own buffer */
+    char big[3000], out[3100];
+    memset(big, 'x', sizeof(big));
+    big[1500] = '"';
+    FILE *f = fmemopen(out, sizeof(out), "w");
+    assert_non_null(f);
+    mc_json_string(f, big, sizeof(big));
+    long w = ftell(f);
+    fclose(f);
+    assert_int_equal(w, 3000 + 1 + 2);
+    assert_int_equal(out[1501], '\\');
+    assert_int_equal(out[1502], '"');
+    assert_int_equal(out[w - 1], '"');
+}
+
 static void test_valid(void **state)
 {
     (void)state;
@@ -79,6 +122,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_and_escapes),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_escape_in_pieces),
         cmocka_unit_test(test_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
