@@ -11,6 +11,7 @@
  */
 #include "cloud/aggtab.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +46,16 @@ static uint32_t cell_hash(uint32_t key_hash, uint32_t ki, int kind, uint32_t nam
     return (uint32_t)(x >> 32);
 }
 
+/* A new contents generation: unique in the process (both threads clear tables), never 0. */
+static uint32_t new_gen(void)
+{
+    static _Atomic uint32_t last;
+    uint32_t g;
+    while ((g = atomic_fetch_add(&last, 1) + 1) == 0)
+        ;
+    return g;
+}
+
 int mc_agg_init(struct mc_agg *a, const char *prefix, uint32_t max_keys, size_t max_bytes)
 {
     memset(a, 0, sizeof(*a));
@@ -61,6 +72,7 @@ int mc_agg_init(struct mc_agg *a, const char *prefix, uint32_t max_keys, size_t 
     s = (s ^ (s >> 31)) * 0xbf58476d1ce4e5b9ull;
     a->seed = s ^ (s >> 29);
     a->nkb = a->ncb = MIN_BUCKETS;
+    a->gen = new_gen();
     a->kb = calloc(a->nkb, sizeof(*a->kb));
     a->cb = calloc(a->ncb, sizeof(*a->cb));
     if (!a->kb || !a->cb) {
@@ -90,6 +102,7 @@ void mc_agg_clear(struct mc_agg *a)
     a->nk = a->nc = a->ne = a->nt = 0;
     a->live_keys = a->live_events = 0;
     a->bytes = 0;
+    a->gen = new_gen(); /* every ref bound before names nothing now */
 }
 
 void mc_agg_reset_if_empty(struct mc_agg *a)
@@ -331,6 +344,51 @@ int mc_agg_hmax(struct mc_agg *a, const char *key, size_t klen, const char *fiel
     if (v > (uint64_t)c->n)
         c->n = (int64_t)v;
     return 0;
+}
+
+int mc_agg_refs_live(const struct mc_agg *a, const struct mc_agg_ref *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* within a generation cells are only appended; a key the writer took is dead */
+        if (!a || r[i].gen != a->gen || r[i].cell >= a->nc || !a->k[a->c[r[i].cell].key].live)
+            return 0;
+    }
+    return 1;
+}
+
+static int bind(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, int kind, const char *field)
+{
+    struct mc_agg_cell *c = a && field ? op_cell(a, key, klen, kind, field, strlen(field)) : NULL;
+    if (!c) {
+        r->gen = 0;
+        return -1;
+    }
+    r->gen = a->gen;
+    r->cell = (uint32_t)(c - a->c);
+    return 0;
+}
+
+int mc_agg_bind_hincr(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, const char *field)
+{
+    return bind(a, r, key, klen, MC_AGG_INCR, field);
+}
+
+int mc_agg_bind_hmax(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, const char *field)
+{
+    return bind(a, r, key, klen, MC_AGG_MAX, field);
+}
+
+void mc_agg_incr_at(struct mc_agg *a, const struct mc_agg_ref *r, int64_t delta)
+{
+    struct mc_agg_cell *c = &a->c[r->cell];
+    c->n = (int64_t)((uint64_t)c->n + (uint64_t)delta);
+}
+
+void mc_agg_max_at(struct mc_agg *a, const struct mc_agg_ref *r, uint64_t v)
+{
+    struct mc_agg_cell *c = &a->c[r->cell];
+    if (v > (uint64_t)c->n)
+        c->n = (int64_t)v;
 }
 
 int mc_agg_hmin(struct mc_agg *a, const char *key, size_t klen, const char *field, uint64_t v)

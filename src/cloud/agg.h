@@ -72,6 +72,31 @@ int mc_agg_publish_if_new(struct mc_agg *a, const char *key, size_t klen, const 
                           const char *json, size_t n);
 
 /*
+ * Cells a caller updates again and again (a flow pushing its subscriber's
+ * counters every second) can be bound once: while the table has not been
+ * handed to the cloud thread since, an operation through the ref finds its
+ * cell at once, with no hashing of key and field.  A zeroed ref is unbound.
+ *
+ *     if (!mc_agg_refs_live(a, r, 2) &&
+ *         (mc_agg_bind_hincr(a, &r[0], key, kl, "sent_pkt") || mc_agg_bind_hmax(a, &r[1], key, kl, "last_seen")))
+ *         return;              (refused and counted, like the keyed calls)
+ *     mc_agg_incr_at(a, &r[0], n);
+ *     mc_agg_max_at(a, &r[1], now);
+ */
+struct mc_agg_ref {
+    uint32_t gen;  /* the table's contents it was bound in; 0: none */
+    uint32_t cell;
+};
+/* 1 when each of r[0 .. n) still names its cell. */
+int mc_agg_refs_live(const struct mc_agg *a, const struct mc_agg_ref *r, size_t n);
+/* Binds r to the cell mc_agg_hincr / mc_agg_hmax would update (found or made); 0, or -1 when refused. */
+int mc_agg_bind_hincr(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, const char *field);
+int mc_agg_bind_hmax(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, const char *field);
+/* mc_agg_hincr and mc_agg_hmax through a live ref (mc_agg_refs_live). */
+void mc_agg_incr_at(struct mc_agg *a, const struct mc_agg_ref *r, int64_t delta);
+void mc_agg_max_at(struct mc_agg *a, const struct mc_agg_ref *r, uint64_t v);
+
+/*
  * What was just added should not wait for the flush interval (an event a
  * subscriber is waiting for: a call starting): the cloud hands the table
  * over at the probe's next tick instead of at the next flush.

@@ -84,6 +84,8 @@ struct mc_agg {
     /* refusals since the owner last read them (it moves them to counters) */
     uint64_t dropped_ops, dropped_events, refused_long;
     uint8_t hurry;         /* mc_agg_hurry: the next probe tick hands over at once */
+    uint32_t gen;          /* these contents: new at init and at every clear (unique in the process, never 0);
+                              cell indexes of one gen never move (struct mc_agg_ref) */
 };
 
 /* Sizes and prefix of a new table; 0 or -1 (no memory).  Free with mc_agg_free. */

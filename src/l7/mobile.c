@@ -933,13 +933,23 @@ static void push(const struct mc_flow *f, struct mc_mobile_flow *mf, uint64_t no
     uint64_t sb = f->octets[u] - mf->octets[u], rb = f->octets[!u] - mf->octets[!u];
     if (!agg || (!sp && !rp) || !mf->sub.imsi[0])
         return;
-    char key[MC_GTPC_DIGITS_MAX + 8];
-    int kn = snprintf(key, sizeof(key), "user.%s", mf->sub.imsi);
-    mc_agg_hincr(agg, key, (size_t)kn, "sent_pkt", (int64_t)sp);
-    mc_agg_hincr(agg, key, (size_t)kn, "rcvd_pkt", (int64_t)rp);
-    mc_agg_hincr(agg, key, (size_t)kn, "sent_bytes", (int64_t)sb);
-    mc_agg_hincr(agg, key, (size_t)kn, "rcvd_bytes", (int64_t)rb);
-    mc_agg_hmax(agg, key, (size_t)kn, "last_seen", now);
+    static const char *const fields[4] = { "sent_pkt", "rcvd_pkt", "sent_bytes", "rcvd_bytes" };
+    struct mc_agg_ref *r = mf->ref;
+    if (!mc_agg_refs_live(agg, r, 5)) {
+        /* bound once per table handed over: the pushes between find their cells at once */
+        char key[MC_GTPC_DIGITS_MAX + 8];
+        int kn = snprintf(key, sizeof(key), "user.%s", mf->sub.imsi);
+        for (int i = 0; i < 4; i++)
+            if (mc_agg_bind_hincr(agg, &r[i], key, (size_t)kn, fields[i]) != 0)
+                return; /* refused and counted: these deltas are reported with the next push */
+        if (mc_agg_bind_hmax(agg, &r[4], key, (size_t)kn, "last_seen") != 0)
+            return;
+    }
+    mc_agg_incr_at(agg, &r[0], (int64_t)sp);
+    mc_agg_incr_at(agg, &r[1], (int64_t)rp);
+    mc_agg_incr_at(agg, &r[2], (int64_t)sb);
+    mc_agg_incr_at(agg, &r[3], (int64_t)rb);
+    mc_agg_max_at(agg, &r[4], now);
     for (int d = 0; d < 2; d++)
         mf->pkts[d] = f->pkts[d], mf->octets[d] = f->octets[d];
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cloud/agg.h"
 #include "common/addr.h"
 #include "common/ctr_macros.h"
 #include "l7/gtpc.h"
@@ -92,6 +93,7 @@ struct mc_mobile_flow {
     uint64_t try_ms, push_ms;
     uint32_t pkts[2];      /* reported to user.<imsi> so far, per flow direction */
     uint64_t octets[2];
+    struct mc_agg_ref ref[5]; /* user.<imsi>'s cells (push): found again without a lookup */
 };
 
 /* 1 when pkt's flow should get an mc_mobile_flow: a GTP-U packet, or any while sessions are held. */

@@ -274,6 +274,65 @@ static void test_move_and_merge(void **state)
 }
 
 /* Many keys and fields: chains grow, every value stays where it was put. */
+/* Bound cells: found again while the contents last, stale after a move, a merge or a key the writer took. */
+static void test_refs(void **state)
+{
+    (void)state;
+    struct mc_agg a, box, w;
+    assert_int_equal(mc_agg_init(&a, "p:", 100, 1 << 20), 0);
+    assert_int_equal(mc_agg_init(&box, "p:", 100, 1 << 20), 0);
+    assert_int_equal(mc_agg_init(&w, "p:", 100, 1 << 20), 0);
+    struct mc_agg_ref r[2];
+    memset(r, 0, sizeof(r));
+    assert_int_equal(mc_agg_refs_live(&a, r, 2), 0); /* zeroed: unbound */
+    assert_int_equal(mc_agg_bind_hincr(&a, &r[0], K("user.1"), "sent_pkt"), 0);
+    assert_int_equal(mc_agg_bind_hmax(&a, &r[1], K("user.1"), "last_seen"), 0);
+    assert_int_equal(mc_agg_refs_live(&a, r, 2), 1);
+    mc_agg_incr_at(&a, &r[0], 5);
+    mc_agg_hincr(&a, K("user.1"), "sent_pkt", 2); /* the keyed call reaches the same cell */
+    mc_agg_incr_at(&a, &r[0], 1);
+    mc_agg_max_at(&a, &r[1], 30);
+    mc_agg_max_at(&a, &r[1], 20);
+    for (int i = 0; i < 200; i++) /* other keys and cells grow the arrays: indexes stay */
+        mc_agg_hincr(&a, K("other"), i % 2 ? "x" : "y", i);
+    assert_int_equal(mc_agg_refs_live(&a, r, 2), 1);
+    mc_agg_incr_at(&a, &r[0], 1);
+    assert_int_equal(find(&a, "user.1", MC_AGG_INCR, "sent_pkt")->n, 9);
+    assert_int_equal(find(&a, "user.1", MC_AGG_MAX, "last_seen")->n, 30);
+    assert_int_equal(a.live_keys, 2);
+    /* handed over (a swap): the refs name nothing in the new contents; they went with the old ones */
+    assert_int_equal(mc_agg_move(&box, &a), 0);
+    assert_int_equal(mc_agg_refs_live(&a, r, 2), 0);
+    assert_int_equal(mc_agg_refs_live(&box, r, 2), 1);
+    assert_int_equal(mc_agg_bind_hincr(&a, &r[0], K("user.1"), "sent_pkt"), 0);
+    assert_int_equal(mc_agg_bind_hmax(&a, &r[1], K("user.1"), "last_seen"), 0);
+    mc_agg_incr_at(&a, &r[0], 4);
+    assert_int_equal(find(&a, "user.1", MC_AGG_INCR, "sent_pkt")->n, 4);
+    assert_int_equal(find(&box, "user.1", MC_AGG_INCR, "sent_pkt")->n, 9);
+    /* merged away: stale */
+    assert_int_equal(mc_agg_merge(&box, &a, 1), 0);
+    assert_int_equal(mc_agg_refs_live(&a, r, 2), 0);
+    assert_int_equal(find(&box, "user.1", MC_AGG_INCR, "sent_pkt")->n, 13);
+    /* a key the writer took is dead: its refs with it */
+    assert_int_equal(mc_agg_bind_hincr(&w, &r[0], K("user.2"), "n"), 0);
+    assert_int_equal(mc_agg_refs_live(&w, r, 1), 1);
+    mc_agg_key_done(&w, w.c[r[0].cell].key);
+    assert_int_equal(mc_agg_refs_live(&w, r, 1), 0);
+    /* refused binds leave the ref unbound */
+    struct mc_agg tiny;
+    assert_int_equal(mc_agg_init(&tiny, "p:", 1, 1 << 20), 0);
+    assert_int_equal(mc_agg_bind_hincr(&tiny, &r[0], K("k1"), "n"), 0);
+    assert_int_equal(mc_agg_bind_hincr(&tiny, &r[1], K("k2"), "n"), -1);
+    assert_int_equal(r[1].gen, 0);
+    assert_int_equal(mc_agg_refs_live(&tiny, r, 2), 0);
+    assert_int_equal(mc_agg_bind_hincr(NULL, &r[0], K("k1"), "n"), -1);
+    assert_int_equal(mc_agg_refs_live(NULL, r, 1), 0);
+    mc_agg_free(&a);
+    mc_agg_free(&box);
+    mc_agg_free(&w);
+    mc_agg_free(&tiny);
+}
+
 static void test_many(void **state)
 {
     (void)state;
@@ -306,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_bounds_refuse_and_count),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_move_and_merge),
+        cmocka_unit_test(test_refs),
         cmocka_unit_test(test_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
