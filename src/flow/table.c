@@ -629,9 +629,13 @@ static void prefetch_ext(const struct mc_flow_table *t)
     const struct mc_flow *f = &t->slots[t->buckets[a->h & t->mask]];
     if (!f->ext)
         return;
-    /* the extension and the head of the L7 state in its tail (pooled blocks are line-aligned) */
+    /*
+     * the extension and the head of the L7 state in its tail (pooled blocks
+     * are line-aligned): the L7 stage's own 160 bytes and the first 224 of
+     * the analyzer's state, where an HTTP or RTP packet's updates fall
+     */
     size_t tail = mc_flow_ext_tail();
-    size_t n = offsetof(struct mc_flow_ext, tail) + (tail < 192 ? tail : 192);
+    size_t n = offsetof(struct mc_flow_ext, tail) + (tail < 384 ? tail : 384);
     for (size_t o = 0; o < n; o += 64)
         __builtin_prefetch((const char *)f->ext + o);
 }
