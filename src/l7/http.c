@@ -123,6 +123,7 @@ struct http_state {
     struct http_tx *orphan;   /* owned: a response no request was waiting for */
     struct http_tx *rsp;      /* borrowed: q head or orphan, the response being read */
     struct http_tx *req_body; /* borrowed: the queued request whose body is being read */
+    uint64_t body_pending[2]; /* body bytes of req_body [0] and rsp [1] not yet added to them (settle_body) */
     struct http_tx *q[MC_HTTP_MAX_PENDING]; /* owned: requests awaiting a response, oldest at q_head */
     uint8_t q_head, q_n;
     uint8_t overflow;         /* the FIFO overflowed: requests are no longer read */
@@ -416,9 +417,31 @@ static void put_str(struct mc_l7_ctx *x, const char *name, const struct http_tx 
         mc_l7_tx_str(x, name, (const char *)v.p, v.n);
 }
 
+/*
+ * Body bytes are counted in the state, whose lines the flow stage fetched
+ * ahead, not in the transaction (its own allocation, a cache miss per
+ * segment of a download); settle_body adds them to it before req_body or
+ * rsp changes and before a transaction is written.
+ */
+static void body_bytes(struct http_state *s, int dir, uint64_t n)
+{
+    if (dir == 0 ? s->req_body != NULL : s->rsp != NULL)
+        s->body_pending[dir != 0] += n;
+}
+
+static void settle_body(struct http_state *s)
+{
+    if (s->body_pending[0] && s->req_body)
+        s->req_body->req_body += s->body_pending[0];
+    if (s->body_pending[1] && s->rsp)
+        s->rsp->resp_body += s->body_pending[1];
+    s->body_pending[0] = s->body_pending[1] = 0;
+}
+
 /* Writes tx as one transaction, aggregates it, keeps it if it is the flow's first; frees it. */
 static void emit(struct mc_l7_ctx *x, struct http_state *s, struct http_tx *tx)
 {
+    settle_body(s);
     if (s->req_body == tx)
         s->req_body = NULL;
     int req = tx->flags & TX_REQ, resp = tx->flags & TX_RESP;
@@ -455,6 +478,7 @@ static void finish_response(struct mc_l7_ctx *x, struct http_state *s)
     struct http_tx *tx = s->rsp;
     if (!tx)
         return;
+    settle_body(s);
     s->rsp = NULL;
     if (tx == s->orphan) {
         s->orphan = NULL;
@@ -511,16 +535,6 @@ static void reset_msg(struct http_dir *d)
     d->hdr_bytes = 0;
 }
 
-static void body_bytes(struct http_state *s, int dir, uint64_t n)
-{
-    if (dir == 0) {
-        if (s->req_body)
-            s->req_body->req_body += n;
-    } else if (s->rsp) {
-        s->rsp->resp_body += n;
-    }
-}
-
 /* Stops parsing one direction for good (a lie we cannot step over). */
 static void stop_dir(struct mc_l7_ctx *x, struct http_state *s, int dir)
 {
@@ -536,6 +550,7 @@ static void msg_done(struct mc_l7_ctx *x, struct http_state *s, int dir)
     struct http_dir *d = &s->d[dir];
     d->st = ST_START;
     if (dir == 0) {
+        settle_body(s);
         s->req_body = NULL;
         if (s->overflow)
             d->st = ST_STOP;
@@ -576,6 +591,7 @@ static void headers_done(struct mc_l7_ctx *x, struct http_state *s, int dir)
             d->st = ST_LOST;
             return;
         }
+        settle_body(s);
         s->req_body = tx;
         if (d->te_chunked) {
             d->st = ST_CHUNK_SIZE;
@@ -698,11 +714,14 @@ static void start_response(struct mc_l7_ctx *x, struct http_state *s, const uint
         return;
     }
     MC_CTR_INC(l7_http, responses);
+    settle_body(s); /* before an orphan rsp may point to goes */
     struct http_tx *tx;
     if (s->q_n) {
         tx = s->q[s->q_head];
     } else {
         MC_CTR_INC(l7_http, unmatched_response);
+        if (s->rsp == s->orphan)
+            s->rsp = NULL;
         free(s->orphan);
         tx = s->orphan = tx_new();
         if (!tx) {
@@ -1080,6 +1099,7 @@ static void http_gap(struct mc_l7_ctx *x, void *st, int dir, uint32_t len)
         /* a request cut in its headers is still a request the server may answer */
         if (s->cur)
             push_request(s);
+        settle_body(s);
         s->req_body = NULL;
     } else if (s->rsp && !d->interim) {
         finish_response(x, s);
