@@ -105,7 +105,8 @@ struct mc_rtp_stats {
     uint32_t reordered;       /* packets arriving after a higher sequence number */
     uint32_t ssrc_changes;    /* times the direction followed a new SSRC */
     double jitter_ms;         /* RFC 3550 A.8 interarrival jitter J now, ms */
-    double jitter_mean_ms;    /* mean of J over the regular packets (docs: which) */
+    double jitter_sum_ms;     /* J summed over the regular packets (docs: which): mc_rtp_jitter_mean_ms */
+    uint32_t jitter_n;        /* and their count */
     double jitter_max_ms;     /* largest J after a regular packet */
     double max_delta_ms;      /* largest arrival gap before a regular packet */
     uint64_t first_us, last_us; /* arrival of its first and last packets, epoch us */
@@ -116,6 +117,12 @@ struct mc_rtp_stats {
     int32_t rtcp_cum_lost;    /* cumulative lost of the last report */
     uint32_t rtcp_jitter;     /* jitter of the last report, timestamp units */
 };
+
+/* The mean of J over the regular packets, ms (0 before the first). */
+static inline double mc_rtp_jitter_mean_ms(const struct mc_rtp_stats *s)
+{
+    return s->jitter_n ? s->jitter_sum_ms / s->jitter_n : 0;
+}
 
 /* Expected packets (extended highest - base + 1), 0 before the first packet. */
 static inline uint32_t mc_rtp_expected(const struct mc_rtp_stats *s)
