@@ -89,15 +89,20 @@ static size_t ipv4_text(const uint8_t *b, char *out)
     return (size_t)(o - 1 - out);
 }
 
-size_t mc_addr_text(uint8_t ver, const struct mc_addr *addr, char *out, size_t cap)
+size_t mc_ip_text(uint8_t ver, const uint8_t *bytes, char *out, size_t cap)
 {
     if (!cap)
         return 0;
     if (ver != 6 && cap >= INET_ADDRSTRLEN)
-        return ipv4_text(addr->b, out);
-    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, addr->b, out, (socklen_t)cap))
+        return ipv4_text(bytes, out);
+    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, bytes, out, (socklen_t)cap))
         out[0] = '\0';
     return strlen(out);
+}
+
+size_t mc_addr_text(uint8_t ver, const struct mc_addr *addr, char *out, size_t cap)
+{
+    return mc_ip_text(ver, addr->b, out, cap);
 }
 
 size_t mc_hostport_text(uint8_t ver, const struct mc_addr *addr, uint32_t n, char *out, size_t cap)

@@ -25,6 +25,8 @@ int mc_hostport_split(const char *spec, int default_port, const char *what, char
 /* An address of IP version ver as text (RFC 5952 for IPv6, inet_ntop's) into out; its length ("" and 0 when it
  * does not fit). */
 size_t mc_addr_text(uint8_t ver, const struct mc_addr *addr, char *out, size_t cap);
+/* The same of an address given as its 4 (ver 4) or 16 (ver 6) bytes, as a parser found them. */
+size_t mc_ip_text(uint8_t ver, const uint8_t *bytes, char *out, size_t cap);
 
 /*
  * "addr:n" (IPv4) or "[v6addr]:n" (RFC 5952 text, inet_ntop's) of an

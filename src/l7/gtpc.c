@@ -22,9 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "common/cur.h"
+#include "common/hostport.h"
 #include "l7/l7.h"
 #include "l7/mobile.h"
 
@@ -271,11 +271,6 @@ struct gtpc_state {
 
 /* ---- transactions ------------------------------------------------------------- */
 
-static void addr_text(const uint8_t *a, int v6, char *t, size_t cap)
-{
-    inet_ntop(v6 ? AF_INET6 : AF_INET, a, t, (socklen_t)cap);
-}
-
 /* Appends a message's F-TEIDs as JSON objects; whole objects only. */
 static size_t fteids_json(char *o, size_t cap, size_t len, const struct mc_gtpc_msg *m, const char *which, int *cut)
 {
@@ -283,9 +278,9 @@ static size_t fteids_json(char *o, size_t cap, size_t len, const struct mc_gtpc_
         const struct mc_gtpc_fteid *f = &m->fteid[i];
         char a4[INET_ADDRSTRLEN] = "", a6[INET6_ADDRSTRLEN] = "", item[256];
         if (f->has_v4)
-            addr_text(f->v4, 0, a4, sizeof(a4));
+            mc_ip_text(4, f->v4, a4, sizeof(a4));
         if (f->has_v6)
-            addr_text(f->v6, 1, a6, sizeof(a6));
+            mc_ip_text(6, f->v6, a6, sizeof(a6));
         int w = snprintf(item, sizeof(item),
                          "%s{\"message\":\"%s\",\"interface\":%u,\"user\":%u,\"ebi\":%u,\"teid\":%" PRIu32
                          "%s%s%s%s%s%s}",
@@ -434,12 +429,10 @@ static void emit(struct mc_l7_ctx *x, struct gtpc_state *s, const struct mc_gtpc
     char a[INET6_ADDRSTRLEN];
     const uint8_t *ue = ue_addr(q, r, 0);
     if (ue) {
-        addr_text(ue, 0, a, sizeof(a));
-        mc_l7_tx_str(x, "gtpUeIPv4", a, strlen(a));
+        mc_l7_tx_str(x, "gtpUeIPv4", a, mc_ip_text(4, ue, a, sizeof(a)));
     }
     if ((ue = ue_addr(q, r, 1))) {
-        addr_text(ue, 1, a, sizeof(a));
-        mc_l7_tx_str(x, "gtpUeIPv6", a, strlen(a));
+        mc_l7_tx_str(x, "gtpUeIPv6", a, mc_ip_text(6, ue, a, sizeof(a)));
     }
     char ft[GTPC_FTEIDS_TEXT];
     int cut = 0;
