@@ -60,6 +60,7 @@ struct collector {
     uint64_t now_ms;
     struct sampler samplers[MAX_SAMPLERS];
     int n_samplers;
+    int16_t sampler_ix[2 * MAX_SAMPLERS]; /* open addressing over samplers: index + 1, 0 empty (a lookup per record) */
     uint64_t records, flows, last_records;
     double started, last_stats;
 };
@@ -88,14 +89,34 @@ static int same_src(const struct mc_coll_src *a, const struct mc_coll_src *b)
     return a->ver == b->ver && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
 }
 
+static uint32_t sampler_hash(const struct mc_coll_src *src, int version, uint32_t domain)
+{
+    uint64_t a, b;
+    memcpy(&a, src->addr, 8);
+    memcpy(&b, src->addr + 8, 8);
+    uint64_t x = (a ^ ((uint64_t)src->port << 40 | (uint64_t)src->ver << 32 | domain)) * 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 29) ^ b ^ (uint64_t)version << 56) * 0xbf58476d1ce4e5b9ull;
+    return (uint32_t)(x >> 32);
+}
+
+/* Its slot in sampler_ix: the entry of (src, version, domain), or the empty slot it would take. */
+static int16_t *sampler_slot(struct collector *c, const struct mc_coll_src *src, int version, uint32_t domain)
+{
+    uint32_t mask = 2 * MAX_SAMPLERS - 1;
+    for (uint32_t h = sampler_hash(src, version, domain) & mask;; h = (h + 1) & mask) {
+        int16_t *e = &c->sampler_ix[h];
+        if (!*e)
+            return e; /* never full: at most half the slots are used */
+        const struct sampler *s = &c->samplers[*e - 1];
+        if (s->version == version && s->domain == domain && same_src(&s->src, src))
+            return e;
+    }
+}
+
 static struct sampler *sampler_find(struct collector *c, const struct mc_coll_src *src, int version, uint32_t domain)
 {
-    for (int i = 0; i < c->n_samplers; i++) {
-        struct sampler *s = &c->samplers[i];
-        if (s->version == version && s->domain == domain && same_src(&s->src, src))
-            return s;
-    }
-    return NULL;
+    int16_t *e = sampler_slot(c, src, version, domain);
+    return *e ? &c->samplers[*e - 1] : NULL;
 }
 
 static void exporter_text(const struct mc_coll_src *src, char *buf, size_t len)
@@ -122,10 +143,12 @@ static void learn_options(struct collector *c, const struct mc_coll_record *r)
     }
     if ((interval == 0 || interval > 0xffffffffu) && !init_ms)
         return;
-    struct sampler *s = sampler_find(c, r->exporter, r->version, r->domain);
+    int16_t *e = sampler_slot(c, r->exporter, r->version, r->domain);
+    struct sampler *s = *e ? &c->samplers[*e - 1] : NULL;
     if (!s && c->n_samplers < MAX_SAMPLERS) {
         s = &c->samplers[c->n_samplers++];
         *s = (struct sampler){ .src = *r->exporter, .version = r->version, .domain = r->domain };
+        *e = (int16_t)c->n_samplers;
     }
     if (!s)
         return;
