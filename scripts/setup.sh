@@ -60,3 +60,24 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     trap '$SUDO rm -f "$policy"' EXIT
 fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Installing enables their services at boot all the same: the ones this run
+# installed are disabled again, so a machine set up for the tests does not
+# start system instances (or fprobe/pmacctd listening on the wire) at its
+# next boot.  An operator's own, installed before, are left as they were.
+if command -v systemctl >/dev/null 2>&1; then
+    for p in "${missing[@]}"; do
+        case "$p" in
+        redis-server) units="redis-server" ;;
+        nginx-light) units="nginx" ;;
+        mariadb-server) units="mariadb" ;;
+        clickhouse-server) units="clickhouse-server" ;;
+        softflowd) units="softflowd" ;;
+        fprobe) units="fprobe" ;;
+        pmacct) units="pmacctd nfacctd sfacctd uacctd pmbgpd pmbmpd pmtelemetryd" ;;
+        *) units="" ;;
+        esac
+        for u in $units; do
+            $SUDO systemctl disable --quiet "$u" >/dev/null 2>&1 || true
+        done
+    done
+fi
