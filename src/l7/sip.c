@@ -57,7 +57,10 @@ static int is_token(uint8_t c)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return 1;
-    return c && strchr("-.!%*_+`'~", c) != NULL;
+    switch (c) {
+    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~': return 1;
+    default: return 0;
+    }
 }
 
 static struct mc_sip_str trim(struct mc_sip_str s)
@@ -71,9 +74,8 @@ static struct mc_sip_str trim(struct mc_sip_str s)
     return s;
 }
 
-static int ieq(struct mc_sip_str s, const char *lit)
+static int ieq_n(struct mc_sip_str s, const char *lit, size_t n)
 {
-    size_t n = strlen(lit);
     if (s.n != n)
         return 0;
     for (size_t i = 0; i < n; i++)
@@ -81,6 +83,8 @@ static int ieq(struct mc_sip_str s, const char *lit)
             return 0;
     return 1;
 }
+
+static int ieq(struct mc_sip_str s, const char *lit) { return ieq_n(s, lit, strlen(lit)); }
 
 /* Decimal digits only, at most max: *out.  0 when not. */
 static int parse_u32(struct mc_sip_str w, uint32_t max, uint32_t *out)
@@ -182,13 +186,16 @@ enum hdr { H_OTHER, H_CALL_ID, H_FROM, H_TO, H_CONTACT, H_VIA, H_UA, H_CSEQ, H_E
 /* The fields the analyzer reads, with their compact forms (RFC 3261 7.3.3). */
 static const struct {
     const char *name; /* lower-case */
+    uint8_t len;
     char compact;     /* 0: none */
     uint8_t h;        /* enum hdr */
 } known_headers[] = {
-    { "call-id", 'i', H_CALL_ID },   { "from", 'f', H_FROM },         { "to", 't', H_TO },
-    { "contact", 'm', H_CONTACT },   { "via", 'v', H_VIA },           { "user-agent", 0, H_UA },
-    { "cseq", 0, H_CSEQ },           { "expires", 0, H_EXPIRES },     { "content-type", 'c', H_CTYPE },
-    { "content-length", 'l', H_CLEN },
+#define HDR(name, compact, h) { name, sizeof(name) - 1, compact, h }
+    HDR("call-id", 'i', H_CALL_ID),   HDR("from", 'f', H_FROM),         HDR("to", 't', H_TO),
+    HDR("contact", 'm', H_CONTACT),   HDR("via", 'v', H_VIA),           HDR("user-agent", 0, H_UA),
+    HDR("cseq", 0, H_CSEQ),           HDR("expires", 0, H_EXPIRES),     HDR("content-type", 'c', H_CTYPE),
+    HDR("content-length", 'l', H_CLEN),
+#undef HDR
 };
 
 static enum hdr header_of(struct mc_sip_str name)
@@ -201,7 +208,7 @@ static enum hdr header_of(struct mc_sip_str name)
         return H_OTHER; /* e (Content-Encoding), k (Supported), s (Subject), ...: not read */
     }
     for (size_t i = 0; i < sizeof(known_headers) / sizeof(known_headers[0]); i++)
-        if (ieq(name, known_headers[i].name))
+        if (ieq_n(name, known_headers[i].name, known_headers[i].len))
             return (enum hdr)known_headers[i].h;
     return H_OTHER;
 }
@@ -486,6 +493,15 @@ size_t mc_sip_unfold(char *dst, size_t cap, struct mc_sip_str v, int *cut)
     size_t k = 0;
     if (cap == 0)
         return 0;
+    if (v.n && !memchr(v.p, '\n', v.n) && !memchr(v.p, '\r', v.n)) {
+        /* one line (nearly every value): copied as it is */
+        k = v.n < cap - 1 ? v.n : cap - 1;
+        if (k < v.n)
+            *cut = 1;
+        memcpy(dst, v.p, k);
+        dst[k] = '\0';
+        return k;
+    }
     for (size_t i = 0; i < v.n; i++) {
         uint8_t c = v.p[i];
         if (c == '\r' || c == '\n') {
