@@ -22,8 +22,10 @@
  */
 #define MC_PCAP_MAX_CAPLEN 262144u
 /*
- * A record's bytes stay mapped while this much more of the file is read: a
- * reader may hold on to the last records (the flow stage's pipeline) with no copy.
+ * A record's bytes stay resident while this much more of the file is read,
+ * so a reader may hold on to the last records (the flow stage's pipeline)
+ * with no copy and no page fault; they stay readable until the file is
+ * closed (a dropped page of the read-only mapping faults back in from the file).
  */
 #define MC_PCAPFILE_KEPT (5u << 20)
 /* Interfaces kept per pcapng section (16 octets each); packets on later ones are counted and skipped. */
@@ -56,7 +58,7 @@ struct mc_pcapfile_rec {
     uint64_t ts_us;
     uint32_t caplen, wirelen;
     int linktype;
-    const uint8_t *data; /* borrowed: valid until MC_PCAPFILE_KEPT more bytes were read, or mc_pcapfile_close */
+    const uint8_t *data; /* borrowed: valid until mc_pcapfile_close (resident for MC_PCAPFILE_KEPT more bytes) */
 };
 
 /*

@@ -56,7 +56,6 @@ struct list {
     uint32_t head, tail;
 };
 
-
 struct pipe_entry {
     struct mc_pkt pkt;
     struct mc_flow_key k, rk;
@@ -581,8 +580,8 @@ static void pipe_meter_oldest(struct mc_flow_table *t)
 /*
  * With a packet hook the IP datagram must outlive the capture callback (it
  * is metered MC_FLOW_PIPE packets later): unless the caller says it does
- * (bytes_kept), it is copied into the entry and the pointers moved onto the copy.  Headers-only packets too: nDPI reads
- * l3 of a SYN or a bare ACK.  Returns 0, or -1 when the copy could not be
+ * (bytes_kept), it is copied into the entry and the pointers moved onto the
+ * copy.  Headers-only packets too: nDPI reads l3 of a SYN or a bare ACK.  Returns 0, or -1 when the copy could not be
  * allocated or the payload lies outside l3 (the packet is then metered at once).
  */
 static int keep_bytes(struct pipe_entry *e)

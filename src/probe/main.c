@@ -98,6 +98,13 @@ static void on_flow_prefetch(void *ctx, const struct mc_flow *f, uint32_t slot)
         mc_cloud_flow_prefetch(p->cloud, f, slot);
 }
 
+/* Whether p[0 .. n) lies in the frame (not in the reassembler's buffer), compared as addresses. */
+static int in_frame(const uint8_t *p, size_t n, const uint8_t *frame, size_t caplen)
+{
+    uintptr_t a = (uintptr_t)p, f = (uintptr_t)frame;
+    return p && a >= f && a - f <= caplen && n <= caplen - (a - f);
+}
+
 /* Meters a datagram the reassembler gave up: one packet standing for its frames. */
 static void on_reasm_release(void *ctx, const struct mc_pkt *held)
 {
@@ -213,9 +220,8 @@ static void on_frame(void *ctx, uint64_t ts_us, uint32_t caplen, uint32_t wirele
     pkt->reasm = p->reasm;
     int r = mc_decode_packet(pkt, data, caplen);
     /* the flow stage copies the datagram unless it lies in a frame that outlives its pipeline */
-    const uint8_t *end = data + caplen;
-    pkt->bytes_kept = (uint8_t)(p->cur_kept && pkt->l3 >= data && pkt->l3 + pkt->l3_len <= end &&
-                                (!pkt->payload_len || (pkt->payload >= data && pkt->payload + pkt->payload_len <= end)));
+    pkt->bytes_kept = (uint8_t)(p->cur_kept && in_frame(pkt->l3, pkt->l3_len, data, caplen) &&
+                                (!pkt->payload_len || in_frame(pkt->payload, pkt->payload_len, data, caplen)));
     if (pkt->ts_ms > p->now_ms)
         p->now_ms = pkt->ts_ms;
     int touched = p->reasm && mc_reasm_touched(pkt); /* only fragments can make it give datagrams up */
