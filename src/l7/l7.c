@@ -55,7 +55,7 @@ struct mc_l7 {
     char *log_path;            /* owned copy, for the messages */
     char *line;                /* owned: the transaction being written, one fwrite at its end */
     size_t line_len, line_cap;
-    int line_bad;              /* it outgrew LINE_MAX or memory: dropped at its end (l7.log_errors) */
+    int line_bad;              /* it outgrew LINE_MAX_BYTES or memory: dropped at its end (l7.log_errors) */
     struct mc_agg *agg;        /* borrowed */
     struct mc_lookup *lookups; /* borrowed */
     struct mc_voip *voip;      /* owned: the call table */
