@@ -40,6 +40,11 @@ GEN_ARGS = ["--calls", "3000", "--seconds", "8", "--loss", "0.02", "--jitter", "
 
 
 def measure(args, log):
+    if "--l7-log" in args:
+        # the log is appended to (logrotate's way): each run starts it anew, so every run writes the same file
+        txlog = args[args.index("--l7-log") + 1]
+        if os.path.exists(txlog):
+            os.unlink(txlog)
     out = subprocess.run([MEASURE, "600", log, "--"] + args, stdout=subprocess.PIPE, check=True).stdout.decode()
     user, sys_, rss, wall, status = out.split()
     if status != "0":
