@@ -38,7 +38,7 @@ import mcredis  # noqa: E402
 import mcpcap  # noqa: E402
 
 CALLS = 5
-TALK_MS = 4000
+TALK_MS = 6000
 
 UAC = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -155,8 +155,10 @@ def main():
                 pass
 
         def follow():
-            for m in ps.listen():
-                if m["type"] != "pmessage":
+            # polled, not ps.listen(): the client's socket timeout would end a listen through a quiet call
+            while True:
+                m = ps.get_message(timeout=0.5)
+                if not m or m["type"] != "pmessage":
                     continue
                 now = int(time.time() * 1000)
                 ev = json.loads(m["data"])
@@ -183,25 +185,37 @@ def main():
             mid[k[len("voip.call."):]] = r.hgetall(k)
         r2 = srv2.client()
         mid2 = {k: r2.hgetall("voip.call." + k) for k in mid}
-        time.sleep(1.2)
-        later = {k: r.hgetall("voip.call." + k) for k in mid}
-        later2 = {k: r2.hgetall("voip.call." + k) for k in mid}
+        # a running call's figures go out once a second (packet-driven) and show at the next flush (500 ms):
+        # up to 1.5 s apart, so they are read again until they moved, while the media still runs
+        def updated(h):
+            return int(h.get("rtp_to_callee_updated_ms", 0))
+
+        def moved(a, b):  # the one probe's figures: there at the first read, newer now
+            return updated(b) > updated(a) > 0
+
+        def arrived(a, b):  # the two probes': there now, newer if they were there already
+            return updated(b) > 0 and (updated(a) == 0 or updated(b) > updated(a))
+        deadline = time.time() + 2.5
+        while True:
+            time.sleep(0.1)
+            later = {k: r.hgetall("voip.call." + k) for k in mid}
+            later2 = {k: r2.hgetall("voip.call." + k) for k in mid}
+            if time.time() > deadline or all(moved(mid[k], later[k]) and arrived(mid2[k], later2[k]) for k in mid):
+                break
         rc = uac.wait(timeout=60)
         c.check(rc == 0, "sipp UAC: every call succeeded (exit %d): %s" % (rc, uac.stderr.read().decode()[-300:]))
         c.check(len(mid) == CALLS, "%d calls in the cloud while they run (%d)" % (CALLS, len(mid)))
         for cid, h in mid.items():
             c.check(h.get("state") == "answered", "%s: answered while it runs (%s)" % (cid, h.get("state")))
-            u0, u1 = int(h.get("rtp_to_callee_updated_ms", 0)), int(later[cid].get("rtp_to_callee_updated_ms", 0))
             p0, p1 = int(h.get("rtp_to_callee_packets", 0)), int(later[cid].get("rtp_to_callee_packets", 0))
-            c.check(u1 > u0 > 0 and p1 > p0 > 0, "%s: media figures updated while the call runs (%d -> %d packets)" %
-                    (cid, p0, p1))
+            c.check(moved(h, later[cid]) and p1 > p0 > 0,
+                    "%s: media figures updated while the call runs (%d -> %d packets)" % (cid, p0, p1))
         for cid, h in mid2.items():
             # a loaded machine may tie the media a moment later than the first snapshot: the figures must be
             # there while the call is still answered, and move when they were there already
-            u0, u1 = int(h.get("rtp_to_callee_updated_ms", 0)), int(later2[cid].get("rtp_to_callee_updated_ms", 0))
-            c.check(later2[cid].get("state") == "answered" and u1 > 0 and (u0 == 0 or u1 > u0),
+            c.check(later2[cid].get("state") == "answered" and arrived(h, later2[cid]),
                     "%s: two probes: the signalling probe's call (%s) gets the media probe's figures while it runs "
-                    "(updated %d -> %d)" % (cid, later2[cid].get("state"), u0, u1))
+                    "(updated %d -> %d)" % (cid, later2[cid].get("state"), updated(h), updated(later2[cid])))
         time.sleep(1.5)  # the last flushes and events
         for cid in mid:
             h = r.hgetall("voip.call." + cid)
