@@ -426,21 +426,21 @@ static void emit(struct mc_l7_ctx *x, struct gtpc_state *s, const struct mc_gtpc
     const struct mc_gtpc_msg *rm = q && q->has_rat ? q : r && r->has_rat ? r : NULL;
     if (rm)
         mc_l7_tx_u64(x, "gtpRatType", rm->rat);
-    char a[INET6_ADDRSTRLEN];
-    const uint8_t *ue = ue_addr(q, r, 0);
-    if (ue) {
-        mc_l7_tx_str(x, "gtpUeIPv4", a, mc_ip_text(4, ue, a, sizeof(a)));
+    if (mc_l7_tx_logged(x)) { /* the addresses and F-TEIDs as text: for the log only */
+        char a[INET6_ADDRSTRLEN];
+        const uint8_t *ue = ue_addr(q, r, 0);
+        if (ue)
+            mc_l7_tx_str(x, "gtpUeIPv4", a, mc_ip_text(4, ue, a, sizeof(a)));
+        if ((ue = ue_addr(q, r, 1)))
+            mc_l7_tx_str(x, "gtpUeIPv6", a, mc_ip_text(6, ue, a, sizeof(a)));
+        char ft[GTPC_FTEIDS_TEXT];
+        int cut = 0;
+        size_t fl = fteids_array(ft, sizeof(ft), q, r, &cut);
+        if (cut)
+            MC_CTR_INC(l7_gtp, fteids_text_full);
+        if (fl > 2)
+            mc_l7_tx_raw(x, "gtpFteids", ft, fl);
     }
-    if ((ue = ue_addr(q, r, 1))) {
-        mc_l7_tx_str(x, "gtpUeIPv6", a, mc_ip_text(6, ue, a, sizeof(a)));
-    }
-    char ft[GTPC_FTEIDS_TEXT];
-    int cut = 0;
-    size_t fl = fteids_array(ft, sizeof(ft), q, r, &cut);
-    if (cut)
-        MC_CTR_INC(l7_gtp, fteids_text_full);
-    if (fl > 2)
-        mc_l7_tx_raw(x, "gtpFteids", ft, fl);
     mc_l7_tx_end(x);
     if (!s->first) {
         keep_first(s, q, r, any);

@@ -640,6 +640,8 @@ void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_
     line_put(x->l, json, n);
 }
 
+int mc_l7_tx_logged(const struct mc_l7_ctx *x) { return x->l->log != NULL; }
+
 void mc_l7_tx_end(struct mc_l7_ctx *x)
 {
     if (!x->tx_open)

@@ -184,7 +184,8 @@ void mc_l7_tx_str(struct mc_l7_ctx *x, const char *name, const char *s, size_t n
 /* An already-formatted JSON value (array, object): the caller guarantees validity. */
 void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_t n);
 void mc_l7_tx_end(struct mc_l7_ctx *x);
-
+/* 1 when transactions are written (--l7-log): text only the log reads need not be made otherwise. */
+int mc_l7_tx_logged(const struct mc_l7_ctx *x);
 
 /* ---- the stage, as the probe drives it --------------------------------- */
 
