@@ -964,6 +964,8 @@ uint64_t mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struc
         if (!mf->tagged)
             return mf->try_ms;
     }
+    if (!agg)
+        return UINT64_MAX; /* no cloud: the flow's counts go nowhere, its later packets skip this */
     if (now >= mf->push_ms)
         push(f, mf, now, agg);
     return mf->push_ms;
