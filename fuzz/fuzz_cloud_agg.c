@@ -8,7 +8,10 @@
  * scripts/gen-cloud-seeds.py).
  *
  * An operation: op (1 byte), then length-prefixed strings (1 byte each
- * length): key, name, value; then an 8-byte number.
+ * length): key, name, value; then an 8-byte number.  An increment or max
+ * with bit 0x40 set goes through one of four bound cells (struct
+ * mc_agg_ref): used while live, bound again when not, as the mobile layer
+ * does; a live ref must name a cell of its kind under a live key.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mc_agg_free(&a);
         return 0;
     }
+    struct mc_agg_ref refs[4];
+    uint8_t ref_kind[4] = { 0 };
+    memset(refs, 0, sizeof(refs));
     const uint8_t *p = data, *end = data + size;
     while (p < end) {
         uint8_t op = *p++;
@@ -58,7 +64,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n)
             memcpy(name, n, cl);
         name[cl] = 0;
-        if (k && n && v) {
+        if (k && n && v && (op & 0x40) && op % 8 < 2) {
+            struct mc_agg_ref *r = &refs[x % 4];
+            uint8_t kind = op % 8 == 0 ? MC_AGG_INCR : MC_AGG_MAX;
+            if (mc_agg_refs_live(&a, r, 1)) {
+                const struct mc_agg_cell *c = &a.c[r->cell];
+                if (c->kind != ref_kind[x % 4] || !a.k[c->key].live)
+                    abort();
+            } else {
+                int rc = kind == MC_AGG_INCR ? mc_agg_bind_hincr(&a, r, k, kl, name)
+                                             : mc_agg_bind_hmax(&a, r, k, kl, name);
+                ref_kind[x % 4] = kind;
+                if (rc != 0 && r->gen)
+                    abort(); /* a refused bind leaves the ref unbound */
+            }
+            if (mc_agg_refs_live(&a, r, 1)) {
+                if (ref_kind[x % 4] == MC_AGG_INCR)
+                    mc_agg_incr_at(&a, r, (int64_t)x);
+                else
+                    mc_agg_max_at(&a, r, x);
+            }
+            if (op & 0x80 && a.nk)
+                mc_agg_key_done(&a, (uint32_t)(x % a.nk));
+        } else if (k && n && v) {
             switch (op % 8) {
             case 0: mc_agg_hincr(&a, k, kl, name, (int64_t)x); break;
             case 1: mc_agg_hmax(&a, k, kl, name, x); break;

@@ -201,8 +201,6 @@ const char *mc_coll_flow_addr(const struct mc_coll_flow *f, int dst, char *buf, 
             buf[0] = 0;
         return buf;
     }
-    struct mc_addr a;
-    memcpy(a.b, dst ? f->dst : f->src, sizeof(a.b));
-    mc_addr_text(f->ip_version, &a, buf, len);
+    mc_ip_text(f->ip_version, dst ? f->dst : f->src, buf, len);
     return buf;
 }

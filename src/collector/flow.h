@@ -53,7 +53,7 @@ struct mc_coll_exporter_info {
 int mc_coll_flow_from_record(struct mc_coll_flow *f, const struct mc_coll_record *r,
                              const struct mc_coll_exporter_info *x, uint64_t now_ms);
 
-/* f's addresses as text (mc_addr_text: inet_ntop's; "" when ip_version is 0); buf at least 46 bytes. */
+/* f's addresses as text (mc_ip_text: inet_ntop's; "" when ip_version is 0); buf at least 46 bytes. */
 const char *mc_coll_flow_addr(const struct mc_coll_flow *f, int dst, char *buf, size_t len);
 
 #endif /* MC_COLLECTOR_FLOW_H */

@@ -111,7 +111,6 @@ struct rtp_dir {
     double ms_per_j16;      /* j16 to ms: 1 / (16 * 1000 * clk) */
     /* J in integers (RFC 3550 A.8's own form): 16 times J in microsecond-hertz (J in seconds * 1e6 * clk) */
     uint64_t j16;
-    uint64_t max_delta_us;  /* s.max_delta_ms in us */
     /* another SSRC that may take the direction over */
     uint32_t cand_ssrc;
     uint16_t cand_seq;
@@ -314,7 +313,6 @@ int mc_rtcp_parse(const uint8_t *p, size_t n, struct mc_rtcp_info *out)
 
 /* ---- E-model ---------------------------------------------------------------- */
 
-
 int mc_rtp_quality(const struct mc_rtp_stats *s, double *r, double *mos)
 {
     *r = *mos = 0;
@@ -388,7 +386,6 @@ static void stream_start(const struct rtp_state *st, struct rtp_dir *d, const st
     d->have_ref = 0;
     d->prev_cn = 0;
     d->j16 = 0;
-    d->max_delta_us = 0;
     d->cand_n = 0;
     update_lost(d);
 }
@@ -485,10 +482,9 @@ static void update_times(const struct rtp_state *st, struct rtp_dir *d, const st
         s->jitter_ms = (double)d->j16 * d->ms_per_j16;
     }
     if (!h->marker && !cn && !d->prev_cn && dts >= 0) {
-        if (delta_us > 0 && (uint64_t)delta_us > d->max_delta_us) {
-            d->max_delta_us = (uint64_t)delta_us;
-            s->max_delta_ms = (double)delta_us * 0.001;
-        }
+        double delta_ms = (double)delta_us * 0.001;
+        if (delta_ms > s->max_delta_ms)
+            s->max_delta_ms = delta_ms;
         if (clock) {
             if (s->jitter_ms > s->jitter_max_ms)
                 s->jitter_max_ms = s->jitter_ms;
