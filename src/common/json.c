@@ -1,6 +1,7 @@
 /* json.c - JSON string escaping (see json.h). */
 #include "common/json.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,6 +85,60 @@ void mc_json_string(FILE *out, const char *str, size_t n)
         n -= used;
     }
     putc_unlocked('"', out);
+}
+
+/* ---- a JSON text in a fixed buffer ---- */
+
+void mc_jbuf_put(struct mc_jbuf *b, const char *s, size_t n)
+{
+    if (b->full || n > b->cap - b->n) {
+        b->full = 1;
+        return;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+}
+
+void mc_jbuf_str(struct mc_jbuf *b, const char *s, size_t n)
+{
+    mc_jbuf_lit(b, "\"");
+    while (n && !b->full) {
+        size_t used, len = mc_json_escape(b->p + b->n, b->cap - b->n, s, n, &used);
+        if (!used) {
+            b->full = 1; /* no room for the next unit */
+            return;
+        }
+        b->n += len;
+        s += used;
+        n -= used;
+    }
+    mc_jbuf_lit(b, "\"");
+}
+
+void mc_jbuf_cstr(struct mc_jbuf *b, const char *s) { mc_jbuf_str(b, s, strlen(s)); }
+
+void mc_jbuf_u64(struct mc_jbuf *b, uint64_t v)
+{
+    char d[20];
+    size_t i = sizeof(d);
+    do
+        d[--i] = (char)('0' + v % 10);
+    while (v /= 10);
+    mc_jbuf_put(b, d + i, sizeof(d) - i);
+}
+
+void mc_jbuf_fmt(struct mc_jbuf *b, const char *fmt, ...)
+{
+    if (b->full)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= b->cap - b->n)
+        b->full = 1;
+    else
+        b->n += (size_t)k;
 }
 
 /* ---- validation: one JSON value, iteratively (an explicit stack: no recursion on hostile depth) ---- */

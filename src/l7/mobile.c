@@ -400,40 +400,52 @@ static void session_event(const struct sess *s, const char *what, const char *re
     if (!agg || !s->sub.imsi[0])
         return;
     char json[1536], a[64], teids[512];
-    FILE *m = fmemopen(json, sizeof(json), "w");
-    if (!m)
-        return;
-    fputs("{\"imsi\":", m);
-    mc_json_string(m, s->sub.imsi, strlen(s->sub.imsi));
-    fputs(",\"msisdn\":", m);
-    mc_json_string(m, s->sub.msisdn, strlen(s->sub.msisdn));
-    fputs(",\"imei\":", m);
-    mc_json_string(m, s->sub.imei, strlen(s->sub.imei));
-    fputs(",\"apn\":", m);
-    mc_json_string(m, s->sub.apn, strlen(s->sub.apn));
-    fprintf(m, ",\"rat\":\"%s\",\"gtp_version\":%u", s->has_rat ? rat_name(s->rat) : "", s->version);
+    struct mc_jbuf m;
+    mc_jbuf_init(&m, json, sizeof(json));
+    mc_jbuf_lit(&m, "{\"imsi\":");
+    mc_jbuf_cstr(&m, s->sub.imsi);
+    mc_jbuf_lit(&m, ",\"msisdn\":");
+    mc_jbuf_cstr(&m, s->sub.msisdn);
+    mc_jbuf_lit(&m, ",\"imei\":");
+    mc_jbuf_cstr(&m, s->sub.imei);
+    mc_jbuf_lit(&m, ",\"apn\":");
+    mc_jbuf_cstr(&m, s->sub.apn);
+    const char *rat = s->has_rat ? rat_name(s->rat) : "";
+    mc_jbuf_lit(&m, ",\"rat\":\"");
+    mc_jbuf_put(&m, rat, strlen(rat));
+    mc_jbuf_lit(&m, "\",\"gtp_version\":");
+    mc_jbuf_u64(&m, s->version);
     if (s->ue[0].used) {
         mc_addr_text(4, &s->ue[0].addr, a, sizeof(a));
-        fprintf(m, ",\"ip\":\"%s\"", a);
+        mc_jbuf_lit(&m, ",\"ip\":\"");
+        mc_jbuf_put(&m, a, strlen(a));
+        mc_jbuf_lit(&m, "\"");
     }
     if (s->ue[1].used) {
         mc_addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
-        fprintf(m, ",\"ip6\":\"%s\"", a);
+        mc_jbuf_lit(&m, ",\"ip6\":\"");
+        mc_jbuf_put(&m, a, strlen(a));
+        mc_jbuf_lit(&m, "\"");
     }
     teids_text(s, teids, sizeof(teids));
-    fputs(",\"teids\":", m);
-    mc_json_string(m, teids, strlen(teids));
-    if (reason)
-        fprintf(m, ",\"reason\":\"%s\"", reason);
-    fprintf(m, ",\"since\":%llu,\"ts\":%llu}", (unsigned long long)s->since_ms, (unsigned long long)ms);
-    long n = ftell(m);
-    int bad = ferror(m) || n <= 0 || (size_t)n >= sizeof(json);
-    fclose(m);
-    if (bad)
+    mc_jbuf_lit(&m, ",\"teids\":");
+    mc_jbuf_cstr(&m, teids);
+    if (reason) {
+        mc_jbuf_lit(&m, ",\"reason\":\"");
+        mc_jbuf_put(&m, reason, strlen(reason));
+        mc_jbuf_lit(&m, "\"");
+    }
+    mc_jbuf_lit(&m, ",\"since\":");
+    mc_jbuf_u64(&m, s->since_ms);
+    mc_jbuf_lit(&m, ",\"ts\":");
+    mc_jbuf_u64(&m, ms);
+    mc_jbuf_lit(&m, "}");
+    size_t n = mc_jbuf_len(&m);
+    if (!n)
         return;
     char name[32];
     snprintf(name, sizeof(name), "gtp.session.%s", what);
-    mc_agg_publish(agg, name, json, (size_t)n);
+    mc_agg_publish(agg, name, json, n);
     mc_agg_hurry(agg); /* a subscriber watching sessions should not wait for the flush */
 }
 

@@ -550,20 +550,17 @@ static void cloud(struct mc_l7_ctx *x, const struct sess *s, const char *user, c
     if (login) {
         /* user and database are the client's bytes: escaped like the log's */
         char json[512];
-        FILE *m = fmemopen(json, sizeof(json), "w");
-        if (m) {
-            fprintf(m, "{\"server\":\"%s\",\"user\":", key + strlen("mysql.server."));
-            mc_json_string(m, user, strlen(user));
-            fputs(",\"database\":", m);
-            mc_json_string(m, db, strlen(db));
-            fprintf(m, ",\"client\":\"%s\",\"ts\":%llu,\"error\":%u}", cli, (unsigned long long)now,
+        struct mc_jbuf m;
+        mc_jbuf_init(&m, json, sizeof(json));
+        mc_jbuf_fmt(&m, "{\"server\":\"%s\",\"user\":", key + strlen("mysql.server."));
+        mc_jbuf_cstr(&m, user);
+        mc_jbuf_lit(&m, ",\"database\":");
+        mc_jbuf_cstr(&m, db);
+        mc_jbuf_fmt(&m, ",\"client\":\"%s\",\"ts\":%llu,\"error\":%u}", cli, (unsigned long long)now,
                     s->has_err ? s->err.code : 0u);
-            long jn = ftell(m);
-            int full = ferror(m) || jn <= 0 || (size_t)jn >= sizeof(json);
-            fclose(m);
-            if (!full)
-                bad |= mc_agg_publish(a, "mysql.login", json, (size_t)jn);
-        }
+        size_t jn = mc_jbuf_len(&m);
+        if (jn)
+            bad |= mc_agg_publish(a, "mysql.login", json, jn);
     }
     if (bad)
         MC_CTR_INC(l7_mysql, agg_refused);

@@ -439,15 +439,6 @@ static void write_call(struct mc_voip *v, const struct mc_voip_call *c, struct m
         }
 }
 
-/* Closes an event's JSON written into buf (cap bytes) through m: its length, or 0 when it did not fit. */
-static size_t json_done(FILE *m, size_t cap)
-{
-    long n = ftell(m);
-    int bad = ferror(m) || n <= 0 || (size_t)n >= cap;
-    fclose(m);
-    return bad ? 0 : (size_t)n;
-}
-
 /*
  * The address of record of a URI: without its parameters and headers
  * (sip:bob@example.com;user=phone -> sip:bob@example.com), as registrars
@@ -483,13 +474,14 @@ static void write_user(struct mc_voip *v, const struct text *uri, uint64_t ms, i
     if (ms > v->cfg.active_ms)
         mc_agg_ztrim(agg, "voip.users", 10, ms - v->cfg.active_ms);
     char json[MC_VOIP_TEXT_MAX * 6 + 64];
-    FILE *m = fmemopen(json, sizeof(json), "w");
-    if (!m)
-        return;
-    fputs("{\"uri\":", m);
-    mc_json_string(m, uri->s, aor_len(uri));
-    fprintf(m, ",\"ts\":%llu}", (unsigned long long)ms);
-    size_t jn = json_done(m, sizeof(json));
+    struct mc_jbuf m;
+    mc_jbuf_init(&m, json, sizeof(json));
+    mc_jbuf_lit(&m, "{\"uri\":");
+    mc_jbuf_str(&m, uri->s, aor_len(uri));
+    mc_jbuf_lit(&m, ",\"ts\":");
+    mc_jbuf_u64(&m, ms);
+    mc_jbuf_lit(&m, "}");
+    size_t jn = mc_jbuf_len(&m);
     if (jn)
         mc_agg_publish_if_new(agg, key, kl, "seen", "voip.user.new", json, jn);
 }
@@ -500,32 +492,32 @@ static void call_event(const struct mc_voip_call *c, const char *what, struct mc
     if (!agg)
         return;
     char json[2048];
-    FILE *m = fmemopen(json, sizeof(json), "w");
-    if (!m)
-        return;
+    struct mc_jbuf m;
+    mc_jbuf_init(&m, json, sizeof(json));
     char a[64];
-    fputs("{\"call_id\":", m);
-    mc_json_string(m, c->id.s, c->id.n);
-    fputs(",\"caller\":", m);
-    mc_json_string(m, c->caller.s, c->caller.n);
-    fputs(",\"callee\":", m);
-    mc_json_string(m, c->callee.s, c->callee.n);
+    mc_jbuf_lit(&m, "{\"call_id\":");
+    mc_jbuf_str(&m, c->id.s, c->id.n);
+    mc_jbuf_lit(&m, ",\"caller\":");
+    mc_jbuf_str(&m, c->caller.s, c->caller.n);
+    mc_jbuf_lit(&m, ",\"callee\":");
+    mc_jbuf_str(&m, c->callee.s, c->callee.n);
     mc_addr_text(c->ip_ver, &c->caller_ip, a, sizeof(a));
-    fprintf(m, ",\"caller_ip\":\"%s\",\"state\":\"%s\",\"invite_ms\":%llu", a, state_names[c->state],
-            (unsigned long long)c->invite_ms);
+    mc_jbuf_fmt(&m, ",\"caller_ip\":\"%s\",\"state\":\"%s\",\"invite_ms\":%llu", a, state_names[c->state],
+                (unsigned long long)c->invite_ms);
     if (c->answer_ms)
-        fprintf(m, ",\"answer_ms\":%llu", (unsigned long long)c->answer_ms);
+        mc_jbuf_fmt(&m, ",\"answer_ms\":%llu", (unsigned long long)c->answer_ms);
     if (c->end_ms) {
-        fprintf(m, ",\"end_ms\":%llu,\"end_cause\":\"%s\"", (unsigned long long)c->end_ms, cause_names[c->end_cause]);
+        mc_jbuf_fmt(&m, ",\"end_ms\":%llu,\"end_cause\":\"%s\"", (unsigned long long)c->end_ms,
+                    cause_names[c->end_cause]);
         if (c->answer_ms)
-            fprintf(m, ",\"duration_ms\":%llu", (unsigned long long)(c->end_ms - c->answer_ms));
+            mc_jbuf_fmt(&m, ",\"duration_ms\":%llu", (unsigned long long)(c->end_ms - c->answer_ms));
         if (c->hangup_by != 0xff)
-            fprintf(m, ",\"hangup_by\":\"%s\"", c->hangup_by == CALLER ? "caller" : "callee");
+            mc_jbuf_fmt(&m, ",\"hangup_by\":\"%s\"", c->hangup_by == CALLER ? "caller" : "callee");
         if (c->status)
-            fprintf(m, ",\"status\":%u", c->status);
+            mc_jbuf_fmt(&m, ",\"status\":%u", c->status);
     }
-    fputc('}', m);
-    size_t jn = json_done(m, sizeof(json));
+    mc_jbuf_lit(&m, "}");
+    size_t jn = mc_jbuf_len(&m);
     char name[32];
     snprintf(name, sizeof(name), "voip.call.%s", what);
     if (jn && mc_agg_publish(agg, name, json, jn) == 0)
@@ -797,15 +789,14 @@ void mc_voip_media(struct mc_voip *v, const char *call_id, int to_side, const st
         return;
     *bits |= (uint8_t)(1u << to_side);
     char json[512];
-    FILE *m = fmemopen(json, sizeof(json), "w");
-    if (!m)
-        return;
-    fputs("{\"call_id\":", m);
-    mc_json_string(m, id.p, id.n);
-    fprintf(m, ",\"stream_to\":\"%s\",\"mos\":%.2f,\"packets\":%llu,\"lost\":%llu,\"jitter_ms\":%.3f,\"ts\":%llu}",
-            who, q->mos, (unsigned long long)q->packets, (unsigned long long)q->lost, q->jitter_ms,
-            (unsigned long long)now_ms);
-    size_t jn = json_done(m, sizeof(json));
+    struct mc_jbuf m;
+    mc_jbuf_init(&m, json, sizeof(json));
+    mc_jbuf_lit(&m, "{\"call_id\":");
+    mc_jbuf_str(&m, id.p, id.n);
+    mc_jbuf_fmt(&m, ",\"stream_to\":\"%s\",\"mos\":%.2f,\"packets\":%llu,\"lost\":%llu,\"jitter_ms\":%.3f,\"ts\":%llu}",
+                who, q->mos, (unsigned long long)q->packets, (unsigned long long)q->lost, q->jitter_ms,
+                (unsigned long long)now_ms);
+    size_t jn = mc_jbuf_len(&m);
     if (jn)
         mc_agg_publish(agg, "voip.call.quality", json, jn);
 }

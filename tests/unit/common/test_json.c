@@ -88,6 +88,45 @@ static void test_escape_in_pieces(void **state)
     assert_int_equal(out[w - 1], '"');
 }
 
+/* The fixed-buffer builder: the same text as the stream writer, and a text that overflows is refused whole. */
+static void test_jbuf(void **state)
+{
+    (void)state;
+    char buf[128];
+    struct mc_jbuf b;
+    mc_jbuf_init(&b, buf, sizeof(buf));
+    mc_jbuf_lit(&b, "{\"a\":");
+    mc_jbuf_str(&b, "x\"\x01\xff", 4);
+    mc_jbuf_lit(&b, ",\"n\":");
+    mc_jbuf_u64(&b, 0);
+    mc_jbuf_lit(&b, ",\"m\":");
+    mc_jbuf_u64(&b, UINT64_MAX);
+    mc_jbuf_fmt(&b, ",\"f\":%.2f}", 3.14159);
+    size_t n = mc_jbuf_len(&b);
+    const char want[] = "{\"a\":\"x\\\"\\u0001\\ufffd\",\"n\":0,\"m\":18446744073709551615,\"f\":3.14}";
+    assert_int_equal(n, sizeof(want) - 1);
+    assert_memory_equal(buf, want, n);
+    assert_int_equal(mc_json_valid(buf, n, 4), 1);
+    assert_string_equal(esc("x\"\x01\xff", 4), "\"x\\\"\\u0001\\ufffd\"");
+
+    /* every size too small for the whole text: length 0, and not a byte past the buffer */
+    for (size_t cap = 0; cap < sizeof(want) - 1; cap++) {
+        char small[sizeof(want) + 8];
+        memset(small, '#', sizeof(small));
+        mc_jbuf_init(&b, small, cap);
+        mc_jbuf_lit(&b, "{\"a\":");
+        mc_jbuf_str(&b, "x\"\x01\xff", 4);
+        mc_jbuf_lit(&b, ",\"n\":");
+        mc_jbuf_u64(&b, 0);
+        mc_jbuf_lit(&b, ",\"m\":");
+        mc_jbuf_u64(&b, UINT64_MAX);
+        mc_jbuf_fmt(&b, ",\"f\":%.2f}", 3.14159);
+        assert_int_equal(mc_jbuf_len(&b), 0);
+        for (size_t i = cap; i < sizeof(small); i++)
+            assert_int_equal(small[i], '#');
+    }
+}
+
 static void test_valid(void **state)
 {
     (void)state;
@@ -123,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_plain_and_escapes),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_escape_in_pieces),
+        cmocka_unit_test(test_jbuf),
         cmocka_unit_test(test_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
