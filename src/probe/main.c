@@ -31,6 +31,7 @@
 #include "export/exporter.h"
 #include "flow/flow.h"
 #include "l7/l7.h"
+#include "probe/heap.h"
 #include "probe/metrics.h"
 #include "probe/privs.h"
 #include "probe/probe.h"
@@ -813,6 +814,7 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
 
 int main(int argc, char **argv)
 {
+    mc_heap_setup(argv);
     struct mc_probe_conf *conf;
     struct mc_metrics *metrics = NULL;
     int rc = probe_main(argc, argv, &conf, &metrics);
