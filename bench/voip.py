@@ -6,9 +6,12 @@ Usage: bench/voip.py [MCPROBE] (default build/release/mcprobe)
 Captures, in one invocation:
   * voip.pcap: scripts/gen-voip-pcap.py --calls 3000 --seconds 8 --loss 0.02
     --jitter 5: 6,000 phones registering, 3,000 calls starting 200 ms apart
-    (about 40 running at once), 2,500 of them answered with G.711 RTP both
+    (about 40 running at once), 2,338 of them answered with G.711 RTP both
     ways every 20 ms, 2% of the RTP lost and up to 5 ms of jitter added at
     known rates;
+  * voip-concurrent.pcap: the same with --spacing-ms 3: the calls start 3 ms
+    apart, so about 2,300 run at once (the issue's "thousands of concurrent
+    calls": the analysis state no longer stays in cache);
   * every capture of ../shared/corpus/sip_rtp/ and rtp/ (real traffic),
     when present.
 For each: packets per CPU-second (the lowest CPU time of BENCH_REPEAT runs,
@@ -17,10 +20,11 @@ default 5) of
   nodpi    mcprobe --no-dpi (the analyzers, SIP + RTP + the call layer, no nDPI)
   full     mcprobe (nDPI and every analyzer, --l7-log to a file)
 and the ratios nodpi/off and full/off.  Issue 9's target: VoIP analysis on
-costs at most 25% of the rate with it off (>= 0.75).  On the generated
-capture the run also checks what the analysis found against what the
-generator wrote: calls answered, RTP packets and losses (from the probe's
-counters and --json), so the figures measured are of a correct analysis.
+costs at most 25% of the rate with it off (>= 0.75), on each generated
+capture.  On the generated captures the run also checks what the analysis
+found against what the generator wrote: calls answered, RTP packets and
+losses (from the probe's counters and --json), so the figures measured are
+of a correct analysis.
 A benchmark, not a test: prints PASS/MISS and exits 0.
 """
 import glob
@@ -37,6 +41,8 @@ MEASURE = os.path.join(WORK, "measure")
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 CORPUS = os.path.abspath(os.path.join(ROOT, "..", "shared", "corpus"))
 GEN_ARGS = ["--calls", "3000", "--seconds", "8", "--loss", "0.02", "--jitter", "5"]
+# the generated captures: the same calls 200 ms apart (about 40 at once) and 3 ms apart (about 2,300 at once)
+GENERATED = [("voip.pcap", GEN_ARGS), ("voip-concurrent.pcap", GEN_ARGS + ["--spacing-ms", "3"])]
 
 
 def measure(args, log):
@@ -87,25 +93,29 @@ def main():
     os.makedirs(WORK, exist_ok=True)
     if not os.path.exists(MEASURE):
         subprocess.run(["cc", "-O2", os.path.join(HERE, "measure.c"), "-o", MEASURE], check=True)
-    gen = os.path.join(WORK, "voip.pcap")
-    if not os.path.exists(gen) or not os.path.exists(gen + ".meta"):
-        print("bench: generating %s" % gen)
-        out = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-voip-pcap.py"), gen] + GEN_ARGS,
-                             stdout=subprocess.PIPE, check=True).stdout.decode()
-        open(gen + ".meta", "w").write(out)
-    truth = json.loads(open(gen + ".meta").read())
-    check_generated(gen, truth, WORK)
-    caps = [(gen, truth["packets"])]
+    caps, gens = [], []
+    for name, args in GENERATED:
+        gen = os.path.join(WORK, name)
+        if not os.path.exists(gen) or not os.path.exists(gen + ".meta"):
+            print("bench: generating %s" % gen)
+            out = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-voip-pcap.py"), gen] + args,
+                                 stdout=subprocess.PIPE, check=True).stdout.decode()
+            open(gen + ".meta", "w").write(out)
+        truth = json.loads(open(gen + ".meta").read())
+        check_generated(gen, truth, WORK)
+        caps.append((gen, truth["packets"]))
+        gens.append(gen)
     for c in sorted(glob.glob(os.path.join(CORPUS, "sip_rtp", "*.pcap*")) +
                     glob.glob(os.path.join(CORPUS, "rtp", "*.pcap*"))):
         caps.append((c, packets_of(c)))
-    if len(caps) == 1:
-        print("bench: ../shared/corpus absent: the generated capture only")
+    if len(caps) == len(gens):
+        print("bench: ../shared/corpus absent: the generated captures only")
     log = os.path.join(WORK, "voip-bench.log")
     txlog = os.path.join(WORK, "voip-bench-tx.json")
     base = [MCPROBE, "--stats-interval", "0", "-q", "-i"]
     print("%-40s %9s %11s %11s %11s %10s %9s" % ("capture", "packets", "off pps", "nodpi pps", "full pps",
                                                  "nodpi/off", "full/off"))
+    gen_ratio = {}
     for cap, pkts in caps:
         if not pkts:
             continue
@@ -115,12 +125,13 @@ def main():
         print("%-40s %9d %11.0f %11.0f %11.0f %10.3f %9.3f" % (
             os.path.relpath(cap, CORPUS)[:40] if cap.startswith(CORPUS) else os.path.basename(cap), pkts,
             pkts / off, pkts / nodpi, pkts / full, off / nodpi, off / full))
-        if cap == gen:
-            gen_ratio = off / full
+        if cap in gens:
+            gen_ratio[os.path.basename(cap)] = off / full
     print("(the corpus captures are a few packets each: their rates are mostly start-up, nDPI's tables above all)")
     print()
-    print("%s: VoIP analysis (with nDPI) at %.3fx the rate with it off on the generated calls (target >= 0.75)" % (
-        "PASS" if gen_ratio >= 0.75 else "MISS", gen_ratio))
+    worst = min(gen_ratio.values())
+    print("%s: VoIP analysis (with nDPI) at %s the rate with it off on the generated calls (target >= 0.75 on each)" % (
+        "PASS" if worst >= 0.75 else "MISS", ", ".join("%.3fx (%s)" % (r, n) for n, r in gen_ratio.items())))
 
 
 main()

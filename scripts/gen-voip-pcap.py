@@ -1,15 +1,16 @@
 #!/usr/bin/python3
 """gen-voip-pcap.py - write a capture of SIP calls with their RTP media (demo, tests, benchmarks).
 
-Usage: scripts/gen-voip-pcap.py OUT.pcap [--calls N] [--seconds S] [--loss P] [--jitter MS] [--seed N]
+Usage: scripts/gen-voip-pcap.py OUT.pcap [--calls N] [--seconds S] [--loss P] [--jitter MS]
+                                [--spacing-ms MS] [--seed N]
 
 Phones 10.10.<i // 250>.<i % 250 + 1> register with a proxy (192.0.2.10,
 UDP 5060) and call each other through it.  Each call's outcome follows its
 index: most are answered (INVITE with an SDP offer, 100, 180, 200 with the
 answer, ACK, G.711 A-law RTP both ways every 20 ms for --seconds, BYE from
 either side, 200), one in seven is cancelled (CANCEL, 200, 487, ACK), one in
-eleven is refused (486 Busy Here, ACK).  Calls start 200 ms apart, so with
-the default length many run at once.  RTP goes straight between the phones
+eleven is refused (486 Busy Here, ACK).  Calls start --spacing-ms apart
+(default 200 ms), so with the default length many run at once.  RTP goes straight between the phones
 (the SDP addresses), each direction with its own SSRC; --loss drops that
 share of RTP packets (at random, seeded; never the first three of a stream,
 which validate it: RFC 3550 A.1 counts a stream from there, tshark from its
@@ -91,6 +92,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=4.0, help="talk time of an answered call")
     ap.add_argument("--loss", type=float, default=0.0, help="share of RTP packets dropped (0..1)")
     ap.add_argument("--jitter", type=float, default=0.0, help="largest extra delay of an RTP packet, ms")
+    ap.add_argument("--spacing-ms", type=float, default=200.0, help="time between two calls' INVITEs, ms")
     ap.add_argument("--seed", type=int, default=20240601)
     a = ap.parse_args()
     rng = random.Random(a.seed)
@@ -116,7 +118,7 @@ def main():
         ca, cb = phone(caller), phone(callee)
         ua, ub = "sip:user%d@%s" % (caller, DOMAIN), "sip:user%d@%s" % (callee, DOMAIN)
         cid = "call%d-%08x@%s" % (c, rng.getrandbits(32), ca)
-        t = t0 + c * 200000
+        t = t0 + int(c * a.spacing_ms * 1000)
         pa, pb = 20000 + 2 * c, 30000 + 2 * c
         base = [("From", "<%s>;tag=a%d" % (ua, c)), ("Call-ID", cid)]
         via_a = ("Via", "SIP/2.0/UDP %s:5060;branch=z9hG4bKa%d" % (ca, c))
