@@ -8,7 +8,9 @@
  * fifth of the run.  glibc's malloc.hugetlb tunable makes malloc advise
  * transparent huge pages for what it maps (2 MiB a fault), but tunables are
  * read from the environment when the program starts, so the probe sets it
- * and executes itself again, before it has opened or read anything.  The
+ * and executes itself again, before it has opened or read anything.  That
+ * costs ~10 ms (the program loaded and linked twice): not done for files
+ * too small to gain it back (main.c says).  The
  * kernel decides (THP "madvise" or "always": huge pages; "never": as
  * before).  GLIBC_TUNABLES=glibc.malloc.hugetlb=0 keeps 4 KiB pages.
  *
@@ -53,9 +55,10 @@ static void reexec(char **argv)
         unsetenv("GLIBC_TUNABLES");
 }
 
-void mc_heap_setup(char **argv)
+void mc_heap_setup(char **argv, int grows)
 {
-    reexec(argv);
+    if (grows)
+        reexec(argv);
     const char *t = getenv("GLIBC_TUNABLES");
     if (!t || !strstr(t, "glibc.malloc.mmap_threshold"))
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);

@@ -3,13 +3,14 @@
 #define MC_PROBE_HEAP_H
 
 /*
- * Called first thing in main.  Unless GLIBC_TUNABLES already says what the
- * operator wants of glibc.malloc.hugetlb, or the process runs in secure mode
- * (file capabilities: glibc ignores tunables then), adds
- * glibc.malloc.hugetlb=1 to it and executes the program again with the
- * same arguments.  Then keeps big blocks and freed memory in the heap
- * (mallopt) unless the operator's tunables set those.
+ * Called once the options are read, before anything is opened.  When
+ * grows (the run is long enough for it to pay), and unless GLIBC_TUNABLES
+ * already says what the operator wants of glibc.malloc.hugetlb or the
+ * process runs in secure mode (file capabilities: glibc ignores tunables
+ * then), adds glibc.malloc.hugetlb=1 to it and executes the program again
+ * with the same arguments.  Then keeps big blocks and freed memory in the
+ * heap (mallopt) unless the operator's tunables set those.
  */
-void mc_heap_setup(char **argv);
+void mc_heap_setup(char **argv, int grows);
 
 #endif

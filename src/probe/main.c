@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -581,6 +582,24 @@ static int write_counters(const char *path)
 
 /* The probe's whole run; *conf (its configuration) and *metrics (its server) are for main to release
  * whatever path returned. */
+/*
+ * Whether the heap is likely to grow by enough for huge pages to pay for
+ * executing the program again (~10 ms): an interface or a directory may
+ * run for days; files only when they hold more than HEAP_FILES_MIN bytes.
+ */
+#define HEAP_FILES_MIN ((off_t)64 << 20)
+static int heap_grows(const struct mc_probe_conf *c)
+{
+    off_t total = 0;
+    for (int i = 0; i < c->n_sources; i++) {
+        struct stat st;
+        if (strcmp(c->sources[i], "-") == 0 || stat(c->sources[i], &st) != 0 || !S_ISREG(st.st_mode))
+            return 1;
+        total += st.st_size;
+    }
+    return total >= HEAP_FILES_MIN;
+}
+
 static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct mc_metrics **metrics)
 {
     static struct probe p;
@@ -613,6 +632,7 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         mc_exporter_list_fields(stdout);
         return 0;
     }
+    mc_heap_setup(argv, heap_grows(&p.conf)); /* may execute the program again: before anything is opened */
     mc_log_level = p.conf.quiet ? MC_LOG_NOTICE : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
     if (p.conf.syslog)
         mc_log_open_syslog("mcprobe");
@@ -814,7 +834,6 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
 
 int main(int argc, char **argv)
 {
-    mc_heap_setup(argv);
     struct mc_probe_conf *conf;
     struct mc_metrics *metrics = NULL;
     int rc = probe_main(argc, argv, &conf, &metrics);
