@@ -55,13 +55,15 @@ static void reexec(char **argv)
         unsetenv("GLIBC_TUNABLES");
 }
 
-void mc_heap_setup(char **argv, int grows)
+int mc_heap_setup(char **argv, int grows)
 {
     if (grows)
         reexec(argv);
     const char *t = getenv("GLIBC_TUNABLES");
+    int huge = t && strstr(t, TUNABLE "=1") && !getauxval(AT_SECURE);
     if (!t || !strstr(t, "glibc.malloc.mmap_threshold"))
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     if (!t || !strstr(t, "glibc.malloc.trim_threshold"))
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+    return huge;
 }

@@ -9,8 +9,9 @@
  * process runs in secure mode (file capabilities: glibc ignores tunables
  * then), adds glibc.malloc.hugetlb=1 to it and executes the program again
  * with the same arguments.  Then keeps big blocks and freed memory in the
- * heap (mallopt) unless the operator's tunables set those.
+ * heap (mallopt) unless the operator's tunables set those.  Returns 1 when
+ * malloc now asks for huge pages (glibc.malloc.hugetlb=1 in effect), else 0.
  */
-void mc_heap_setup(char **argv, int grows);
+int mc_heap_setup(char **argv, int grows);
 
 #endif

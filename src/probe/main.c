@@ -593,7 +593,7 @@ static int heap_grows(const struct mc_probe_conf *c)
     off_t total = 0;
     for (int i = 0; i < c->n_sources; i++) {
         struct stat st;
-        if (strcmp(c->sources[i], "-") == 0 || stat(c->sources[i], &st) != 0 || !S_ISREG(st.st_mode))
+        if (stat(c->sources[i], &st) != 0 || !S_ISREG(st.st_mode))
             return 1;
         total += st.st_size;
     }
@@ -632,8 +632,12 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         mc_exporter_list_fields(stdout);
         return 0;
     }
-    mc_heap_setup(argv, heap_grows(&p.conf)); /* may execute the program again: before anything is opened */
+    int grows = heap_grows(&p.conf);
+    int huge = mc_heap_setup(argv, grows); /* may execute the program again: before anything is opened */
     mc_log_level = p.conf.quiet ? MC_LOG_NOTICE : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
+    mc_debug("heap: %s", huge ? "transparent huge pages (glibc.malloc.hugetlb=1)"
+                         : grows ? "4 KiB pages (GLIBC_TUNABLES says so, or tunables are ignored)"
+                                 : "4 KiB pages (files of less than 64 MiB: too short a run for huge pages)");
     if (p.conf.syslog)
         mc_log_open_syslog("mcprobe");
     if (p.conf.n_locate) {
