@@ -410,30 +410,26 @@ static void session_event(const struct sess *s, const char *what, const char *re
     mc_jbuf_cstr(&m, s->sub.imei);
     mc_jbuf_lit(&m, ",\"apn\":");
     mc_jbuf_cstr(&m, s->sub.apn);
-    const char *rat = s->has_rat ? rat_name(s->rat) : "";
-    mc_jbuf_lit(&m, ",\"rat\":\"");
-    mc_jbuf_put(&m, rat, strlen(rat));
-    mc_jbuf_lit(&m, "\",\"gtp_version\":");
+    mc_jbuf_lit(&m, ",\"rat\":");
+    mc_jbuf_cstr(&m, s->has_rat ? rat_name(s->rat) : "");
+    mc_jbuf_lit(&m, ",\"gtp_version\":");
     mc_jbuf_u64(&m, s->version);
     if (s->ue[0].used) {
         mc_addr_text(4, &s->ue[0].addr, a, sizeof(a));
-        mc_jbuf_lit(&m, ",\"ip\":\"");
-        mc_jbuf_put(&m, a, strlen(a));
-        mc_jbuf_lit(&m, "\"");
+        mc_jbuf_lit(&m, ",\"ip\":");
+        mc_jbuf_cstr(&m, a);
     }
     if (s->ue[1].used) {
         mc_addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
-        mc_jbuf_lit(&m, ",\"ip6\":\"");
-        mc_jbuf_put(&m, a, strlen(a));
-        mc_jbuf_lit(&m, "\"");
+        mc_jbuf_lit(&m, ",\"ip6\":");
+        mc_jbuf_cstr(&m, a);
     }
     teids_text(s, teids, sizeof(teids));
     mc_jbuf_lit(&m, ",\"teids\":");
     mc_jbuf_cstr(&m, teids);
     if (reason) {
-        mc_jbuf_lit(&m, ",\"reason\":\"");
-        mc_jbuf_put(&m, reason, strlen(reason));
-        mc_jbuf_lit(&m, "\"");
+        mc_jbuf_lit(&m, ",\"reason\":");
+        mc_jbuf_cstr(&m, reason);
     }
     mc_jbuf_lit(&m, ",\"since\":");
     mc_jbuf_u64(&m, s->since_ms);

@@ -10,9 +10,8 @@
  * read from the environment when the program starts, so the probe sets it
  * and executes itself again, before it has opened or read anything.  That
  * costs ~10 ms (the program loaded and linked twice): not done for files
- * too small to gain it back (main.c says).  The
- * kernel decides (THP "madvise" or "always": huge pages; "never": as
- * before).  GLIBC_TUNABLES=glibc.malloc.hugetlb=0 keeps 4 KiB pages.
+ * too small to gain it back (main.c says).  The kernel decides (THP
+ * "madvise" or "always": huge pages; "never": as before).  GLIBC_TUNABLES=glibc.malloc.hugetlb=0 keeps 4 KiB pages.
  *
  * The cloud thread builds each flush's commands and events in buffers of
  * hundreds of KiB that are freed once written.  glibc maps blocks that big

@@ -580,12 +580,10 @@ static int write_counters(const char *path)
     return fclose(f);
 }
 
-/* The probe's whole run; *conf (its configuration) and *metrics (its server) are for main to release
- * whatever path returned. */
 /*
  * Whether the heap is likely to grow by enough for huge pages to pay for
  * executing the program again (~10 ms): an interface or a directory may
- * run for days; files only when they hold more than HEAP_FILES_MIN bytes.
+ * run for days; files only when they hold HEAP_FILES_MIN bytes or more.
  */
 #define HEAP_FILES_MIN ((off_t)64 << 20)
 static int heap_grows(const struct mc_probe_conf *c)
@@ -600,6 +598,8 @@ static int heap_grows(const struct mc_probe_conf *c)
     return total >= HEAP_FILES_MIN;
 }
 
+/* The probe's whole run; *conf (its configuration) and *metrics (its server) are for main to release
+ * whatever path returned. */
 static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct mc_metrics **metrics)
 {
     static struct probe p;

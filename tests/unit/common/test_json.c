@@ -88,21 +88,27 @@ static void test_escape_in_pieces(void **state)
     assert_int_equal(out[w - 1], '"');
 }
 
+/* One text of every kind of piece, built in mem (cap bytes); its length (0: it did not fit). */
+static size_t jbuf_sample(struct mc_jbuf *b, char *mem, size_t cap)
+{
+    mc_jbuf_init(b, mem, cap);
+    mc_jbuf_lit(b, "{\"a\":");
+    mc_jbuf_str(b, "x\"\x01\xff", 4);
+    mc_jbuf_lit(b, ",\"n\":");
+    mc_jbuf_u64(b, 0);
+    mc_jbuf_lit(b, ",\"m\":");
+    mc_jbuf_u64(b, UINT64_MAX);
+    mc_jbuf_fmt(b, ",\"f\":%.2f}", 3.14159);
+    return mc_jbuf_len(b);
+}
+
 /* The fixed-buffer builder: the same text as the stream writer, and a text that overflows is refused whole. */
 static void test_jbuf(void **state)
 {
     (void)state;
     char buf[128];
     struct mc_jbuf b;
-    mc_jbuf_init(&b, buf, sizeof(buf));
-    mc_jbuf_lit(&b, "{\"a\":");
-    mc_jbuf_str(&b, "x\"\x01\xff", 4);
-    mc_jbuf_lit(&b, ",\"n\":");
-    mc_jbuf_u64(&b, 0);
-    mc_jbuf_lit(&b, ",\"m\":");
-    mc_jbuf_u64(&b, UINT64_MAX);
-    mc_jbuf_fmt(&b, ",\"f\":%.2f}", 3.14159);
-    size_t n = mc_jbuf_len(&b);
+    size_t n = jbuf_sample(&b, buf, sizeof(buf));
     const char want[] = "{\"a\":\"x\\\"\\u0001\\ufffd\",\"n\":0,\"m\":18446744073709551615,\"f\":3.14}";
     assert_int_equal(n, sizeof(want) - 1);
     assert_memory_equal(buf, want, n);
@@ -113,15 +119,7 @@ static void test_jbuf(void **state)
     for (size_t cap = 0; cap < sizeof(want) - 1; cap++) {
         char small[sizeof(want) + 8];
         memset(small, '#', sizeof(small));
-        mc_jbuf_init(&b, small, cap);
-        mc_jbuf_lit(&b, "{\"a\":");
-        mc_jbuf_str(&b, "x\"\x01\xff", 4);
-        mc_jbuf_lit(&b, ",\"n\":");
-        mc_jbuf_u64(&b, 0);
-        mc_jbuf_lit(&b, ",\"m\":");
-        mc_jbuf_u64(&b, UINT64_MAX);
-        mc_jbuf_fmt(&b, ",\"f\":%.2f}", 3.14159);
-        assert_int_equal(mc_jbuf_len(&b), 0);
+        assert_int_equal(jbuf_sample(&b, small, cap), 0);
         for (size_t i = cap; i < sizeof(small); i++)
             assert_int_equal(small[i], '#');
     }
