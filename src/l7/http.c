@@ -68,10 +68,16 @@ static const uint16_t str_cap[S_N] = { 32, 256, 1024, 16, 512, 1024, 256, 128, 6
 #define TX_HEAD 0x04    /* the request was HEAD: its response has no body */
 #define TX_CONNECT 0x08 /* the request was CONNECT: a 2xx opens a tunnel */
 
+/* The strings a response sets (the version only when the request had none). */
+#define RESPONSE_STRINGS (1u << S_REASON | 1u << S_CTYPE | 1u << S_VERSION)
+
 /*
  * One request and its response.  Strings live in data: at off[i], len[i]
- * bytes and a NUL.  A transaction being filled reserves each string's cap
- * (tx_new); the copy kept for the flow record is packed (tx_pack).
+ * bytes and a NUL.  A request being read reserves each string's cap
+ * (tx_new, 3.4 KB); once its headers are read it is packed, with room left
+ * only for the strings its response may still set (tx_repack): requests
+ * wait for their responses by the thousand.  The copy kept for the flow
+ * record is packed whole.
  */
 struct http_tx {
     uint64_t req_ms;          /* first byte of the request line */
@@ -80,6 +86,7 @@ struct http_tx {
     uint64_t resp_body;       /* response body bytes (decoded) */
     uint16_t status;
     uint8_t flags;            /* TX_* */
+    uint16_t fixed;           /* bit i: string i has no room left to be set */
     uint16_t off[S_N], len[S_N];
     char data[];
 };
@@ -312,7 +319,7 @@ static struct http_tx *tx_new(void)
 /* Sets string i once (the first occurrence of a header wins), cut to its cap. */
 static void tx_set(struct http_tx *tx, int i, struct mc_http_str v)
 {
-    if (!tx || tx->len[i])
+    if (!tx || tx->len[i] || (tx->fixed >> i & 1))
         return;
     size_t n = v.n;
     if (n > str_cap[i]) {
@@ -324,27 +331,37 @@ static void tx_set(struct http_tx *tx, int i, struct mc_http_str v)
     tx->len[i] = (uint16_t)n;
 }
 
-/* A packed copy of tx (strings back to back), for the flow record. */
-static struct http_tx *tx_pack(const struct http_tx *tx)
+/*
+ * A packed copy of tx: its strings back to back, and a string of room
+ * (a bit mask) that is still empty keeps its cap to be set later.
+ */
+static struct http_tx *tx_repack(const struct http_tx *tx, unsigned room)
 {
     size_t total = 0;
-    for (int i = 0; i < S_N; i++)
-        total += (size_t)tx->len[i] + 1;
+    unsigned open = 0;
+    for (int i = 0; i < S_N; i++) {
+        if (!tx->len[i] && !(tx->fixed >> i & 1) && (room >> i & 1))
+            open |= 1u << i;
+        total += (size_t)(open >> i & 1 ? str_cap[i] : tx->len[i]) + 1;
+    }
     struct http_tx *c = malloc(sizeof(*c) + total);
     if (!c) {
         MC_CTR_INC(l7_http, alloc_failed);
         return NULL;
     }
     memcpy(c, tx, sizeof(*c));
+    c->fixed = (uint16_t)((1u << S_N) - 1 - open);
     uint16_t off = 0;
     for (int i = 0; i < S_N; i++) {
         c->off[i] = off;
         memcpy(c->data + off, tx->data + tx->off[i], tx->len[i]);
         c->data[off + tx->len[i]] = '\0';
-        off = (uint16_t)(off + tx->len[i] + 1);
+        off = (uint16_t)(off + (open >> i & 1 ? str_cap[i] : tx->len[i]) + 1);
     }
     return c;
 }
+
+static struct http_tx *tx_pack(const struct http_tx *tx) { return tx_repack(tx, 0); }
 
 static struct mc_http_str tx_str(const struct http_tx *tx, int i)
 {
@@ -520,6 +537,11 @@ static struct http_tx *push_request(struct http_state *s)
         s->overflow = 1;
         s->d[0].st = ST_STOP;
         return NULL;
+    }
+    struct http_tx *packed = tx_repack(tx, RESPONSE_STRINGS);
+    if (packed) { /* else it waits as it is */
+        free(tx);
+        tx = packed;
     }
     s->q[(s->q_head + s->q_n) % MC_HTTP_MAX_PENDING] = tx;
     s->q_n++;

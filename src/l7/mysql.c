@@ -105,8 +105,7 @@ struct rx {
 struct rec {
     char version[MC_MYSQL_NAME_MAX + 1], user[MC_MYSQL_NAME_MAX + 1], db[MC_MYSQL_NAME_MAX + 1];
     char cmd[24];
-    char query[QUERY_REC_MAX + 1];
-    char msg[MC_MYSQL_MSG_MAX + 1];
+    char *query, *msg;     /* owned, NUL-terminated, allocated to their size when first seen */
     uint16_t query_len, msg_len;
     uint16_t err_code;
     uint8_t has_err, has_resp, has_tls, tls;
@@ -129,7 +128,7 @@ struct sess {
     char version[MC_MYSQL_NAME_MAX + 1];
     char user[MC_MYSQL_NAME_MAX + 1], db[MC_MYSQL_NAME_MAX + 1];         /* the session's */
     char arg_user[MC_MYSQL_NAME_MAX + 1], arg_db[MC_MYSQL_NAME_MAX + 1]; /* what the request asked for */
-    char *text;            /* owned: the pending statement, at most text_cap bytes */
+    char *text;            /* owned: the pending statement; text_cap grows to what one needed, at most --l7-max-text */
     size_t text_len, text_cap;
     struct rec rec;
 };
@@ -579,6 +578,19 @@ static void open_tx(struct mc_l7_ctx *x, struct sess *s, uint8_t cmd)
 }
 
 /* Emits the pending transaction (login or command) with what is known of its result. */
+/* n bytes of p and a NUL, in an allocation of that size (NULL, counted, when there is none). */
+static char *dup_text(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d) {
+        MC_CTR_INC(l7_mysql, alloc_failed);
+        return NULL;
+    }
+    memcpy(d, p, n);
+    d[n] = 0;
+    return d;
+}
+
 static void emit(struct mc_l7_ctx *x, struct sess *s)
 {
     if (!s->pend)
@@ -623,16 +635,16 @@ static void emit(struct mc_l7_ctx *x, struct sess *s)
     set_first(r->user, sizeof(r->user), user);
     set_first(r->db, sizeof(r->db), db);
     set_first(r->cmd, sizeof(r->cmd), name);
-    if (!r->query_len && s->text_len) {
-        r->query_len = (uint16_t)(s->text_len < QUERY_REC_MAX ? s->text_len : QUERY_REC_MAX);
-        memcpy(r->query, s->text, r->query_len);
-        r->query[r->query_len] = 0;
+    if (!r->query && s->text_len) {
+        size_t n = s->text_len < QUERY_REC_MAX ? s->text_len : QUERY_REC_MAX;
+        if ((r->query = dup_text(s->text, n)))
+            r->query_len = (uint16_t)n;
     }
     if (!r->has_err && s->has_err) {
         r->has_err = 1;
         r->err_code = s->err.code;
-        memcpy(r->msg, s->err.msg, s->err.msg_len + 1u);
-        r->msg_len = s->err.msg_len;
+        if ((r->msg = dup_text(s->err.msg, s->err.msg_len)))
+            r->msg_len = s->err.msg_len;
     }
     if (!r->has_resp && s->t_resp) {
         r->has_resp = 1;
@@ -652,19 +664,26 @@ static void set_error(struct sess *s, const uint8_t *p, size_t n)
     s->has_err = mc_l7_mysql_err(p, n, &s->err) == 0;
 }
 
+/*
+ * The pending statement, cut to --l7-max-text.  Its buffer grows to the
+ * longest statement the connection sent, not to the cap at once: a pool's
+ * idle connections hold one each.
+ */
 static void keep_text(struct mc_l7_ctx *x, struct sess *s, const uint8_t *q, size_t n)
 {
-    if (!s->text) {
-        size_t cap = mc_l7_max_text(x);
-        s->text = malloc(cap ? cap : 1);
-        if (!s->text) {
+    size_t max = mc_l7_max_text(x);
+    if (n > max)
+        n = max;
+    if (!s->text || n > s->text_cap) {
+        size_t cap = n < 64 ? 64 : n;
+        char *t = realloc(s->text, cap);
+        if (!t) {
             MC_CTR_INC(l7_mysql, alloc_failed);
             return;
         }
+        s->text = t;
         s->text_cap = cap;
     }
-    if (n > s->text_cap)
-        n = s->text_cap;
     memcpy(s->text, q, n);
     s->text_len = n;
 }
@@ -1147,6 +1166,8 @@ static void mysql_release(void *st)
     mc_l7_buf_free(&ms->s->rx[0].body.buf);
     mc_l7_buf_free(&ms->s->rx[1].body.buf);
     free(ms->s->text);
+    free(ms->s->rec.query);
+    free(ms->s->rec.msg);
     free(ms->s);
     ms->s = NULL;
 }
@@ -1186,7 +1207,7 @@ static void get_db(const struct mc_ie_env *env, struct mc_ie_val *v)
 static void get_query(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct rec *r = rec_of(env);
-    str_val(v, r ? r->query : "", r ? r->query_len : 0);
+    str_val(v, r && r->query ? r->query : "", r ? r->query_len : 0);
 }
 
 static void get_cmd(const struct mc_ie_env *env, struct mc_ie_val *v)
@@ -1204,7 +1225,7 @@ static void get_err_code(const struct mc_ie_env *env, struct mc_ie_val *v)
 static void get_err_msg(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct rec *r = rec_of(env);
-    str_val(v, r ? r->msg : "", r ? r->msg_len : 0);
+    str_val(v, r && r->msg ? r->msg : "", r ? r->msg_len : 0);
 }
 
 static void get_resp_ms(const struct mc_ie_env *env, struct mc_ie_val *v)

@@ -632,14 +632,6 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         mc_exporter_list_fields(stdout);
         return 0;
     }
-    int grows = heap_grows(&p.conf);
-    int huge = mc_heap_setup(argv, grows); /* may execute the program again: before anything is opened */
-    mc_log_level = p.conf.quiet ? MC_LOG_NOTICE : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
-    if (p.conf.syslog)
-        mc_log_open_syslog("mcprobe");
-    mc_debug("heap: %s", huge ? "transparent huge pages (glibc.malloc.hugetlb=1)"
-                         : grows ? "4 KiB pages (GLIBC_TUNABLES says so, or tunables are ignored)"
-                                 : "4 KiB pages (files of less than 64 MiB: too short a run for huge pages)");
     if (p.conf.n_locate) {
         int n = p.conf.cloud.conn.n_nodes && !p.conf.cloud.conn.cluster ? p.conf.cloud.conn.n_nodes : 1;
         for (int i = 0; i < p.conf.n_locate; i++) {
@@ -648,6 +640,14 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         }
         return 0;
     }
+    int grows = heap_grows(&p.conf);
+    int huge = mc_heap_setup(argv, grows); /* may execute the program again: before anything is opened */
+    mc_log_level = p.conf.quiet ? MC_LOG_NOTICE : (p.conf.verbose ? MC_LOG_DEBUG : MC_LOG_INFO);
+    if (p.conf.syslog)
+        mc_log_open_syslog("mcprobe");
+    mc_debug("heap: %s", huge ? "transparent huge pages (glibc.malloc.hugetlb=1)"
+                         : grows ? "4 KiB pages (GLIBC_TUNABLES says so, or tunables are ignored)"
+                                 : "4 KiB pages (files of less than 64 MiB: too short a run for huge pages)");
     if (p.conf.n_sources == 0) {
         fprintf(stderr, "mcprobe: no capture source: give -i IFACE or -i FILE\nTry 'mcprobe --help'.\n");
         return 2;
