@@ -83,9 +83,11 @@ struct sess {
 struct mc_mobile {
     struct mc_mobile_config cfg;
     struct mc_cloud *cloud;     /* borrowed: the user primitive; NULL without a cloud */
-    uint32_t n, mask;
-    struct ix **ib;             /* the three indexes */
-    struct sess **sb;           /* by IMSI */
+    uint32_t n;                 /* sessions */
+    uint32_t n_ix;              /* index entries linked */
+    uint32_t imask, smask, max_buckets;
+    struct ix **ib;             /* the three indexes: imask + 1 buckets */
+    struct sess **sb;           /* by IMSI: smask + 1 buckets */
     struct sess *head, *tail;   /* activity */
     struct mc_lookup *lk;       /* borrowed: the cloud's lookups, for the flows waiting on them */
     struct waiting { struct mc_flow *f; struct mc_mobile_flow *mf; } *wait; /* owned: WAIT_MAX */
@@ -98,6 +100,8 @@ void mc_mobile_config_defaults(struct mc_mobile_config *cfg)
     cfg->idle_ms = 24u * 3600 * 1000;
     cfg->linger_ms = 3600u * 1000;
 }
+
+#define MIN_BUCKETS 1024u
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -115,9 +119,12 @@ struct mc_mobile *mc_mobile_new(const struct mc_mobile_config *cfg)
     mb->cfg = *cfg;
     if (!mb->cfg.max_sessions)
         mb->cfg.max_sessions = 1;
-    uint32_t nb = pow2_at_least(mb->cfg.max_sessions);
-    mb->mask = nb - 1;
-    /* untouched pages cost nothing: a probe without GTP pays for none of it */
+    /* buckets grow with what the tables hold (grow_ix, grow_sess), up to one
+     * per session allowed: 10,000 subscribers in tables sized for a million
+     * had touched 16 MB of buckets, a page (and a cache miss) per lookup */
+    mb->max_buckets = pow2_at_least(mb->cfg.max_sessions);
+    uint32_t nb = mb->max_buckets < MIN_BUCKETS ? mb->max_buckets : MIN_BUCKETS;
+    mb->imask = mb->smask = nb - 1;
     mb->ib = calloc(nb, sizeof(*mb->ib));
     mb->sb = calloc(nb, sizeof(*mb->sb));
     if (!mb->ib || !mb->sb) {
@@ -153,17 +160,57 @@ static uint32_t ix_hash(uint8_t kind, uint8_t ver, const struct mc_addr *a, uint
     return hash_bytes(a->b, addr_len(ver), hash_bytes(head, sizeof(head), 2166136261u));
 }
 
+/* Doubles the index's buckets when it holds more entries than buckets (amortised O(1) a link). */
+static void grow_ix(struct mc_mobile *mb)
+{
+    uint32_t nb = mb->imask + 1;
+    if (mb->n_ix <= nb || nb >= mb->max_buckets)
+        return;
+    struct ix **b = calloc((size_t)nb * 2, sizeof(*b));
+    if (!b)
+        return; /* the chains get longer, nothing is lost */
+    for (uint32_t i = 0; i < nb; i++)
+        for (struct ix *e = mb->ib[i], *next; e; e = next) {
+            next = e->next;
+            e->next = b[e->hash & (nb * 2 - 1)];
+            b[e->hash & (nb * 2 - 1)] = e;
+        }
+    free(mb->ib);
+    mb->ib = b;
+    mb->imask = nb * 2 - 1;
+}
+
+static void grow_sess(struct mc_mobile *mb)
+{
+    uint32_t nb = mb->smask + 1;
+    if (mb->n <= nb || nb >= mb->max_buckets)
+        return;
+    struct sess **b = calloc((size_t)nb * 2, sizeof(*b));
+    if (!b)
+        return;
+    for (uint32_t i = 0; i < nb; i++)
+        for (struct sess *s = mb->sb[i], *next; s; s = next) {
+            next = s->inext;
+            s->inext = b[s->ihash & (nb * 2 - 1)];
+            b[s->ihash & (nb * 2 - 1)] = s;
+        }
+    free(mb->sb);
+    mb->sb = b;
+    mb->smask = nb * 2 - 1;
+}
+
 static void ix_unlink(struct mc_mobile *mb, struct ix *e)
 {
     if (!e->used)
         return;
-    struct ix **pp = &mb->ib[e->hash & mb->mask];
+    struct ix **pp = &mb->ib[e->hash & mb->imask];
     while (*pp && *pp != e)
         pp = &(*pp)->next;
     if (*pp)
         *pp = e->next;
     e->used = 0;
     e->next = NULL;
+    mb->n_ix--;
 }
 
 static void ix_link(struct mc_mobile *mb, struct sess *s, struct ix *e, uint8_t kind, uint8_t ver,
@@ -178,8 +225,10 @@ static void ix_link(struct mc_mobile *mb, struct sess *s, struct ix *e, uint8_t 
     e->teid = teid;
     e->hash = ix_hash(kind, ver, &e->addr, teid);
     e->used = 1;
-    e->next = mb->ib[e->hash & mb->mask];
-    mb->ib[e->hash & mb->mask] = e;
+    mb->n_ix++;
+    grow_ix(mb);
+    e->next = mb->ib[e->hash & mb->imask];
+    mb->ib[e->hash & mb->imask] = e;
 }
 
 static struct ix *ix_find(const struct mc_mobile *mb, uint8_t kind, uint8_t ver, const struct mc_addr *a, uint32_t teid)
@@ -187,7 +236,7 @@ static struct ix *ix_find(const struct mc_mobile *mb, uint8_t kind, uint8_t ver,
     struct mc_addr k = { 0 };
     memcpy(k.b, a->b, addr_len(ver));
     uint32_t h = ix_hash(kind, ver, &k, teid);
-    for (struct ix *e = mb->ib[h & mb->mask]; e; e = e->next)
+    for (struct ix *e = mb->ib[h & mb->imask]; e; e = e->next)
         if (e->hash == h && e->kind == kind && e->ver == ver && e->teid == teid &&
             memcmp(e->addr.b, k.b, addr_len(ver)) == 0)
             return e;
@@ -207,7 +256,7 @@ static uint32_t imsi_hash(const char *imsi) { return hash_bytes(imsi, strlen(ims
 static struct sess *by_imsi(const struct mc_mobile *mb, const char *imsi, const struct sess *not)
 {
     uint32_t h = imsi_hash(imsi);
-    for (struct sess *s = mb->sb[h & mb->mask]; s; s = s->inext)
+    for (struct sess *s = mb->sb[h & mb->smask]; s; s = s->inext)
         if (s != not && s->ihash == h && strcmp(s->sub.imsi, imsi) == 0)
             return s;
     return NULL;
@@ -449,7 +498,7 @@ static void session_event(const struct sess *s, const char *what, const char *re
 
 static void session_free(struct mc_mobile *mb, struct sess *s)
 {
-    struct sess **pp = &mb->sb[s->ihash & mb->mask];
+    struct sess **pp = &mb->sb[s->ihash & mb->smask];
     while (*pp && *pp != s)
         pp = &(*pp)->inext;
     if (*pp)
@@ -488,11 +537,12 @@ static struct sess *session_new(struct mc_mobile *mb, const char *imsi, uint64_t
         return NULL;
     snprintf(s->sub.imsi, sizeof(s->sub.imsi), "%s", imsi);
     s->ihash = imsi_hash(imsi);
-    s->inext = mb->sb[s->ihash & mb->mask];
-    mb->sb[s->ihash & mb->mask] = s;
+    mb->n++;
+    grow_sess(mb);
+    s->inext = mb->sb[s->ihash & mb->smask];
+    mb->sb[s->ihash & mb->smask] = s;
     s->since_ms = s->last_ms = ms;
     list_append(mb, s);
-    mb->n++;
     return s;
 }
 
