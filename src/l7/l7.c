@@ -349,6 +349,29 @@ struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x) { return x->l->agg; }
 struct mc_lookup *mc_l7_lookups(struct mc_l7_ctx *x) { return x->l->lookups; }
 size_t mc_l7_max_text(const struct mc_l7_ctx *x) { return x->l->cfg.max_text; }
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x) { return x->l->voip; }
+
+int mc_l7_text_room(char **buf, size_t *cap, size_t need)
+{
+    if (*buf && need <= *cap)
+        return 0;
+    size_t n = need < 64 ? 64 : need;
+    char *b = realloc(*buf, n);
+    if (!b)
+        return -1;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+char *mc_l7_text_dup(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, p, n);
+        d[n] = 0;
+    }
+    return d;
+}
 struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x) { return x->l->mobile; }
 
 void mc_l7_set_subscriber(struct mc_l7_ctx *x, const char *imsi, const char *msisdn)

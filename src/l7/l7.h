@@ -99,6 +99,16 @@ struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x);
 struct mc_lookup *mc_l7_lookups(struct mc_l7_ctx *x);
 /* Longest query/statement text kept (--l7-max-text), bytes. */
 size_t mc_l7_max_text(const struct mc_l7_ctx *x);
+/*
+ * Per-flow texts sized to what they hold, not to their caps (a flow keeps
+ * them as long as it lives, and connections idle by the thousand):
+ * mc_l7_text_room makes *buf (of *cap bytes, NULL: none yet) hold at least
+ * need bytes, growing it to that (64 at least); 0, or -1 when memory ran out
+ * (*buf and *cap unchanged).  mc_l7_text_dup copies n bytes and a NUL into
+ * an allocation of that size, NULL when memory ran out.
+ */
+int mc_l7_text_room(char **buf, size_t *cap, size_t need);
+char *mc_l7_text_dup(const char *p, size_t n);
 /* The stage's call table (voip.h): SIP feeds it, RTP looks calls up in it. */
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x);
 /* The stage's subscriber table (mobile.h): GTP-C feeds it, GTP-U flows find their subscriber in it. */

@@ -578,19 +578,6 @@ static void open_tx(struct mc_l7_ctx *x, struct sess *s, uint8_t cmd)
 }
 
 /* Emits the pending transaction (login or command) with what is known of its result. */
-/* n bytes of p and a NUL, in an allocation of that size (NULL, counted, when there is none). */
-static char *dup_text(const char *p, size_t n)
-{
-    char *d = malloc(n + 1);
-    if (!d) {
-        MC_CTR_INC(l7_mysql, alloc_failed);
-        return NULL;
-    }
-    memcpy(d, p, n);
-    d[n] = 0;
-    return d;
-}
-
 static void emit(struct mc_l7_ctx *x, struct sess *s)
 {
     if (!s->pend)
@@ -637,14 +624,18 @@ static void emit(struct mc_l7_ctx *x, struct sess *s)
     set_first(r->cmd, sizeof(r->cmd), name);
     if (!r->query && s->text_len) {
         size_t n = s->text_len < QUERY_REC_MAX ? s->text_len : QUERY_REC_MAX;
-        if ((r->query = dup_text(s->text, n)))
+        if ((r->query = mc_l7_text_dup(s->text, n)))
             r->query_len = (uint16_t)n;
+        else
+            MC_CTR_INC(l7_mysql, alloc_failed);
     }
     if (!r->has_err && s->has_err) {
         r->has_err = 1;
         r->err_code = s->err.code;
-        if ((r->msg = dup_text(s->err.msg, s->err.msg_len)))
+        if ((r->msg = mc_l7_text_dup(s->err.msg, s->err.msg_len)))
             r->msg_len = s->err.msg_len;
+        else
+            MC_CTR_INC(l7_mysql, alloc_failed);
     }
     if (!r->has_resp && s->t_resp) {
         r->has_resp = 1;
@@ -664,25 +655,15 @@ static void set_error(struct sess *s, const uint8_t *p, size_t n)
     s->has_err = mc_l7_mysql_err(p, n, &s->err) == 0;
 }
 
-/*
- * The pending statement, cut to --l7-max-text.  Its buffer grows to the
- * longest statement the connection sent, not to the cap at once: a pool's
- * idle connections hold one each.
- */
+/* The pending statement, cut to --l7-max-text. */
 static void keep_text(struct mc_l7_ctx *x, struct sess *s, const uint8_t *q, size_t n)
 {
     size_t max = mc_l7_max_text(x);
     if (n > max)
         n = max;
-    if (!s->text || n > s->text_cap) {
-        size_t cap = n < 64 ? 64 : n;
-        char *t = realloc(s->text, cap);
-        if (!t) {
-            MC_CTR_INC(l7_mysql, alloc_failed);
-            return;
-        }
-        s->text = t;
-        s->text_cap = cap;
+    if (mc_l7_text_room(&s->text, &s->text_cap, n) != 0) {
+        MC_CTR_INC(l7_mysql, alloc_failed);
+        return;
     }
     memcpy(s->text, q, n);
     s->text_len = n;

@@ -67,7 +67,7 @@ struct rx {
 /* The flow record: each element's first value in the flow. */
 struct rec {
     struct mc_tns_desc desc;
-    char cd[REC_TEXT_MAX + 1], sql[REC_TEXT_MAX + 1];
+    char *cd, *sql;        /* owned, NUL-terminated, allocated to their size when first seen */
     uint16_t cd_len, sql_len;
     char result[12];
     uint32_t err_code, resp_ms;
@@ -87,7 +87,7 @@ struct sess {
     uint32_t err_code;
     const char *result;    /* static: "accept", "refuse", "redirect", "resend"; NULL none */
     struct mc_tns_desc desc; /* of the last CONNECT: the session's */
-    char *text;            /* owned: the pending connect data or statement, at most text_cap bytes */
+    char *text;            /* owned: the pending connect data or statement; text_cap grows to what one needed */
     size_t text_len, text_cap;
     struct rec rec;
 };
@@ -428,18 +428,12 @@ static void cloud(struct mc_l7_ctx *x, const struct sess *s, int login, int quer
         MC_CTR_INC(l7_tns, agg_refused);
 }
 
-static int ensure_text(struct mc_l7_ctx *x, struct sess *s)
+static int ensure_text(struct sess *s, size_t need)
 {
-    if (s->text)
+    if (mc_l7_text_room(&s->text, &s->text_cap, need) == 0)
         return 0;
-    size_t cap = mc_l7_max_text(x);
-    s->text = malloc(cap ? cap : 1);
-    if (!s->text) {
-        MC_CTR_INC(l7_tns, alloc_failed);
-        return -1;
-    }
-    s->text_cap = cap;
-    return 0;
+    MC_CTR_INC(l7_tns, alloc_failed);
+    return -1;
 }
 
 static void open_tx(struct mc_l7_ctx *x, struct sess *s, uint8_t kind)
@@ -493,12 +487,14 @@ static void emit(struct mc_l7_ctx *x, struct sess *s)
         if (s->result)
             set_first(r->result, sizeof(r->result), s->result);
     }
-    char *dst = connect ? r->cd : r->sql;
+    char **dst = connect ? &r->cd : &r->sql;
     uint16_t *dn = connect ? &r->cd_len : &r->sql_len;
-    if (!*dn && s->text_len) {
-        *dn = (uint16_t)(s->text_len < REC_TEXT_MAX ? s->text_len : REC_TEXT_MAX);
-        memcpy(dst, s->text, *dn);
-        dst[*dn] = 0;
+    if (!*dst && s->text_len) {
+        size_t n = s->text_len < REC_TEXT_MAX ? s->text_len : REC_TEXT_MAX;
+        if ((*dst = mc_l7_text_dup(s->text, n)))
+            *dn = (uint16_t)n;
+        else
+            MC_CTR_INC(l7_tns, alloc_failed);
     }
     if (!r->has_err && s->has_err) {
         r->has_err = 1;
@@ -517,9 +513,10 @@ static void emit(struct mc_l7_ctx *x, struct sess *s)
 
 static void connect_data(struct mc_l7_ctx *x, struct sess *s, const uint8_t *cd, size_t n)
 {
-    if (ensure_text(x, s) == 0) {
-        s->text_len = n < s->text_cap ? n : s->text_cap;
-        memcpy(s->text, cd, s->text_len);
+    size_t keep = n < mc_l7_max_text(x) ? n : mc_l7_max_text(x);
+    if (ensure_text(s, keep) == 0) {
+        s->text_len = keep;
+        memcpy(s->text, cd, keep);
     }
     mc_l7_tns_descriptor(cd, n, &s->desc);
     if (!s->desc.service[0])
@@ -607,16 +604,17 @@ static void client_data(struct mc_l7_ctx *x, struct sess *s, const uint8_t *p, s
     }
     if (s->pend == P_CONNECT || !p)
         return; /* still negotiating, or lost */
-    if (!mc_l7_tns_sql(d, dn, NULL, mc_l7_max_text(x)))
+    size_t len = mc_l7_tns_sql(d, dn, NULL, mc_l7_max_text(x));
+    if (!len)
         return;
     if (s->pend == P_SQL) {
         MC_CTR_INC(l7_tns, no_answer);
         emit(x, s);
     }
-    if (ensure_text(x, s) != 0)
+    if (ensure_text(s, len) != 0)
         return;
     open_tx(x, s, P_SQL);
-    s->text_len = mc_l7_tns_sql(d, dn, s->text, s->text_cap);
+    s->text_len = mc_l7_tns_sql(d, dn, s->text, len);
     s->sql_seen = 1;
     MC_CTR_INC(l7_tns, statements);
 }
@@ -847,6 +845,8 @@ static void tns_release(void *st)
     mc_l7_buf_free(&ts->s->rx[0].body.buf);
     mc_l7_buf_free(&ts->s->rx[1].body.buf);
     free(ts->s->text);
+    free(ts->s->rec.cd);
+    free(ts->s->rec.sql);
     free(ts->s);
     ts->s = NULL;
 }
@@ -892,7 +892,7 @@ static void get_client_host(const struct mc_ie_env *env, struct mc_ie_val *v)
 static void get_connect_data(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct rec *r = rec_of(env);
-    str_val(v, r ? r->cd : "", r ? r->cd_len : 0);
+    str_val(v, r && r->cd ? r->cd : "", r ? r->cd_len : 0);
 }
 
 static void get_result(const struct mc_ie_env *env, struct mc_ie_val *v)
@@ -904,7 +904,7 @@ static void get_result(const struct mc_ie_env *env, struct mc_ie_val *v)
 static void get_sql(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct rec *r = rec_of(env);
-    str_val(v, r ? r->sql : "", r ? r->sql_len : 0);
+    str_val(v, r && r->sql ? r->sql : "", r ? r->sql_len : 0);
 }
 
 static void get_err_code(const struct mc_ie_env *env, struct mc_ie_val *v)
