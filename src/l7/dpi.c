@@ -14,9 +14,70 @@
 
 #include <ndpi/ndpi_api.h>
 
+#include "common/bigmem.h"
+
 struct mc_l7_dpi {
     struct ndpi_detection_module_struct *mod;
 };
+
+/*
+ * nDPI's start-up builds its host and address tables from ~100,000 small
+ * allocations, freed one by one at exit: half of a short run's cost, most of
+ * it page faults in a heap that grows 4 KiB at a time.  Those allocations
+ * come from an arena in huge pages instead (bump allocation, nothing freed
+ * before exit; past its end, from malloc).  Everything nDPI allocates later
+ * (per flow) comes from malloc.  nDPI's allocator hooks are process-wide, so
+ * the arena is too: a second module (tests make several) takes what the
+ * first left, then malloc.  Sanitizer builds keep malloc throughout.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define DPI_ARENA 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DPI_ARENA 0
+#endif
+#endif
+#ifndef DPI_ARENA
+#define DPI_ARENA 1
+#endif
+
+#if DPI_ARENA
+#define ARENA_BYTES ((size_t)8 << 20) /* nDPI 4.2 takes about 5 MiB */
+static char *arena, *arena_next, *arena_end;
+
+static void *arena_malloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (arena_next && n <= (size_t)(arena_end - arena_next)) {
+        void *p = arena_next;
+        arena_next += n;
+        return p;
+    }
+    return malloc(n);
+}
+
+static void arena_free(void *p)
+{
+    if ((char *)p >= arena && (char *)p < arena_end)
+        return; /* the arena goes with the process */
+    free(p);
+}
+
+static void arena_begin(void)
+{
+    if (!arena && (arena = mc_big_alloc(ARENA_BYTES)) != NULL) {
+        arena_next = arena;
+        arena_end = arena + ARENA_BYTES;
+    }
+    set_ndpi_free(arena_free); /* for good: arena blocks may be freed any time */
+    set_ndpi_malloc(arena_malloc);
+}
+
+static void arena_end_init(void) { set_ndpi_malloc(NULL); /* per-flow allocations: malloc */ }
+#else
+static void arena_begin(void) {}
+static void arena_end_init(void) {}
+#endif
 
 struct mc_l7_dpi *mc_l7_dpi_new(char *err, size_t errlen)
 {
@@ -25,8 +86,10 @@ struct mc_l7_dpi *mc_l7_dpi_new(char *err, size_t errlen)
         snprintf(err, errlen, "nDPI: out of memory");
         return NULL;
     }
+    arena_begin();
     d->mod = ndpi_init_detection_module(ndpi_no_prefs);
     if (!d->mod) {
+        arena_end_init();
         snprintf(err, errlen, "nDPI: ndpi_init_detection_module failed");
         free(d);
         return NULL;
@@ -35,6 +98,7 @@ struct mc_l7_dpi *mc_l7_dpi_new(char *err, size_t errlen)
     NDPI_BITMASK_SET_ALL(all);
     ndpi_set_protocol_detection_bitmask2(d->mod, &all);
     ndpi_finalize_initialization(d->mod);
+    arena_end_init();
     return d;
 }
 
