@@ -382,13 +382,22 @@ int mc_l7_dns_detect(const uint8_t *p, size_t n, int dir)
 
 /* ---- per-flow state --------------------------------------------------------- */
 
-/* A query waiting for its response. */
+/*
+ * A query waiting for its response.  Its name is kept inline up to
+ * QNAME_INLINE bytes (nearly every name) and allocated beyond: the first
+ * slot lives in every analysed flow's state, which the framework sizes by
+ * the largest analyzer.
+ */
+#define QNAME_INLINE 63
 struct dns_query {
     uint64_t t_ms;
     uint16_t id, qtype, qclass, name_len;
     uint8_t used, dir;
-    char name[MC_DNS_NAME_MAX + 1];
+    char *long_name;            /* owned: a name longer than QNAME_INLINE, else NULL */
+    char name[QNAME_INLINE + 1];
 };
+
+static const char *qname(const struct dns_query *q) { return q->long_name ? q->long_name : q->name; }
 
 /*
  * The flow's first transaction: the flow record's fields.  Held by every
@@ -599,7 +608,7 @@ static void keep_first(struct dns_state *s, const struct dns_query *q, const str
         f->id = q->id;
         f->qtype = q->qtype;
         f->qclass = q->qclass;
-        memcpy(f->text, q->name, name_len);
+        memcpy(f->text, qname(q), name_len);
     } else {
         f->id = r->id;
         f->qtype = r->qtype;
@@ -627,7 +636,7 @@ static void emit(struct mc_l7_ctx *x, struct dns_state *s, const struct dns_quer
 {
     mc_l7_tx_begin(x, q ? q->t_ms : resp_ms);
     if (q) {
-        mc_l7_tx_str(x, "dnsQueryName", q->name, q->name_len);
+        mc_l7_tx_str(x, "dnsQueryName", qname(q), q->name_len);
         mc_l7_tx_u64(x, "dnsQueryType", q->qtype);
         mc_l7_tx_u64(x, "dnsQueryClass", q->qclass);
         mc_l7_tx_u64(x, "dnsTransactionId", q->id);
@@ -670,7 +679,7 @@ static void on_query(struct mc_l7_ctx *x, struct dns_state *s, int dir, const st
             continue;
         }
         if (e->id == m->id && e->dir == dir && e->qtype == m->qtype &&
-            name_eq(e->name, e->name_len, m->qname, m->qname_len)) {
+            name_eq(qname(e), e->name_len, m->qname, m->qname_len)) {
             if (now >= e->t_ms && now - e->t_ms < DNS_RETRANSMIT_MS) {
                 /* the client asked again: the transaction starts at the first ask */
                 MC_CTR_INC(l7_dns, query_retransmitted);
@@ -702,6 +711,13 @@ static void on_query(struct mc_l7_ctx *x, struct dns_state *s, int dir, const st
         emit(x, s, oldest, NULL, 0);
         q = oldest;
     }
+    free(q->long_name);
+    q->long_name = NULL;
+    q->used = 0;
+    if (m->qname_len > QNAME_INLINE && !(q->long_name = mc_l7_text_dup(m->qname, m->qname_len))) {
+        MC_CTR_INC(l7_dns, pending_alloc_failed); /* its response will find no query */
+        return;
+    }
     q->used = 1;
     q->dir = (uint8_t)dir;
     q->t_ms = now;
@@ -709,7 +725,8 @@ static void on_query(struct mc_l7_ctx *x, struct dns_state *s, int dir, const st
     q->qtype = m->qtype;
     q->qclass = m->qclass;
     q->name_len = m->qname_len;
-    memcpy(q->name, m->qname, m->qname_len + 1u);
+    if (!q->long_name)
+        memcpy(q->name, m->qname, m->qname_len + 1u);
 }
 
 static void on_response(struct mc_l7_ctx *x, struct dns_state *s, int dir, const struct mc_dns_msg *m)
@@ -725,7 +742,7 @@ static void on_response(struct mc_l7_ctx *x, struct dns_state *s, int dir, const
         struct dns_query *e = slot(s, i);
         if (!e)
             break;
-        if (e->used && e->id == m->id && name_eq(e->name, e->name_len, m->qname, m->qname_len)) {
+        if (e->used && e->id == m->id && name_eq(qname(e), e->name_len, m->qname, m->qname_len)) {
             emit(x, s, e, m, now);
             e->used = 0;
             return;
@@ -934,6 +951,13 @@ static void dns_release(void *st)
     struct dns_state *s = st;
     mc_l7_buf_free(&s->d[0].buf);
     mc_l7_buf_free(&s->d[1].buf);
+    for (int i = 0; i < DNS_PENDING; i++) {
+        struct dns_query *q = slot(s, i);
+        if (!q)
+            break;
+        free(q->long_name);
+        q->long_name = NULL;
+    }
     free(s->first);
     free(s->more);
     s->first = NULL;

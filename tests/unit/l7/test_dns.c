@@ -676,6 +676,55 @@ static void test_pending_bound(void **state)
     assert_int_equal(CTR(response_without_query), 1);
 }
 
+/*
+ * Names longer than a pending query keeps inline (63 bytes) get their own
+ * copy: they are matched whole, emitted whole, and their slot is reused
+ * for short and long names alike (ASan sees every copy freed).
+ */
+static void test_long_names_pending(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = setup_stage(0);
+    char longer[3][128];
+    for (int i = 0; i < 3; i++) /* 63 + 1 + 12 bytes: "aaa...a.<n>.example" */
+        snprintf(longer[i], sizeof(longer[i]), "%063d.%d.example", i, i);
+    struct msg q, r;
+    query(&q, 1, longer[0], 1); /* the inline slot, with its copy */
+    udp(t, 0, &q, 1000);
+    query(&q, 2, "short.example", 1); /* the larger table */
+    udp(t, 0, &q, 1001);
+    query(&q, 3, longer[1], 1);
+    udp(t, 0, &q, 1002);
+    response(&r, 1, longer[0], 1, 0, 0);
+    udp(t, 1, &r, 1010);
+    query(&q, 4, "again.example", 1); /* the first slot again, short this time */
+    udp(t, 0, &q, 1011);
+    response(&r, 3, longer[1], 1, 0, 0);
+    udp(t, 1, &r, 1020);
+    query(&q, 5, longer[2], 1); /* unanswered: emitted at the end, whole */
+    udp(t, 0, &q, 1021);
+    response(&r, 4, "again.example", 1, 0, 0);
+    udp(t, 1, &r, 1030);
+    assert_int_equal(h_stage_finish(&l7, t, log_path), 5);
+    char l[2048], want[256];
+    snprintf(want, sizeof(want), "\"dnsQueryName\":\"%s\"", longer[0]);
+    assert_non_null(strstr(h_log_line(0, l, sizeof(l)), want));
+    assert_non_null(strstr(l, "\"dnsResponseTimeMs\":10}"));
+    snprintf(want, sizeof(want), "\"dnsQueryName\":\"%s\"", longer[1]);
+    assert_non_null(strstr(h_log_line(1, l, sizeof(l)), want));
+    assert_non_null(strstr(l, "\"dnsResponseTimeMs\":18}"));
+    assert_non_null(strstr(h_log_line(2, l, sizeof(l)), "\"dnsQueryName\":\"again.example\""));
+    assert_non_null(strstr(l, "\"dnsResponseTimeMs\":19}"));
+    /* unanswered, oldest first */
+    assert_non_null(strstr(h_log_line(3, l, sizeof(l)), "\"dnsQueryName\":\"short.example\""));
+    snprintf(want, sizeof(want), "\"dnsQueryName\":\"%s\"", longer[2]);
+    assert_non_null(strstr(h_log_line(4, l, sizeof(l)), want));
+    assert_null(strstr(l, "dnsResponseTimeMs"));
+    assert_int_equal(CTR(response_without_query), 0);
+    assert_int_equal(CTR(query_unanswered), 2);
+    assert_string_equal(rec.name, longer[0]);
+}
+
 static void test_link_local_ignored(void **state)
 {
     (void)state;
@@ -939,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_unanswered_unmatched_retransmitted),
         cmocka_unit_test(test_retry_after_timeout),
         cmocka_unit_test(test_pending_bound),
+        cmocka_unit_test(test_long_names_pending),
         cmocka_unit_test(test_link_local_ignored),
         cmocka_unit_test(test_tcp_messages),
         cmocka_unit_test(test_tcp_length_lies),
