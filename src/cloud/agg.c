@@ -356,6 +356,8 @@ int mc_agg_refs_live(const struct mc_agg *a, const struct mc_agg_ref *r, size_t 
     return 1;
 }
 
+uint32_t mc_agg_gen(const struct mc_agg *a) { return a ? a->gen : 0; }
+
 static int bind(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, int kind, const char *field)
 {
     struct mc_agg_cell *c = a && field ? op_cell(a, key, klen, kind, field, strlen(field)) : NULL;

@@ -89,6 +89,8 @@ struct mc_agg_ref {
 };
 /* 1 when each of r[0 .. n) still names its cell. */
 int mc_agg_refs_live(const struct mc_agg *a, const struct mc_agg_ref *r, size_t n);
+/* The generation of the table's contents: it changes each time the table is handed over (0 for NULL). */
+uint32_t mc_agg_gen(const struct mc_agg *a);
 /* Binds r to the cell mc_agg_hincr / mc_agg_hmax would update (found or made); 0, or -1 when refused. */
 int mc_agg_bind_hincr(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, const char *field);
 int mc_agg_bind_hmax(struct mc_agg *a, struct mc_agg_ref *r, const char *key, size_t klen, const char *field);

@@ -49,6 +49,7 @@ struct l7_flow {
     struct mc_mobile_flow *mf; /* owned: the flow's subscriber (GTP-U, or a known UE's), NULL none */
     uint8_t mf_checked;     /* whether the flow wants one was decided */
     uint64_t mf_next_ms;    /* mf has nothing to do for packets before this (mc_mobile_flow_packet) */
+    uint32_t mf_hold_gen;   /* ... nor while the cloud's aggregate table keeps this generation (0: none) */
     _Alignas(16) unsigned char state[]; /* the analyzer's state_size bytes */
 };
 

@@ -20,6 +20,7 @@
  * --l7-max-buffer, or when the flow ends.  Every case has its counter.
  */
 #include "l7/internal.h"
+#include "cloud/agg.h"
 #include "cloud/lookup.h"
 
 #include <arpa/inet.h>
@@ -971,8 +972,8 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
     /* a subscriber's flow (mobile.h), analysed or not: its counts go on */
     struct l7_flow *lf = NULL;
     if ((f->key.tunnel == MC_TUNNEL_GTPU || l->mobile_watch) && f->ext && (lf = f->ext->l7_state) && lf->mf &&
-        pkt->ts_ms >= lf->mf_next_ms)
-        lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
+        pkt->ts_ms >= lf->mf_next_ms && (!lf->mf_hold_gen || lf->mf_hold_gen != mc_agg_gen(l->agg)))
+        lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg, &lf->mf_hold_gen);
     if (!l4 || (f->state & MC_FLOW_F_L7_DONE) || (f->key.proto == 6 && !pkt->has_l4))
         return;
     lf = f->ext ? f->ext->l7_state : NULL;
@@ -993,7 +994,7 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
     if (!lf->mf_checked) {
         lf->mf_checked = 1;
         if (mc_mobile_flow_wanted(l->mobile, pkt) && (lf->mf = calloc(1, sizeof(*lf->mf))))
-            lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg);
+            lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg, &lf->mf_hold_gen);
     }
     if (!lf->dpi_done)
         run_dpi(l, lf, pkt);

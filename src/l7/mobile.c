@@ -1013,9 +1013,11 @@ static void push(const struct mc_flow *f, struct mc_mobile_flow *mf, uint64_t no
 }
 
 uint64_t mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f,
-                               struct mc_mobile_flow *mf, const struct mc_pkt *pkt, struct mc_agg *agg)
+                               struct mc_mobile_flow *mf, const struct mc_pkt *pkt, struct mc_agg *agg,
+                               uint32_t *hold_gen)
 {
     uint64_t now = pkt->ts_ms;
+    *hold_gen = 0;
     if (!mf->tagged) {
         if (now >= mf->try_ms)
             find_subscriber(mb, lk, f, mf, pkt, now, 0);
@@ -1024,8 +1026,17 @@ uint64_t mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struc
     }
     if (!agg)
         return UINT64_MAX; /* no cloud: the flow's counts go nowhere, its later packets skip this */
-    if (now >= mf->push_ms)
+    if (now >= mf->push_ms) {
+        /* A second pushed into the same table is merged there with the first: the same
+         * writes for the cloud, a cache miss or more for the probe.  Live, the table is
+         * handed over every flush (500 ms), so a push a second always goes; reading a
+         * file, packet time runs ahead of the flushes, and the flow waits for the next. */
+        if (mf->ref[0].gen && mf->ref[0].gen == mc_agg_gen(agg)) {
+            *hold_gen = mf->ref[0].gen;
+            return mf->push_ms;
+        }
         push(f, mf, now, agg);
+    }
     return mf->push_ms;
 }
 

@@ -103,10 +103,14 @@ int mc_mobile_flow_wanted(const struct mc_mobile *mb, const struct mc_pkt *pkt);
  * flow's ext gets IMSI and MSISDN.  Returns the packet time before which
  * the next packets have nothing to do here: the caller keeps it beside its
  * own state and calls again only from then (mf is its own allocation, a
- * cache miss per packet otherwise).
+ * cache miss per packet otherwise).  *hold_gen: when the counters are due
+ * again but this flow already pushed into the aggregate table as it is (a
+ * file read faster than the flushes), that table's generation, and the
+ * caller need not call again before mc_agg_gen(agg) differs; else 0.
  */
 uint64_t mc_mobile_flow_packet(struct mc_mobile *mb, struct mc_lookup *lk, struct mc_flow *f,
-                               struct mc_mobile_flow *mf, const struct mc_pkt *pkt, struct mc_agg *agg);
+                               struct mc_mobile_flow *mf, const struct mc_pkt *pkt, struct mc_agg *agg,
+                               uint32_t *hold_gen);
 /* The flow's state is freed: it leaves the list of flows waiting for a cloud answer. */
 void mc_mobile_flow_forget(struct mc_mobile *mb, struct mc_mobile_flow *mf);
 /* The cloud's lookups the flows ask when this table does not know their subscriber (NULL: none). */
