@@ -102,11 +102,13 @@ struct mc_l7_dpi *mc_l7_dpi_new(char *err, size_t errlen)
     return d;
 }
 
-void mc_l7_dpi_free(struct mc_l7_dpi *d)
+void mc_l7_dpi_free(struct mc_l7_dpi *d, int exiting)
 {
     if (!d)
         return;
-    ndpi_exit_detection_module(d->mod);
+    /* its tables are in the arena, where freeing them walks them to free nothing (2 ms) */
+    if (!exiting || !DPI_ARENA)
+        ndpi_exit_detection_module(d->mod);
     free(d);
 }
 

@@ -66,7 +66,8 @@ struct mc_l7_ctx {
 /* ---- nDPI (dpi.c) ------------------------------------------------------ */
 struct mc_l7_dpi;
 struct mc_l7_dpi *mc_l7_dpi_new(char *err, size_t errlen);
-void mc_l7_dpi_free(struct mc_l7_dpi *d);
+/* exiting: the process is about to exit, and nDPI's tables (in the start-up arena) are left to it. */
+void mc_l7_dpi_free(struct mc_l7_dpi *d, int exiting);
 /* A new nDPI flow state, NULL on allocation failure; free with mc_l7_dpi_flow_free. */
 void *mc_l7_dpi_flow_new(void);
 void mc_l7_dpi_flow_free(void *flow);

@@ -208,7 +208,7 @@ fail:
     return NULL;
 }
 
-void mc_l7_free(struct mc_l7 *l)
+static void l7_free(struct mc_l7 *l, int exiting)
 {
     if (!l)
         return;
@@ -218,11 +218,14 @@ void mc_l7_free(struct mc_l7 *l)
         fflush(l->log);
     free(l->log_path);
     free(l->line);
-    mc_l7_dpi_free(l->dpi);
+    mc_l7_dpi_free(l->dpi, exiting);
     mc_voip_free(l->voip);
     mc_mobile_free(l->mobile);
     free(l);
 }
+
+void mc_l7_free(struct mc_l7 *l) { l7_free(l, 0); }
+void mc_l7_free_at_exit(struct mc_l7 *l) { l7_free(l, 1); }
 
 int mc_l7_reopen(struct mc_l7 *l)
 {

@@ -221,6 +221,8 @@ struct mc_l7;
 /* Creates the stage (opens the log, starts nDPI).  NULL with err on failure. */
 struct mc_l7 *mc_l7_new(const struct mc_l7_config *cfg, char *err, size_t errlen);
 void mc_l7_free(struct mc_l7 *l);
+/* The same for a process about to exit: what only the exit gives back (nDPI's tables) is left to it. */
+void mc_l7_free_at_exit(struct mc_l7 *l);
 
 /* The aggregator analyzers write to (borrowed; NULL: none). */
 void mc_l7_set_agg(struct mc_l7 *l, struct mc_agg *agg);

@@ -824,7 +824,7 @@ static int probe_main(int argc, char **argv, struct mc_probe_conf **conf, struct
         rc = 1;
     mc_flow_table_free(p.flows);
     mc_reasm_free(p.reasm);
-    mc_l7_free(p.l7);
+    mc_l7_free_at_exit(p.l7);
     mc_exporter_free(p.exporter);
     for (int i = 0; i < p.n_live; i++)
         mc_capture_close(p.live[i]);

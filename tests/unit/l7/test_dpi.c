@@ -163,7 +163,7 @@ static int setup_dpi(void **state)
 static int teardown_dpi(void **state)
 {
     (void)state;
-    mc_l7_dpi_free(dpi);
+    mc_l7_dpi_free(dpi, 0);
     dpi = NULL;
     return 0;
 }
