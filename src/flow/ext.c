@@ -3,7 +3,7 @@
  * huge-page chunks, recycled through a free list.
  *
  * With the L7 stage on, every TCP/UDP flow has an extension (its tunnel,
- * user and the analyzer's state in the tail, ~650 bytes), made when the
+ * user and the analyzer's state in the tail, ~570 bytes), made when the
  * flow starts and dropped when it ends.  From malloc, that cost a
  * malloc/free pair per flow (10% of an L7 run on short flows) and, worse,
  * scattered the extensions over 4 KiB pages: the packet path's prefetch of
