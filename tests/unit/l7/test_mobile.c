@@ -290,72 +290,47 @@ static void test_bounds_and_ageing(void **state)
     mc_mobile_free(mb);
 }
 
-/* A GTP-U flow: tagged at its first packet from the table, its counts on user.<imsi>. */
-static void test_flow(void **state)
-{
-    (void)state;
-    mc_ctr_reset();
-    struct mc_mobile *mb = table(16);
+/* A subscriber's session in the table and one GTP-U flow of its UE, not yet seen by the mobile layer. */
+struct flow_fixture {
+    struct mc_mobile *mb;
     struct mc_agg agg;
-    assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
+    struct mc_flow_ext *x;
+    struct mc_flow f;
+    struct mc_pkt p;
+    struct mc_mobile_flow mf;
+};
+
+static void flow_setup(struct flow_fixture *t)
+{
+    memset(t, 0, sizeof(*t));
+    mc_ctr_reset();
+    t->mb = table(16);
+    assert_int_equal(mc_agg_init(&t->agg, "", 1000, 1 << 20), 0);
     struct mc_gtpc_msg q, r;
     v1_create(&q, &r, "001010000000007", 7, 128);
-    run(mb, 1000, &SGSN, &GGSN, &q, &r, &agg);
-    struct mc_flow_ext *x = calloc(1, sizeof(*x));
-    struct mc_flow f;
-    memset(&f, 0, sizeof(f));
-    f.ext = x;
-    f.key.ip_ver = 4;
-    f.key.tunnel = MC_TUNNEL_GTPU;
-    f.key.tunnel_id = 0x4007;
+    run(t->mb, 1000, &SGSN, &GGSN, &q, &r, &t->agg);
+    t->x = calloc(1, sizeof(*t->x));
+    t->f.ext = t->x;
+    t->f.key.ip_ver = 4;
+    t->f.key.tunnel = MC_TUNNEL_GTPU;
+    t->f.key.tunnel_id = 0x4007;
     uint8_t ue[4] = { 10, 45, 0, 7 }, srv[4] = { 93, 184, 216, 34 };
-    memcpy(f.key.addr[0].b, ue, 4);
-    memcpy(f.key.addr[1].b, srv, 4);
-    struct mc_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.tunnel = MC_TUNNEL_GTPU;
-    p.tunnel_id = 0x4007;
-    p.outer_ver = 4;
-    p.outer_dst = GGSN;
-    p.ts_ms = 1500;
-    assert_true(mc_mobile_flow_wanted(mb, &p));
-    struct mc_mobile_flow mf;
-    memset(&mf, 0, sizeof(mf));
-    f.pkts[0] = 1, f.octets[0] = 100;
-    uint32_t hold = 0;
-    mc_mobile_flow_packet(mb, NULL, &f, &mf, &p, &agg, &hold);
-    assert_int_equal(hold, 0);
-    assert_true(mf.tagged);
-    assert_int_equal(mf.ue_side, 0);
-    assert_string_equal(x->imsi, "001010000000007");
-    assert_string_equal(x->msisdn, "4915100000001");
-    f.pkts[0] = 3, f.octets[0] = 300, f.pkts[1] = 2, f.octets[1] = 1000;
-    f.first_ms = 1500, f.dir_last[0] = 400;
-    mc_mobile_flow_end(mb, NULL, &f, &mf, &agg);
-    int64_t sent = 0, rcvd = 0, sb = 0, rb = 0;
-    for (uint32_t i = 0; i < agg.nc; i++) {
-        const struct mc_agg_cell *c = &agg.c[i];
-        const char *name = agg.text + c->name;
-        if (c->kind != MC_AGG_INCR)
-            continue;
-        if (c->name_len == 8 && memcmp(name, "sent_pkt", 8) == 0)
-            sent += c->n;
-        if (c->name_len == 8 && memcmp(name, "rcvd_pkt", 8) == 0)
-            rcvd += c->n;
-        if (c->name_len == 10 && memcmp(name, "sent_bytes", 10) == 0)
-            sb += c->n;
-        if (c->name_len == 10 && memcmp(name, "rcvd_bytes", 10) == 0)
-            rb += c->n;
-    }
-    assert_int_equal(sent, 3);
-    assert_int_equal(rcvd, 2);
-    assert_int_equal(sb, 300);
-    assert_int_equal(rb, 1000);
-    free(x);
-    mc_agg_free(&agg);
-    mc_mobile_free(mb);
+    memcpy(t->f.key.addr[0].b, ue, 4);
+    memcpy(t->f.key.addr[1].b, srv, 4);
+    t->p.tunnel = MC_TUNNEL_GTPU;
+    t->p.tunnel_id = 0x4007;
+    t->p.outer_ver = 4;
+    t->p.outer_dst = GGSN;
 }
 
+static void flow_teardown(struct flow_fixture *t)
+{
+    free(t->x);
+    mc_agg_free(&t->agg);
+    mc_mobile_free(t->mb);
+}
+
+/* What the table's cells add to a field, over all keys. */
 static int64_t cell_sum(const struct mc_agg *agg, const char *field)
 {
     int64_t n = 0;
@@ -364,6 +339,32 @@ static int64_t cell_sum(const struct mc_agg *agg, const char *field)
             memcmp(agg->text + agg->c[i].name, field, strlen(field)) == 0)
             n += agg->c[i].n;
     return n;
+}
+
+/* A GTP-U flow: tagged at its first packet from the table, its counts on user.<imsi>. */
+static void test_flow(void **state)
+{
+    (void)state;
+    struct flow_fixture t;
+    flow_setup(&t);
+    t.p.ts_ms = 1500;
+    assert_true(mc_mobile_flow_wanted(t.mb, &t.p));
+    t.f.pkts[0] = 1, t.f.octets[0] = 100;
+    uint32_t hold = 0;
+    mc_mobile_flow_packet(t.mb, NULL, &t.f, &t.mf, &t.p, &t.agg, &hold);
+    assert_int_equal(hold, 0);
+    assert_true(t.mf.tagged);
+    assert_int_equal(t.mf.ue_side, 0);
+    assert_string_equal(t.x->imsi, "001010000000007");
+    assert_string_equal(t.x->msisdn, "4915100000001");
+    t.f.pkts[0] = 3, t.f.octets[0] = 300, t.f.pkts[1] = 2, t.f.octets[1] = 1000;
+    t.f.first_ms = 1500, t.f.dir_last[0] = 400;
+    mc_mobile_flow_end(t.mb, NULL, &t.f, &t.mf, &t.agg);
+    assert_int_equal(cell_sum(&t.agg, "sent_pkt"), 3);
+    assert_int_equal(cell_sum(&t.agg, "rcvd_pkt"), 2);
+    assert_int_equal(cell_sum(&t.agg, "sent_bytes"), 300);
+    assert_int_equal(cell_sum(&t.agg, "rcvd_bytes"), 1000);
+    flow_teardown(&t);
 }
 
 /*
@@ -376,60 +377,35 @@ static int64_t cell_sum(const struct mc_agg *agg, const char *field)
 static void test_flow_push_per_table(void **state)
 {
     (void)state;
-    mc_ctr_reset();
-    struct mc_mobile *mb = table(16);
-    struct mc_agg agg;
-    assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
-    struct mc_gtpc_msg q, r;
-    v1_create(&q, &r, "001010000000007", 7, 128);
-    run(mb, 1000, &SGSN, &GGSN, &q, &r, &agg);
-    struct mc_flow_ext *x = calloc(1, sizeof(*x));
-    struct mc_flow f;
-    memset(&f, 0, sizeof(f));
-    f.ext = x;
-    f.key.ip_ver = 4;
-    f.key.tunnel = MC_TUNNEL_GTPU;
-    f.key.tunnel_id = 0x4007;
-    uint8_t ue[4] = { 10, 45, 0, 7 }, srv[4] = { 93, 184, 216, 34 };
-    memcpy(f.key.addr[0].b, ue, 4);
-    memcpy(f.key.addr[1].b, srv, 4);
-    struct mc_pkt p;
-    memset(&p, 0, sizeof(p));
-    p.tunnel = MC_TUNNEL_GTPU;
-    p.tunnel_id = 0x4007;
-    p.outer_ver = 4;
-    p.outer_dst = GGSN;
-    struct mc_mobile_flow mf;
-    memset(&mf, 0, sizeof(mf));
+    struct flow_fixture t;
+    flow_setup(&t);
     uint32_t hold = 0;
 
-    p.ts_ms = 1500, f.pkts[0] = 1; /* tagged, and pushed into this table */
-    uint64_t next = mc_mobile_flow_packet(mb, NULL, &f, &mf, &p, &agg, &hold);
-    assert_true(mf.tagged);
+    t.p.ts_ms = 1500, t.f.pkts[0] = 1; /* tagged, and pushed into this table */
+    uint64_t next = mc_mobile_flow_packet(t.mb, NULL, &t.f, &t.mf, &t.p, &t.agg, &hold);
+    assert_true(t.mf.tagged);
     assert_int_equal(next, 2500);
     assert_int_equal(hold, 0);
-    assert_int_equal(cell_sum(&agg, "sent_pkt"), 1);
+    assert_int_equal(cell_sum(&t.agg, "sent_pkt"), 1);
 
-    p.ts_ms = 2600, f.pkts[0] = 5; /* due, but the table was not handed over: held */
-    next = mc_mobile_flow_packet(mb, NULL, &f, &mf, &p, &agg, &hold);
-    assert_int_equal(hold, mc_agg_gen(&agg));
+    t.p.ts_ms = 2600, t.f.pkts[0] = 5; /* due, but the table was not handed over: held */
+    next = mc_mobile_flow_packet(t.mb, NULL, &t.f, &t.mf, &t.p, &t.agg, &hold);
+    assert_int_equal(hold, mc_agg_gen(&t.agg));
     assert_int_equal(next, 2500);
-    assert_int_equal(cell_sum(&agg, "sent_pkt"), 1);
+    assert_int_equal(cell_sum(&t.agg, "sent_pkt"), 1);
 
-    mc_agg_clear(&agg); /* handed over: a new generation */
-    assert_int_not_equal(hold, mc_agg_gen(&agg));
-    p.ts_ms = 2700, f.pkts[0] = 6;
-    next = mc_mobile_flow_packet(mb, NULL, &f, &mf, &p, &agg, &hold);
+    mc_agg_clear(&t.agg); /* handed over: a new generation */
+    assert_int_not_equal(hold, mc_agg_gen(&t.agg));
+    t.p.ts_ms = 2700, t.f.pkts[0] = 6;
+    next = mc_mobile_flow_packet(t.mb, NULL, &t.f, &t.mf, &t.p, &t.agg, &hold);
     assert_int_equal(hold, 0);
     assert_int_equal(next, 3700);
-    assert_int_equal(cell_sum(&agg, "sent_pkt"), 5); /* everything since the first push */
+    assert_int_equal(cell_sum(&t.agg, "sent_pkt"), 5); /* everything since the first push */
 
-    f.pkts[0] = 9, f.first_ms = 1500, f.dir_last[0] = 1300;
-    mc_mobile_flow_end(mb, NULL, &f, &mf, &agg); /* same table, but the end pushes what is left */
-    assert_int_equal(cell_sum(&agg, "sent_pkt"), 8);
-    free(x);
-    mc_agg_free(&agg);
-    mc_mobile_free(mb);
+    t.f.pkts[0] = 9, t.f.first_ms = 1500, t.f.dir_last[0] = 1300;
+    mc_mobile_flow_end(t.mb, NULL, &t.f, &t.mf, &t.agg); /* same table, but the end pushes what is left */
+    assert_int_equal(cell_sum(&t.agg, "sent_pkt"), 8);
+    flow_teardown(&t);
 }
 
 int main(void)
