@@ -408,11 +408,12 @@ void mc_cloud_flow_export(struct mc_cloud *c, struct mc_flow *f)
     if (c->cfg.lookups) {
         const struct mc_uc_cold *k = mc_cloud_user_entry(c, f->key.ip_ver, &f->key.addr[0]);
         struct mc_flow_ext *x = k ? mc_flow_ext_get(f) : NULL;
-        if (x) {
-            snprintf(x->user, sizeof(x->user), "%s", k->user);
-            if (!x->imsi[0]) { /* the subscriber layer's tag (a GTP-U flow's TEID) wins over the client's user */
-                memcpy(x->imsi, k->imsi, sizeof(x->imsi));
-                memcpy(x->msisdn, k->msisdn, sizeof(x->msisdn));
+        struct mc_flow_identity *id = x ? mc_flow_ext_identity(x) : NULL;
+        if (id) {
+            snprintf(id->user, sizeof(id->user), "%s", k->user);
+            if (!id->imsi[0]) { /* the subscriber layer's tag (a GTP-U flow's TEID) wins over the client's user */
+                memcpy(id->imsi, k->imsi, sizeof(id->imsi));
+                memcpy(id->msisdn, k->msisdn, sizeof(id->msisdn));
             }
         }
     }

@@ -208,22 +208,25 @@ static void get_l2_segment(const struct mc_ie_env *env, struct mc_ie_val *v)
 static void get_user(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct mc_flow_ext *x = env->f->ext;
-    v->str = x ? x->user : "";
-    v->str_len = x ? strnlen(x->user, sizeof(x->user)) : 0;
+    const struct mc_flow_identity *id = x ? x->id : NULL;
+    v->str = id ? id->user : "";
+    v->str_len = id ? strnlen(id->user, sizeof(id->user)) : 0;
 }
 
 static void get_imsi(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct mc_flow_ext *x = env->f->ext;
-    v->str = x ? x->imsi : "";
-    v->str_len = x ? strnlen(x->imsi, sizeof(x->imsi)) : 0;
+    const struct mc_flow_identity *id = x ? x->id : NULL;
+    v->str = id ? id->imsi : "";
+    v->str_len = id ? strnlen(id->imsi, sizeof(id->imsi)) : 0;
 }
 
 static void get_msisdn(const struct mc_ie_env *env, struct mc_ie_val *v)
 {
     const struct mc_flow_ext *x = env->f->ext;
-    v->str = x ? x->msisdn : "";
-    v->str_len = x ? strnlen(x->msisdn, sizeof(x->msisdn)) : 0;
+    const struct mc_flow_identity *id = x ? x->id : NULL;
+    v->str = id ? id->msisdn : "";
+    v->str_len = id ? strnlen(id->msisdn, sizeof(id->msisdn)) : 0;
 }
 
 static void get_tunnel_type(const struct mc_ie_env *env, struct mc_ie_val *v)

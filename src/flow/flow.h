@@ -52,6 +52,12 @@ struct mc_flow_key {
 };
 
 /* Per-flow data only some flows need; allocated on first use, freed with the flow. */
+/* Who a flow belongs to, as the cloud or the subscriber layer learned it (NUL-terminated, may be empty). */
+struct mc_flow_identity {
+    char user[64];
+    char imsi[16], msisdn[16];
+};
+
 struct mc_flow_ext {
     /* tunnel the flow was seen in */
     uint8_t outer_ver;            /* 0 when the flow is not tunnelled */
@@ -64,9 +70,8 @@ struct mc_flow_ext {
     /* L7: the stage's per-flow state (analyzer, stream positions, nDPI) */
     int l7_id;                    /* registry index of the analyzer attached, -1 when none */
     void *l7_state;               /* owned by the L7 stage: freed through the table's ext_release */
-    /* cloud: user / subscriber learned for this flow (NUL-terminated, may be empty) */
-    char user[64];
-    char imsi[16], msisdn[16];
+    /* cloud: user / subscriber learned for this flow; NULL until one is (most flows never have one) */
+    struct mc_flow_identity *id;
     /* room the L7 stage reserved (mc_flow_ext_reserve) for its per-flow state, in the same
      * allocation so a packet's L7 work follows one pointer, not two */
     _Alignas(16) unsigned char tail[];
@@ -226,6 +231,8 @@ size_t mc_flow_table_bytes(uint32_t max_flows);
 struct mc_flow_ext *mc_flow_ext_get(struct mc_flow *f);
 /* Internal to the table: gives an extension's memory back (its owner released what it held). */
 void mc_flow_ext_put(struct mc_flow_ext *x);
+/* x's identity, made (zeroed) on first use; NULL when memory is out (counted: flow.ext.alloc_failed). */
+struct mc_flow_identity *mc_flow_ext_identity(struct mc_flow_ext *x);
 
 #define MC_FLOW_CTRS(X, S)                                                  \
     X(S, created, "flow.created")                                          \

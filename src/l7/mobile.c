@@ -897,9 +897,10 @@ static void tag(struct mc_flow *f, struct mc_mobile_flow *mf, const struct mc_mo
     mf->tagged = 1;
     mf->ue_side = (uint8_t)ue_side;
     struct mc_flow_ext *x = mc_flow_ext_get(f);
-    if (x) { /* mobileIMSI, mobileMSISDN of the flow's record */
-        copy_str(x->imsi, sizeof(x->imsi), sub->imsi);
-        copy_str(x->msisdn, sizeof(x->msisdn), sub->msisdn);
+    struct mc_flow_identity *id = x ? mc_flow_ext_identity(x) : NULL;
+    if (id) { /* mobileIMSI, mobileMSISDN of the flow's record */
+        copy_str(id->imsi, sizeof(id->imsi), sub->imsi);
+        copy_str(id->msisdn, sizeof(id->msisdn), sub->msisdn);
     }
     MC_CTR_INC(l7_mobile, user_flows_tagged);
 }

@@ -70,8 +70,13 @@ static void test_encodings(void **state)
     assert_int_equal(b[0], 0);
     struct mc_flow_ext x;
     memset(&x, 0, sizeof(x));
-    memset(x.user, 'u', sizeof(x.user)); /* not NUL-terminated: bounded by the array */
     f.ext = &x;
+    assert_int_equal(mc_export_ie_encode(ie, MC_IE_VARLEN, &env, b), 1); /* an extension without identity */
+    assert_int_equal(b[0], 0);
+    struct mc_flow_identity id;
+    memset(&id, 0, sizeof(id));
+    memset(id.user, 'u', sizeof(id.user)); /* not NUL-terminated: bounded by the array */
+    x.id = &id;
     assert_int_equal(mc_export_ie_encode(ie, MC_IE_VARLEN, &env, b), 65);
     assert_int_equal(b[0], 64);
     assert_int_equal(mc_export_ie_encode(ie, 64, &env, b), 64);

@@ -284,7 +284,10 @@ static void test_tunnel_fields(void **state)
     set4(&x.outer_src, 198, 51, 100, 1);
     set4(&x.outer_dst, 198, 51, 100, 2);
     x.mpls_top = 1234;
-    memcpy(x.user, "alice", 6);
+    struct mc_flow_identity id;
+    memset(&id, 0, sizeof(id));
+    memcpy(id.user, "alice", 6);
+    x.id = &id;
     f.ext = &x;
     f.key.tunnel = MC_TUNNEL_VXLAN;
     f.key.tunnel_id = 0xabcdef;

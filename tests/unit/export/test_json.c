@@ -75,7 +75,10 @@ static void test_uniflow_ipv6_custom(void **state)
     cfg.template_spec = "sourceIPv4Address destinationIPv4Address packetDeltaCount icmpTypeCodeIPv4 userName";
     struct mc_flow_ext x;
     memset(&x, 0, sizeof(x));
-    memcpy(x.user, "a\"b\\c\x01\xff\xc3\xa9", 9);
+    struct mc_flow_identity id;
+    memset(&id, 0, sizeof(id));
+    memcpy(id.user, "a\"b\\c\x01\xff\xc3\xa9", 9);
+    x.id = &id;
     struct mc_flow f[2] = { udp6_flow(), icmp4_flow() };
     f[0].ext = &x;
     char *out = export_json(&cfg, f, 2);

@@ -109,7 +109,9 @@ static struct mc_flow varied(int i, struct mc_flow_ext *x)
         x->outer_ver = 4;
         set4(&x->outer_src, 198, 51, 100, (uint8_t)i);
         set4(&x->outer_dst, 198, 51, 100, 254);
-        snprintf(x->user, sizeof(x->user), "user%d", i);
+        static struct mc_flow_identity id; /* read when the flow is exported, right after */
+        snprintf(id.user, sizeof(id.user), "user%d", i);
+        x->id = &id;
         f.ext = x;
         f.key.tunnel = MC_TUNNEL_VXLAN;
         f.key.tunnel_id = (uint32_t)i;

@@ -52,7 +52,8 @@ static void h_on_export(void *ctx, struct mc_flow *f)
     static const char *const base[] = { "mobileIMSI", "mobileMSISDN" };
     for (int k = 0; k < 2 && f->ext && h_n_rec < H_NF; k++, h_n_rec++) {
         snprintf(h_rec_name[h_n_rec], sizeof(h_rec_name[h_n_rec]), "%s", base[k]);
-        snprintf(h_rec_str[h_n_rec], sizeof(h_rec_str[h_n_rec]), "%s", k ? f->ext->msisdn : f->ext->imsi);
+        const struct mc_flow_identity *id = f->ext->id;
+        snprintf(h_rec_str[h_n_rec], sizeof(h_rec_str[h_n_rec]), "%s", !id ? "" : k ? id->msisdn : id->imsi);
         h_rec_u[h_n_rec] = 0;
     }
 }

@@ -325,6 +325,7 @@ static void flow_setup(struct flow_fixture *t)
 
 static void flow_teardown(struct flow_fixture *t)
 {
+    free(t->x->id);
     free(t->x);
     mc_agg_free(&t->agg);
     mc_mobile_free(t->mb);
@@ -355,8 +356,9 @@ static void test_flow(void **state)
     assert_int_equal(hold, 0);
     assert_true(t.mf.tagged);
     assert_int_equal(t.mf.ue_side, 0);
-    assert_string_equal(t.x->imsi, "001010000000007");
-    assert_string_equal(t.x->msisdn, "4915100000001");
+    assert_non_null(t.x->id);
+    assert_string_equal(t.x->id->imsi, "001010000000007");
+    assert_string_equal(t.x->id->msisdn, "4915100000001");
     t.f.pkts[0] = 3, t.f.octets[0] = 300, t.f.pkts[1] = 2, t.f.octets[1] = 1000;
     t.f.first_ms = 1500, t.f.dir_last[0] = 400;
     mc_mobile_flow_end(t.mb, NULL, &t.f, &t.mf, &t.agg);
