@@ -42,6 +42,7 @@
 MC_CTR_DEFINE(l7_mobile, MC_L7_MOBILE_CTRS)
 
 #define UEPS 8          /* user-plane endpoints kept per session */
+#define UEPS_INLINE 2   /* ... in the session itself: one bearer's, each way (most sessions); the rest on demand */
 #define AGE_PER_TICK 64
 #define KEYS_MAX (UEPS + 3)
 
@@ -75,10 +76,19 @@ struct sess {
     uint32_t eci;
     uint64_t since_ms, last_ms;
     struct ix ctrl[2];          /* each side's control endpoint */
-    struct ix user[UEPS];
+    struct ix user[UEPS_INLINE];
+    struct ix *user_more;       /* owned: UEPS - UEPS_INLINE more, allocated when a session needs them */
     struct ix ue[2];            /* [0] IPv4, [1] IPv6 (indexed by its /64) */
     uint8_t ue6[16];            /* the IPv6 address as announced */
 };
+
+/* User-plane endpoint slot i (< UEPS) of s; NULL past the inline ones while s never needed more. */
+static struct ix *uep(const struct sess *s, int i)
+{
+    if (i < UEPS_INLINE)
+        return (struct ix *)&s->user[i];
+    return s->user_more ? &s->user_more[i - UEPS_INLINE] : NULL;
+}
 
 struct mc_mobile {
     struct mc_mobile_config cfg;
@@ -313,11 +323,12 @@ static void teids_text(const struct sess *s, char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (int i = 0; i < UEPS; i++) {
-        if (!s->user[i].used)
+    for (int i = 0; i < UEPS && uep(s, i); i++) {
+        const struct ix *e = uep(s, i);
+        if (!e->used)
             continue;
         char t[80];
-        mc_hostport_text(s->user[i].ver, &s->user[i].addr, s->user[i].teid, t, sizeof(t));
+        mc_hostport_text(e->ver, &e->addr, e->teid, t, sizeof(t));
         int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", t);
         if (w < 0 || (size_t)w >= cap - n) {
             out[n] = '\0';
@@ -364,9 +375,9 @@ static int session_keys(const struct sess *s, char keys[KEYS_MAX][96])
         mc_addr_text(6, &s->ue[1].addr, a, sizeof(a)); /* the index keeps the /64 itself */
         snprintf(keys[n++], 96, "user.ip.%s/64", a);
     }
-    for (int i = 0; i < UEPS; i++)
-        if (s->user[i].used)
-            teid_key(&s->user[i], keys[n++], 96);
+    for (int i = 0; i < UEPS && uep(s, i); i++)
+        if (uep(s, i)->used)
+            teid_key(uep(s, i), keys[n++], 96);
     return n;
 }
 
@@ -506,8 +517,9 @@ static void session_free(struct mc_mobile *mb, struct sess *s)
     list_unlink(mb, s);
     for (int i = 0; i < 2; i++)
         ix_unlink(mb, &s->ctrl[i]), ix_unlink(mb, &s->ue[i]);
-    for (int i = 0; i < UEPS; i++)
-        ix_unlink(mb, &s->user[i]);
+    for (int i = 0; i < UEPS && uep(s, i); i++)
+        ix_unlink(mb, uep(s, i));
+    free(s->user_more);
     free(s);
     mb->n--;
 }
@@ -520,6 +532,11 @@ static void session_free(struct mc_mobile *mb, struct sess *s)
 static void session_end(struct mc_mobile *mb, struct sess *s, const char *why, uint64_t ms, struct mc_agg *agg)
 {
     struct sess copy = *s;
+    struct ix more[UEPS - UEPS_INLINE]; /* session_free frees s's: the copy keeps its endpoints for the cloud */
+    if (s->user_more) {
+        memcpy(more, s->user_more, sizeof(more));
+        copy.user_more = more;
+    }
     session_event(s, "delete", why, ms, agg);
     session_free(mb, s);
     copy.prev = copy.next = copy.inext = NULL;
@@ -635,23 +652,26 @@ static void take_endpoints(struct mc_mobile *mb, struct sess *s, const struct mc
         }
         if (m->version == 1 && !replaced_v1) {
             replaced_v1 = 1;
-            for (int k = 0; k < UEPS; k++)
-                if (s->user[k].used && s->user[k].side == side) {
+            for (int k = 0; k < UEPS && uep(s, k); k++)
+                if (uep(s, k)->used && uep(s, k)->side == side) {
                     if (*n_gone < 2 * UEPS)
-                        teid_key(&s->user[k], gone[(*n_gone)++], 96);
-                    ix_unlink(mb, &s->user[k]);
+                        teid_key(uep(s, k), gone[(*n_gone)++], 96);
+                    ix_unlink(mb, uep(s, k));
                 }
         }
         struct ix *slot = NULL;
-        for (int k = 0; k < UEPS && !slot; k++) /* the same interface and bearer: replaced */
-            if (s->user[k].used && m->version == 2 && s->user[k].iface == f->iface && s->user[k].ebi == f->ebi)
-                slot = &s->user[k];
+        for (int k = 0; k < UEPS && uep(s, k) && !slot; k++) /* the same interface and bearer: replaced */
+            if (uep(s, k)->used && m->version == 2 && uep(s, k)->iface == f->iface && uep(s, k)->ebi == f->ebi)
+                slot = uep(s, k);
         if (slot && (slot->ver != v || slot->teid != f->teid || memcmp(slot->addr.b, a.b, addr_len(v)) != 0) &&
             *n_gone < 2 * UEPS)
             teid_key(slot, gone[(*n_gone)++], 96);
-        for (int k = 0; k < UEPS && !slot; k++)
-            if (!s->user[k].used)
-                slot = &s->user[k];
+        for (int k = 0; k < UEPS && !slot; k++) {
+            if (!uep(s, k) && !(s->user_more = calloc(UEPS - UEPS_INLINE, sizeof(*s->user_more))))
+                break; /* no memory for more: counted as full */
+            if (!uep(s, k)->used)
+                slot = uep(s, k);
+        }
         if (!slot) {
             MC_CTR_INC(l7_mobile, teids_full);
             continue;
@@ -777,10 +797,10 @@ static void update(struct mc_mobile *mb, const struct mc_mobile_txn *t, enum txn
     if (k == T_DELETE_BEARER) {
         const struct mc_gtpc_msg *m = q ? q : r;
         for (int b = 0; b < m->n_ebis; b++)
-            for (int i = 0; i < UEPS; i++)
-                if (s->user[i].used && s->user[i].ebi == m->ebi[b]) {
-                    teid_key(&s->user[i], gone[n_gone++], 96);
-                    ix_unlink(mb, &s->user[i]);
+            for (int i = 0; i < UEPS && uep(s, i); i++)
+                if (uep(s, i)->used && uep(s, i)->ebi == m->ebi[b]) {
+                    teid_key(uep(s, i), gone[n_gone++], 96);
+                    ix_unlink(mb, uep(s, i));
                 }
     } else {
         take_subscriber(s, q);

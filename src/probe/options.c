@@ -496,7 +496,7 @@ const struct mc_opt mc_probe_opts[] = {
       set_voip_mos_alert, 0, L7 },
     { "gtp-max-sessions", 0, "N", "1048576", "Mobile sessions (PDP contexts, PDN connections) learned from GTP-C "
       "held at once; beyond, the least recently active one ends (events.gtp.session.delete, reason evicted) and is "
-      "counted (l7.mobile.sessions_evicted).  About 0.7 KiB each.", set_gtp_max_sessions, 0, L7 },
+      "counted (l7.mobile.sessions_evicted).  About 0.5 KiB each.", set_gtp_max_sessions, 0, L7 },
     { "gtp-idle", 0, "SECONDS", "86400", "A mobile session with neither a GTP-C message nor a GTP-U packet for this "
       "long is over (reason aged): its user.* keys are removed.", set_gtp_idle, 0, L7 },
     { "gtp-linger", 0, "SECONDS", "3600", "After a subscriber's last session ended, user.<imsi> keeps its identity "

@@ -260,6 +260,79 @@ static void test_v2_life(void **state)
     mc_mobile_free(mb);
 }
 
+/*
+ * A session holds two user-plane endpoints itself and six more in an
+ * allocation made when it needs them: four bearers (eight endpoints) are
+ * all found, a ninth is refused and counted, Delete Bearer and the
+ * session's end give their TEIDs up (ASan: nothing read after it is freed,
+ * nothing leaked).
+ */
+static void test_many_bearers(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    static const struct mc_addr MME = { { 198, 51, 100, 1 } }, SGW = { { 198, 51, 100, 2 } };
+    static const struct mc_addr ENB = { { 198, 51, 100, 10 } };
+    struct mc_mobile *mb = table(16);
+    struct mc_agg agg;
+    assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
+    struct mc_gtpc_msg q, r;
+    memset(&q, 0, sizeof(q));
+    memset(&r, 0, sizeof(r));
+    q.version = r.version = 2;
+    q.type = 32, r.type = 33;
+    q.request = 1;
+    q.has_teid = r.has_teid = 1;
+    r.teid = 0xa1;
+    strcpy(q.imsi, "001010000000011");
+    strcpy(q.apn, "ims");
+    fteid(&q, 10, 0, 0, &MME, 0xa1);
+    fteid(&r, 11, 0, 0, &SGW, 0xb1);
+    for (uint8_t b = 0; b < 4; b++) {
+        fteid(&q, 0, 1, (uint8_t)(5 + b), &ENB, 0xe0 + b);  /* S1-U eNodeB of bearer 5 + b */
+        fteid(&r, 1, 1, (uint8_t)(5 + b), &SGW, 0xc0 + b);  /* S1-U SGW */
+    }
+    fteid(&r, 1, 1, 9, &SGW, 0xcf); /* a fifth bearer's: the ninth endpoint */
+    r.has_cause = 1, r.cause = 16;
+    run(mb, 1000, &MME, &SGW, &q, &r, &agg);
+    for (uint32_t b = 0; b < 4; b++) {
+        assert_non_null(teid(mb, &ENB, 0xe0 + b));
+        assert_non_null(teid(mb, &SGW, 0xc0 + b));
+    }
+    assert_null(teid(mb, &SGW, 0xcf));
+    assert_int_equal(MC_CTR_GET(l7_mobile, teids_full), 1);
+    /* Delete Bearer of bearers 6 and 8: their four endpoints go */
+    struct mc_gtpc_msg dq, dr;
+    memset(&dq, 0, sizeof(dq));
+    memset(&dr, 0, sizeof(dr));
+    dq.version = dr.version = 2;
+    dq.type = 99, dr.type = 100;
+    dq.request = 1;
+    dq.has_teid = 1, dq.teid = 0xa1;
+    dq.n_ebis = 2, dq.ebi[0] = 6, dq.ebi[1] = 8;
+    dr.has_cause = 1, dr.cause = 16;
+    dr.has_teid = 1, dr.teid = 0xb1;
+    run(mb, 2000, &SGW, &MME, &dq, &dr, &agg);
+    assert_null(teid(mb, &ENB, 0xe1));
+    assert_null(teid(mb, &SGW, 0xc3));
+    assert_non_null(teid(mb, &ENB, 0xe2));
+    assert_non_null(teid(mb, &SGW, 0xc0));
+    /* Delete Session: every endpoint goes with it */
+    memset(&dq, 0, sizeof(dq));
+    memset(&dr, 0, sizeof(dr));
+    dq.version = dr.version = 2;
+    dq.type = 36, dr.type = 37;
+    dq.request = 1;
+    dq.has_teid = 1, dq.teid = 0xb1;
+    dr.has_cause = 1, dr.cause = 16;
+    run(mb, 3000, &MME, &SGW, &dq, &dr, &agg);
+    assert_int_equal(mc_mobile_sessions(mb), 0);
+    assert_null(teid(mb, &ENB, 0xe2));
+    assert_null(teid(mb, &SGW, 0xc0));
+    mc_agg_free(&agg);
+    mc_mobile_free(mb);
+}
+
 static void test_bounds_and_ageing(void **state)
 {
     (void)state;
@@ -416,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_v1_life),
         cmocka_unit_test(test_rejected_and_unknown),
         cmocka_unit_test(test_v2_life),
+        cmocka_unit_test(test_many_bearers),
         cmocka_unit_test(test_bounds_and_ageing),
         cmocka_unit_test(test_flow),
         cmocka_unit_test(test_flow_push_per_table),
