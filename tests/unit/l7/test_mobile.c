@@ -71,6 +71,36 @@ static void v1_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *
     memcpy(r->ue_v4, ue, 4);
 }
 
+/* A v2 Create Session request and its accepted response: S11 endpoints MME 0xa1, SGW 0xb1 (no bearer yet). */
+static void v2_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *imsi, const struct mc_addr *mme,
+                      const struct mc_addr *sgw)
+{
+    memset(q, 0, sizeof(*q));
+    memset(r, 0, sizeof(*r));
+    q->version = r->version = 2;
+    q->type = 32, r->type = 33;
+    q->request = 1;
+    q->has_teid = r->has_teid = 1;
+    r->teid = 0xa1;
+    strcpy(q->imsi, imsi);
+    strcpy(q->apn, "ims");
+    fteid(q, 10, 0, 0, mme, 0xa1); /* S11 MME */
+    fteid(r, 11, 0, 0, sgw, 0xb1); /* S11 SGW */
+    r->has_cause = 1, r->cause = 16;
+}
+
+/* A v2 request of type `type` to the SGW's S11 TEID 0xb1, and its accepted response. */
+static void v2_request(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, uint8_t type)
+{
+    memset(q, 0, sizeof(*q));
+    memset(r, 0, sizeof(*r));
+    q->version = r->version = 2;
+    q->type = type, r->type = (uint8_t)(type + 1);
+    q->request = 1;
+    q->has_teid = 1, q->teid = 0xb1;
+    r->has_cause = 1, r->cause = 16;
+}
+
 static void run(struct mc_mobile *mb, uint64_t ms, const struct mc_addr *src, const struct mc_addr *dst,
                 const struct mc_gtpc_msg *q, const struct mc_gtpc_msg *r, struct mc_agg *agg)
 {
@@ -201,19 +231,8 @@ static void test_v2_life(void **state)
     static const struct mc_addr ENB = { { 198, 51, 100, 10 } }, ENB2 = { { 198, 51, 100, 11 } };
     struct mc_mobile *mb = table(16);
     struct mc_gtpc_msg q, r;
-    memset(&q, 0, sizeof(q));
-    memset(&r, 0, sizeof(r));
-    q.version = r.version = 2;
-    q.type = 32, r.type = 33;
-    q.request = 1;
-    q.has_teid = r.has_teid = 1;
-    r.teid = 0xa1;
-    strcpy(q.imsi, "001010000000009");
-    strcpy(q.apn, "ims");
-    fteid(&q, 10, 0, 0, &MME, 0xa1); /* S11 MME */
-    fteid(&r, 11, 0, 0, &SGW, 0xb1); /* S11 SGW */
+    v2_create(&q, &r, "001010000000009", &MME, &SGW);
     fteid(&r, 1, 1, 5, &SGW, 0xc1);  /* S1-U SGW */
-    r.has_cause = 1, r.cause = 16;
     r.has_ue_v6 = 1;
     uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 9 };
     memcpy(r.ue_v6, v6, 16);
@@ -247,12 +266,7 @@ static void test_v2_life(void **state)
     assert_int_equal(mc_mobile_sessions(mb), 2);
     /* Delete Session of the first */
     struct mc_gtpc_msg dq, dr;
-    memset(&dq, 0, sizeof(dq));
-    memset(&dr, 0, sizeof(dr));
-    dq.version = dr.version = 2;
-    dq.type = 36, dr.type = 37;
-    dq.has_teid = 1, dq.teid = 0xb1;
-    dr.has_cause = 1, dr.cause = 16;
+    v2_request(&dq, &dr, 36);
     run(mb, 3000, &MME, &SGW, &dq, &dr, NULL);
     assert_int_equal(mc_mobile_sessions(mb), 1);
     assert_null(teid(mb, &ENB2, 0xe2));
@@ -277,23 +291,12 @@ static void test_many_bearers(void **state)
     struct mc_agg agg;
     assert_int_equal(mc_agg_init(&agg, "", 1000, 1 << 20), 0);
     struct mc_gtpc_msg q, r;
-    memset(&q, 0, sizeof(q));
-    memset(&r, 0, sizeof(r));
-    q.version = r.version = 2;
-    q.type = 32, r.type = 33;
-    q.request = 1;
-    q.has_teid = r.has_teid = 1;
-    r.teid = 0xa1;
-    strcpy(q.imsi, "001010000000011");
-    strcpy(q.apn, "ims");
-    fteid(&q, 10, 0, 0, &MME, 0xa1);
-    fteid(&r, 11, 0, 0, &SGW, 0xb1);
+    v2_create(&q, &r, "001010000000011", &MME, &SGW);
     for (uint8_t b = 0; b < 4; b++) {
         fteid(&q, 0, 1, (uint8_t)(5 + b), &ENB, 0xe0 + b);  /* S1-U eNodeB of bearer 5 + b */
         fteid(&r, 1, 1, (uint8_t)(5 + b), &SGW, 0xc0 + b);  /* S1-U SGW */
     }
     fteid(&r, 1, 1, 9, &SGW, 0xcf); /* a fifth bearer's: the ninth endpoint */
-    r.has_cause = 1, r.cause = 16;
     run(mb, 1000, &MME, &SGW, &q, &r, &agg);
     for (uint32_t b = 0; b < 4; b++) {
         assert_non_null(teid(mb, &ENB, 0xe0 + b));
@@ -303,28 +306,17 @@ static void test_many_bearers(void **state)
     assert_int_equal(MC_CTR_GET(l7_mobile, teids_full), 1);
     /* Delete Bearer of bearers 6 and 8: their four endpoints go */
     struct mc_gtpc_msg dq, dr;
-    memset(&dq, 0, sizeof(dq));
-    memset(&dr, 0, sizeof(dr));
-    dq.version = dr.version = 2;
-    dq.type = 99, dr.type = 100;
-    dq.request = 1;
-    dq.has_teid = 1, dq.teid = 0xa1;
-    dq.n_ebis = 2, dq.ebi[0] = 6, dq.ebi[1] = 8;
-    dr.has_cause = 1, dr.cause = 16;
+    v2_request(&dq, &dr, 99); /* the SGW asks the MME */
+    dq.teid = 0xa1;
     dr.has_teid = 1, dr.teid = 0xb1;
+    dq.n_ebis = 2, dq.ebi[0] = 6, dq.ebi[1] = 8;
     run(mb, 2000, &SGW, &MME, &dq, &dr, &agg);
     assert_null(teid(mb, &ENB, 0xe1));
     assert_null(teid(mb, &SGW, 0xc3));
     assert_non_null(teid(mb, &ENB, 0xe2));
     assert_non_null(teid(mb, &SGW, 0xc0));
     /* Delete Session: every endpoint goes with it */
-    memset(&dq, 0, sizeof(dq));
-    memset(&dr, 0, sizeof(dr));
-    dq.version = dr.version = 2;
-    dq.type = 36, dr.type = 37;
-    dq.request = 1;
-    dq.has_teid = 1, dq.teid = 0xb1;
-    dr.has_cause = 1, dr.cause = 16;
+    v2_request(&dq, &dr, 36);
     run(mb, 3000, &MME, &SGW, &dq, &dr, &agg);
     assert_int_equal(mc_mobile_sessions(mb), 0);
     assert_null(teid(mb, &ENB, 0xe2));
