@@ -1,5 +1,6 @@
 /* json.c - JSON string escaping (see json.h). */
 #include "common/json.h"
+#include "common/text.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -120,11 +121,7 @@ void mc_jbuf_cstr(struct mc_jbuf *b, const char *s) { mc_jbuf_str(b, s, strlen(s
 void mc_jbuf_u64(struct mc_jbuf *b, uint64_t v)
 {
     char d[20];
-    size_t i = sizeof(d);
-    do
-        d[--i] = (char)('0' + v % 10);
-    while (v /= 10);
-    mc_jbuf_put(b, d + i, sizeof(d) - i);
+    mc_jbuf_put(b, d, mc_u64_text(v, d));
 }
 
 void mc_jbuf_fmt(struct mc_jbuf *b, const char *fmt, ...)
