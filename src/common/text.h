@@ -4,6 +4,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* The NUL-terminated src into dst (cap bytes, cap > 0), cut to fit. */
+static inline void mc_text_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
 
 /* Writes v in decimal at p (at most 20 characters, no terminator); returns the length. */
 static inline size_t mc_u64_text(uint64_t v, char *p)

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "common/bigmem.h"
+#include "common/text.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define EXT_POOL 0
@@ -109,6 +110,16 @@ struct mc_flow_identity *mc_flow_ext_identity(struct mc_flow_ext *x)
     if (!x->id && !(x->id = calloc(1, sizeof(*x->id))))
         MC_CTR_INC(flow, ext_alloc_failed);
     return x->id;
+}
+
+void mc_flow_set_subscriber(struct mc_flow *f, const char *imsi, const char *msisdn)
+{
+    struct mc_flow_ext *x = mc_flow_ext_get(f);
+    struct mc_flow_identity *id = x ? mc_flow_ext_identity(x) : NULL;
+    if (!id)
+        return;
+    mc_text_copy(id->imsi, sizeof(id->imsi), imsi);
+    mc_text_copy(id->msisdn, sizeof(id->msisdn), msisdn);
 }
 
 void mc_flow_ext_put(struct mc_flow_ext *x)

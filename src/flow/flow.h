@@ -233,6 +233,8 @@ struct mc_flow_ext *mc_flow_ext_get(struct mc_flow *f);
 void mc_flow_ext_put(struct mc_flow_ext *x);
 /* x's identity, made (zeroed) on first use; NULL when memory is out (counted: flow.ext.alloc_failed). */
 struct mc_flow_identity *mc_flow_ext_identity(struct mc_flow_ext *x);
+/* The flow's record carries this subscriber (IANA mobileIMSI, mobileMSISDN; each cut to fit); nothing when memory is out. */
+void mc_flow_set_subscriber(struct mc_flow *f, const char *imsi, const char *msisdn);
 
 #define MC_FLOW_CTRS(X, S)                                                  \
     X(S, created, "flow.created")                                          \

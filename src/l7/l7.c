@@ -380,15 +380,7 @@ struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x) { return x->l->mobile; }
 
 void mc_l7_set_subscriber(struct mc_l7_ctx *x, const char *imsi, const char *msisdn)
 {
-    struct mc_flow_ext *e = mc_flow_ext_get(x->f);
-    struct mc_flow_identity *id = e ? mc_flow_ext_identity(e) : NULL;
-    if (!id)
-        return;
-    size_t n = strnlen(imsi, sizeof(id->imsi) - 1), m = strnlen(msisdn, sizeof(id->msisdn) - 1);
-    memcpy(id->imsi, imsi, n);
-    id->imsi[n] = '\0';
-    memcpy(id->msisdn, msisdn, m);
-    id->msisdn[m] = '\0';
+    mc_flow_set_subscriber(x->f, imsi, msisdn);
 }
 
 const struct mc_mobile_sub *mc_l7_subscriber_of(const struct mc_flow *f)

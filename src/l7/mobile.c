@@ -38,6 +38,7 @@
 #include "flow/flow.h"
 #include "common/hostport.h"
 #include "common/json.h"
+#include "common/text.h"
 
 MC_CTR_DEFINE(l7_mobile, MC_L7_MOBILE_CTRS)
 
@@ -903,25 +904,12 @@ int mc_mobile_flow_wanted(const struct mc_mobile *mb, const struct mc_pkt *pkt)
     return pkt->tunnel == MC_TUNNEL_GTPU || (mb && mb->n);
 }
 
-/* src into dst (cap bytes), cut to fit. */
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t n = strnlen(src, cap - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static void tag(struct mc_flow *f, struct mc_mobile_flow *mf, const struct mc_mobile_sub *sub, int ue_side)
 {
     mf->sub = *sub;
     mf->tagged = 1;
     mf->ue_side = (uint8_t)ue_side;
-    struct mc_flow_ext *x = mc_flow_ext_get(f);
-    struct mc_flow_identity *id = x ? mc_flow_ext_identity(x) : NULL;
-    if (id) { /* mobileIMSI, mobileMSISDN of the flow's record */
-        copy_str(id->imsi, sizeof(id->imsi), sub->imsi);
-        copy_str(id->msisdn, sizeof(id->msisdn), sub->msisdn);
-    }
+    mc_flow_set_subscriber(f, sub->imsi, sub->msisdn); /* mobileIMSI, mobileMSISDN of the flow's record */
     MC_CTR_INC(l7_mobile, user_flows_tagged);
 }
 
@@ -957,10 +945,10 @@ static int from_cloud(struct mc_lookup *lk, struct mc_flow *f, struct mc_mobile_
     if (rc != MC_LOOKUP_FOUND)
         return rc == MC_LOOKUP_ASKED ? -1 : 0;
     struct mc_mobile_sub sub;
-    copy_str(sub.imsi, sizeof(sub.imsi), s.v[0]);
-    copy_str(sub.msisdn, sizeof(sub.msisdn), s.v[1]);
-    copy_str(sub.imei, sizeof(sub.imei), s.v[2]);
-    copy_str(sub.apn, sizeof(sub.apn), s.v[3]);
+    mc_text_copy(sub.imsi, sizeof(sub.imsi), s.v[0]);
+    mc_text_copy(sub.msisdn, sizeof(sub.msisdn), s.v[1]);
+    mc_text_copy(sub.imei, sizeof(sub.imei), s.v[2]);
+    mc_text_copy(sub.apn, sizeof(sub.apn), s.v[3]);
     /* the subscriber's end: the UE's address (IPv6 by its /64), else the client */
     int side = 0;
     for (int i = 0; i < 2; i++) {
