@@ -24,18 +24,10 @@
 #include <string.h>
 
 #include "common/bigmem.h"
+#include "common/sanitize.h"
 #include "common/text.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define EXT_POOL 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define EXT_POOL 0
-#endif
-#endif
-#ifndef EXT_POOL
-#define EXT_POOL 1
-#endif
+#define EXT_POOL (!MC_ASAN)
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define CHUNK_BYTES (2 * HUGE_PAGE) /* a 1M-flow L7 run maps ~160 of them */

@@ -15,6 +15,7 @@
 #include <ndpi/ndpi_api.h>
 
 #include "common/bigmem.h"
+#include "common/sanitize.h"
 
 struct mc_l7_dpi {
     struct ndpi_detection_module_struct *mod;
@@ -30,16 +31,7 @@ struct mc_l7_dpi {
  * the arena is too: a second module (tests make several) takes what the
  * first left, then malloc.  Sanitizer builds keep malloc throughout.
  */
-#if defined(__SANITIZE_ADDRESS__)
-#define DPI_ARENA 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define DPI_ARENA 0
-#endif
-#endif
-#ifndef DPI_ARENA
-#define DPI_ARENA 1
-#endif
+#define DPI_ARENA (!MC_ASAN)
 
 #if DPI_ARENA
 #define ARENA_BYTES ((size_t)8 << 20) /* nDPI 4.2 takes about 5 MiB */

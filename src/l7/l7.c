@@ -353,6 +353,7 @@ struct mc_agg *mc_l7_agg(struct mc_l7_ctx *x) { return x->l->agg; }
 struct mc_lookup *mc_l7_lookups(struct mc_l7_ctx *x) { return x->l->lookups; }
 size_t mc_l7_max_text(const struct mc_l7_ctx *x) { return x->l->cfg.max_text; }
 struct mc_voip *mc_l7_voip(struct mc_l7_ctx *x) { return x->l->voip; }
+struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x) { return x->l->mobile; }
 
 int mc_l7_text_room(char **buf, size_t *cap, size_t need)
 {
@@ -376,7 +377,6 @@ char *mc_l7_text_dup(const char *p, size_t n)
     }
     return d;
 }
-struct mc_mobile *mc_l7_mobile(struct mc_l7_ctx *x) { return x->l->mobile; }
 
 void mc_l7_set_subscriber(struct mc_l7_ctx *x, const char *imsi, const char *msisdn)
 {
