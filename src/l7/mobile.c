@@ -324,8 +324,8 @@ static void teids_text(const struct sess *s, char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (int i = 0; i < UEPS && uep(s, i); i++) {
-        const struct ix *e = uep(s, i);
+    const struct ix *e;
+    for (int i = 0; i < UEPS && (e = uep(s, i)); i++) {
         if (!e->used)
             continue;
         char t[80];
@@ -376,9 +376,10 @@ static int session_keys(const struct sess *s, char keys[KEYS_MAX][96])
         mc_addr_text(6, &s->ue[1].addr, a, sizeof(a)); /* the index keeps the /64 itself */
         snprintf(keys[n++], 96, "user.ip.%s/64", a);
     }
-    for (int i = 0; i < UEPS && uep(s, i); i++)
-        if (uep(s, i)->used)
-            teid_key(uep(s, i), keys[n++], 96);
+    const struct ix *e;
+    for (int i = 0; i < UEPS && (e = uep(s, i)); i++)
+        if (e->used)
+            teid_key(e, keys[n++], 96);
     return n;
 }
 
@@ -518,8 +519,9 @@ static void session_free(struct mc_mobile *mb, struct sess *s)
     list_unlink(mb, s);
     for (int i = 0; i < 2; i++)
         ix_unlink(mb, &s->ctrl[i]), ix_unlink(mb, &s->ue[i]);
-    for (int i = 0; i < UEPS && uep(s, i); i++)
-        ix_unlink(mb, uep(s, i));
+    struct ix *e;
+    for (int i = 0; i < UEPS && (e = uep(s, i)); i++)
+        ix_unlink(mb, e);
     free(s->user_more);
     free(s);
     mb->n--;
@@ -651,27 +653,28 @@ static void take_endpoints(struct mc_mobile *mb, struct sess *s, const struct mc
             }
             continue;
         }
+        struct ix *e;
         if (m->version == 1 && !replaced_v1) {
             replaced_v1 = 1;
-            for (int k = 0; k < UEPS && uep(s, k); k++)
-                if (uep(s, k)->used && uep(s, k)->side == side) {
+            for (int k = 0; k < UEPS && (e = uep(s, k)); k++)
+                if (e->used && e->side == side) {
                     if (*n_gone < 2 * UEPS)
-                        teid_key(uep(s, k), gone[(*n_gone)++], 96);
-                    ix_unlink(mb, uep(s, k));
+                        teid_key(e, gone[(*n_gone)++], 96);
+                    ix_unlink(mb, e);
                 }
         }
         struct ix *slot = NULL;
-        for (int k = 0; k < UEPS && uep(s, k) && !slot; k++) /* the same interface and bearer: replaced */
-            if (uep(s, k)->used && m->version == 2 && uep(s, k)->iface == f->iface && uep(s, k)->ebi == f->ebi)
-                slot = uep(s, k);
+        for (int k = 0; k < UEPS && !slot && (e = uep(s, k)); k++) /* the same interface and bearer: replaced */
+            if (e->used && m->version == 2 && e->iface == f->iface && e->ebi == f->ebi)
+                slot = e;
         if (slot && (slot->ver != v || slot->teid != f->teid || memcmp(slot->addr.b, a.b, addr_len(v)) != 0) &&
             *n_gone < 2 * UEPS)
             teid_key(slot, gone[(*n_gone)++], 96);
         for (int k = 0; k < UEPS && !slot; k++) {
             if (!uep(s, k) && !(s->user_more = calloc(UEPS - UEPS_INLINE, sizeof(*s->user_more))))
                 break; /* no memory for more: counted as full */
-            if (!uep(s, k)->used)
-                slot = uep(s, k);
+            if (!(e = uep(s, k))->used)
+                slot = e;
         }
         if (!slot) {
             MC_CTR_INC(l7_mobile, teids_full);
@@ -796,12 +799,13 @@ static void update(struct mc_mobile *mb, const struct mc_mobile_txn *t, enum txn
     char gone[2 * UEPS][96];
     int n_gone = 0;
     if (k == T_DELETE_BEARER) {
+        struct ix *e;
         const struct mc_gtpc_msg *m = q ? q : r;
         for (int b = 0; b < m->n_ebis; b++)
-            for (int i = 0; i < UEPS && uep(s, i); i++)
-                if (uep(s, i)->used && uep(s, i)->ebi == m->ebi[b]) {
-                    teid_key(uep(s, i), gone[n_gone++], 96);
-                    ix_unlink(mb, uep(s, i));
+            for (int i = 0; i < UEPS && (e = uep(s, i)); i++)
+                if (e->used && e->ebi == m->ebi[b]) {
+                    teid_key(e, gone[n_gone++], 96);
+                    ix_unlink(mb, e);
                 }
     } else {
         take_subscriber(s, q);
