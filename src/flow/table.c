@@ -631,7 +631,8 @@ static void prefetch_ext(const struct mc_flow_table *t)
     /*
      * the extension and the head of the L7 state in its tail (pooled blocks
      * are line-aligned): the L7 stage's own 160 bytes and the first 224 of
-     * the analyzer's state, where an HTTP or RTP packet's updates fall
+     * the analyzer's state, where an HTTP packet's updates fall; the last
+     * line fetched runs on to byte 511, the end of an RTP flow's hot fields
      */
     size_t tail = mc_flow_ext_tail();
     size_t n = offsetof(struct mc_flow_ext, tail) + (tail < 384 ? tail : 384);

@@ -138,18 +138,86 @@ struct rtp_state {
 };
 
 /*
+ * What a packet of a running stream reads and writes (fast_packet), kept in
+ * the slot: in the flow's extension, which the flow table prefetches ahead
+ * of the packet, while the state above is a pointer further and missed the
+ * cache once per packet when thousands of calls run.  A copy of the
+ * direction's fields in struct rtp_dir, and theirs to use while `fast` is
+ * set: every other path folds them back first (fold_hot, unhot) and makes
+ * them anew after (rehot).
+ */
+struct rtp_hot {
+    uint8_t fast;           /* the direction's packets may take fast_packet: the fields below are current */
+    uint8_t pt;             /* the stream's payload type (s.pt) */
+    uint16_t max_seq;
+    uint32_t ssrc;
+    uint32_t cycles, received;
+    uint64_t window;
+    uint64_t packets, octets;
+    uint32_t ref_ts, clk;
+    uint64_t ref_us, j16;
+    double ms_per_j16;
+    double jitter_ms, jitter_max_ms, jitter_sum_ms;
+    uint32_t jitter_n;
+    double max_delta_ms;
+    uint64_t last_us;
+    uint64_t due_us;        /* from then on a packet has call or cloud work (rtp_data): the general path */
+};
+
+/*
  * What the stage keeps in every analysed flow's extension is sized for the
  * largest analyzer: the 0.8 KiB above is allocated apart, at attach, so
- * only RTP flows pay for it.
+ * only RTP flows pay for it; the hot fields ride in the slot.
  */
 struct rtp_slot {
     struct rtp_state *st;   /* owned; NULL when it could not be allocated */
+    struct rtp_hot hot[2];
 };
 
+static void update_lost(struct rtp_dir *d);
+
+/* The hot fields of a fast direction back to its rtp_dir (which they stay a copy of). */
+static void fold_hot(const struct rtp_slot *slot)
+{
+    for (int i = 0; i < 2; i++) {
+        const struct rtp_hot *h = &slot->hot[i];
+        if (!h->fast)
+            continue;
+        struct rtp_dir *d = &slot->st->d[i];
+        d->max_seq = h->max_seq;
+        d->cycles = h->cycles;
+        d->received = h->received;
+        d->window = h->window;
+        d->ref_ts = h->ref_ts;
+        d->ref_us = h->ref_us;
+        d->j16 = h->j16;
+        d->s.packets = h->packets;
+        d->s.octets = h->octets;
+        d->s.jitter_ms = h->jitter_ms;
+        d->s.jitter_max_ms = h->jitter_max_ms;
+        d->s.jitter_sum_ms = h->jitter_sum_ms;
+        d->s.jitter_n = h->jitter_n;
+        d->s.max_delta_ms = h->max_delta_ms;
+        d->s.last_us = h->last_us;
+        update_lost(d);
+    }
+}
+
+/* Folded, and the general path's from here: rtp_dir is the one copy. */
+static void unhot(struct rtp_slot *slot)
+{
+    fold_hot(slot);
+    slot->hot[0].fast = slot->hot[1].fast = 0;
+}
+
+/* The flow's state, its hot fields folded in: what every reader outside the packet path sees. */
 static struct rtp_state *state_of(const struct mc_flow *f)
 {
     const struct rtp_slot *slot = mc_l7_state_of(f, &mc_l7_rtp);
-    return slot ? slot->st : NULL;
+    if (!slot || !slot->st)
+        return NULL;
+    fold_hot(slot);
+    return slot->st;
 }
 
 static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
@@ -526,6 +594,58 @@ static void stream_packet(struct rtp_state *st, struct rtp_dir *d, const struct 
     update_times(st, d, h, now_us);
 }
 
+/*
+ * The packet nearly every one is: RTP of the direction's valid stream, a
+ * plain 12-byte header (version 2, no padding, extension or CSRCs), no
+ * marker, the stream's own payload type (not comfort noise), the next
+ * sequence number and a timestamp not gone back, the payload type's clock
+ * already known (rehot checked what does not change from packet to packet).
+ * Does what on_rtp's general path does with it, on the slot's hot fields,
+ * without parsing into a header; returns 0, touching nothing, for any
+ * other packet.  test_fast_path_equal holds the two paths equal.
+ */
+static int fast_packet(struct rtp_hot *d, const uint8_t *p, size_t n, uint64_t now_us)
+{
+    if (n < 12 || p[0] != 0x80 || p[1] != d->pt)
+        return 0;
+    uint16_t seq = (uint16_t)(p[2] << 8 | p[3]);
+    uint32_t ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+    uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
+    int32_t dts = (int32_t)(ts - d->ref_ts);
+    if (ssrc != d->ssrc || seq != (uint16_t)(d->max_seq + 1) || dts < 0)
+        return 0;
+    MC_CTR_INC(l7_rtp, packets);
+    d->packets++;
+    d->octets += n - 12;
+    /* update_seq, one ahead (lost stays: expected and received both grow by one) */
+    if (seq == 0)
+        d->cycles += SEQ_MOD;
+    d->window = d->window << 1 | 1;
+    d->max_seq = seq;
+    d->received++;
+    /* update_times, a regular packet */
+    int64_t delta_us = (int64_t)(now_us - d->ref_us);
+    uint32_t clock = d->clk;
+    double delta_ms = (double)delta_us * 0.001;
+    if (delta_ms > d->max_delta_ms)
+        d->max_delta_ms = delta_ms;
+    if (clock) {
+        int64_t dd = (delta_us < (INT64_C(1) << 43) && delta_us > -(INT64_C(1) << 43) ? delta_us : 0) * clock -
+                     (int64_t)dts * 1000000;
+        uint64_t ad = dd < 0 ? (uint64_t)-dd : (uint64_t)dd;
+        d->j16 += ad - ((d->j16 + 8) >> 4);
+        d->jitter_ms = (double)d->j16 * d->ms_per_j16;
+        if (d->jitter_ms > d->jitter_max_ms)
+            d->jitter_max_ms = d->jitter_ms;
+        d->jitter_n++;
+        d->jitter_sum_ms += d->jitter_ms;
+    }
+    d->ref_ts = ts;
+    d->ref_us = now_us;
+    d->last_us = now_us;
+    return 1;
+}
+
 static void on_rtp(struct mc_l7_ctx *x, struct rtp_state *st, struct rtp_dir *d, const uint8_t *p, size_t n)
 {
     struct mc_rtp_hdr h;
@@ -784,35 +904,85 @@ static void push_quality(struct mc_l7_ctx *x, struct rtp_state *st, int d, uint6
     mc_voip_media(mc_l7_voip(x), st->call_id, st->call_side[d], &q, now_us / 1000, &st->alerted, mc_l7_agg(x));
 }
 
+/* The directions whose next packets may take fast_packet, their fields copied into the slot. */
+static void rehot(struct rtp_slot *slot)
+{
+    const struct rtp_state *st = slot->st;
+    for (int i = 0; i < 2; i++) {
+        const struct rtp_dir *d = &st->d[i];
+        const struct mc_rtp_stats *s = &d->s;
+        struct rtp_hot *h = &slot->hot[i];
+        /* what fast_packet does not test: true of every packet until the general path runs again */
+        h->fast = s->valid && !d->probation && d->have_ref && !d->prev_cn && d->clk_set && d->clk_pt == s->pt &&
+                  d->clk_gen == st->fmt_gen && s->pt != PT_CN && s->pt != PT_CN_OLD && !d->cand_n &&
+                  d->bad_seq == SEQ_MOD + 1;
+        if (!h->fast)
+            continue;
+        h->pt = s->pt;
+        h->ssrc = s->ssrc;
+        h->max_seq = d->max_seq;
+        h->cycles = d->cycles;
+        h->received = d->received;
+        h->window = d->window;
+        h->ref_ts = d->ref_ts;
+        h->ref_us = d->ref_us;
+        h->clk = d->clk;
+        h->j16 = d->j16;
+        h->ms_per_j16 = d->ms_per_j16;
+        h->packets = s->packets;
+        h->octets = s->octets;
+        h->jitter_ms = s->jitter_ms;
+        h->jitter_max_ms = s->jitter_max_ms;
+        h->jitter_sum_ms = s->jitter_sum_ms;
+        h->jitter_n = s->jitter_n;
+        h->max_delta_ms = s->max_delta_ms;
+        h->last_us = s->last_us;
+        h->due_us = st->pushed_us[i] + PUSH_US;
+        if (st->call_dirs != 3 && st->call_try_us < h->due_us)
+            h->due_us = st->call_try_us;
+    }
+}
+
 static void rtp_data(struct mc_l7_ctx *x, void *vslot, int dir, const uint8_t *p, size_t n)
 {
-    struct rtp_state *st = ((struct rtp_slot *)vslot)->st;
+    struct rtp_slot *slot = vslot;
+    struct rtp_state *st = slot->st;
     if (!st) {
         mc_l7_detach(x); /* no memory to analyse it: not reported as RTP */
         return;
     }
-    struct rtp_dir *d = &st->d[dir & 1];
-    if (mc_rtp_is_rtcp(p, n))
-        on_rtcp(st, dir & 1, p, n);
-    else
-        on_rtp(x, st, d, p, n);
-    if (!st->valid && ++d->tries >= MC_RTP_PROBATION) {
-        MC_CTR_INC(l7_rtp, released);
-        mc_l7_detach(x);
-        return;
-    }
-    if (!st->valid)
-        return;
     uint64_t now_us = mc_l7_now_us(x);
+    struct rtp_hot *h = &slot->hot[dir & 1];
+    int done = h->fast && fast_packet(h, p, n, now_us);
+    if (done && now_us < h->due_us)
+        return;
+    unhot(slot);
+    struct rtp_dir *d = &st->d[dir & 1];
+    if (!done) {
+        if (mc_rtp_is_rtcp(p, n))
+            on_rtcp(st, dir & 1, p, n);
+        else
+            on_rtp(x, st, d, p, n);
+        if (!st->valid && ++d->tries >= MC_RTP_PROBATION) {
+            MC_CTR_INC(l7_rtp, released);
+            mc_l7_detach(x);
+            return;
+        }
+        if (!st->valid)
+            return;
+    }
     if (st->call_dirs != 3 && now_us >= st->call_try_us)
         find_call(x, st, now_us, 0);
     if (now_us >= st->pushed_us[dir & 1] + PUSH_US)
         push_quality(x, st, dir & 1, now_us);
+    rehot(slot);
 }
 
 static void rtp_end(struct mc_l7_ctx *x, void *vslot)
 {
     struct rtp_state *st = ((struct rtp_slot *)vslot)->st;
+    if (st)
+        unhot(vslot);
     if (!st || !st->valid) { /* too few packets to tell: not reported as RTP */
         MC_CTR_INC(l7_rtp, released);
         mc_l7_detach(x);
@@ -858,9 +1028,12 @@ const struct mc_rtp_stats *mc_l7_rtp_stats(const struct mc_flow *f, int dir)
 
 int mc_l7_rtp_set_format(const struct mc_flow *f, uint8_t pt, const char *encoding, uint32_t clock_hz)
 {
-    struct rtp_state *st = state_of(f); /* the analyzer's own allocation: writable */
+    /* the stage's state, writable: the flow is const to its readers, and this is the analyzer's own */
+    struct rtp_slot *hs = (struct rtp_slot *)mc_l7_state_of(f, &mc_l7_rtp);
+    struct rtp_state *st = hs ? hs->st : NULL;
     if (!st || pt > 127)
         return -1;
+    unhot(hs); /* the clocks the hot fields were taken with may change: the next packets go the general way */
     struct rtp_fmt *slot = NULL;
     for (int i = 0; !slot && i < MC_RTP_FORMATS; i++) /* its own entry, renamed */
         if (st->fmt[i].used && st->fmt[i].pt == pt)

@@ -145,8 +145,9 @@ double mc_rtp_rtcp_jitter_ms(const struct mc_rtp_stats *s);
 /*
  * The stream statistics of direction dir (MC_FLOW_FWD: the flow's client
  * side) of a flow the RTP analyzer owns, NULL when it does not own it (not
- * RTP, or not yet attached).  Borrowed: valid while the flow is, updated by
- * each packet.  A direction that sent nothing yet has packets == 0.
+ * RTP, or not yet attached).  Borrowed, and a snapshot: the flow's next
+ * packet may update the slot's hot copy instead (rtp.c), so ask again after
+ * it.  A direction that sent nothing yet has packets == 0.
  */
 const struct mc_rtp_stats *mc_l7_rtp_stats(const struct mc_flow *f, int dir);
 

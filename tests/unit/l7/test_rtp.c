@@ -515,12 +515,99 @@ static void test_ssrc_flapping(void **state)
     /* B alone, in sequence: followed after MC_RTP_SSRC_SWITCH packets, which it counts */
     for (int i = 0; i < MC_RTP_SSRC_SWITCH + 2; i++, at += 20000)
         send_rtp(t, 0, at, 8, (uint16_t)(900 + i), 160u * (uint32_t)i, 0xb);
+    s = mc_l7_rtp_stats(the_flow(t), 0); /* valid until the flow's next packet */
     assert_int_equal(s->ssrc, 0xb);
     assert_int_equal(s->ssrc_changes, 1);
     assert_int_equal(s->packets, MC_RTP_SSRC_SWITCH + 2);
     assert_int_equal(s->lost, 0);
     assert_string_equal(s->codec, "PCMA");
     assert_int_equal(ctr("l7.rtp.ssrc_changes"), 1);
+    teardown(t);
+}
+
+/*
+ * The fast path (rtp.c: fast_packet) takes only plain 12-byte headers: the
+ * same stream sent once plain and once with an empty header extension (the
+ * general path for every packet) must give equal figures, whatever befalls
+ * it: loss, duplicates, reordering, markers, comfort noise, timestamps gone
+ * back, another SSRC, sequence wrap-around, arrival jitter.
+ */
+static void send_shaped(struct mc_flow_table *t, uint16_t port, int ext, int dir, uint64_t at_us, uint8_t pt,
+                        int marker, uint16_t seq, uint32_t ts, uint32_t ssrc)
+{
+    uint8_t b[200], o[204];
+    size_t n = rtp_pkt(b, pt, marker, seq, ts, ssrc);
+    if (!ext) {
+        datagram(t, port, dir, at_us, b, n);
+        return;
+    }
+    memcpy(o, b, 12);
+    o[0] |= 0x10;                        /* X: an extension of 0 words */
+    o[12] = 0xbe, o[13] = 0xde, o[14] = 0, o[15] = 0;
+    memcpy(o + 16, b + 12, n - 12);
+    datagram(t, port, dir, at_us, o, n + 4);
+}
+
+static void test_fast_path_equal(void **state)
+{
+    (void)state;
+    struct mc_flow_table *t = setup();
+    uint32_t rnd = 12345;
+#define RND() (rnd = rnd * 1103515245u + 12345u, rnd >> 16)
+    uint16_t seq[2] = { 65000, 63500 };
+    uint32_t ts[2] = { 0, 0 };
+    uint64_t at = 0;
+    for (int i = 0; i < 6000; i++) {
+        int dir = (int)(RND() % 2), r = (int)(RND() % 100), marker = 0;
+        uint8_t pt = 0;
+        uint32_t ssrc = 0x1000u + (uint32_t)dir;
+        uint16_t s = ++seq[dir];
+        uint32_t stamp = (ts[dir] += 160);
+        if (r < 5)
+            s = seq[dir] += (uint16_t)(1 + RND() % 3); /* lost */
+        else if (r < 8)
+            s = (uint16_t)(seq[dir] - 1 - RND() % 4); /* duplicate or late */
+        else if (r < 10)
+            marker = 1;
+        else if (r < 12)
+            pt = 13; /* comfort noise */
+        else if (r < 13)
+            stamp -= 320; /* timestamp gone back */
+        else if (r < 14)
+            ssrc = 0x2000; /* another source, once */
+        at += 10000 + RND() % 20000;
+        for (int ext = 0; ext < 2; ext++)
+            send_shaped(t, ext ? 7080 : 7078, ext, dir, at, pt, marker, s, stamp, ssrc);
+    }
+#undef RND
+    find_port = 7078;
+    const struct mc_flow *fast = the_flow(t);
+    find_port = 7080;
+    const struct mc_flow *slow = the_flow(t);
+    find_port = 7078;
+    for (int d = 0; d < 2; d++) {
+        const struct mc_rtp_stats *a = mc_l7_rtp_stats(fast, d), *b = mc_l7_rtp_stats(slow, d);
+        assert_true(a->valid && b->valid);
+        assert_true(a->packets > 2000);
+        assert_int_equal(a->ssrc, b->ssrc);
+        assert_int_equal(a->pt, b->pt);
+        assert_int_equal(a->packets, b->packets);
+        assert_int_equal(a->octets, b->octets);
+        assert_int_equal(a->base_seq, b->base_seq);
+        assert_int_equal(a->ext_max_seq, b->ext_max_seq);
+        assert_int_equal(a->lost, b->lost);
+        assert_int_equal(a->duplicates, b->duplicates);
+        assert_int_equal(a->reordered, b->reordered);
+        assert_int_equal(a->ssrc_changes, b->ssrc_changes);
+        assert_int_equal(a->jitter_n, b->jitter_n);
+        assert_true(a->jitter_ms == b->jitter_ms);
+        assert_true(a->jitter_sum_ms == b->jitter_sum_ms);
+        assert_true(a->jitter_max_ms == b->jitter_max_ms);
+        assert_true(a->max_delta_ms == b->max_delta_ms);
+        assert_int_equal(a->first_us, b->first_us);
+        assert_int_equal(a->last_us, b->last_us);
+        assert_true(a->lost > 0 && a->duplicates > 0 && a->reordered > 0 && a->ext_max_seq > 65536);
+    }
     teardown(t);
 }
 
@@ -583,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_not_rtp_released),
         cmocka_unit_test(test_hostile_counted),
         cmocka_unit_test(test_ssrc_flapping),
+        cmocka_unit_test(test_fast_path_equal),
         cmocka_unit_test(test_set_format_and_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
