@@ -176,12 +176,12 @@ struct rtp_slot {
 
 static void update_lost(struct rtp_dir *d);
 
-/* The hot fields of a fast direction back to its rtp_dir (which they stay a copy of). */
-static void fold_hot(const struct rtp_slot *slot)
+/* The hot fields of direction i (2: both), if fast, back to its rtp_dir (which they stay a copy of). */
+static void fold_hot(const struct rtp_slot *slot, int which)
 {
     for (int i = 0; i < 2; i++) {
         const struct rtp_hot *h = &slot->hot[i];
-        if (!h->fast)
+        if (!h->fast || (which != 2 && which != i))
             continue;
         struct rtp_dir *d = &slot->st->d[i];
         d->max_seq = h->max_seq;
@@ -206,7 +206,7 @@ static void fold_hot(const struct rtp_slot *slot)
 /* Folded, and the general path's from here: rtp_dir is the one copy. */
 static void unhot(struct rtp_slot *slot)
 {
-    fold_hot(slot);
+    fold_hot(slot, 2);
     slot->hot[0].fast = slot->hot[1].fast = 0;
 }
 
@@ -216,7 +216,7 @@ static struct rtp_state *state_of(const struct mc_flow *f)
     const struct rtp_slot *slot = mc_l7_state_of(f, &mc_l7_rtp);
     if (!slot || !slot->st)
         return NULL;
-    fold_hot(slot);
+    fold_hot(slot, 2);
     return slot->st;
 }
 
@@ -904,6 +904,16 @@ static void push_quality(struct mc_l7_ctx *x, struct rtp_state *st, int d, uint6
     mc_voip_media(mc_l7_voip(x), st->call_id, st->call_side[d], &q, now_us / 1000, &st->alerted, mc_l7_agg(x));
 }
 
+/* When rtp_data next has work beside direction i's packet: a call to look for, or its quality to push. */
+static void set_due(const struct rtp_state *st, struct rtp_hot *h, int i)
+{
+    h->due_us = UINT64_MAX;
+    if (st->call_dirs >> i & 1) /* push_quality does nothing for a direction of no known call */
+        h->due_us = st->pushed_us[i] + PUSH_US;
+    if (st->call_dirs != 3 && st->call_try_us < h->due_us)
+        h->due_us = st->call_try_us;
+}
+
 /* The directions whose next packets may take fast_packet, their fields copied into the slot. */
 static void rehot(struct rtp_slot *slot)
 {
@@ -937,9 +947,7 @@ static void rehot(struct rtp_slot *slot)
         h->jitter_n = s->jitter_n;
         h->max_delta_ms = s->max_delta_ms;
         h->last_us = s->last_us;
-        h->due_us = st->pushed_us[i] + PUSH_US;
-        if (st->call_dirs != 3 && st->call_try_us < h->due_us)
-            h->due_us = st->call_try_us;
+        set_due(st, h, i);
     }
 }
 
@@ -953,24 +961,33 @@ static void rtp_data(struct mc_l7_ctx *x, void *vslot, int dir, const uint8_t *p
     }
     uint64_t now_us = mc_l7_now_us(x);
     struct rtp_hot *h = &slot->hot[dir & 1];
-    int done = h->fast && fast_packet(h, p, n, now_us);
-    if (done && now_us < h->due_us)
+    if (h->fast && fast_packet(h, p, n, now_us)) {
+        if (now_us < h->due_us)
+            return;
+        /* the call's work reads the state: this direction's hot fields folded in, both kept fast */
+        fold_hot(slot, dir & 1);
+        if (st->call_dirs != 3 && now_us >= st->call_try_us)
+            find_call(x, st, now_us, 0);
+        if (now_us >= st->pushed_us[dir & 1] + PUSH_US)
+            push_quality(x, st, dir & 1, now_us);
+        for (int i = 0; i < 2; i++)
+            if (slot->hot[i].fast)
+                set_due(st, &slot->hot[i], i);
         return;
+    }
     unhot(slot);
     struct rtp_dir *d = &st->d[dir & 1];
-    if (!done) {
-        if (mc_rtp_is_rtcp(p, n))
-            on_rtcp(st, dir & 1, p, n);
-        else
-            on_rtp(x, st, d, p, n);
-        if (!st->valid && ++d->tries >= MC_RTP_PROBATION) {
-            MC_CTR_INC(l7_rtp, released);
-            mc_l7_detach(x);
-            return;
-        }
-        if (!st->valid)
-            return;
+    if (mc_rtp_is_rtcp(p, n))
+        on_rtcp(st, dir & 1, p, n);
+    else
+        on_rtp(x, st, d, p, n);
+    if (!st->valid && ++d->tries >= MC_RTP_PROBATION) {
+        MC_CTR_INC(l7_rtp, released);
+        mc_l7_detach(x);
+        return;
     }
+    if (!st->valid)
+        return;
     if (st->call_dirs != 3 && now_us >= st->call_try_us)
         find_call(x, st, now_us, 0);
     if (now_us >= st->pushed_us[dir & 1] + PUSH_US)
