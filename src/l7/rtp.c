@@ -597,8 +597,9 @@ static void stream_packet(struct rtp_state *st, struct rtp_dir *d, const struct 
 /*
  * The packet nearly every one is: RTP of the direction's valid stream, a
  * plain 12-byte header (version 2, no padding, extension or CSRCs), no
- * marker, the stream's own payload type (not comfort noise), the next
- * sequence number and a timestamp not gone back, the payload type's clock
+ * marker, the stream's own payload type (not comfort noise), a sequence
+ * number ahead (the next, or after a loss: less than MC_RTP_MAX_DROPOUT
+ * ahead) and a timestamp not gone back, the payload type's clock
  * already known (rehot checked what does not change from packet to packet).
  * Does what on_rtp's general path does with it, on the slot's hot fields,
  * without parsing into a header; returns 0, touching nothing, for any
@@ -612,15 +613,16 @@ static int fast_packet(struct rtp_hot *d, const uint8_t *p, size_t n, uint64_t n
     uint32_t ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
     uint32_t ssrc = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | p[11];
     int32_t dts = (int32_t)(ts - d->ref_ts);
-    if (ssrc != d->ssrc || seq != (uint16_t)(d->max_seq + 1) || dts < 0)
+    uint16_t udelta = (uint16_t)(seq - d->max_seq);
+    if (ssrc != d->ssrc || udelta == 0 || udelta >= MC_RTP_MAX_DROPOUT || dts < 0)
         return 0;
     MC_CTR_INC(l7_rtp, packets);
     d->packets++;
     d->octets += n - 12;
-    /* update_seq, one ahead (lost stays: expected and received both grow by one) */
-    if (seq == 0)
+    /* update_seq's step ahead (the loss it leaves is reckoned when folded: update_lost) */
+    if (seq < d->max_seq)
         d->cycles += SEQ_MOD;
-    d->window = d->window << 1 | 1;
+    d->window = udelta >= 64 ? 1 : d->window << udelta | 1;
     d->max_seq = seq;
     d->received++;
     /* update_times, a regular packet */
