@@ -12,7 +12,7 @@ For each: packets per CPU-second of
   dpi      mcprobe --l7 none (nDPI only)
   full     mcprobe (nDPI and every analyzer, --l7-log to a file)
   ndpi     ndpiReader -q -i FILE (Debian's, the same nDPI)
-the lowest CPU time of BENCH_REPEAT runs (default 5) each, and the ratios:
+the lowest CPU time of BENCH_REPEAT runs (default 5) each, the modes taken in turn in each round, and the ratios:
   full / off  target >= 0.65 (the analyzers and nDPI cost at most 35%)
   full / ndpi target >= 5
 plus the peak RSS per flow held for full (peak concurrent flows from the
@@ -47,9 +47,17 @@ def measure(args, log):
     return float(user) + float(sys_), int(rss)
 
 
-def best(args, log):
-    runs = [measure(args, log) for _ in range(REPEAT)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+def best(modes, log):
+    """(lowest CPU time, highest peak RSS) of each mode's REPEAT runs, the
+    modes taken in turn in each round: this VM's speed drifts over minutes,
+    and modes run one after the other would each meet a different machine."""
+    t, rss = [None] * len(modes), [0] * len(modes)
+    for _ in range(REPEAT):
+        for i, args in enumerate(modes):
+            c, r = measure(args, log)
+            t[i] = c if t[i] is None else min(t[i], c)
+            rss[i] = max(rss[i], r)
+    return list(zip(t, rss))
 
 
 def packets_of(cap):
@@ -83,10 +91,9 @@ def main():
     for cap, pkts, peak in caps:
         if not pkts:
             continue
-        off, _ = best(base + [cap, "--no-l7"], log)
-        dpi, _ = best(base + [cap, "--l7", "none"], log)
-        full, rss = best(base + [cap, "--l7-log", txlog], log)
-        nd, _ = best(["ndpiReader", "-q", "-i", cap], log)
+        (off, _), (dpi, _), (full, rss), (nd, _) = best([base + [cap, "--no-l7"], base + [cap, "--l7", "none"],
+                                                         base + [cap, "--l7-log", txlog],
+                                                         ["ndpiReader", "-q", "-i", cap]], log)
         r_off, r_nd = off / full, nd / full  # rates are pkts / cpu: the ratio of rates is the inverse of CPU times
         per_flow = (rss * 1024 / peak) if peak else 0
         print("%-28s %9d %11.0f %11.0f %11.0f %11.0f %8.3f %8.2f %9s" % (

@@ -15,7 +15,7 @@ Captures, in one invocation:
   * every capture of ../shared/corpus/sip_rtp/ and rtp/ (real traffic),
     when present.
 For each: packets per CPU-second (the lowest CPU time of BENCH_REPEAT runs,
-default 5) of
+default 5, the three modes taken in turn in each round) of
   off      mcprobe --no-l7 (neither nDPI nor analyzers)
   nodpi    mcprobe --no-dpi (the analyzers, SIP + RTP + the call layer, no nDPI)
   full     mcprobe (nDPI and every analyzer, --l7-log to a file)
@@ -58,8 +58,16 @@ def measure(args, log):
     return float(user) + float(sys_), int(rss)
 
 
-def best(args, log):
-    return min(measure(args, log)[0] for _ in range(REPEAT))
+def best(modes, log):
+    """The lowest CPU time of each mode's REPEAT runs, the modes taken in turn
+    in each round: this VM's speed drifts over minutes, and modes run one
+    after the other would each meet a different machine."""
+    t = [None] * len(modes)
+    for _ in range(REPEAT):
+        for i, args in enumerate(modes):
+            c = measure(args, log)[0]
+            t[i] = c if t[i] is None else min(t[i], c)
+    return t
 
 
 def packets_of(cap):
@@ -119,9 +127,8 @@ def main():
     for cap, pkts in caps:
         if not pkts:
             continue
-        off = best(base + [cap, "--no-l7"], log)
-        nodpi = best(base + [cap, "--no-dpi", "--l7-log", txlog], log)
-        full = best(base + [cap, "--l7-log", txlog], log)
+        off, nodpi, full = best([base + [cap, "--no-l7"], base + [cap, "--no-dpi", "--l7-log", txlog],
+                                 base + [cap, "--l7-log", txlog]], log)
         print("%-40s %9d %11.0f %11.0f %11.0f %10.3f %9.3f" % (
             os.path.relpath(cap, CORPUS)[:40] if cap.startswith(CORPUS) else os.path.basename(cap), pkts,
             pkts / off, pkts / nodpi, pkts / full, off / nodpi, off / full))
