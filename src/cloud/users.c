@@ -513,6 +513,37 @@ static void defer_op(struct mc_cloud *c, struct op *o)
     c->n_deferred++;
 }
 
+/*
+ * SET (value != NULL: each key to it, as MSET pairs) or DEL of n keys, as
+ * few commands as the nodes allow: one per node the keys live on
+ * standalone, where a session's address and TEID keys are four or five
+ * SETs and DELs that cost the server a command each; one per key in a
+ * cluster, whose multi-key commands must stay within a slot.
+ */
+static void send_keys(struct mc_cloud *c, const char *value, char (*keys)[256], int n)
+{
+    const char *argv[1 + 2 * (MAX_KEYS + 1)];
+    int cluster = mc_cloud_conn_is_cluster(c->conn), sent[MAX_KEYS + 1] = { 0 };
+    for (int i = 0; i < n; i++) {
+        if (sent[i])
+            continue;
+        int node = cluster ? -1 : mc_cloud_conn_node_of(c->conn, keys[i], strlen(keys[i]));
+        int argc = 0;
+        argv[argc++] = value ? (cluster ? "SET" : "MSET") : "DEL";
+        for (int j = i; j < n; j++) {
+            if (sent[j] || (j > i && (node < 0 || mc_cloud_conn_node_of(c->conn, keys[j], strlen(keys[j])) != node)))
+                continue;
+            sent[j] = 1;
+            argv[argc++] = keys[j];
+            if (value)
+                argv[argc++] = value;
+            if (node < 0)
+                break;
+        }
+        mc_cloud_send_simple(c, 1, argc, argv);
+    }
+}
+
 /* Runs one user operation (1), or defers it while its nodes are not ready or busy (0); takes o. */
 static int run_op(struct mc_cloud *c, struct op *o)
 {
@@ -527,7 +558,8 @@ static int run_op(struct mc_cloud *c, struct op *o)
         defer_op(c, o);
         return 0;
     }
-    char k[256];
+    char k[MAX_KEYS + 1][256];
+    int n_k = 0;
     if (o->kind == OP_USER_SET) {
         const char *argv[8 + 2 * MAX_ATTRS];
         int argc = 0;
@@ -549,18 +581,15 @@ static int run_op(struct mc_cloud *c, struct op *o)
             const char *persist[] = { "PERSIST", ukey };
             mc_cloud_send_simple(c, 1, 2, persist);
         }
-        const char *set[] = { "SET", ipkey, o->id };
         if (o->ver)
-            mc_cloud_send_simple(c, 1, 3, set);
-        for (int i = 0; i < o->n_keys; i++) {
-            key_join(k, sizeof(k), c->cfg.prefix, o->keys[i], "");
-            const char *more[] = { "SET", k, o->id };
-            mc_cloud_send_simple(c, 1, 3, more);
-        }
+            key_join(k[n_k++], sizeof(k[0]), ipkey, "", "");
+        for (int i = 0; i < o->n_keys; i++)
+            key_join(k[n_k++], sizeof(k[0]), c->cfg.prefix, o->keys[i], "");
+        send_keys(c, o->id, k, n_k);
+        n_k = 0;
         MC_CTR_INC(cloud, users_set);
     } else {
         const char *del1[] = { "DEL", ukey };
-        const char *del2[] = { "DEL", ipkey };
         if (o->linger_ms && !o->keep_user) {
             char ttl[16];
             snprintf(ttl, sizeof(ttl), "%u", o->linger_ms);
@@ -572,14 +601,12 @@ static int run_op(struct mc_cloud *c, struct op *o)
             mc_cloud_send_simple(c, 1, 2, del1);
         }
         if (o->ver)
-            mc_cloud_send_simple(c, 1, 2, del2);
+            key_join(k[n_k++], sizeof(k[0]), ipkey, "", "");
         MC_CTR_INC(cloud, users_removed);
     }
-    for (int i = 0; i < o->n_gone; i++) { /* keys that no longer name the user */
-        key_join(k, sizeof(k), c->cfg.prefix, o->gone[i], "");
-        const char *del[] = { "DEL", k };
-        mc_cloud_send_simple(c, 1, 2, del);
-    }
+    for (int i = 0; i < o->n_gone; i++) /* keys that no longer name the user */
+        key_join(k[n_k++], sizeof(k[0]), c->cfg.prefix, o->gone[i], "");
+    send_keys(c, NULL, k, n_k);
     o->next = NULL;
     mc_cloud_free_ops(o);
     return 1;

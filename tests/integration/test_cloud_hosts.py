@@ -70,11 +70,13 @@ def keys_of(cmd):
     op = args[0].upper()
     if op in ("EVALSHA", "EVAL"):
         return args[3:3 + int(args[2])]
-    if op in ("HSET", "HSETNX", "PEXPIRE", "XADD", "PUBLISH", "SET", "GET", "DEL", "HINCRBY", "ZINCRBY", "EXPIRE",
+    if op in ("HSET", "HSETNX", "PEXPIRE", "XADD", "PUBLISH", "SET", "GET", "HINCRBY", "ZINCRBY", "EXPIRE",
               "HGET", "HMGET"):
         return [args[1]]
-    if op == "MGET":
+    if op in ("MGET", "DEL"):
         return args[1:]
+    if op == "MSET":
+        return args[1::2]
     return []
 
 

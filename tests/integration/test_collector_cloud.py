@@ -212,8 +212,12 @@ def check_to_cloud(c, work):
         for line in out.splitlines():
             args = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
             if len(args) > 1 and args[0].upper() in ("HINCRBY", "HSET", "PEXPIRE", "EXPIRE", "XADD", "PUBLISH",
-                                                     "GET", "HMGET", "SET", "DEL", "HSETNX"):
+                                                     "GET", "HMGET", "SET", "HSETNX"):
                 keys.add(args[1])
+            elif len(args) > 1 and args[0].upper() in ("DEL", "MGET"):
+                keys.update(args[1:])
+            elif len(args) > 1 and args[0].upper() == "MSET":
+                keys.update(args[1::2])
         c.check("ip.10.0.0.1" in keys, "to-cloud: MONITOR saw the writes (%d keys)" % len(keys))
         for k in sorted(keys):
             c.check(any(re.fullmatch(p, k) for p in PATTERNS), "to-cloud: documented key %r" % k)
