@@ -88,6 +88,53 @@ static void test_escape_in_pieces(void **state)
     assert_int_equal(out[w - 1], '"');
 }
 
+/*
+ * Plain runs are found eight bytes at a time (json.c: plain_end): every byte
+ * value at every place of a plain text, and two at once, escape as the
+ * byte-at-a-time rule says (a reference written here for the plain and
+ * escaped bytes; bytes >= 0x80 alone are invalid UTF-8, one \ufffd each).
+ */
+static size_t reference(char *dst, const unsigned char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\')
+            dst[o++] = (char)c;
+        else if (c == '"' || c == '\\')
+            dst[o++] = '\\', dst[o++] = (char)c;
+        else
+            o += (size_t)sprintf(dst + o, c < 0x20 ? "\\u%04x" : "\\ufffd", c);
+    }
+    return o;
+}
+
+static void test_every_byte_every_place(void **state)
+{
+    (void)state;
+    unsigned char in[40];
+    char got[256], want[256];
+    for (int c = 0; c < 256; c++) {
+        for (size_t at = 0; at < 24; at++) {
+            for (size_t n = at + 1; n <= sizeof(in); n += 7) {
+                memset(in, 'a' + (int)(at % 26), sizeof(in));
+                in[at] = (unsigned char)c;
+                if (n > at + 9)
+                    in[at + 9] = (unsigned char)(255 - c); /* a second one further on */
+                if (c >= 0xc2 && c <= 0xf4)
+                    continue; /* a lead byte may start valid UTF-8 with what follows: test_utf8's */
+                if (n > at + 9 && 255 - c >= 0xc2 && 255 - c <= 0xf4)
+                    continue;
+                size_t used, len = mc_json_escape(got, sizeof(got), (const char *)in, n, &used);
+                size_t wlen = reference(want, in, n);
+                assert_int_equal(used, n);
+                assert_int_equal(len, wlen);
+                assert_memory_equal(got, want, len);
+            }
+        }
+    }
+}
+
 /* One text of every kind of piece, built in mem (cap bytes); its length (0: it did not fit). */
 static size_t jbuf_sample(struct mc_jbuf *b, char *mem, size_t cap)
 {
@@ -160,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_plain_and_escapes),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_escape_in_pieces),
+        cmocka_unit_test(test_every_byte_every_place),
         cmocka_unit_test(test_jbuf),
         cmocka_unit_test(test_valid),
     };
