@@ -91,6 +91,14 @@ void mc_voip_config_defaults(struct mc_voip_config *cfg)
     cfg->mos_alert = 3.5;
 }
 
+/*
+ * The two indexes start at this many buckets and double as the calls pass
+ * their number (grow), up to --voip-max-calls' own: a lookup then reads a
+ * bucket of a table the size of what is held, which stays in cache, and not
+ * one of 64 Ki the SIP messages of thousands of calls missed the cache in.
+ */
+#define MIN_BUCKETS 1024
+
 static uint32_t pow2_at_least(uint32_t n)
 {
     uint32_t p = 64;
@@ -107,7 +115,7 @@ struct mc_voip *mc_voip_new(const struct mc_voip_config *cfg)
     v->cfg = *cfg;
     if (!v->cfg.max_calls)
         v->cfg.max_calls = 1;
-    uint32_t nb = pow2_at_least(v->cfg.max_calls);
+    uint32_t nb = pow2_at_least(v->cfg.max_calls < MIN_BUCKETS ? v->cfg.max_calls : MIN_BUCKETS);
     v->mask = nb - 1;
     v->buckets = calloc(nb, sizeof(*v->buckets));
     v->ep_buckets = calloc(nb, sizeof(*v->ep_buckets));
@@ -260,6 +268,43 @@ static void drop(struct mc_voip *v, struct mc_voip_call *c)
 
 static void end_call(struct mc_voip *v, struct mc_voip_call *c, int state, int cause, uint64_t ms, struct mc_agg *agg);
 
+/* Both indexes twice as large, each chain's order kept (an endpoint two calls announced finds the same one). */
+static void grow(struct mc_voip *v)
+{
+    uint32_t nb = v->mask + 1, nn = nb * 2;
+    if (v->n <= nb || nb >= pow2_at_least(v->cfg.max_calls))
+        return;
+    struct mc_voip_call **b = calloc(nn, sizeof(*b)), ***bt = calloc(nn, sizeof(*bt));
+    struct ep **eb = calloc(nn, sizeof(*eb)), ***et = calloc(nn, sizeof(*et));
+    if (!b || !bt || !eb || !et) { /* no memory: the chains grow longer instead */
+        free(b), free(bt), free(eb), free(et);
+        return;
+    }
+    for (uint32_t i = 0; i < nn; i++)
+        bt[i] = &b[i], et[i] = &eb[i];
+    for (uint32_t i = 0; i < nb; i++) {
+        for (struct mc_voip_call *c = v->buckets[i], *next; c; c = next) {
+            next = c->hnext;
+            uint32_t k = c->hash & (nn - 1);
+            c->hnext = NULL;
+            *bt[k] = c;
+            bt[k] = &c->hnext;
+        }
+        for (struct ep *e = v->ep_buckets[i], *next; e; e = next) {
+            next = e->hnext;
+            uint32_t k = ep_hash(e->ver, &e->addr, e->port) & (nn - 1);
+            e->hnext = NULL;
+            *et[k] = e;
+            et[k] = &e->hnext;
+        }
+    }
+    free(bt), free(et);
+    free(v->buckets), free(v->ep_buckets);
+    v->buckets = b, v->ep_buckets = eb;
+    v->mask = nn - 1;
+    MC_CTR_INC(l7_voip, index_grown);
+}
+
 static struct mc_voip_call *make(struct mc_voip *v, struct mc_voip_text id, uint32_t h, int kind, uint64_t ms,
                                  struct mc_agg *agg)
 {
@@ -287,6 +332,7 @@ static struct mc_voip_call *make(struct mc_voip *v, struct mc_voip_text id, uint
     v->buckets[h & v->mask] = c;
     append(&v->live, c);
     v->n++;
+    grow(v);
     return c;
 }
 

@@ -125,6 +125,7 @@ uint32_t mc_voip_calls(const struct mc_voip *v);
     X(S, failed, "l7.voip.failed")                                            \
     X(S, timed_out, "l7.voip.timed_out")                                      \
     X(S, evicted, "l7.voip.evicted")                                          \
+    X(S, index_grown, "l7.voip.index_grown")                                  \
     X(S, registrations, "l7.voip.registrations")                              \
     X(S, unregistrations, "l7.voip.unregistrations")                          \
     X(S, media_updates, "l7.voip.media_updates")                              \

@@ -319,6 +319,42 @@ static void test_bounds_and_idle(void **state)
     mc_voip_free(NULL);
 }
 
+/* The indexes grow with the calls: every call and every announced endpoint is found after each doubling. */
+static void test_index_grows(void **state)
+{
+    (void)state;
+    mc_ctr_reset();
+    struct mc_voip *v = table(8192);
+    struct mc_voip_msg m;
+    enum { N = 5000 };
+    char ids[N][16], ip[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "g%d", i);
+        snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250);
+        struct mc_sdp s = sdp_at(ip, (uint16_t)(4000 + 2 * (i % 1000)));
+        m = REQ(1000 + (uint64_t)i, 1, ids[i], "INVITE");
+        m.sdp = &s;
+        mc_voip_message(v, &m, NULL);
+    }
+    assert_int_equal(mc_voip_calls(v), N);
+    assert_int_equal(MC_CTR_GET(l7_voip, index_grown), 3); /* 1,024 to 8,192 */
+    for (int i = 0; i < N; i++) {
+        const struct mc_voip_call *c = at(v, 10, 1, (uint8_t)(i / 250), (uint8_t)(i % 250), (uint16_t)(4000 + 2 * (i % 1000)));
+        assert_non_null(c);
+        assert_string_equal(mc_voip_call_id(c), ids[i]);
+    }
+    /* and never past --voip-max-calls' own size: a small table stays small, evicting instead */
+    mc_voip_free(v);
+    mc_ctr_reset();
+    v = table(1500);
+    for (int i = 0; i < N; i++)
+        mc_voip_message(v, (m = REQ(1000 + (uint64_t)i, 1, ids[i], "INVITE"), &m), NULL);
+    assert_int_equal(mc_voip_calls(v), 1500);
+    assert_int_equal(MC_CTR_GET(l7_voip, index_grown), 1); /* 1,024 to 2,048 */
+    assert_int_equal(MC_CTR_GET(l7_voip, evicted), N - 1500);
+    mc_voip_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_challenge),
         cmocka_unit_test(test_registration),
         cmocka_unit_test(test_bounds_and_idle),
+        cmocka_unit_test(test_index_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
