@@ -537,6 +537,20 @@ static void test_header_helpers(void **state)
     assert_int_equal(mc_sip_unfold(out, 5, S("abcdefgh"), &cut), 4);
     assert_string_equal(out, "abcd");
     assert_int_equal(cut, 1);
+    /* a lone CR or LF anywhere (the one-line test reads eight bytes at a time): one SP, blanks around it taken */
+    for (size_t n = 1; n <= 20; n++)
+        for (size_t at = 0; at < n; at++)
+            for (int c = 0; c < 2; c++) {
+                char in[24], want[24], big[32];
+                memset(in, 'x', n);
+                in[at] = c ? '\r' : '\n';
+                memcpy(want, in, n);
+                want[at] = ' ';
+                want[n] = 0;
+                cut = 0;
+                assert_int_equal(mc_sip_unfold(big, sizeof(big), (struct mc_sip_str){ (const uint8_t *)in, n }, &cut), n);
+                assert_string_equal(big, want);
+            }
 }
 
 static void test_parser(void **state)
