@@ -673,7 +673,7 @@ void mc_l7_tx_end(struct mc_l7_ctx *x)
     if (!o)
         return;
     LINE_LIT(l, "}\n");
-    if (l->line_bad || fwrite_unlocked(l->line, 1, l->line_len, o) != l->line_len || ferror(o)) {
+    if (l->line_bad || fwrite_unlocked(l->line, 1, l->line_len, o) != l->line_len || ferror_unlocked(o)) {
         MC_CTR_INC(l7, log_errors);
         clearerr(o);
     }
