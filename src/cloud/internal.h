@@ -39,11 +39,13 @@ struct op {
     struct mc_addr ip;
     uint64_t ts_ms;
     int n_attrs;
-    char *attrs[2 * MAX_ATTRS]; /* owned: name, value, ... */
+    char *attrs[2 * MAX_ATTRS]; /* name, value, ... (in text) */
     int n_keys, n_gone, keep_user;
     uint32_t linger_ms;         /* remove: user.<id> loses its addresses and expires after this, instead of going */
-    char *keys[MAX_KEYS];       /* owned: more string keys naming the user (set), without the prefix */
-    char *gone[MAX_KEYS];       /* owned: keys to delete */
+    char *keys[MAX_KEYS];       /* more string keys naming the user (set), without the prefix (in text) */
+    char *gone[MAX_KEYS];       /* keys to delete (in text) */
+    size_t text_used;
+    char text[];                /* the strings above, in the operation's own allocation: one malloc, not one each */
 };
 
 /* A question for the cloud: which user has this address? */

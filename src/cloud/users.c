@@ -158,20 +158,36 @@ void mc_cloud_free_ops(struct op *o)
 {
     while (o) {
         struct op *next = o->next;
-        for (int i = 0; i < 2 * o->n_attrs; i++)
-            free(o->attrs[i]);
-        for (int i = 0; i < o->n_keys; i++)
-            free(o->keys[i]);
-        for (int i = 0; i < o->n_gone; i++)
-            free(o->gone[i]);
         free(o);
         o = next;
     }
 }
 
-static struct op *user_op(int kind, const char *id, uint8_t ver, const struct mc_addr *ip)
+/* The bytes n strings take, NULs included. */
+static size_t text_size(const char *const *src, int n)
 {
-    struct op *o = calloc(1, sizeof(*o));
+    size_t t = 0;
+    for (int i = 0; i < n; i++)
+        t += strlen(src[i]) + 1;
+    return t;
+}
+
+/* An operation with room for `text` bytes of strings after it (freed with it). */
+/* Copies n strings into the operation's own text (user_op made room for them), pointed to from dst. */
+static void put_strings(struct op *o, char **dst, int *n_dst, const char *const *src, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(src[i]) + 1;
+        char *d = o->text + o->text_used;
+        memcpy(d, src[i], len);
+        o->text_used += len;
+        dst[(*n_dst)++] = d;
+    }
+}
+
+static struct op *user_op(int kind, const char *id, uint8_t ver, const struct mc_addr *ip, size_t text)
+{
+    struct op *o = calloc(1, sizeof(*o) + text);
     if (!o)
         return NULL;
     o->kind = kind;
@@ -189,11 +205,10 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
         MC_CTR_INC(cloud, dropped_ops);
         return -1;
     }
-    struct op *o = user_op(OP_USER_SET, id, ver, ip);
+    struct op *o = user_op(OP_USER_SET, id, ver, ip, text_size(attrs, 2 * n_attrs));
     if (!o)
         return -1;
-    for (int i = 0; i < 2 * n_attrs; i++)
-        o->attrs[i] = strdup(attrs[i]);
+    put_strings(o, o->attrs, &o->n_attrs, attrs, 2 * n_attrs);
     o->n_attrs = n_attrs;
     queue_op(c, o);
     /* what this probe learned, it knows at once */
@@ -207,14 +222,6 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
     return 0;
 }
 
-/* Copies n strings into an op's owned array; -1 when one could not be copied (the op is freed by the caller). */
-static int take_strings(char **dst, int *n_dst, const char *const *src, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!(dst[(*n_dst)++] = strdup(src[i])))
-            return -1;
-    return 0;
-}
 
 int mc_cloud_user_set_keys(struct mc_cloud *c, const char *id, uint8_t ver, const struct mc_addr *ip,
                            const char *const *attrs, int n_attrs, const char *const *keys, int n_keys,
@@ -227,15 +234,13 @@ int mc_cloud_user_set_keys(struct mc_cloud *c, const char *id, uint8_t ver, cons
         return -1;
     }
     static const struct mc_addr none;
-    struct op *o = user_op(OP_USER_SET, id, ver, ver ? ip : &none);
+    struct op *o = user_op(OP_USER_SET, id, ver, ver ? ip : &none,
+                           text_size(attrs, 2 * n_attrs) + text_size(keys, n_keys) + text_size(gone, n_gone));
     if (!o)
         return -1;
-    if (take_strings(o->attrs, &o->n_attrs, attrs, 2 * n_attrs) != 0 ||
-        take_strings(o->keys, &o->n_keys, keys, n_keys) != 0 || take_strings(o->gone, &o->n_gone, gone, n_gone) != 0) {
-        o->n_attrs = (o->n_attrs + 1) / 2;
-        mc_cloud_free_ops(o);
-        return -1;
-    }
+    put_strings(o, o->attrs, &o->n_attrs, attrs, 2 * n_attrs);
+    put_strings(o, o->keys, &o->n_keys, keys, n_keys);
+    put_strings(o, o->gone, &o->n_gone, gone, n_gone);
     o->n_attrs /= 2;
     queue_op(c, o);
     if (!ver)
@@ -261,13 +266,10 @@ int mc_cloud_user_remove_keys(struct mc_cloud *c, const char *id, uint8_t ver, c
         return -1;
     }
     static const struct mc_addr none;
-    struct op *o = user_op(OP_USER_REMOVE, id, ver, ver ? ip : &none);
+    struct op *o = user_op(OP_USER_REMOVE, id, ver, ver ? ip : &none, text_size(keys, n_keys));
     if (!o)
         return -1;
-    if (take_strings(o->gone, &o->n_gone, keys, n_keys) != 0) {
-        mc_cloud_free_ops(o);
-        return -1;
-    }
+    put_strings(o, o->gone, &o->n_gone, keys, n_keys);
     o->keep_user = keep_user;
     o->linger_ms = linger_ms;
     queue_op(c, o);
@@ -282,7 +284,7 @@ int mc_cloud_user_remove(struct mc_cloud *c, const char *id, uint8_t ver, const 
         MC_CTR_INC(cloud, dropped_ops);
         return -1;
     }
-    struct op *o = user_op(OP_USER_REMOVE, id, ver, ip);
+    struct op *o = user_op(OP_USER_REMOVE, id, ver, ip, 0);
     if (!o)
         return -1;
     queue_op(c, o);
