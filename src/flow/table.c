@@ -640,12 +640,6 @@ static void prefetch_ext(const struct mc_flow_table *t)
     if (!f->ext)
         return;
     const char *x = (const char *)f->ext;
-    if (t->ext_lines == 8) { /* the L7 stage's extension: the loop unrolled, for every packet */
-        __builtin_prefetch(x), __builtin_prefetch(x + 64), __builtin_prefetch(x + 128), __builtin_prefetch(x + 192);
-        __builtin_prefetch(x + 256), __builtin_prefetch(x + 320), __builtin_prefetch(x + 384);
-        __builtin_prefetch(x + 448);
-        return;
-    }
     for (uint32_t i = 0; i < t->ext_lines; i++)
         __builtin_prefetch(x + 64 * i);
 }
