@@ -506,6 +506,16 @@ static void update_seq(struct rtp_dir *d, uint16_t seq)
     update_lost(d);
 }
 
+/* One step of J (16 J, in microsecond-hertz) for a packet whose arrival and timestamp moved delta_us and dts. */
+static inline uint64_t j16_step(uint64_t j16, int64_t delta_us, int32_t dts, uint32_t clock)
+{
+    /* |delta_us| < 2^43 and |dts| < 2^31 keep both products far inside 64 bits */
+    int64_t dd = (delta_us < (INT64_C(1) << 43) && delta_us > -(INT64_C(1) << 43) ? delta_us : 0) * clock -
+                 (int64_t)dts * 1000000;
+    uint64_t ad = dd < 0 ? (uint64_t)-dd : (uint64_t)dd;
+    return j16 + ad - ((j16 + 8) >> 4);
+}
+
 /*
  * Arrival times (RFC 3550 A.8, as tshark's RTP analysis does it): the
  * transit difference D against the reference packet (the last whose
@@ -542,11 +552,7 @@ static void update_times(const struct rtp_state *st, struct rtp_dir *d, const st
     }
     uint32_t clock = d->clk;
     if (clock) {
-        /* |delta_us| < 2^43 and |dts| < 2^31 keep both products far inside 64 bits */
-        int64_t dd = (delta_us < (INT64_C(1) << 43) && delta_us > -(INT64_C(1) << 43) ? delta_us : 0) * clock -
-                     (int64_t)dts * 1000000;
-        uint64_t ad = dd < 0 ? (uint64_t)-dd : (uint64_t)dd;
-        d->j16 += ad - ((d->j16 + 8) >> 4);
+        d->j16 = j16_step(d->j16, delta_us, dts, clock);
         s->jitter_ms = (double)d->j16 * d->ms_per_j16;
     }
     if (!h->marker && !cn && !d->prev_cn && dts >= 0) {
@@ -632,10 +638,7 @@ static int fast_packet(struct rtp_hot *d, const uint8_t *p, size_t n, uint64_t n
     if (delta_ms > d->max_delta_ms)
         d->max_delta_ms = delta_ms;
     if (clock) {
-        int64_t dd = (delta_us < (INT64_C(1) << 43) && delta_us > -(INT64_C(1) << 43) ? delta_us : 0) * clock -
-                     (int64_t)dts * 1000000;
-        uint64_t ad = dd < 0 ? (uint64_t)-dd : (uint64_t)dd;
-        d->j16 += ad - ((d->j16 + 8) >> 4);
+        d->j16 = j16_step(d->j16, delta_us, dts, clock);
         d->jitter_ms = (double)d->j16 * d->ms_per_j16;
         if (d->jitter_ms > d->jitter_max_ms)
             d->jitter_max_ms = d->jitter_ms;
