@@ -51,13 +51,13 @@ struct mc_flow_key {
     uint8_t pad;            /* always 0: keys are compared with memcmp */
 };
 
-/* Per-flow data only some flows need; allocated on first use, freed with the flow. */
 /* Who a flow belongs to, as the cloud or the subscriber layer learned it (NUL-terminated, may be empty). */
 struct mc_flow_identity {
     char user[64];
     char imsi[16], msisdn[16];
 };
 
+/* Per-flow data only some flows need; allocated on first use, freed with the flow. */
 struct mc_flow_ext {
     /* tunnel the flow was seen in */
     uint8_t outer_ver;            /* 0 when the flow is not tunnelled */
