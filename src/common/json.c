@@ -37,23 +37,17 @@ static int plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && 
  * The end of the run of plain bytes at s[i] (at most at n): eight bytes at a
  * time where the machine is little-endian, the last eight overlapping the
  * word before, since a transaction log line is mostly plain strings of a
- * few words.  Each test (a byte below 0x20, equal to '"' or
- * '\\', or with its top bit set) may also flag bytes above a true hit through
- * its borrow, never below one, so the lowest flag is the first byte to stop at.
+ * few words (the tests: common/text.h's mc_word_*).
  */
 static size_t plain_end(const unsigned char *s, size_t i, size_t n)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+#if MC_WORD_LE
     if (n - i >= 8) {
         for (;;) {
             /* the last word overlaps the one before: its bytes below i are plain (no flag comes from them) */
             size_t at = n - i >= 8 ? i : n - 8;
-            uint64_t w, q, b;
-            memcpy(&w, s + at, 8);
-            q = w ^ (ones * '"');
-            b = w ^ (ones * '\\');
-            uint64_t hit = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) & highs;
+            uint64_t w = mc_word_load(s + at);
+            uint64_t hit = mc_word_below(w, 0x20) | mc_word_eq(w, '"') | mc_word_eq(w, '\\') | (w & MC_WORD_HIGHS);
             hit &= ~0ull << (8 * (i - at));
             if (hit)
                 return at + (size_t)(__builtin_ctzll(hit) >> 3);

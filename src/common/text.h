@@ -14,6 +14,41 @@ static inline void mc_text_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/*
+ * Byte tests on eight bytes read as one word (MC_WORD_LE: where the machine
+ * is little-endian, so the lowest byte is the first): each sets the top bit
+ * of the bytes where it holds.  Through its borrow a test may also set it in
+ * bytes above one where it truly holds, never below, so the lowest bit set
+ * marks the first byte that holds.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define MC_WORD_LE 1
+#else
+#define MC_WORD_LE 0
+#endif
+#define MC_WORD_ONES 0x0101010101010101ull
+#define MC_WORD_HIGHS 0x8080808080808080ull
+
+static inline uint64_t mc_word_load(const void *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* The bytes of w equal to c. */
+static inline uint64_t mc_word_eq(uint64_t w, unsigned char c)
+{
+    uint64_t x = w ^ (MC_WORD_ONES * c);
+    return (x - MC_WORD_ONES) & ~x & MC_WORD_HIGHS;
+}
+
+/* The bytes of w below c (c <= 0x80: a byte with its top bit set is not below). */
+static inline uint64_t mc_word_below(uint64_t w, unsigned char c)
+{
+    return (w - MC_WORD_ONES * c) & ~w & MC_WORD_HIGHS;
+}
+
 /* Writes v in decimal at p (at most 20 characters, no terminator); returns the length. */
 static inline size_t mc_u64_text(uint64_t v, char *p)
 {

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "common/cur.h"
+#include "common/text.h"
 
 MC_CTR_DEFINE(l7_sip, MC_L7_SIP_CTRS)
 
@@ -492,14 +493,10 @@ struct mc_sip_str mc_sip_param(struct mc_sip_str v, const char *name)
 static int one_line(const uint8_t *p, size_t n)
 {
     size_t i = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+#if MC_WORD_LE
     for (; n - i >= 8; i += 8) {
-        uint64_t w, r, l;
-        memcpy(&w, p + i, 8);
-        r = w ^ (ones * '\r');
-        l = w ^ (ones * '\n');
-        if ((((r - ones) & ~r) | ((l - ones) & ~l)) & highs)
+        uint64_t w = mc_word_load(p + i);
+        if (mc_word_eq(w, '\r') | mc_word_eq(w, '\n'))
             return 0;
     }
 #endif
