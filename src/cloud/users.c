@@ -525,22 +525,21 @@ static void defer_op(struct mc_cloud *c, struct op *o)
 static void send_keys(struct mc_cloud *c, const char *value, char (*keys)[256], int n)
 {
     const char *argv[1 + 2 * (MAX_KEYS + 1)];
-    int cluster = mc_cloud_conn_is_cluster(c->conn), sent[MAX_KEYS + 1] = { 0 };
+    int cluster = mc_cloud_conn_is_cluster(c->conn), node[MAX_KEYS + 1], sent[MAX_KEYS + 1] = { 0 };
+    for (int i = 0; i < n; i++) /* -1: a command of its own */
+        node[i] = cluster ? -1 : mc_cloud_conn_node_of(c->conn, keys[i], strlen(keys[i]));
     for (int i = 0; i < n; i++) {
         if (sent[i])
             continue;
-        int node = cluster ? -1 : mc_cloud_conn_node_of(c->conn, keys[i], strlen(keys[i]));
         int argc = 0;
         argv[argc++] = value ? (cluster ? "SET" : "MSET") : "DEL";
-        for (int j = i; j < n; j++) {
-            if (sent[j] || (j > i && (node < 0 || mc_cloud_conn_node_of(c->conn, keys[j], strlen(keys[j])) != node)))
+        for (int j = i; j < n && (j == i || node[i] >= 0); j++) {
+            if (sent[j] || node[j] != node[i])
                 continue;
             sent[j] = 1;
             argv[argc++] = keys[j];
             if (value)
                 argv[argc++] = value;
-            if (node < 0)
-                break;
         }
         mc_cloud_send_simple(c, 1, argc, argv);
     }
