@@ -45,14 +45,20 @@ static void fteid(struct mc_gtpc_msg *m, uint8_t iface, int user, uint8_t ebi, c
     f->teid = teid;
 }
 
-/* A v1 Create PDP Context Request from sgsn and its response from the GGSN: UE 10.45.0.<i>. */
-static void v1_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *imsi, int i, uint32_t cause)
+/* A GTPv<version> request of `type` and its response (type + 1), nothing else set. */
+static void exchange(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, uint8_t version, uint8_t type)
 {
     memset(q, 0, sizeof(*q));
     memset(r, 0, sizeof(*r));
-    q->version = r->version = 1;
-    q->type = 16, r->type = 17;
+    q->version = r->version = version;
+    q->type = type, r->type = (uint8_t)(type + 1);
     q->request = 1;
+}
+
+/* A v1 Create PDP Context Request from sgsn and its response from the GGSN: UE 10.45.0.<i>. */
+static void v1_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *imsi, int i, uint32_t cause)
+{
+    exchange(q, r, 1, 16);
     q->has_teid = r->has_teid = 1;
     q->teid = 0;
     r->teid = 0x1000u + (uint32_t)i; /* the SGSN's TEID-C */
@@ -75,11 +81,7 @@ static void v1_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *
 static void v2_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *imsi, const struct mc_addr *mme,
                       const struct mc_addr *sgw)
 {
-    memset(q, 0, sizeof(*q));
-    memset(r, 0, sizeof(*r));
-    q->version = r->version = 2;
-    q->type = 32, r->type = 33;
-    q->request = 1;
+    exchange(q, r, 2, 32);
     q->has_teid = r->has_teid = 1;
     r->teid = 0xa1;
     strcpy(q->imsi, imsi);
@@ -92,11 +94,7 @@ static void v2_create(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, const char *
 /* A v2 request of type `type` to the SGW's S11 TEID 0xb1, and its accepted response. */
 static void v2_request(struct mc_gtpc_msg *q, struct mc_gtpc_msg *r, uint8_t type)
 {
-    memset(q, 0, sizeof(*q));
-    memset(r, 0, sizeof(*r));
-    q->version = r->version = 2;
-    q->type = type, r->type = (uint8_t)(type + 1);
-    q->request = 1;
+    exchange(q, r, 2, type);
     q->has_teid = 1, q->teid = 0xb1;
     r->has_cause = 1, r->cause = 16;
 }
