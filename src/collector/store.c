@@ -66,6 +66,7 @@ struct mc_store_queue {
     struct mc_store_chunk *spare; /* emptied chunks for reuse */
     size_t n_spare;
     int flush;                 /* tick: write what waits, a partial batch too */
+    uint32_t flush_gen;        /* ticks that asked for a flush: one during a failed write is not lost */
     int stop;                  /* close: write everything, then end */
     uint64_t retention_cut;    /* tick: remove rows that ended before this (epoch ms; 0: none due) */
 
@@ -223,6 +224,7 @@ static void *writer_main(void *arg)
             size_t n;
             struct mc_store_chunk *b = take(q, &n);
             int stopping = q->stop;
+            uint32_t gen = q->flush_gen;
             pthread_mutex_unlock(&q->mu);
             enum mc_store_result rc = q->w.write(q->w.ctx, ws->slot, b, n, stopping);
             if (rc == MC_STORE_RETRY && stopping && ++close_tries < CLOSE_TRIES) {
@@ -254,7 +256,8 @@ static void *writer_main(void *arg)
             } else {
                 put_back(q, b, n);
                 q->failing = 1;
-                q->flush = 0; /* the next tick's flush retries */
+                if (q->flush_gen == gen)
+                    q->flush = 0; /* the next tick's flush retries (or one that came while this write waited) */
             }
             if (q->waiting == 0)
                 q->flush = 0;
@@ -361,8 +364,9 @@ void mc_store_queue_tick(struct mc_store_queue *q, uint64_t now_ms)
     pthread_mutex_lock(&q->mu);
     if (now_ms - q->last_flush_ms >= FLUSH_MS) {
         q->last_flush_ms = now_ms;
-        if (q->waiting) {
+        if (q->waiting || q->held) { /* held: a write in flight that may fail and wait for a flush */
             q->flush = 1;
+            q->flush_gen++;
             wake = 1;
         }
     }
