@@ -102,6 +102,7 @@ void mc_agg_clear(struct mc_agg *a)
     a->nk = a->nc = a->ne = a->nt = 0;
     a->live_keys = a->live_events = 0;
     a->bytes = 0;
+    a->recent = 0;
     a->gen = new_gen(); /* every ref bound before names nothing now */
 }
 
@@ -210,19 +211,46 @@ static int64_t key_get(struct mc_agg *a, const char *key, size_t klen, uint32_t 
     return ki;
 }
 
-struct mc_agg_cell *mc_agg_cell_get(struct mc_agg *a, const char *key, size_t klen, int kind, const char *name,
-                                    size_t nlen)
+/*
+ * The index of key (without prefix), found or made (-1 when refused).  The
+ * key last looked up is tried first: one compare instead of a hash, a bucket
+ * and a chain, which would miss the cache in a table of thousands of keys.
+ */
+static int64_t key_find(struct mc_agg *a, const char *key, size_t klen)
 {
-    uint32_t kh = hash_bytes(a->seed, key, klen);
-    int64_t ki = key_get(a, key, klen, kh);
-    if (ki < 0)
-        return NULL;
-    uint32_t h = cell_hash(kh, (uint32_t)ki, kind, hash_bytes(a->seed, name, nlen));
-    for (uint32_t i1 = a->cb[h & (a->ncb - 1)]; i1; i1 = a->c[i1 - 1].hnext) {
-        struct mc_agg_cell *c = &a->c[i1 - 1];
-        if (c->hash == h && c->key == (uint32_t)ki && c->kind == kind && c->name_len == nlen &&
-            memcmp(a->text + c->name, name, nlen) == 0)
-            return c;
+    if (a->recent) {
+        const struct mc_agg_key *k = &a->k[a->recent - 1];
+        if (k->live && k->len == a->plen + klen && memcmp(a->text + k->text + a->plen, key, klen) == 0)
+            return a->recent - 1;
+    }
+    int64_t ki = key_get(a, key, klen, hash_bytes(a->seed, key, klen));
+    a->recent = ki < 0 ? 0 : (uint32_t)ki + 1;
+    return ki;
+}
+
+/* A key with at most this many cells is searched along its own chain (a few lines, just written), not hashed. */
+#define WALK_CELLS 8
+
+/* Key ki's cell (kind name), found or made; NULL when the bound refuses it. */
+static struct mc_agg_cell *cell_of(struct mc_agg *a, uint32_t ki, int kind, const char *name, size_t nlen)
+{
+    const struct mc_agg_key *k = &a->k[ki];
+    uint32_t h = 0;
+    if (k->n_cells <= WALK_CELLS) {
+        for (uint32_t c1 = k->head; c1; c1 = a->c[c1 - 1].next) {
+            struct mc_agg_cell *c = &a->c[c1 - 1];
+            if (c->kind == kind && c->name_len == nlen && memcmp(a->text + c->name, name, nlen) == 0)
+                return c;
+        }
+        h = cell_hash(k->hash, ki, kind, hash_bytes(a->seed, name, nlen));
+    } else {
+        h = cell_hash(k->hash, ki, kind, hash_bytes(a->seed, name, nlen));
+        for (uint32_t i1 = a->cb[h & (a->ncb - 1)]; i1; i1 = a->c[i1 - 1].hnext) {
+            struct mc_agg_cell *c = &a->c[i1 - 1];
+            if (c->hash == h && c->key == ki && c->kind == kind && c->name_len == nlen &&
+                memcmp(a->text + c->name, name, nlen) == 0)
+                return c;
+        }
     }
     size_t need = sizeof(struct mc_agg_cell) + nlen;
     if (a->bytes + need > a->max_bytes || grow_array((void **)&a->c, &a->capc, a->nc, sizeof(*a->c)) != 0)
@@ -237,25 +265,33 @@ struct mc_agg_cell *mc_agg_cell_get(struct mc_agg *a, const char *key, size_t kl
     struct mc_agg_cell *c = &a->c[ci];
     memset(c, 0, sizeof(*c));
     c->hash = h;
-    c->key = (uint32_t)ki;
+    c->key = ki;
     c->kind = (uint8_t)kind;
     c->name = off;
     c->name_len = (uint16_t)nlen;
     if (kind == MC_AGG_MIN)
         c->n = -1; /* UINT64_MAX: any value is smaller */
+    /* hashed even while the key's chain is searched instead: it may outgrow WALK_CELLS */
     c->hnext = a->cb[h & (a->ncb - 1)];
     a->cb[h & (a->ncb - 1)] = ci + 1;
-    struct mc_agg_key *k = &a->k[ki];
-    if (k->tail)
-        a->c[k->tail - 1].next = ci + 1;
+    struct mc_agg_key *kw = &a->k[ki];
+    if (kw->tail)
+        a->c[kw->tail - 1].next = ci + 1;
     else
-        k->head = ci + 1;
-    k->tail = ci + 1;
-    k->n_cells++;
-    if (kind == MC_AGG_SET && k->n_sets < UINT8_MAX)
-        k->n_sets++;
+        kw->head = ci + 1;
+    kw->tail = ci + 1;
+    kw->n_cells++;
+    if (kind == MC_AGG_SET && kw->n_sets < UINT8_MAX)
+        kw->n_sets++;
     a->bytes += sizeof(*c);
     return c;
+}
+
+struct mc_agg_cell *mc_agg_cell_get(struct mc_agg *a, const char *key, size_t klen, int kind, const char *name,
+                                    size_t nlen)
+{
+    int64_t ki = key_find(a, key, klen);
+    return ki < 0 ? NULL : cell_of(a, (uint32_t)ki, kind, name, nlen);
 }
 
 /* A new event (live); its index, or -1 when refused. */
@@ -457,7 +493,7 @@ int mc_agg_expire(struct mc_agg *a, const char *key, size_t klen, uint32_t ttl_m
 {
     if (!a || !ttl_ms || !args_ok(a, klen, 1, 0))
         return -1;
-    int64_t ki = key_get(a, key, klen, hash_bytes(a->seed, key, klen));
+    int64_t ki = key_find(a, key, klen);
     if (ki < 0) {
         a->dropped_ops++;
         return -1;
@@ -566,35 +602,35 @@ static void take_ttl(struct mc_agg *dst, uint32_t dki, const struct mc_agg_key *
         dst->k[dki].ttl_ms = sk->ttl_ms;
 }
 
-uint32_t mc_agg_add_cell(struct mc_agg *dst, const struct mc_agg *src, uint32_t ci, int newer)
+/* Adds src cell s to dst's key dki; 0 or 1 when refused. */
+static uint32_t add_cell_to(struct mc_agg *dst, uint32_t dki, const struct mc_agg *src, const struct mc_agg_cell *s,
+                            int newer)
 {
-    const struct mc_agg_cell *s = &src->c[ci];
-    const struct mc_agg_key *sk = &src->k[s->key];
-    struct mc_agg_cell *d = mc_agg_cell_get(dst, src->text + sk->text + src->plen, sk->len - src->plen, s->kind,
-                                            src->text + s->name, s->name_len);
+    struct mc_agg_cell *d = cell_of(dst, dki, s->kind, src->text + s->name, s->name_len);
     if (!d)
         return 1;
-    uint32_t di = (uint32_t)(d - dst->c);
     uint32_t refused = apply_cell(dst, d, src, s, newer);
-    take_ttl(dst, dst->c[di].key, sk, newer);
+    take_ttl(dst, dki, &src->k[s->key], newer);
     return refused;
+}
+
+uint32_t mc_agg_add_cell(struct mc_agg *dst, const struct mc_agg *src, uint32_t ci, int newer)
+{
+    const struct mc_agg_key *sk = &src->k[src->c[ci].key];
+    int64_t dk = key_find(dst, src->text + sk->text + src->plen, sk->len - src->plen);
+    return dk < 0 ? 1 : add_cell_to(dst, (uint32_t)dk, src, &src->c[ci], newer);
 }
 
 uint32_t mc_agg_add_key(struct mc_agg *dst, const struct mc_agg *src, uint32_t ki, int newer)
 {
     const struct mc_agg_key *sk = &src->k[ki];
-    const char *key = src->text + sk->text + src->plen;
-    size_t klen = (size_t)sk->len - src->plen;
+    int64_t dk = key_find(dst, src->text + sk->text + src->plen, (size_t)sk->len - src->plen);
+    if (dk < 0)
+        return sk->n_cells + (sk->ttl_ms != 0); /* every op of it refused, as one by one */
     uint32_t refused = 0;
     for (uint32_t c1 = sk->head; c1; c1 = src->c[c1 - 1].next)
-        refused += mc_agg_add_cell(dst, src, c1 - 1, newer);
-    if (sk->ttl_ms) {
-        int64_t dk = key_get(dst, key, klen, hash_bytes(dst->seed, key, klen));
-        if (dk < 0)
-            refused++;
-        else
-            take_ttl(dst, (uint32_t)dk, sk, newer);
-    }
+        refused += add_cell_to(dst, (uint32_t)dk, src, &src->c[c1 - 1], newer);
+    take_ttl(dst, (uint32_t)dk, sk, newer);
     return refused;
 }
 

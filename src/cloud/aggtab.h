@@ -86,6 +86,8 @@ struct mc_agg {
     uint8_t hurry;         /* mc_agg_hurry: the next probe tick hands over at once */
     uint32_t gen;          /* these contents: new at init and at every clear (unique in the process, never 0);
                               cell indexes of one gen never move (struct mc_agg_ref) */
+    uint32_t recent;       /* the key last looked up (index + 1; 0: none): an analyzer's ops, a bind
+                              and a merge come a key at a time, so most lookups find it again here */
 };
 
 /* Sizes and prefix of a new table; 0 or -1 (no memory).  Free with mc_agg_free. */
