@@ -1,6 +1,8 @@
 /* hostport.c - "host:port" / "[v6]:port" (see hostport.h). */
 #include "common/hostport.h"
 
+#include "common/text.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,12 +91,65 @@ static size_t ipv4_text(const uint8_t *b, char *out)
     return (size_t)(o - 1 - out);
 }
 
+/*
+ * IPv6 into out (at least INET6_ADDRSTRLEN bytes), exactly as glibc's
+ * inet_ntop writes it (RFC 5952: lower-case hex without leading zeros, the
+ * longest run of two or more zero groups as "::", the first of equal runs;
+ * ::ffff:a.b.c.d and ::a.b.c.d with a dotted quad), without its sprintf per
+ * group: a GTP subscriber's keys and the stores' rows format thousands a second.
+ */
+static size_t ipv6_text(const uint8_t *b, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned w[8];
+    int best = -1, best_len = 0, cur = -1;
+    for (int i = 0; i < 8; i++) {
+        w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+        if (w[i] == 0) {
+            if (cur < 0)
+                cur = i;
+            if (i - cur + 1 > best_len)
+                best = cur, best_len = i - cur + 1;
+        } else {
+            cur = -1;
+        }
+    }
+    if (best_len < 2)
+        best = -1;
+    char *o = out;
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + best_len) {
+            if (i == best)
+                *o++ = ':';
+            continue;
+        }
+        if (i)
+            *o++ = ':';
+        if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
+            return (size_t)(o - out) + ipv4_text(b + 12, o);
+        unsigned v = w[i];
+        if (v >= 0x1000)
+            *o++ = hex[v >> 12];
+        if (v >= 0x100)
+            *o++ = hex[v >> 8 & 15];
+        if (v >= 0x10)
+            *o++ = hex[v >> 4 & 15];
+        *o++ = hex[v & 15];
+    }
+    if (best >= 0 && best + best_len == 8)
+        *o++ = ':';
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
 size_t mc_ip_text(uint8_t ver, const uint8_t *bytes, char *out, size_t cap)
 {
     if (!cap)
         return 0;
     if (ver != 6 && cap >= INET_ADDRSTRLEN)
         return ipv4_text(bytes, out);
+    if (ver == 6 && cap >= INET6_ADDRSTRLEN)
+        return ipv6_text(bytes, out);
     if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, bytes, out, (socklen_t)cap))
         out[0] = '\0';
     return strlen(out);
@@ -107,8 +162,21 @@ size_t mc_addr_text(uint8_t ver, const struct mc_addr *addr, char *out, size_t c
 
 size_t mc_hostport_text(uint8_t ver, const struct mc_addr *addr, uint32_t n, char *out, size_t cap)
 {
-    char a[INET6_ADDRSTRLEN];
-    mc_addr_text(ver, addr, a, sizeof(a));
-    int w = snprintf(out, cap, ver == 6 ? "[%s]:%u" : "%s:%u", a, n);
-    return w > 0 && (size_t)w < cap ? (size_t)w : 0;
+    char t[INET6_ADDRSTRLEN + 16], *o = t;
+    if (ver == 6)
+        *o++ = '[';
+    o += mc_addr_text(ver, addr, o, INET6_ADDRSTRLEN);
+    if (ver == 6)
+        *o++ = ']';
+    *o++ = ':';
+    o += mc_u64_text(n, o);
+    size_t w = (size_t)(o - t);
+    if (w >= cap) {
+        if (cap)
+            out[0] = '\0';
+        return 0;
+    }
+    memcpy(out, t, w);
+    out[w] = '\0';
+    return w;
 }

@@ -87,6 +87,65 @@ static void test_ipv4_text(void **state)
     assert_int_equal(mc_addr_text(4, &top, out, 15), 0); /* no room for the NUL: inet_ntop's answer */
 }
 
+/* Random groups, each zero, 0xffff or small half the time: runs of zeros of every length in every place. */
+static uint32_t rnd(uint64_t *x)
+{
+    *x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+    return (uint32_t)(*x >> 16);
+}
+
+static void same_as_inet_ntop(const struct mc_addr *a)
+{
+    char out[INET6_ADDRSTRLEN], want[INET6_ADDRSTRLEN];
+    assert_non_null(inet_ntop(AF_INET6, a->b, want, sizeof(want)));
+    assert_int_equal(mc_addr_text(6, a, out, sizeof(out)), strlen(want));
+    assert_string_equal(out, want);
+}
+
+/* The IPv6 formatter writes what glibc's inet_ntop does: zero runs, ties, embedded IPv4, every digit count. */
+static void test_ipv6_text(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int n = 0; n < 200000; n++) {
+        struct mc_addr a;
+        for (int g = 0; g < 8; g++) {
+            uint32_t r = rnd(&x), v;
+            switch (r & 7) {
+            case 0: case 1: case 2: v = 0; break;
+            case 3: v = 0xffff; break;
+            case 4: v = r >> 28; break;            /* one digit */
+            case 5: v = (r >> 8) & 0xff; break;    /* up to two */
+            case 6: v = (r >> 4) & 0xfff; break;   /* up to three */
+            default: v = r >> 16; break;
+            }
+            a.b[2 * g] = (uint8_t)(v >> 8), a.b[2 * g + 1] = (uint8_t)v;
+        }
+        same_as_inet_ntop(&a);
+    }
+    /* every pattern of zero and non-zero groups, and the IPv4-mapped and -compatible forms */
+    for (unsigned m = 0; m < 256; m++) {
+        for (unsigned v5 = 0; v5 < 3; v5++) {
+            struct mc_addr a = { { 0 } };
+            for (int g = 0; g < 8; g++)
+                if (m >> g & 1)
+                    a.b[2 * g] = (uint8_t)(g + 1), a.b[2 * g + 1] = (uint8_t)(17 * g);
+            if (v5 == 1)
+                a.b[10] = a.b[11] = 0xff;
+            if (v5 == 2)
+                a.b[10] = 0xff;
+            same_as_inet_ntop(&a);
+        }
+    }
+    struct mc_addr all = { { 0 } };
+    char out[INET6_ADDRSTRLEN];
+    assert_int_equal(mc_addr_text(6, &all, out, sizeof(out)), 2);
+    assert_string_equal(out, "::");
+    memset(all.b, 0xff, 16);
+    assert_int_equal(mc_addr_text(6, &all, out, sizeof(out)), 39);
+    assert_int_equal(mc_addr_text(6, &all, out, 39), 0); /* no room for the NUL: inet_ntop's answer */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -94,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_default_port),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_ipv4_text),
+        cmocka_unit_test(test_ipv6_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
