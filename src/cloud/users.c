@@ -12,6 +12,7 @@
 
 #include "cloud/internal.h"
 #include "cloud/resp.h"
+#include "common/text.h"
 
 /*
  * Asks for the user of every flow not reported yet, and takes nothing: the
@@ -191,7 +192,7 @@ static struct op *user_op(int kind, const char *id, uint8_t ver, const struct mc
     if (!o)
         return NULL;
     o->kind = kind;
-    snprintf(o->id, sizeof(o->id), "%s", id);
+    mc_text_copy(o->id, sizeof(o->id), id);
     o->ver = ver;
     o->ip = *ip;
     o->ts_ms = wall_ms();
@@ -215,9 +216,9 @@ int mc_cloud_user_set(struct mc_cloud *c, const char *id, uint8_t ver, const str
     struct mc_uc_cold *k = mc_uc_user(&c->users, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
     for (int i = 0; i < n_attrs; i++) {
         if (strcmp(attrs[2 * i], "imsi") == 0)
-            snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
+            mc_text_copy(k->imsi, sizeof(k->imsi), attrs[2 * i + 1]);
         else if (strcmp(attrs[2 * i], "msisdn") == 0)
-            snprintf(k->msisdn, sizeof(k->msisdn), "%s", attrs[2 * i + 1]);
+            mc_text_copy(k->msisdn, sizeof(k->msisdn), attrs[2 * i + 1]);
     }
     return 0;
 }
@@ -249,9 +250,9 @@ int mc_cloud_user_set_keys(struct mc_cloud *c, const char *id, uint8_t ver, cons
     struct mc_uc_cold *k = mc_uc_user(&c->users, ver, ip, id, ds_after(c, wall_ms(), c->cfg.user_cache_ms));
     for (int i = 0; i < n_attrs; i++) {
         if (strcmp(attrs[2 * i], "imsi") == 0)
-            snprintf(k->imsi, sizeof(k->imsi), "%s", attrs[2 * i + 1]);
+            mc_text_copy(k->imsi, sizeof(k->imsi), attrs[2 * i + 1]);
         else if (strcmp(attrs[2 * i], "msisdn") == 0)
-            snprintf(k->msisdn, sizeof(k->msisdn), "%s", attrs[2 * i + 1]);
+            mc_text_copy(k->msisdn, sizeof(k->msisdn), attrs[2 * i + 1]);
     }
     return 0;
 }
@@ -564,7 +565,7 @@ static int run_op(struct mc_cloud *c, struct op *o)
     if (o->kind == OP_USER_SET) {
         const char *argv[8 + 2 * MAX_ATTRS];
         int argc = 0;
-        snprintf(since, sizeof(since), "%llu", (unsigned long long)o->ts_ms);
+        mc_u64_str(o->ts_ms, since);
         argv[argc++] = "HSET";
         argv[argc++] = ukey;
         if (o->ver) {
@@ -592,8 +593,8 @@ static int run_op(struct mc_cloud *c, struct op *o)
     } else {
         const char *del1[] = { "DEL", ukey };
         if (o->linger_ms && !o->keep_user) {
-            char ttl[16];
-            snprintf(ttl, sizeof(ttl), "%u", o->linger_ms);
+            char ttl[24];
+            mc_u64_str(o->linger_ms, ttl);
             const char *hdel[] = { "HDEL", ukey, "ip", "ip6", "teids" };
             const char *exp[] = { "PEXPIRE", ukey, ttl };
             mc_cloud_send_simple(c, 1, 5, hdel);

@@ -14,6 +14,15 @@ static inline void mc_text_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* s appended at out[n] (out holds cap bytes, n < cap), cut to fit and NUL-terminated; the new length. */
+static inline size_t mc_text_cat(char *out, size_t cap, size_t n, const char *s)
+{
+    size_t k = strnlen(s, cap - 1 - n);
+    memcpy(out + n, s, k);
+    out[n + k] = '\0';
+    return n + k;
+}
+
 /*
  * Byte tests on eight bytes read as one word (MC_WORD_LE: where the machine
  * is little-endian, so the lowest byte is the first): each sets the top bit
@@ -74,6 +83,14 @@ static inline size_t mc_u64_text(uint64_t v, char *p)
     for (size_t i = 0; i < len; i++)
         p[i] = t[n + i];
     return len;
+}
+
+/* v in decimal into out (at least 21 bytes), NUL-terminated; the length. */
+static inline size_t mc_u64_str(uint64_t v, char *out)
+{
+    size_t n = mc_u64_text(v, out);
+    out[n] = '\0';
+    return n;
 }
 
 #endif

@@ -538,17 +538,22 @@ static void cloud_query(struct mc_l7_ctx *x, const char *name, size_t n, const s
     /* {"name":...,"client":...,"ts":...}: sized for the longest name and address */
     size_t el = 8 + json_str(ev + 8, 2 * MC_DNS_NAME_MAX + 4, lname, ln);
     memcpy(ev, "{\"name\":", 8);
-    int w = snprintf(ev + el, sizeof(ev) - el, ",\"client\":\"%s\",\"ts\":%" PRIu64 "}", ca, now);
-    if (w > 0 && (size_t)w < sizeof(ev) - el)
-        mc_agg_publish_if_new(a, key, kl, "queries", "dns.name.new", ev, el + (size_t)w);
+    /* fits: ev has 116 bytes past the longest name, this takes at most 11 + 45 + 7 + 20 + 1 */
+    el = mc_text_cat(ev, sizeof(ev), el, ",\"client\":\"");
+    el = mc_text_cat(ev, sizeof(ev), el, ca);
+    el = mc_text_cat(ev, sizeof(ev), el, "\",\"ts\":");
+    el += mc_u64_text(now, ev + el);
+    ev[el++] = '}';
+    mc_agg_publish_if_new(a, key, kl, "queries", "dns.name.new", ev, el);
 
     char top[48];
-    size_t tl = (size_t)snprintf(top, sizeof(top), "dns.top.%" PRIu64, now / 60000);
+    memcpy(top, "dns.top.", 8);
+    size_t tl = 8 + mc_u64_text(now / 60000, top + 8);
     mc_agg_zincr(a, top, tl, lname, ln, 1);
     mc_agg_expire(a, top, tl, DNS_AGG_TTL_MS);
 
     char ck[16 + INET6_ADDRSTRLEN];
-    size_t cl = (size_t)snprintf(ck, sizeof(ck), "dns.client.%s", ca);
+    size_t cl = mc_text_cat(ck, sizeof(ck), mc_text_cat(ck, sizeof(ck), 0, "dns.client."), ca);
     mc_agg_hincr(a, ck, cl, "queries", 1);
     mc_agg_expire(a, ck, cl, DNS_AGG_TTL_MS);
 }
@@ -571,7 +576,7 @@ static void cloud_response(struct mc_l7_ctx *x, const struct mc_dns_msg *m, cons
 
     char ck[16 + INET6_ADDRSTRLEN];
     mc_addr_text(ver, client, ca, sizeof(ca));
-    size_t cl = (size_t)snprintf(ck, sizeof(ck), "dns.client.%s", ca);
+    size_t cl = mc_text_cat(ck, sizeof(ck), mc_text_cat(ck, sizeof(ck), 0, "dns.client."), ca);
     mc_agg_hincr(a, ck, cl, "responses", 1);
     if (m->rcode == 3)
         mc_agg_hincr(a, ck, cl, "nxdomain", 1);

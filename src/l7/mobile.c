@@ -316,7 +316,7 @@ static void teid_key(const struct ix *e, char *out, size_t cap)
 {
     char t[80];
     mc_hostport_text(e->ver, &e->addr, e->teid, t, sizeof(t));
-    snprintf(out, cap, "user.teid.%s", t);
+    mc_text_cat(out, cap, mc_text_cat(out, cap, 0, "user.teid."), t);
 }
 
 /* "addr:teid,..." of the session's user-plane endpoints. */
@@ -329,13 +329,15 @@ static void teids_text(const struct sess *s, char *out, size_t cap)
         if (!e->used)
             continue;
         char t[80];
-        mc_hostport_text(e->ver, &e->addr, e->teid, t, sizeof(t));
-        int w = snprintf(out + n, cap - n, "%s%s", n ? "," : "", t);
-        if (w < 0 || (size_t)w >= cap - n) {
-            out[n] = '\0';
-            return;
-        }
-        n += (size_t)w;
+        size_t tl = mc_hostport_text(e->ver, &e->addr, e->teid, t, sizeof(t));
+        if (!tl)
+            continue;
+        if ((n ? 1 : 0) + tl >= cap - n)
+            return; /* whole endpoints only */
+        if (n)
+            out[n++] = ',';
+        memcpy(out + n, t, tl + 1);
+        n += tl;
     }
 }
 
@@ -369,12 +371,15 @@ static int session_keys(const struct sess *s, char keys[KEYS_MAX][96])
     if (s->ue[0].used && s->ue[1].used) {
         char a[64];
         mc_addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
-        snprintf(keys[n++], 96, "user.ip.%s", a);
+        mc_text_cat(keys[n], 96, mc_text_cat(keys[n], 96, 0, "user.ip."), a);
+        n++;
     }
     if (s->ue[1].used) { /* the UE picks its interface id: its traffic's address is found by the /64 */
         char a[64];
         mc_addr_text(6, &s->ue[1].addr, a, sizeof(a)); /* the index keeps the /64 itself */
-        snprintf(keys[n++], 96, "user.ip.%s/64", a);
+        size_t w = mc_text_cat(keys[n], 96, 0, "user.ip.");
+        mc_text_cat(keys[n], 96, mc_text_cat(keys[n], 96, w, a), "/64");
+        n++;
     }
     const struct ix *e;
     for (int i = 0; i < UEPS && (e = uep(s, i)); i++)
@@ -388,11 +393,11 @@ static void cloud_set(struct mc_mobile *mb, const struct sess *s, char gone[][96
 {
     if (!mb->cloud || !s->sub.imsi[0])
         return;
-    char v6[64] = "", teids[512], since[24], rat[8], tac[8], eci[12], lac[8], ci[8];
+    char v6[64] = "", teids[512], since[24], rat[24], tac[24], eci[24], lac[24], ci[24];
     if (s->ue[1].used)
         mc_addr_text(6, (const struct mc_addr *)s->ue6, v6, sizeof(v6));
     teids_text(s, teids, sizeof(teids));
-    snprintf(since, sizeof(since), "%llu", (unsigned long long)s->since_ms);
+    mc_u64_str(s->since_ms, since);
     const char *attrs[2 * 16];
     int n = 0;
 #define ATTR(name, value)            \
@@ -406,20 +411,20 @@ static void cloud_set(struct mc_mobile *mb, const struct sess *s, char gone[][96
     ATTR("imei", s->sub.imei);
     ATTR("apn", s->sub.apn);
     ATTR("rat", s->has_rat ? rat_name(s->rat) : "");
-    snprintf(rat, sizeof(rat), "%u", s->rat);
+    mc_u64_str(s->rat, rat);
     ATTR("rat_type", s->has_rat ? rat : "");
     ATTR("ip6", v6);
     ATTR("teids", teids);
     ATTR("since", since); /* the session's own time (the probe clock), over the primitive's */
     ATTR("mcc", s->mcc);
     ATTR("mnc", s->mnc);
-    snprintf(tac, sizeof(tac), "%u", s->tac);
+    mc_u64_str(s->tac, tac);
     ATTR("tac", s->has_tai ? tac : "");
-    snprintf(eci, sizeof(eci), "%u", s->eci);
+    mc_u64_str(s->eci, eci);
     ATTR("eci", s->has_ecgi ? eci : "");
-    snprintf(lac, sizeof(lac), "%u", s->lac);
+    mc_u64_str(s->lac, lac);
     ATTR("lac", s->has_cgi || s->has_sai || s->has_rai ? lac : "");
-    snprintf(ci, sizeof(ci), "%u", s->ci);
+    mc_u64_str(s->ci, ci);
     ATTR("ci", s->has_cgi ? ci : "");
 #undef ATTR
     char keys[KEYS_MAX][96];
@@ -502,7 +507,7 @@ static void session_event(const struct sess *s, const char *what, const char *re
     if (!n)
         return;
     char name[32];
-    snprintf(name, sizeof(name), "gtp.session.%s", what);
+    mc_text_cat(name, sizeof(name), mc_text_cat(name, sizeof(name), 0, "gtp.session."), what);
     mc_agg_publish(agg, name, json, n);
     mc_agg_hurry(agg); /* a subscriber watching sessions should not wait for the flush */
 }
@@ -555,7 +560,7 @@ static struct sess *session_new(struct mc_mobile *mb, const char *imsi, uint64_t
     struct sess *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    snprintf(s->sub.imsi, sizeof(s->sub.imsi), "%s", imsi);
+    mc_text_copy(s->sub.imsi, sizeof(s->sub.imsi), imsi);
     s->ihash = imsi_hash(imsi);
     mb->n++;
     grow_sess(mb);
@@ -572,11 +577,11 @@ static void take_subscriber(struct sess *s, const struct mc_gtpc_msg *m)
     if (!m)
         return;
     if (m->msisdn[0])
-        snprintf(s->sub.msisdn, sizeof(s->sub.msisdn), "%s", m->msisdn);
+        mc_text_copy(s->sub.msisdn, sizeof(s->sub.msisdn), m->msisdn);
     if (m->imei[0])
-        snprintf(s->sub.imei, sizeof(s->sub.imei), "%s", m->imei);
+        mc_text_copy(s->sub.imei, sizeof(s->sub.imei), m->imei);
     if (m->apn[0])
-        snprintf(s->sub.apn, sizeof(s->sub.apn), "%s", m->apn);
+        mc_text_copy(s->sub.apn, sizeof(s->sub.apn), m->apn);
     if (m->has_rat)
         s->has_rat = 1, s->rat = m->rat;
     if (m->mcc[0]) {
@@ -1009,7 +1014,7 @@ static void push(const struct mc_flow *f, struct mc_mobile_flow *mf, uint64_t no
     if (!mc_agg_refs_live(agg, r, 5)) {
         /* bound once per table handed over: the pushes between find their cells at once */
         char key[MC_GTPC_DIGITS_MAX + 8];
-        int kn = snprintf(key, sizeof(key), "user.%s", mf->sub.imsi);
+        size_t kn = mc_text_cat(key, sizeof(key), mc_text_cat(key, sizeof(key), 0, "user."), mf->sub.imsi);
         for (int i = 0; i < 4; i++)
             if (mc_agg_bind_hincr(agg, &r[i], key, (size_t)kn, fields[i]) != 0)
                 return; /* refused and counted: these deltas are reported with the next push */

@@ -1,4 +1,4 @@
-/* test_text.c - mc_u64_text: every digit count, both ends of the range. */
+/* test_text.c - mc_u64_text and mc_u64_str: every digit count, both ends of the range; mc_text_cat's cuts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,8 +30,35 @@ static void test_u64_text(void **state)
     }
 }
 
+static void test_u64_str(void **state)
+{
+    (void)state;
+    char got[21];
+    assert_int_equal(mc_u64_str(UINT64_MAX, got), 20);
+    assert_string_equal(got, "18446744073709551615");
+    assert_int_equal(mc_u64_str(0, got), 1);
+    assert_string_equal(got, "0");
+}
+
+/* Appends cut to the room left, always terminated: what snprintf("%s%s") wrote, without its cost. */
+static void test_cat(void **state)
+{
+    (void)state;
+    char out[12];
+    size_t n = mc_text_cat(out, sizeof(out), 0, "user.");
+    assert_int_equal(n, 5);
+    n = mc_text_cat(out, sizeof(out), n, "001010123");
+    assert_int_equal(n, 11); /* cut: 11 characters and the NUL fill 12 bytes */
+    assert_string_equal(out, "user.001010");
+    assert_int_equal(mc_text_cat(out, sizeof(out), n, "more"), 11);
+    assert_string_equal(out, "user.001010");
+    assert_int_equal(mc_text_cat(out, sizeof(out), 0, ""), 0);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_u64_text) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_u64_text), cmocka_unit_test(test_u64_str),
+                                        cmocka_unit_test(test_cat) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
