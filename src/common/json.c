@@ -67,6 +67,26 @@ size_t mc_json_escape(char *dst, size_t cap, const char *str, size_t n, size_t *
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0, o = 0;
+#if MC_WORD_LE
+    /* The usual string: plain from its start, with room for all of it.  Copied
+     * eight bytes as they are tested (o == i while every byte is plain), the
+     * last eight overlapping what is copied already; the loop below takes over
+     * at the first word that is not all plain. */
+    if (n >= 8 && cap >= n + MC_JSON_ESCAPE_MAX) {
+        for (;;) {
+            size_t at = n - i >= 8 ? i : n - 8;
+            uint64_t w = mc_word_load(s + at);
+            if (mc_word_below(w, 0x20) | mc_word_eq(w, '"') | mc_word_eq(w, '\\') | (w & MC_WORD_HIGHS))
+                break;
+            memcpy(dst + at, &w, 8);
+            i = o = at + 8;
+            if (i == n) {
+                *used = n;
+                return n;
+            }
+        }
+    }
+#endif
     while (i < n && o + MC_JSON_ESCAPE_MAX <= cap) {
         unsigned char c = s[i];
         if (plain(c)) {

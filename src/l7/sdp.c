@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/hostport.h"
 #include "common/text.h"
 
 MC_CTR_DEFINE(l7_sdp, MC_L7_SDP_CTRS)
@@ -551,11 +552,7 @@ size_t mc_sdp_addr_text(const struct mc_sdp_addr *a, char *out, size_t cap)
     if (cap == 0)
         return 0;
     out[0] = '\0';
-    if (!a->ver || !inet_ntop(a->ver == 4 ? AF_INET : AF_INET6, a->b, out, (socklen_t)cap)) {
-        out[0] = '\0';
-        return 0;
-    }
-    return strlen(out);
+    return a->ver ? mc_ip_text(a->ver, a->b, out, cap) : 0; /* inet_ntop's text, without its sprintf */
 }
 
 /* Appends item (n bytes) to out as a comma-separated list of whole items. */

@@ -130,6 +130,20 @@ static void test_every_byte_every_place(void **state)
                 assert_int_equal(used, n);
                 assert_int_equal(len, wlen);
                 assert_memory_equal(got, want, len);
+                /* in pieces, through every room from the least up to the whole: the same text */
+                for (size_t cap = MC_JSON_ESCAPE_MAX; cap <= wlen + MC_JSON_ESCAPE_MAX; cap += 1 + cap / 8) {
+                    size_t k = 0, off = 0;
+                    while (off < n) {
+                        char piece[256];
+                        size_t l = mc_json_escape(piece, cap, (const char *)in + off, n - off, &used);
+                        assert_true(used > 0 && l <= cap);
+                        memcpy(got + k, piece, l);
+                        k += l;
+                        off += used;
+                    }
+                    assert_int_equal(k, wlen);
+                    assert_memory_equal(got, want, wlen);
+                }
             }
         }
     }
