@@ -27,6 +27,9 @@
 /* Another the L7 stage owns: set once it has nothing more to do with the
  * flow (classified, no analyzer), so later packets never touch the extension. */
 #define MC_FLOW_F_L7_DONE 0x20
+/* And one more: a UDP flow whose analyzer is attached and whose nDPI verdict is
+ * in, so its packets go straight to the analyzer (an RTP stream's every packet). */
+#define MC_FLOW_F_L7_STEADY 0x10
 
 #define MC_FLOW_FWD 0
 #define MC_FLOW_REV 1
@@ -93,7 +96,7 @@ struct mc_flow {
     uint8_t tos[2];               /* ToS / traffic class of the first packet, per direction */
     uint8_t icmp_type, icmp_code; /* of the first ICMP packet */
     uint8_t end_reason;           /* enum mc_flow_end_reason, set when exported */
-    uint8_t state;                /* internal: MC_FLOW_ST_*, plus MC_FLOW_F_CLOUD and MC_FLOW_F_L7_DONE */
+    uint8_t state;                /* internal: MC_FLOW_ST_*, plus MC_FLOW_F_CLOUD and MC_FLOW_F_L7_* */
     uint32_t hnext;               /* internal: hash chain (slot index, 0 = end) */
     uint32_t lru_prev, lru_next;  /* internal: expiry list links */
     uint32_t queued;              /* internal: ms after first_ms when put on its expiry list */

@@ -831,6 +831,7 @@ static void detach(struct mc_l7 *l, struct mc_flow *f, struct l7_flow *lf)
     lf->a = NULL;
     lf->detach = 0;
     lf->decided = 1;
+    f->state &= (uint8_t)~MC_FLOW_F_L7_STEADY;
     f->ext->l7_id = -1;
     MC_CTR_INC(l7, detached);
 }
@@ -968,7 +969,26 @@ static void tcp_segment(struct mc_l7_ctx *x, const struct mc_pkt *pkt, int dir)
     }
 }
 
-void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, int dir)
+/* The packet to the flow's analyzer (attached): the stage's context set, the payload in order. */
+static inline void to_analyzer(struct mc_l7 *l, struct mc_flow *f, struct l7_flow *lf, const struct mc_pkt *pkt,
+                               int dir)
+{
+    struct mc_l7_ctx *x = &l->ctx;
+    x->f = f;
+    x->lf = lf;
+    x->now_ms = pkt->ts_ms;
+    x->now_us = pkt->ts_ms * 1000 + pkt->ts_us;
+    if (f->key.proto == 6)
+        tcp_segment(x, pkt, dir);
+    else
+        deliver(x, dir, pkt->payload, pkt->payload_len);
+    if (lf->detach)
+        detach(l, f, lf);
+}
+
+/* Every packet but a steady flow's: the subscriber's counts, state, nDPI, attaching. */
+static __attribute__((noinline)) void packet_slow(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt,
+                                                  int dir)
 {
     int l4 = l4_bit(f->key.proto);
     /* a subscriber's flow (mobile.h), analysed or not: its counts go on */
@@ -1007,17 +1027,18 @@ void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, 
             f->state |= MC_FLOW_F_L7_DONE; /* classified, nothing attached: later packets cost one bit test */
         return;
     }
-    struct mc_l7_ctx *x = &l->ctx;
-    x->f = f;
-    x->lf = lf;
-    x->now_ms = pkt->ts_ms;
-    x->now_us = pkt->ts_ms * 1000 + pkt->ts_us;
-    if (f->key.proto == 6)
-        tcp_segment(x, pkt, dir);
+    if (f->key.proto == 17 && lf->dpi_done)
+        f->state |= MC_FLOW_F_L7_STEADY; /* every check above now passes for each later packet (detach clears it) */
+    to_analyzer(l, f, lf, pkt, dir);
+}
+
+void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, int dir)
+{
+    /* a steady flow's packet (an RTP stream's): straight to its analyzer, in a frame of a few registers */
+    if ((f->state & MC_FLOW_F_L7_STEADY) && f->key.tunnel != MC_TUNNEL_GTPU && !l->mobile_watch)
+        to_analyzer(l, f, f->ext->l7_state, pkt, dir);
     else
-        deliver(x, dir, pkt->payload, pkt->payload_len);
-    if (lf->detach)
-        detach(l, f, lf);
+        packet_slow(l, f, pkt, dir);
 }
 
 static void hook(void *ctx, struct mc_flow *f, const struct mc_pkt *pkt, int dir) { mc_l7_packet(ctx, f, pkt, dir); }
