@@ -388,8 +388,10 @@ int mc_rtp_quality(const struct mc_rtp_stats *s, double *r, double *mos)
         return 0;
     const struct emodel_codec *c = &emodel_default;
     for (size_t i = 0; i < sizeof(emodel_codecs) / sizeof(emodel_codecs[0]); i++)
-        if (name_is(emodel_codecs[i].name, s->codec))
-            c = &emodel_codecs[i];
+        if (name_is(emodel_codecs[i].name, s->codec)) {
+            c = &emodel_codecs[i]; /* the names differ: the first is the one */
+            break;
+        }
     /* Ppl: percent of the packets sent that never arrived */
     uint64_t received = s->packets - s->duplicates;
     double ppl = s->lost ? 100.0 * s->lost / ((double)s->lost + (double)received) : 0;
