@@ -370,6 +370,8 @@ int mc_sip_content_length(const uint8_t *h, size_t n, uint32_t *cl)
 /* The first of '"' '<' '>' ',' '\\' in p[i..n), or n: eight bytes at a time (a Via is some fifty bytes of none). */
 static size_t next_mark(const uint8_t *p, size_t i, size_t n)
 {
+    if (i >= n)
+        return n; /* past the end already: a quoted-pair's backslash was the last byte */
 #if MC_WORD_LE
     for (; n - i >= 8; i += 8) {
         uint64_t w = mc_word_load(p + i);
