@@ -27,8 +27,8 @@
 /* Another the L7 stage owns: set once it has nothing more to do with the
  * flow (classified, no analyzer), so later packets never touch the extension. */
 #define MC_FLOW_F_L7_DONE 0x20
-/* And one more: a UDP flow whose analyzer is attached and whose nDPI verdict is
- * in, so its packets go straight to the analyzer (an RTP stream's every packet). */
+/* And one more: a flow whose analyzer is attached and whose nDPI verdict is in,
+ * so its packets go straight to the analyzer (an RTP stream's, a download's). */
 #define MC_FLOW_F_L7_STEADY 0x10
 
 #define MC_FLOW_FWD 0

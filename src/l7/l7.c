@@ -985,16 +985,22 @@ static inline void to_analyzer(struct mc_l7 *l, struct mc_flow *f, struct l7_flo
         detach(l, f, lf);
 }
 
-/* Every packet but a steady flow's: the subscriber's counts, state, nDPI, attaching. */
+/* A subscriber's flow (mobile.h), analysed or not: its counts go on. */
+static inline void subscriber_counts(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt)
+{
+    struct l7_flow *lf;
+    if ((f->key.tunnel == MC_TUNNEL_GTPU || l->mobile_watch) && f->ext && (lf = f->ext->l7_state) && lf->mf &&
+        pkt->ts_ms >= lf->mf_next_ms && (!lf->mf_hold_gen || lf->mf_hold_gen != mc_agg_gen(l->agg)))
+        lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg, &lf->mf_hold_gen);
+}
+
+/* Every packet but a steady flow's: state, nDPI, attaching. */
 static __attribute__((noinline)) void packet_slow(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt,
                                                   int dir)
 {
     int l4 = l4_bit(f->key.proto);
-    /* a subscriber's flow (mobile.h), analysed or not: its counts go on */
-    struct l7_flow *lf = NULL;
-    if ((f->key.tunnel == MC_TUNNEL_GTPU || l->mobile_watch) && f->ext && (lf = f->ext->l7_state) && lf->mf &&
-        pkt->ts_ms >= lf->mf_next_ms && (!lf->mf_hold_gen || lf->mf_hold_gen != mc_agg_gen(l->agg)))
-        lf->mf_next_ms = mc_mobile_flow_packet(l->mobile, l->lookups, f, lf->mf, pkt, l->agg, &lf->mf_hold_gen);
+    subscriber_counts(l, f, pkt);
+    struct l7_flow *lf;
     if (!l4 || (f->state & MC_FLOW_F_L7_DONE) || (f->key.proto == 6 && !pkt->has_l4))
         return;
     lf = f->ext ? f->ext->l7_state : NULL;
@@ -1026,18 +1032,22 @@ static __attribute__((noinline)) void packet_slow(struct mc_l7 *l, struct mc_flo
             f->state |= MC_FLOW_F_L7_DONE; /* classified, nothing attached: later packets cost one bit test */
         return;
     }
-    if (f->key.proto == 17 && lf->dpi_done)
+    if (lf->dpi_done)
         f->state |= MC_FLOW_F_L7_STEADY; /* every check above now passes for each later packet (detach clears it) */
     to_analyzer(l, f, lf, pkt, dir);
 }
 
 void mc_l7_packet(struct mc_l7 *l, struct mc_flow *f, const struct mc_pkt *pkt, int dir)
 {
-    /* a steady flow's packet (an RTP stream's): straight to its analyzer, in a frame of a few registers */
-    if ((f->state & MC_FLOW_F_L7_STEADY) && f->key.tunnel != MC_TUNNEL_GTPU && !l->mobile_watch)
-        to_analyzer(l, f, f->ext->l7_state, pkt, dir);
-    else
+    if (!(f->state & MC_FLOW_F_L7_STEADY)) {
         packet_slow(l, f, pkt, dir);
+        return;
+    }
+    /* a steady flow's packet (an RTP stream's, an HTTP download's): straight to its analyzer, in a small frame */
+    subscriber_counts(l, f, pkt);
+    if (f->key.proto == 6 && !pkt->has_l4)
+        return; /* a fragment without its TCP header: no sequence number to place it by */
+    to_analyzer(l, f, f->ext->l7_state, pkt, dir);
 }
 
 static void hook(void *ctx, struct mc_flow *f, const struct mc_pkt *pkt, int dir) { mc_l7_packet(ctx, f, pkt, dir); }
