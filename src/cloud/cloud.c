@@ -13,7 +13,6 @@
  */
 #include "cloud/cloud.h"
 
-#include <arpa/inet.h>
 #include <ev.h>
 #include <hiredis/hiredis.h>
 #include <errno.h>
@@ -29,6 +28,7 @@
 
 #include "cloud/internal.h"
 #include "cloud/resp.h"
+#include "common/hostport.h"
 #include "common/json.h"
 #include "common/text.h"
 #include "common/log.h"
@@ -76,108 +76,13 @@ static int is_local(const struct mc_cloud *c, uint8_t ver, const struct mc_addr 
     return 0;
 }
 
-/*
- * RFC 5952 text of an IPv6 address, as glibc's inet_ntop writes it (which it
- * does with one sprintf per group): lowercase hex without leading zeros, the
- * longest run of two or more zero groups (the first on a tie) as "::", and
- * the last 32 bits dotted for IPv4-mapped and IPv4-compatible addresses.
- * buf holds at least 46 bytes; returns the text's length.
- */
-static size_t ipv6_text(const struct mc_addr *a, char *buf)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned g[8];
-    for (int i = 0; i < 8; i++)
-        g[i] = (unsigned)a->b[2 * i] << 8 | a->b[2 * i + 1];
-    int best = -1, best_len = 0;
-    for (int i = 0; i < 8;) {
-        if (g[i]) {
-            i++;
-            continue;
-        }
-        int j = i;
-        while (j < 8 && !g[j])
-            j++;
-        if (j - i > best_len && j - i >= 2)
-            best = i, best_len = j - i;
-        i = j;
-    }
-    /* ::ffff:a.b.c.d and ::a.b.c.d (not :: or ::1), as inet_ntop writes them */
-    int v4tail = best == 0 && (best_len == 6 || (best_len == 5 && g[5] == 0xffff)) &&
-                 (best_len != 6 || g[6] != 0 || g[7] > 1);
-    char *p = buf;
-    for (int i = 0; i < 8; i++) {
-        if (i == best) {
-            *p++ = ':';
-            if (i == 0)
-                *p++ = ':';
-            i += best_len - 1;
-            continue;
-        }
-        if (v4tail && i == 6) {
-            for (int k = 12; k < 16; k++) {
-                p += mc_u64_text(a->b[k], p);
-                *p++ = k < 15 ? '.' : 0;
-            }
-            return (size_t)(p - 1 - buf);
-        }
-        /* hex without leading zeros, written from its last digit */
-        int n = 1 + (g[i] >= 0x10) + (g[i] >= 0x100) + (g[i] >= 0x1000);
-        for (int k = n - 1, v = (int)g[i]; k >= 0; k--, v >>= 4)
-            p[k] = hex[v & 0xf];
-        p += n;
-        if (i < 7)
-            *p++ = ':';
-    }
-    *p = 0;
-    return (size_t)(p - buf);
-}
-
-/* Decimal text of 0..255, three characters and a length each: IPv4 text without divisions. */
-static const char octet_text[256][4] = {
-#define O1(n) { (char)('0' + (n)), 0, 0, 1 }
-#define O2(n) { (char)('0' + (n) / 10), (char)('0' + (n) % 10), 0, 2 }
-#define O3(n) { (char)('0' + (n) / 100), (char)('0' + (n) / 10 % 10), (char)('0' + (n) % 10), 3 }
-#define R10(m, b) m(b), m(b + 1), m(b + 2), m(b + 3), m(b + 4), m(b + 5), m(b + 6), m(b + 7), m(b + 8), m(b + 9)
-    R10(O1, 0), R10(O2, 10), R10(O2, 20), R10(O2, 30), R10(O2, 40), R10(O2, 50), R10(O2, 60), R10(O2, 70),
-    R10(O2, 80), R10(O2, 90), R10(O3, 100), R10(O3, 110), R10(O3, 120), R10(O3, 130), R10(O3, 140),
-    R10(O3, 150), R10(O3, 160), R10(O3, 170), R10(O3, 180), R10(O3, 190), R10(O3, 200), R10(O3, 210),
-    R10(O3, 220), R10(O3, 230), R10(O3, 240), O3(250), O3(251), O3(252), O3(253), O3(254), O3(255)
-#undef O1
-#undef O2
-#undef O3
-#undef R10
-};
-
-/* The address as text in buf (len >= 46 for any address); returns its length. */
-size_t mc_cloud_addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len)
-{
-    if (ver == 4 && len >= 16) {
-        /* by table: glibc's inet_ntop formats IPv4 with sprintf, and this runs per host per flush */
-        char *p = buf;
-        for (int i = 0; i < 4; i++) {
-            const char *t = octet_text[a->b[i]];
-            memcpy(p, t, 3); /* the unused characters are overwritten next */
-            p += t[3];
-            *p++ = '.';
-        }
-        p[-1] = 0;
-        return (size_t)(p - 1 - buf);
-    }
-    if (ver == 6 && len >= 46)
-        return ipv6_text(a, buf);
-    if (!inet_ntop(ver == 6 ? AF_INET6 : AF_INET, a->b, buf, (socklen_t)len))
-        snprintf(buf, len, "?");
-    return strlen(buf);
-}
-
 /* prefix, then name, then the address's text: a key of the layout (docs/CLOUD.md); returns its length. */
 size_t mc_cloud_addr_key(const char *prefix, size_t plen, const char *name, size_t nlen, uint8_t ver,
                        const struct mc_addr *a, char *buf, size_t len)
 {
     /* built by hand: this runs for every host of every flush */
     char t[64];
-    size_t tl = mc_cloud_addr_text(ver, a, t, sizeof(t));
+    size_t tl = mc_addr_text(ver, a, t, sizeof(t));
     if (plen + nlen + tl + 1 > len) {
         int n = snprintf(buf, len, "%s%s%s", prefix, name, t);
         return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;

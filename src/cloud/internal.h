@@ -162,8 +162,6 @@ static inline uint32_t ds_after(const struct mc_cloud *c, uint64_t ms, uint32_t 
 
 /* ---- cloud.c ---- */
 
-/* The address as text in buf (len >= 46 for any address); its length. */
-size_t mc_cloud_addr_text(uint8_t ver, const struct mc_addr *a, char *buf, size_t len);
 /* prefix, then name, then the address's text: a key of the layout (docs/CLOUD.md); its length. */
 size_t mc_cloud_addr_key(const char *prefix, size_t plen, const char *name, size_t nlen, uint8_t ver,
                          const struct mc_addr *a, char *buf, size_t len);

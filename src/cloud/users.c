@@ -12,6 +12,7 @@
 
 #include "cloud/internal.h"
 #include "cloud/resp.h"
+#include "common/hostport.h"
 #include "common/text.h"
 
 /*
@@ -550,7 +551,7 @@ static void send_keys(struct mc_cloud *c, const char *value, char (*keys)[256], 
 static int run_op(struct mc_cloud *c, struct op *o)
 {
     char ip[64], ukey[200], ipkey[200], since[24];
-    mc_cloud_addr_text(o->ver, &o->ip, ip, sizeof(ip));
+    mc_addr_text(o->ver, &o->ip, ip, sizeof(ip));
     key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
     key_join(ipkey, sizeof(ipkey), c->cfg.prefix, "user.ip.", ip);
     /* all of its commands or none: one refused would leave a key behind (a DEL lost), so room for them first */
