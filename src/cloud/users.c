@@ -330,16 +330,6 @@ static void on_attrs_reply(void *privdata, redisReply *r)
     post_result(res->c, res); /* the user is known even if its attributes could not be read */
 }
 
-/* buf = a b c, truncated to len (lookups run once per new client: no snprintf) */
-static void key_join(char *buf, size_t len, const char *a, const char *b, const char *c)
-{
-    size_t n = 0;
-    for (const char *parts[3] = { a, b, c }, **p = parts; p < parts + 3; p++)
-        for (const char *s = *p; *s && n + 1 < len; s++)
-            buf[n++] = *s;
-    buf[n] = 0;
-}
-
 /* Lookups of one node sent as one MGET (standalone), or one GET (cluster: n = 1). */
 struct lookup_batch {
     struct mc_cloud *c;
@@ -362,7 +352,7 @@ static void user_found(struct mc_cloud *c, const struct ask *a, const redisReply
     res->found = 1;
     copy_field(res->user, sizeof(res->user), r);
     char ukey[200];
-    key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", res->user);
+    mc_text_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", res->user);
     const char *argv[] = { "HMGET", ukey, "imsi", "msisdn" };
     size_t len[] = { 5, strlen(ukey), 4, 6 };
     if (mc_cloud_conn_command(c->conn, ukey, len[1], 4, argv, len, on_attrs_reply, res) != 0)
@@ -552,8 +542,8 @@ static int run_op(struct mc_cloud *c, struct op *o)
 {
     char ip[64], ukey[200], ipkey[200], since[24];
     mc_addr_text(o->ver, &o->ip, ip, sizeof(ip));
-    key_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
-    key_join(ipkey, sizeof(ipkey), c->cfg.prefix, "user.ip.", ip);
+    mc_text_join(ukey, sizeof(ukey), c->cfg.prefix, "user.", o->id);
+    mc_text_join(ipkey, sizeof(ipkey), c->cfg.prefix, "user.ip.", ip);
     /* all of its commands or none: one refused would leave a key behind (a DEL lost), so room for them first */
     uint32_t cmds = 4 + (uint32_t)o->n_keys + (uint32_t)o->n_gone;
     uint32_t room = c->cfg.conn.max_inflight ? c->cfg.conn.max_inflight : 10000;
@@ -585,9 +575,9 @@ static int run_op(struct mc_cloud *c, struct op *o)
             mc_cloud_send_simple(c, 1, 2, persist);
         }
         if (o->ver)
-            key_join(k[n_k++], sizeof(k[0]), ipkey, "", "");
+            mc_text_join(k[n_k++], sizeof(k[0]), ipkey, "", "");
         for (int i = 0; i < o->n_keys; i++)
-            key_join(k[n_k++], sizeof(k[0]), c->cfg.prefix, o->keys[i], "");
+            mc_text_join(k[n_k++], sizeof(k[0]), c->cfg.prefix, o->keys[i], "");
         send_keys(c, o->id, k, n_k);
         n_k = 0;
         MC_CTR_INC(cloud, users_set);
@@ -604,11 +594,11 @@ static int run_op(struct mc_cloud *c, struct op *o)
             mc_cloud_send_simple(c, 1, 2, del1);
         }
         if (o->ver)
-            key_join(k[n_k++], sizeof(k[0]), ipkey, "", "");
+            mc_text_join(k[n_k++], sizeof(k[0]), ipkey, "", "");
         MC_CTR_INC(cloud, users_removed);
     }
     for (int i = 0; i < o->n_gone; i++) /* keys that no longer name the user */
-        key_join(k[n_k++], sizeof(k[0]), c->cfg.prefix, o->gone[i], "");
+        mc_text_join(k[n_k++], sizeof(k[0]), c->cfg.prefix, o->gone[i], "");
     send_keys(c, NULL, k, n_k);
     o->next = NULL;
     mc_cloud_free_ops(o);

@@ -23,6 +23,12 @@ static inline size_t mc_text_cat(char *out, size_t cap, size_t n, const char *s)
     return n + k;
 }
 
+/* a b c into out (cap bytes, cap > 0), cut to fit and NUL-terminated; the length (keys: prefix, kind, name). */
+static inline size_t mc_text_join(char *out, size_t cap, const char *a, const char *b, const char *c)
+{
+    return mc_text_cat(out, cap, mc_text_cat(out, cap, mc_text_cat(out, cap, 0, a), b), c);
+}
+
 /*
  * Byte tests on eight bytes read as one word (MC_WORD_LE: where the machine
  * is little-endian, so the lowest byte is the first): each sets the top bit

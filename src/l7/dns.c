@@ -553,7 +553,7 @@ static void cloud_query(struct mc_l7_ctx *x, const char *name, size_t n, const s
     mc_agg_expire(a, top, tl, DNS_AGG_TTL_MS);
 
     char ck[16 + INET6_ADDRSTRLEN];
-    size_t cl = mc_text_cat(ck, sizeof(ck), mc_text_cat(ck, sizeof(ck), 0, "dns.client."), ca);
+    size_t cl = mc_text_join(ck, sizeof(ck), "dns.client.", ca, "");
     mc_agg_hincr(a, ck, cl, "queries", 1);
     mc_agg_expire(a, ck, cl, DNS_AGG_TTL_MS);
 }
@@ -576,7 +576,7 @@ static void cloud_response(struct mc_l7_ctx *x, const struct mc_dns_msg *m, cons
 
     char ck[16 + INET6_ADDRSTRLEN];
     mc_addr_text(ver, client, ca, sizeof(ca));
-    size_t cl = mc_text_cat(ck, sizeof(ck), mc_text_cat(ck, sizeof(ck), 0, "dns.client."), ca);
+    size_t cl = mc_text_join(ck, sizeof(ck), "dns.client.", ca, "");
     mc_agg_hincr(a, ck, cl, "responses", 1);
     if (m->rcode == 3)
         mc_agg_hincr(a, ck, cl, "nxdomain", 1);

@@ -316,7 +316,7 @@ static void teid_key(const struct ix *e, char *out, size_t cap)
 {
     char t[80];
     mc_hostport_text(e->ver, &e->addr, e->teid, t, sizeof(t));
-    mc_text_cat(out, cap, mc_text_cat(out, cap, 0, "user.teid."), t);
+    mc_text_join(out, cap, "user.teid.", t, "");
 }
 
 /* "addr:teid,..." of the session's user-plane endpoints. */
@@ -371,15 +371,12 @@ static int session_keys(const struct sess *s, char keys[KEYS_MAX][96])
     if (s->ue[0].used && s->ue[1].used) {
         char a[64];
         mc_addr_text(6, (const struct mc_addr *)s->ue6, a, sizeof(a));
-        mc_text_cat(keys[n], 96, mc_text_cat(keys[n], 96, 0, "user.ip."), a);
-        n++;
+        mc_text_join(keys[n++], 96, "user.ip.", a, "");
     }
     if (s->ue[1].used) { /* the UE picks its interface id: its traffic's address is found by the /64 */
         char a[64];
         mc_addr_text(6, &s->ue[1].addr, a, sizeof(a)); /* the index keeps the /64 itself */
-        size_t w = mc_text_cat(keys[n], 96, 0, "user.ip.");
-        mc_text_cat(keys[n], 96, mc_text_cat(keys[n], 96, w, a), "/64");
-        n++;
+        mc_text_join(keys[n++], 96, "user.ip.", a, "/64");
     }
     const struct ix *e;
     for (int i = 0; i < UEPS && (e = uep(s, i)); i++)
@@ -507,7 +504,7 @@ static void session_event(const struct sess *s, const char *what, const char *re
     if (!n)
         return;
     char name[32];
-    mc_text_cat(name, sizeof(name), mc_text_cat(name, sizeof(name), 0, "gtp.session."), what);
+    mc_text_join(name, sizeof(name), "gtp.session.", what, "");
     mc_agg_publish(agg, name, json, n);
     mc_agg_hurry(agg); /* a subscriber watching sessions should not wait for the flush */
 }
@@ -1014,11 +1011,11 @@ static void push(const struct mc_flow *f, struct mc_mobile_flow *mf, uint64_t no
     if (!mc_agg_refs_live(agg, r, 5)) {
         /* bound once per table handed over: the pushes between find their cells at once */
         char key[MC_GTPC_DIGITS_MAX + 8];
-        size_t kn = mc_text_cat(key, sizeof(key), mc_text_cat(key, sizeof(key), 0, "user."), mf->sub.imsi);
+        size_t kn = mc_text_join(key, sizeof(key), "user.", mf->sub.imsi, "");
         for (int i = 0; i < 4; i++)
-            if (mc_agg_bind_hincr(agg, &r[i], key, (size_t)kn, fields[i]) != 0)
+            if (mc_agg_bind_hincr(agg, &r[i], key, kn, fields[i]) != 0)
                 return; /* refused and counted: these deltas are reported with the next push */
-        if (mc_agg_bind_hmax(agg, &r[4], key, (size_t)kn, "last_seen") != 0)
+        if (mc_agg_bind_hmax(agg, &r[4], key, kn, "last_seen") != 0)
             return;
     }
     mc_agg_incr_at(agg, &r[0], (int64_t)sp);

@@ -1,4 +1,4 @@
-/* test_text.c - mc_u64_text and mc_u64_str: every digit count, both ends of the range; mc_text_cat's cuts. */
+/* test_text.c - mc_u64_text and mc_u64_str: every digit count, both ends of the range; mc_text_cat's and mc_text_join's cuts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +54,12 @@ static void test_cat(void **state)
     assert_string_equal(out, "user.001010");
     assert_int_equal(mc_text_cat(out, sizeof(out), 0, ""), 0);
     assert_string_equal(out, "");
+    assert_int_equal(mc_text_join(out, sizeof(out), "mc:", "user.", "1"), 9);
+    assert_string_equal(out, "mc:user.1");
+    assert_int_equal(mc_text_join(out, sizeof(out), "mc:", "user.", "0010101"), 11);
+    assert_string_equal(out, "mc:user.001"); /* cut in its last part */
+    assert_int_equal(mc_text_join(out, sizeof(out), "mc:user.ip.", "", "10.0.0.1"), 11);
+    assert_string_equal(out, "mc:user.ip.");
 }
 
 int main(void)
