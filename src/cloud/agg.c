@@ -234,24 +234,22 @@ static int64_t key_find(struct mc_agg *a, const char *key, size_t klen)
 /* Key ki's cell (kind name), found or made; NULL when the bound refuses it. */
 static struct mc_agg_cell *cell_of(struct mc_agg *a, uint32_t ki, int kind, const char *name, size_t nlen)
 {
-    const struct mc_agg_key *k = &a->k[ki];
-    uint32_t h = 0;
-    if (k->n_cells <= WALK_CELLS) {
+    struct mc_agg_key *k = &a->k[ki]; /* stays put: only cells and text grow below */
+    int walk = k->n_cells <= WALK_CELLS;
+    if (walk)
         for (uint32_t c1 = k->head; c1; c1 = a->c[c1 - 1].next) {
             struct mc_agg_cell *c = &a->c[c1 - 1];
             if (c->kind == kind && c->name_len == nlen && memcmp(a->text + c->name, name, nlen) == 0)
                 return c;
         }
-        h = cell_hash(k->hash, ki, kind, hash_bytes(a->seed, name, nlen));
-    } else {
-        h = cell_hash(k->hash, ki, kind, hash_bytes(a->seed, name, nlen));
+    uint32_t h = cell_hash(k->hash, ki, kind, hash_bytes(a->seed, name, nlen));
+    if (!walk)
         for (uint32_t i1 = a->cb[h & (a->ncb - 1)]; i1; i1 = a->c[i1 - 1].hnext) {
             struct mc_agg_cell *c = &a->c[i1 - 1];
             if (c->hash == h && c->key == ki && c->kind == kind && c->name_len == nlen &&
                 memcmp(a->text + c->name, name, nlen) == 0)
                 return c;
         }
-    }
     size_t need = sizeof(struct mc_agg_cell) + nlen;
     if (a->bytes + need > a->max_bytes || grow_array((void **)&a->c, &a->capc, a->nc, sizeof(*a->c)) != 0)
         return NULL;
@@ -274,15 +272,14 @@ static struct mc_agg_cell *cell_of(struct mc_agg *a, uint32_t ki, int kind, cons
     /* hashed even while the key's chain is searched instead: it may outgrow WALK_CELLS */
     c->hnext = a->cb[h & (a->ncb - 1)];
     a->cb[h & (a->ncb - 1)] = ci + 1;
-    struct mc_agg_key *kw = &a->k[ki];
-    if (kw->tail)
-        a->c[kw->tail - 1].next = ci + 1;
+    if (k->tail)
+        a->c[k->tail - 1].next = ci + 1;
     else
-        kw->head = ci + 1;
-    kw->tail = ci + 1;
-    kw->n_cells++;
-    if (kind == MC_AGG_SET && kw->n_sets < UINT8_MAX)
-        kw->n_sets++;
+        k->head = ci + 1;
+    k->tail = ci + 1;
+    k->n_cells++;
+    if (kind == MC_AGG_SET && k->n_sets < UINT8_MAX)
+        k->n_sets++;
     a->bytes += sizeof(*c);
     return c;
 }

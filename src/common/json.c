@@ -39,6 +39,14 @@ static int plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && 
  * word before, since a transaction log line is mostly plain strings of a
  * few words (the tests: common/text.h's mc_word_*).
  */
+#if MC_WORD_LE
+/* The bytes of w that are not plain (below 0x20, '"', '\\', or with the top bit set), flagged as mc_word_* do. */
+static inline uint64_t not_plain(uint64_t w)
+{
+    return mc_word_below(w, 0x20) | mc_word_eq(w, '"') | mc_word_eq(w, '\\') | (w & MC_WORD_HIGHS);
+}
+#endif
+
 static size_t plain_end(const unsigned char *s, size_t i, size_t n)
 {
 #if MC_WORD_LE
@@ -47,8 +55,7 @@ static size_t plain_end(const unsigned char *s, size_t i, size_t n)
             /* the last word overlaps the one before: its bytes below i are plain (no flag comes from them) */
             size_t at = n - i >= 8 ? i : n - 8;
             uint64_t w = mc_word_load(s + at);
-            uint64_t hit = mc_word_below(w, 0x20) | mc_word_eq(w, '"') | mc_word_eq(w, '\\') | (w & MC_WORD_HIGHS);
-            hit &= ~0ull << (8 * (i - at));
+            uint64_t hit = not_plain(w) & ~0ull << (8 * (i - at));
             if (hit)
                 return at + (size_t)(__builtin_ctzll(hit) >> 3);
             if (at + 8 == n)
@@ -76,7 +83,7 @@ size_t mc_json_escape(char *dst, size_t cap, const char *str, size_t n, size_t *
         for (;;) {
             size_t at = n - i >= 8 ? i : n - 8;
             uint64_t w = mc_word_load(s + at);
-            if (mc_word_below(w, 0x20) | mc_word_eq(w, '"') | mc_word_eq(w, '\\') | (w & MC_WORD_HIGHS))
+            if (not_plain(w))
                 break;
             memcpy(dst + at, &w, 8);
             i = o = at + 8;
