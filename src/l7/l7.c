@@ -560,19 +560,23 @@ static void line_put(struct mc_l7 *l, const char *s, size_t n)
 
 #define LINE_LIT(l, lit) line_put(l, lit, sizeof(lit) - 1)
 
-/* ,"name": */
-static void line_key(struct mc_l7 *l, const char *name)
+/* ,"name": at d (n + 4 bytes); where it ends. */
+static char *key_at(char *d, const char *name, size_t n)
 {
-    size_t n = strlen(name);
-    char *d = line_room(l, n + 4);
-    if (!d)
-        return;
     d[0] = ',';
     d[1] = '"';
     memcpy(d + 2, name, n);
     d[n + 2] = '"';
     d[n + 3] = ':';
-    l->line_len += n + 4;
+    return d + n + 4;
+}
+
+static void line_key(struct mc_l7 *l, const char *name)
+{
+    size_t n = strlen(name);
+    char *d = line_room(l, n + 4);
+    if (d)
+        l->line_len += (size_t)(key_at(d, name, n) - d);
 }
 
 static void line_u64(struct mc_l7 *l, uint64_t v)
@@ -646,13 +650,12 @@ void mc_l7_tx_str(struct mc_l7_ctx *x, const char *name, const char *s, size_t n
     char *d = line_room(l, kn + 6 + MC_JSON_ESCAPE_MAX * n);
     if (!d)
         return;
-    d[0] = ',';
-    d[1] = '"';
-    memcpy(d + 2, name, kn);
-    memcpy(d + 2 + kn, "\":\"", 3);
-    size_t used, k = mc_json_escape(d + kn + 5, MC_JSON_ESCAPE_MAX * n, s, n, &used);
-    d[kn + 5 + k] = '"';
-    l->line_len += kn + 6 + k;
+    char *v = key_at(d, name, kn);
+    *v++ = '"';
+    size_t used;
+    v += mc_json_escape(v, MC_JSON_ESCAPE_MAX * n, s, n, &used);
+    *v++ = '"';
+    l->line_len += (size_t)(v - d);
 }
 
 void mc_l7_tx_raw(struct mc_l7_ctx *x, const char *name, const char *json, size_t n)
